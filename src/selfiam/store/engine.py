@@ -1,0 +1,127 @@
+"""Engines for SQLite (embedded default) and PostgreSQL (several nodes).
+
+SQLite is set up so that concurrent writers *serialize* instead of failing
+with "database is locked" half-way through a transaction:
+
+* WAL journal, so readers never block the writer and vice versa;
+* ``busy_timeout``, so a writer waits for the lock instead of failing;
+* SQLAlchemy takes over ``BEGIN`` (the documented recipe: pysqlite's own
+  transaction handling is switched off with ``isolation_level = None`` and a
+  ``begin`` event emits our own), and emits ``BEGIN IMMEDIATE``: the write
+  lock is taken at the start of the transaction, so a read-then-write
+  (count keys, then insert) can never be overtaken by another writer.
+  Read-only work can use :func:`read_transaction` (``BEGIN DEFERRED``) so
+  that it does not queue behind writers.
+* ``foreign_keys=ON`` on every connection (SQLite's default is off).
+
+PostgreSQL runs through psycopg 3, READ COMMITTED, with row locks
+(:mod:`selfiam.store.locks`) where a read-then-write must be atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.url import URL
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Execution option marking a connection whose transaction only reads.
+READ_ONLY_OPTION = "selfiam_read_only"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Rewrite ``postgresql://``/``postgres://`` to the psycopg 3 driver."""
+    u = make_url(url) if isinstance(url, str) else url
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u
+
+
+def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
+    """Create the engine for ``url`` with selfiam's settings for its backend.
+
+    For a SQLite file the parent directory is created (first run).
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    """
+    u = normalize_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(u, **kwargs)
+    if backend == "postgresql":
+        options: dict[str, Any] = {
+            "pool_size": 5,
+            "max_overflow": 10,
+            "pool_pre_ping": True,
+            "pool_recycle": 1800,
+        }
+        options.update(kwargs)
+        return create_engine(u, **options)
+    raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+
+
+def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
+    database = u.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if not in_memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+    connect_args.setdefault("check_same_thread", False)
+    engine = create_engine(u, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy (the "begin" hook below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One read-write transaction: commit on success, roll back on any error.
+
+    On SQLite this holds the database's write lock from the start
+    (``BEGIN IMMEDIATE``), so keep it short.
+    """
+    with engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction for reads only (SQLite: ``BEGIN DEFERRED``, no write lock).
+
+    Writing inside it is a mistake: on SQLite it could fail with
+    "database is locked" instead of waiting, and row locks are refused.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+def is_read_only(conn: Connection) -> bool:
+    """True if ``conn`` was opened by :func:`read_transaction`."""
+    return bool(conn.get_execution_options().get(READ_ONLY_OPTION))

@@ -1,0 +1,49 @@
+"""Row locks for read-then-write checks that must hold under concurrency.
+
+AWS limits (two access keys per user, five versions per policy, …) are
+checked by counting rows and then inserting. Done naively, two concurrent
+requests both count 1 and both insert. DESIGN rule 6 asks the database to
+enforce it: lock the parent row first, in the same transaction, and every
+competing transaction waits at the lock until the first one commits, then
+counts again and sees its row.
+
+* PostgreSQL: ``SELECT … FOR UPDATE`` on the parent row (READ COMMITTED: the
+  count that follows the lock sees every row committed before it).
+* SQLite: FOR UPDATE does not exist and is not needed — a write transaction
+  (``BEGIN IMMEDIATE``, see :mod:`selfiam.store.engine`) already holds the
+  database's single write lock from its first statement. A read transaction
+  would not, so locking inside one is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, select
+
+from selfiam.store.engine import is_read_only
+from selfiam.store.tables import accounts, managed_policies, users
+
+
+def lock_row(conn: Connection, table: Table, key: Column[Any], value: object) -> bool:
+    """Lock the row of ``table`` where ``key == value`` until the transaction
+    ends. Return False if there is no such row (nothing is locked then)."""
+    if is_read_only(conn):
+        raise RuntimeError("row locks need a write transaction, not read_transaction()")
+    row = conn.execute(select(key).where(key == value).with_for_update()).first()
+    return row is not None
+
+
+def lock_user_row(conn: Connection, user_id: str) -> bool:
+    """Serialize changes to one user's credentials (key/cert/SSH-key limits)."""
+    return lock_row(conn, users, users.c.user_id, user_id)
+
+
+def lock_policy_row(conn: Connection, policy_id: str) -> bool:
+    """Serialize changes to one managed policy's versions (the five-version limit)."""
+    return lock_row(conn, managed_policies, managed_policies.c.policy_id, policy_id)
+
+
+def lock_account_row(conn: Connection, account_id: str) -> bool:
+    """Serialize account-wide quota checks (number of users, policies, …)."""
+    return lock_row(conn, accounts, accounts.c.account_id, account_id)

@@ -1,0 +1,389 @@
+"""Everything selfiam stores, as SQLAlchemy Core tables.
+
+Conventions:
+
+* Names are unique per account *case-insensitively* (AWS: you cannot have
+  both ``ADMINS`` and ``admins``): each named entity stores ``name`` as given
+  and ``name_lower`` under a unique constraint, so the database — not a
+  read-then-write in Python — rejects the duplicate (DESIGN rule 6).
+* Inline policy names are case-sensitive (AWS documents only that they are
+  unique per owner); tag keys are unique per resource case-insensitively.
+* A user's things go with the user: FKs from user-owned rows are
+  ``ON DELETE CASCADE``. Policy attachments reference the policy without
+  cascade, so a policy that is still attached cannot be deleted (AWS's
+  DeleteConflict). ``inline_policies`` and ``tags`` are polymorphic (one table
+  for several owner types) and so cannot cascade: delete them with
+  :func:`selfiam.store.owned.delete_owned`.
+* Timestamps are timezone-aware UTC (:class:`UtcDateTime`) on both backends.
+* Secrets are sealed (:mod:`selfiam.auth.secretbox`) before they reach a
+  ``*_ciphertext`` column; passwords are argon2id hashes.
+* Changes to anything that affects authentication or authorization bump the
+  ``auth`` row of ``state_versions`` in the same transaction
+  (:mod:`selfiam.store.versions`, DESIGN rule 7).
+
+Any change here needs a new Alembic revision in ``migrations/versions``; the
+test suite checks that the migrated schema equals this metadata.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always hands back aware UTC datetimes.
+
+    SQLite has no time zones: SQLAlchemy stores naive text and returns naive
+    datetimes. This type converts to UTC on the way in and marks UTC on the
+    way out, so service code compares times the same way on both backends.
+    Naive datetimes are refused: they are a bug waiting to happen.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Column helpers: one definition of each kind of column keeps sizes consistent.
+ID = 32  # AIDA… (21), AKIA… (20), signing certificate ids (32)
+ARN = 2048
+
+
+def _id(name: str, **kw: Any) -> Column[Any]:
+    return Column(name, String(ID), **kw)
+
+
+def _account_fk() -> Column[Any]:
+    return Column(
+        "account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
+def _user_fk(*, nullable: bool = False, index: bool = True) -> Column[Any]:
+    return Column(
+        "user_id", String(ID), ForeignKey("users.user_id", ondelete="CASCADE"),
+        nullable=nullable, index=index,
+    )
+
+
+def _ts(name: str, *, nullable: bool = False) -> Column[Any]:
+    return Column(name, UtcDateTime(), nullable=nullable)
+
+
+def _status() -> CheckConstraint:
+    return CheckConstraint("status IN ('Active', 'Inactive')", name="status")
+
+
+accounts = Table(
+    "accounts", metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("alias", String(63), nullable=True, unique=True),
+    _ts("created_at"),
+    Column("password_policy", Text, nullable=True),  # JSON; NULL = no policy set
+)
+
+users = Table(
+    "users", metadata,
+    _id("user_id", primary_key=True),
+    _account_fk(),
+    Column("name", String(64), nullable=False),
+    Column("name_lower", String(64), nullable=False),
+    Column("path", String(512), nullable=False, default="/"),
+    _ts("created_at"),
+    Column("permissions_boundary_arn", String(ARN), nullable=True),
+    _ts("password_last_used", nullable=True),
+    UniqueConstraint("account_id", "name_lower"),
+)
+
+login_profiles = Table(
+    "login_profiles", metadata,
+    Column("user_id", String(ID), ForeignKey("users.user_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("password_reset_required", Boolean, nullable=False, default=False),
+    _ts("created_at"),
+    _ts("password_changed_at"),
+)
+
+password_history = Table(
+    "password_history", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    _user_fk(),
+    Column("password_hash", Text, nullable=False),
+    _ts("set_at"),
+)
+
+groups = Table(
+    "groups", metadata,
+    _id("group_id", primary_key=True),
+    _account_fk(),
+    Column("name", String(128), nullable=False),
+    Column("name_lower", String(128), nullable=False),
+    Column("path", String(512), nullable=False, default="/"),
+    _ts("created_at"),
+    UniqueConstraint("account_id", "name_lower"),
+)
+
+group_members = Table(
+    "group_members", metadata,
+    Column("group_id", String(ID), ForeignKey("groups.group_id", ondelete="CASCADE"),
+           nullable=False),
+    _user_fk(),
+    PrimaryKeyConstraint("group_id", "user_id"),
+)
+
+roles = Table(
+    "roles", metadata,
+    _id("role_id", primary_key=True),
+    _account_fk(),
+    Column("name", String(64), nullable=False),
+    Column("name_lower", String(64), nullable=False),
+    Column("path", String(512), nullable=False, default="/"),
+    Column("description", String(1000), nullable=True),
+    Column("assume_role_policy_document", Text, nullable=False),
+    Column("max_session_duration", Integer, nullable=False, default=3600),
+    Column("permissions_boundary_arn", String(ARN), nullable=True),
+    _ts("created_at"),
+    _ts("last_used_at", nullable=True),
+    Column("last_used_region", String(32), nullable=True),
+    UniqueConstraint("account_id", "name_lower"),
+)
+
+managed_policies = Table(
+    "managed_policies", metadata,
+    _id("policy_id", primary_key=True),
+    Column("arn", String(ARN), nullable=False, unique=True),
+    # NULL for AWS managed policies, which belong to no account.
+    Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
+           nullable=True),
+    # The name space a policy name is unique in: its account id, or 'aws'.
+    # (A unique constraint over a NULL account_id would not constrain.)
+    Column("namespace", String(12), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("name_lower", String(128), nullable=False),
+    Column("path", String(512), nullable=False, default="/"),
+    Column("description", String(1000), nullable=True),
+    Column("default_version_id", String(32), nullable=False, default="v1"),
+    # The number the next CreatePolicyVersion uses (AWS never reuses version ids).
+    Column("next_version_number", Integer, nullable=False, default=2),
+    Column("is_attachable", Boolean, nullable=False, default=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    UniqueConstraint("namespace", "name_lower"),
+    CheckConstraint(
+        "(account_id IS NULL AND namespace = 'aws') OR namespace = account_id",
+        name="namespace",
+    ),
+)
+
+policy_versions = Table(
+    "policy_versions", metadata,
+    Column("policy_id", String(ID),
+           ForeignKey("managed_policies.policy_id", ondelete="CASCADE"), nullable=False),
+    Column("version_id", String(32), nullable=False),
+    Column("document", Text, nullable=False),
+    _ts("created_at"),
+    PrimaryKeyConstraint("policy_id", "version_id"),
+)
+
+
+def _policy_fk() -> Column[Any]:
+    # No cascade: a policy still attached cannot be deleted (DeleteConflict).
+    return Column("policy_id", String(ID), ForeignKey("managed_policies.policy_id"),
+                  nullable=False, index=True)
+
+
+user_policy_attachments = Table(
+    "user_policy_attachments", metadata,
+    _user_fk(index=False),  # leads the primary key
+    _policy_fk(),
+    PrimaryKeyConstraint("user_id", "policy_id"),
+)
+
+group_policy_attachments = Table(
+    "group_policy_attachments", metadata,
+    Column("group_id", String(ID), ForeignKey("groups.group_id", ondelete="CASCADE"),
+           nullable=False),
+    _policy_fk(),
+    PrimaryKeyConstraint("group_id", "policy_id"),
+)
+
+role_policy_attachments = Table(
+    "role_policy_attachments", metadata,
+    Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
+           nullable=False),
+    _policy_fk(),
+    PrimaryKeyConstraint("role_id", "policy_id"),
+)
+
+OWNER_TYPES = ("user", "group", "role")
+
+inline_policies = Table(
+    "inline_policies", metadata,
+    Column("owner_type", String(8), nullable=False),
+    Column("owner_id", String(ID), nullable=False),
+    Column("name", String(128), nullable=False),  # case-sensitive, as AWS
+    Column("document", Text, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+    PrimaryKeyConstraint("owner_type", "owner_id", "name"),
+    CheckConstraint("owner_type IN ('user', 'group', 'role')", name="owner_type"),
+)
+
+access_keys = Table(
+    "access_keys", metadata,
+    _id("access_key_id", primary_key=True),
+    _user_fk(),
+    Column("secret_ciphertext", LargeBinary, nullable=False),  # AD = access key id
+    Column("status", String(8), nullable=False, default="Active"),
+    _ts("created_at"),
+    _ts("last_used_at", nullable=True),
+    Column("last_used_service", String(64), nullable=True),
+    Column("last_used_region", String(32), nullable=True),
+    _status(),
+)
+
+mfa_devices = Table(
+    "mfa_devices", metadata,
+    # A virtual MFA device's serial number is its ARN.
+    Column("serial_number", String(256), primary_key=True),
+    _account_fk(),
+    Column("name", String(128), nullable=False),
+    Column("name_lower", String(128), nullable=False),
+    Column("path", String(512), nullable=False, default="/"),
+    Column("seed_ciphertext", LargeBinary, nullable=False),  # AD = serial number
+    _user_fk(nullable=True),  # NULL until enabled for a user
+    _ts("enabled_at", nullable=True),
+    # The last accepted TOTP time step: a code is never accepted twice.
+    Column("last_used_step", BigInteger, nullable=True),
+    _ts("created_at"),
+    UniqueConstraint("account_id", "name_lower"),
+)
+
+signing_certificates = Table(
+    "signing_certificates", metadata,
+    Column("certificate_id", String(128), primary_key=True),
+    _account_fk(),
+    _user_fk(),
+    Column("body", Text, nullable=False),  # PEM
+    Column("fingerprint_sha256", String(64), nullable=False),  # of the DER
+    Column("status", String(8), nullable=False, default="Active"),
+    _ts("uploaded_at"),
+    # AWS: DuplicateCertificate if any user of the account has it.
+    UniqueConstraint("account_id", "fingerprint_sha256"),
+    _status(),
+)
+
+ssh_public_keys = Table(
+    "ssh_public_keys", metadata,
+    Column("ssh_public_key_id", String(128), primary_key=True),
+    _user_fk(index=False),  # leads the unique constraint below
+    Column("body", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # MD5, colon-separated, as AWS
+    Column("status", String(8), nullable=False, default="Active"),
+    _ts("uploaded_at"),
+    # AWS: DuplicateSSHPublicKey if the user already has it.
+    UniqueConstraint("user_id", "fingerprint"),
+    _status(),
+)
+
+RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa")
+
+tags = Table(
+    "tags", metadata,
+    Column("resource_type", String(16), nullable=False),
+    Column("resource_id", String(256), nullable=False),  # entity id; MFA: serial number
+    Column("key", String(128), nullable=False),
+    Column("key_lower", String(128), nullable=False),
+    Column("value", String(256), nullable=False, default=""),
+    PrimaryKeyConstraint("resource_type", "resource_id", "key_lower"),
+)
+
+DECISIONS = ("allowed", "explicitDeny", "implicitDeny", "error")
+
+audit_records = Table(
+    "audit_records", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    _ts("at"),
+    Column("request_id", String(64), nullable=False),
+    # No FK: the audit trail outlives accounts and users.
+    Column("account_id", String(12), nullable=True),
+    Column("caller_arn", String(ARN), nullable=True),
+    Column("action", String(128), nullable=False),
+    Column("resource", String(ARN), nullable=True),
+    Column("decision", String(16), nullable=False),
+    Column("error_code", String(64), nullable=True),
+    Column("source_ip", String(64), nullable=True),
+    Column("user_agent", Text, nullable=True),
+    Index("ix_audit_records_at", "at"),
+    Index("ix_audit_records_caller_arn_at", "caller_arn", "at"),
+    CheckConstraint(
+        "decision IN ('allowed', 'explicitDeny', 'implicitDeny', 'error')", name="decision"
+    ),
+)
+
+state_versions = Table(
+    "state_versions", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", BigInteger, nullable=False, default=0),
+)
+
+#: The change counter of everything that affects authentication or authorization.
+AUTH_VERSION = "auth"
+
+
+@event.listens_for(state_versions, "after_create")
+def _seed_state_versions(target: Table, connection: Connection, **_: Any) -> None:
+    """Seed the counters when tables are made by ``metadata.create_all``
+    (the initial migration seeds them the same way)."""
+    connection.execute(target.insert(), [{"name": AUTH_VERSION, "version": 0}])
