@@ -1,0 +1,279 @@
+"""The Condition element: validated and precompiled once, evaluated per request.
+
+Semantics (AWS, "Condition operators", "Conditions with multiple context keys
+or values", "Single-valued vs. multivalued context keys"):
+
+* Several operators, and several keys within one operator, are ANDed.
+* Several policy values for one key are ORed; for a negated operator
+  (StringNotEquals, NotIpAddress, ArnNotLike, ...) they are NORed: the
+  condition holds only if the request value matches none of them.
+* Keys are case-insensitive.
+* A key missing from the request makes an operator false, except that a
+  negated operator is then true, `...IfExists` is then true, and `Null` tests
+  exactly that. A key present with no values (an empty list) counts as missing.
+* Without a set qualifier, a key with several request values matches when any
+  of them matches (and a negated operator holds when none matches).
+* `ForAllValues:` holds when every request value matches (for a negated
+  operator: matches none of the policy values), and also when the key is
+  missing or empty. `ForAnyValue:` holds when at least one request value does,
+  and is false when the key is missing or empty.
+* `IfExists` may not be used with `Null`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from selfiam.policy.context import RequestContext
+from selfiam.policy.errors import MalformedPolicyError
+from selfiam.policy.operators import FAMILIES, Family, ValueSet, compile_values, parse_bool
+
+_ALL = "ForAllValues"
+_ANY = "ForAnyValue"
+_QUALIFIERS = {"forallvalues": _ALL, "foranyvalue": _ANY}
+_VENDOR_MESSAGE = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
+
+
+def _prefix(where: str, message: str) -> MalformedPolicyError:
+    return MalformedPolicyError(f"{where}: {message}" if where else message)
+
+
+def _value_text(value: object) -> str | None:
+    """A condition value as the string IAM compares, or None if it is not a scalar."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+class ConditionEntry:
+    """One operator applied to one key, e.g. `StringEquals aws:username [alice, bob]`."""
+
+    __slots__ = (
+        "operator",
+        "key",
+        "values",
+        "family",
+        "qualifier",
+        "if_exists",
+        "_lkey",
+        "_negated",
+        "_absent",
+        "_null",
+        "_valueset",
+        "_static",
+    )
+
+    def __init__(
+        self,
+        operator: str,
+        key: str,
+        values: tuple[str, ...],
+        family: Family,
+        qualifier: str | None,
+        if_exists: bool,
+        valueset: ValueSet | None,
+        null_wanted: frozenset[bool] | None,
+    ) -> None:
+        self.operator = operator
+        self.key = key
+        self.values = values
+        self.family = family
+        self.qualifier = qualifier
+        self.if_exists = if_exists
+        self._lkey = key.lower()
+        self._negated = family.negated
+        self._null = null_wanted
+        self._valueset = valueset
+        self._static = valueset.static if valueset is not None else None
+        if qualifier == _ALL or if_exists:
+            self._absent = True
+        elif qualifier == _ANY:
+            self._absent = False
+        else:
+            self._absent = family.negated
+
+    @property
+    def variable_keys(self) -> tuple[str, ...]:
+        return self._valueset.variable_keys if self._valueset is not None else ()
+
+    def evaluate(self, ctx: RequestContext, missing: set[str] | None = None) -> bool:
+        values = ctx.get_normalized(self._lkey)
+        if values is None and missing is not None:
+            missing.add(self.key)
+        if self._null is not None:
+            return (not values) in self._null
+        if not values:
+            return self._absent
+        predicate = self._static
+        if predicate is None:
+            assert self._valueset is not None
+            predicate = self._valueset.bind(ctx, missing)
+        if self.qualifier == _ANY:
+            if self._negated:
+                return not all(predicate(v) for v in values)
+            return any(predicate(v) for v in values)
+        if self.qualifier == _ALL and not self._negated:
+            return all(predicate(v) for v in values)
+        # No qualifier (any request value matches), or ForAllValues with a negated
+        # operator (no request value matches any policy value).
+        hit = predicate(values[0]) if len(values) == 1 else any(predicate(v) for v in values)
+        return hit != self._negated
+
+    def __repr__(self) -> str:
+        return f"ConditionEntry({self.operator} {self.key} {list(self.values)!r})"
+
+
+def _parse_operator(name: str, where: str) -> tuple[Family, str | None, bool]:
+    """Split "ForAnyValue:StringLikeIfExists" into family, qualifier and IfExists."""
+    qualifier = None
+    base = name
+    if ":" in name:
+        head, _, base = name.partition(":")
+        qualifier = _QUALIFIERS.get(head.lower())
+        if qualifier is None:
+            raise _prefix(where, f"Unknown condition operator {name!r}.")
+    lowered = base.lower()
+    if_exists = lowered.endswith("ifexists")
+    if if_exists:
+        lowered = lowered[: -len("ifexists")]
+    family = FAMILIES.get(lowered)
+    if family is None:
+        raise _prefix(where, f"Unknown condition operator {name!r}.")
+    if family.kind == "null" and if_exists:
+        raise _prefix(where, f"Condition operator {name!r}: IfExists cannot be used with Null.")
+    return family, qualifier, if_exists
+
+
+def _values(raw: object, where: str, operator: str, key: str) -> tuple[str, ...]:
+    items: Sequence[object] = raw if isinstance(raw, list) else [raw]
+    out: list[str] = []
+    for item in items:
+        text = _value_text(item)
+        if text is None:
+            raise _prefix(
+                where,
+                f"{operator} {key}: a condition value must be a string, number or boolean, "
+                f"or a list of them (got {type(item).__name__}).",
+            )
+        out.append(text)
+    return tuple(out)
+
+
+def _check_key(key: object, where: str, operator: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise _prefix(where, f"{operator}: a condition key must be a non-empty string.")
+    vendor, sep, rest = key.partition(":")
+    if not sep or not vendor or not rest or any(c.isspace() for c in vendor):
+        raise _prefix(where, f"Condition key {key!r}: {_VENDOR_MESSAGE}")
+    return key
+
+
+class ConditionBlock:
+    """A compiled Condition element."""
+
+    __slots__ = ("entries", "keys")
+
+    def __init__(self, entries: tuple[ConditionEntry, ...]) -> None:
+        self.entries = entries
+        keys: list[str] = []
+        seen: set[str] = set()
+        for entry in entries:
+            for key in (entry.key, *entry.variable_keys):
+                if key.lower() not in seen:
+                    seen.add(key.lower())
+                    keys.append(key)
+        #: Context keys the block reads, including keys used as variables in values.
+        self.keys: tuple[str, ...] = tuple(keys)
+
+    @staticmethod
+    def compile(block: object, variables_enabled: bool, where: str) -> ConditionBlock:
+        """Validate and precompile a Condition element; raises MalformedPolicyError."""
+        if not isinstance(block, Mapping):
+            raise _prefix(where, "the Condition element must be an object.")
+        entries: list[ConditionEntry] = []
+        for operator, body in block.items():
+            if not isinstance(operator, str):
+                raise _prefix(where, "a condition operator must be a string.")
+            family, qualifier, if_exists = _parse_operator(operator, where)
+            if not isinstance(body, Mapping):
+                raise _prefix(
+                    where, f"{operator} must map condition keys to values (got a non-object)."
+                )
+            for raw_key, raw_values in body.items():
+                key = _check_key(raw_key, where, operator)
+                values = _values(raw_values, where, operator, key)
+                entries.append(
+                    _compile_entry(
+                        operator,
+                        key,
+                        values,
+                        family,
+                        qualifier,
+                        if_exists,
+                        variables_enabled,
+                        where,
+                    )
+                )
+        return ConditionBlock(tuple(entries))
+
+    def evaluate(self, ctx: RequestContext, missing: set[str] | None = None) -> bool:
+        """Whether every condition holds; adds to `missing` the keys ctx lacked.
+
+        Without `missing` it stops at the first false condition; with it, it
+        evaluates them all so that every missing key is reported.
+        """
+        if missing is None:
+            for entry in self.entries:  # noqa: SIM110 - a plain loop beats all(genexpr) here
+                if not entry.evaluate(ctx, None):
+                    return False
+            return True
+        result = True
+        for entry in self.entries:
+            if not entry.evaluate(ctx, missing):
+                result = False
+        return result
+
+    def failing(self, ctx: RequestContext) -> list[ConditionEntry]:
+        """The conditions that do not hold for `ctx` (for explanations)."""
+        return [entry for entry in self.entries if not entry.evaluate(ctx, None)]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __repr__(self) -> str:
+        return f"ConditionBlock({list(self.entries)!r})"
+
+
+def _compile_entry(
+    operator: str,
+    key: str,
+    values: tuple[str, ...],
+    family: Family,
+    qualifier: str | None,
+    if_exists: bool,
+    variables_enabled: bool,
+    where: str,
+) -> ConditionEntry:
+    if family.kind == "null":
+        wanted: set[bool] = set()
+        for value in values:
+            parsed = parse_bool(value)
+            if parsed is None:
+                raise _prefix(where, f"Null {key}: value {value!r} is not true or false.")
+            wanted.add(parsed)
+        return ConditionEntry(
+            operator, key, values, family, qualifier, False, None, frozenset(wanted)
+        )
+
+    def describe(value: str) -> str:
+        return f"{operator} {key}: value {value!r}"
+
+    try:
+        valueset = compile_values(family, values, variables_enabled, describe)
+    except MalformedPolicyError as err:
+        raise _prefix(where, err.message) from None
+    return ConditionEntry(operator, key, values, family, qualifier, if_exists, valueset, None)
