@@ -1,0 +1,362 @@
+"""Parse and validate a policy document the way IAM's CreatePolicy / PutUserPolicy do.
+
+Messages start with IAM's own wording where IAM has one ("Policy document should not specify
+a principal.", "Policy statement must contain resources.", "Has prohibited field Resource",
+"Statement IDs (SID) in a single policy must be unique.", ...) and then say where: the
+statement (1-based, with its Sid) and the element.
+
+Kind rules (IAM JSON policy element reference; "Has prohibited field Resource" is what IAM
+answers for a trust policy with a Resource):
+
+=================  =========================  =====================  ==================
+kind               Principal / NotPrincipal   Resource / NotResource  Sid characters
+=================  =========================  =====================  ==================
+identity kinds     rejected                   required                [0-9A-Za-z]*
+TRUST              required                   rejected                [0-9A-Za-z]*
+RESOURCE           required                   required                any string
+=================  =========================  =====================  ==================
+
+Identity kinds are MANAGED, INLINE_*, SESSION and BOUNDARY. An empty Sid ("", which
+terraform writes) is accepted and exempt from the uniqueness rule.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from selfiam.policy.ast import Policy, PolicyKind, PrincipalSpec, Statement
+from selfiam.policy.conditions import ConditionBlock
+from selfiam.policy.errors import MalformedPolicyError
+from selfiam.policy.limits import check_size
+from selfiam.policy.patterns import ActionPattern, ResourcePattern, action_pattern, resource_pattern
+from selfiam.policy.positions import TextLayout, scan
+
+VERSIONS = ("2012-10-17", "2008-10-17")
+_TOP_ELEMENTS = frozenset({"Version", "Id", "Statement"})
+_STATEMENT_ELEMENTS = frozenset(
+    {
+        "Sid",
+        "Effect",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Principal",
+        "NotPrincipal",
+        "Condition",
+    }
+)
+_SID_RE = re.compile(r"[0-9A-Za-z]*")
+_ACCOUNT_RE = re.compile(r"[0-9]{12}")
+_PRINCIPAL_ARN_RE = re.compile(
+    r"arn:(aws|aws-cn|aws-us-gov):(iam|sts)::([0-9]{12}):"
+    r"(root|user/[^*?]+|role/[^*?]+|assumed-role/[^*?/]+/[^*?]+|federated-user/[^*?]+)"
+)
+_PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
+
+
+class _Duplicate:
+    """Marker left by the object hook; the scanner then says where the duplicate is."""
+
+    found = False
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedPolicyError(f"Syntax errors in policy: {name} is not valid JSON")
+
+
+def _load(text: str) -> tuple[Any, TextLayout]:
+    duplicate = _Duplicate()
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(items)
+        if len(result) != len(items):
+            duplicate.found = True
+        return result
+
+    try:
+        doc = json.loads(text, object_pairs_hook=pairs, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedPolicyError(
+            f"Syntax errors in policy: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise MalformedPolicyError("Syntax errors in policy: nested too deeply") from None
+    layout = scan(text)
+    if duplicate.found:
+        if layout.duplicate_key is not None:
+            key, offset = layout.duplicate_key
+            line, column = layout.position(offset)
+            raise MalformedPolicyError(
+                f'Syntax errors in policy: duplicate key "{key}" at line {line}, column {column}'
+            )
+        raise MalformedPolicyError("Syntax errors in policy: duplicate key")
+    return doc, layout
+
+
+def _string_list(value: Any, element: str, where: str, empty_message: str) -> list[str]:
+    """A string or a list of strings; an empty list is `empty_message`."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if not value:
+            raise MalformedPolicyError(f"{empty_message} ({where})")
+        return list(value)
+    raise MalformedPolicyError(
+        f"Syntax errors in policy: {element} must be a string or a list of strings ({where})"
+    )
+
+
+def _invalid_principal(ptype: str, value: Any, where: str) -> MalformedPolicyError:
+    shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
+    return MalformedPolicyError(f'Invalid principal in policy: "{ptype}":{shown} ({where})')
+
+
+def _principal(value: Any, where: str) -> PrincipalSpec:
+    if value == "*":
+        return PrincipalSpec(wildcard=True)
+    if not isinstance(value, dict) or not value:
+        raise MalformedPolicyError(f"Invalid principal in policy: {json.dumps(value)} ({where})")
+    wildcard = False
+    by_type: dict[str, list[str]] = {t: [] for t in _PRINCIPAL_TYPES}
+    accounts: set[str] = set()
+    arns: set[str] = set()
+    roles: set[tuple[str, str]] = set()
+    others: set[str] = set()
+    for ptype, raw in value.items():
+        if ptype not in by_type:
+            raise _invalid_principal(ptype, raw, where)
+        if isinstance(raw, str):
+            items = [raw]
+        elif isinstance(raw, list) and raw and all(isinstance(v, str) for v in raw):
+            items = list(raw)
+        else:
+            raise _invalid_principal(ptype, raw, where)
+        for item in items:
+            if not item:
+                raise _invalid_principal(ptype, item, where)
+            by_type[ptype].append(item)
+            if ptype != "AWS":
+                if item == "*":
+                    raise _invalid_principal(ptype, item, where)
+                others.add(item.lower())
+                continue
+            if item == "*":
+                wildcard = True
+            elif _ACCOUNT_RE.fullmatch(item):
+                accounts.add(item)
+            else:
+                m = _PRINCIPAL_ARN_RE.fullmatch(item)
+                if m is None or (m.group(2) == "sts") != m.group(4).startswith(
+                    ("assumed-role/", "federated-user/")
+                ):
+                    raise _invalid_principal(ptype, item, where)
+                account, resource = m.group(3), m.group(4)
+                if resource == "root":
+                    accounts.add(account)
+                elif resource.startswith("role/"):
+                    roles.add((account, resource.rsplit("/", 1)[1].lower()))
+                else:
+                    arns.add(item.lower())
+    return PrincipalSpec(
+        wildcard=wildcard,
+        aws=tuple(by_type["AWS"]),
+        service=tuple(by_type["Service"]),
+        federated=tuple(by_type["Federated"]),
+        canonical_user=tuple(by_type["CanonicalUser"]),
+        accounts=frozenset(accounts),
+        arns=frozenset(arns),
+        role_names=frozenset(roles),
+        others=frozenset(others),
+    )
+
+
+def _one_of(raw: Mapping[str, Any], name: str, where: str) -> tuple[Any, bool] | None:
+    """The value of `name` or `Not<name>`, and whether it was the Not form."""
+    has, has_not = name in raw, f"Not{name}" in raw
+    if has and has_not:
+        raise MalformedPolicyError(
+            f"Statement can contain only one of {name} and Not{name} ({where})"
+        )
+    if has:
+        return raw[name], False
+    if has_not:
+        return raw[f"Not{name}"], True
+    return None
+
+
+def _statement(
+    raw: Any,
+    index: int,
+    kind: PolicyKind,
+    variables: bool,
+    span: tuple[tuple[int, int], tuple[int, int]],
+) -> Statement:
+    where = f"statement {index + 1}"
+    if not isinstance(raw, dict):
+        raise MalformedPolicyError(f"Syntax errors in policy: {where} must be a JSON object")
+    sid = raw.get("Sid")
+    if sid is not None:
+        if not isinstance(sid, str):
+            raise MalformedPolicyError(f"Syntax errors in policy: Sid must be a string ({where})")
+        if sid:
+            where = f'{where} (Sid "{sid}")'
+        if kind is not PolicyKind.RESOURCE and not _SID_RE.fullmatch(sid):
+            raise MalformedPolicyError(
+                "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies "
+                f"the regular expression [0-9A-Za-z]* ({where})"
+            )
+    for element in raw:
+        if element not in _STATEMENT_ELEMENTS:
+            raise MalformedPolicyError(
+                f'Syntax errors in policy: unknown element "{element}" ({where})'
+            )
+
+    effect = raw.get("Effect")
+    if effect is None:
+        raise MalformedPolicyError(f"Missing required field Effect ({where})")
+    if effect not in ("Allow", "Deny"):
+        raise MalformedPolicyError(
+            f'Invalid effect: {json.dumps(effect)}; Effect must be "Allow" or "Deny" ({where})'
+        )
+
+    action = _one_of(raw, "Action", where)
+    if action is None:
+        raise MalformedPolicyError(f"Policy statement must contain actions. ({where})")
+    action_element = "NotAction" if action[1] else "Action"
+    actions: list[ActionPattern] = []
+    for text in _string_list(
+        action[0], action_element, where, "Policy statement must contain actions."
+    ):
+        try:
+            actions.append(action_pattern(text))
+        except MalformedPolicyError as exc:
+            raise MalformedPolicyError(f"{exc.message} ({where}, {action_element})") from None
+
+    resource = _one_of(raw, "Resource", where)
+    resources: tuple[ResourcePattern, ...] | None = None
+    variable_keys: list[str] = []
+    if kind is PolicyKind.TRUST:
+        if resource is not None:
+            element = "NotResource" if resource[1] else "Resource"
+            raise MalformedPolicyError(f"Has prohibited field {element} ({where})")
+    elif resource is None:
+        raise MalformedPolicyError(f"Policy statement must contain resources. ({where})")
+    if resource is not None:
+        element = "NotResource" if resource[1] else "Resource"
+        compiled = []
+        for text in _string_list(
+            resource[0], element, where, "Policy statement must contain resources."
+        ):
+            try:
+                pattern = resource_pattern(text, variables)
+            except MalformedPolicyError as exc:
+                raise MalformedPolicyError(f"{exc.message} ({where}, {element})") from None
+            compiled.append(pattern)
+            variable_keys.extend(k for k in pattern.variable_keys if k not in variable_keys)
+        resources = tuple(compiled)
+
+    principal = _one_of(raw, "Principal", where)
+    spec: PrincipalSpec | None = None
+    if not kind.takes_principal:
+        if principal is not None:
+            raise MalformedPolicyError(f"Policy document should not specify a principal. ({where})")
+    elif principal is None:
+        raise MalformedPolicyError(f"Missing required field Principal ({where})")
+    else:
+        spec = _principal(principal[0], where)
+
+    condition: ConditionBlock | None = None
+    if "Condition" in raw:
+        block = raw["Condition"]
+        if not isinstance(block, dict):
+            raise MalformedPolicyError(
+                f"Syntax errors in policy: Condition must be a JSON object ({where})"
+            )
+        condition = ConditionBlock.compile(block, variables, f"{where}, Condition")
+
+    return Statement(
+        index=index,
+        sid=sid if sid else None,
+        effect=effect,
+        actions=tuple(actions),
+        not_action=action[1],
+        resources=resources,
+        not_resource=resource is not None and resource[1],
+        principal=spec,
+        not_principal=principal is not None and principal[1],
+        condition=condition,
+        start=span[0],
+        end=span[1],
+        resource_variable_keys=tuple(variable_keys),
+        any_resource=resource is not None
+        and not resource[1]
+        and "*" in _string_list(resource[0], "Resource", where, ""),
+    )
+
+
+def parse_policy(text: str, kind: PolicyKind = PolicyKind.MANAGED, policy_id: str = "") -> Policy:
+    """Parse, validate and compile a policy document.
+
+    Raises MalformedPolicyError (what is wrong, and where), or its subclass
+    `limits.PolicySizeExceededError` when the document is over its kind's size quota.
+    """
+    if not isinstance(text, str):
+        raise MalformedPolicyError("Syntax errors in policy: the policy document must be text")
+    check_size(text, kind)
+    doc, layout = _load(text)
+    if not isinstance(doc, dict):
+        raise MalformedPolicyError("Syntax errors in policy: the policy must be a JSON object")
+    for element in doc:
+        if element not in _TOP_ELEMENTS:
+            raise MalformedPolicyError(
+                f'Syntax errors in policy: unknown element "{element}" at the top level'
+            )
+    version = doc.get("Version")
+    if version is not None and version not in VERSIONS:
+        raise MalformedPolicyError(
+            f"Invalid policy Version {json.dumps(version)}: "
+            'Version must be "2012-10-17" or "2008-10-17"'
+        )
+    policy_name = doc.get("Id")
+    if policy_name is not None and not isinstance(policy_name, str):
+        raise MalformedPolicyError("Syntax errors in policy: Id must be a string")
+    if "Statement" not in doc:
+        raise MalformedPolicyError("Missing required field Statement")
+    raw = doc["Statement"]
+    if isinstance(raw, dict):
+        raw = [raw]
+    elif not isinstance(raw, list) or not raw:
+        raise MalformedPolicyError(
+            "Syntax errors in policy: Statement must be an object or a non-empty list"
+        )
+    variables = version == "2012-10-17"
+    spans = layout.statement_spans
+    statements: list[Statement] = []
+    sids: set[str] = set()
+    for index, item in enumerate(raw):
+        if index < len(spans):
+            start, end = spans[index]
+            span = (layout.position(start), layout.position(end))
+        else:  # not an object: _statement rejects it
+            span = ((0, 0), (0, 0))
+        statement = _statement(item, index, kind, variables, span)
+        if statement.sid is not None:
+            if statement.sid in sids:
+                raise MalformedPolicyError(
+                    "Statement IDs (SID) in a single policy must be unique. "
+                    f'(duplicate Sid "{statement.sid}" in statement {index + 1})'
+                )
+            sids.add(statement.sid)
+        statements.append(statement)
+    return Policy(
+        policy_id=policy_id,
+        kind=kind,
+        version=version,
+        id=policy_name,
+        statements=tuple(statements),
+        text=text,
+    )
