@@ -1,0 +1,112 @@
+"""The audit trail: one record per request, allowed, denied or failed; never a secret.
+
+A state change writes its record in its own transaction, so the change and its
+record commit together. Reads and refusals change nothing, so their records are
+queued and written in small batches by a background thread (``flush()`` waits
+for the queue to drain), which keeps a write lock off every read.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from selfiam.store import tables as t
+from selfiam.store.engine import transaction
+
+log = logging.getLogger(__name__)
+
+_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    at: datetime
+    request_id: str
+    account_id: str | None
+    caller_arn: str | None
+    action: str
+    resource: str | None
+    decision: str
+    error_code: str | None
+    source_ip: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUse:
+    """An access key was used (GetAccessKeyLastUsed); written with the audit batch."""
+
+    access_key_id: str
+    at: datetime
+    service: str
+    region: str
+
+
+def write_records(conn: Connection, records: list[AuditRecord]) -> None:
+    if records:
+        conn.execute(t.audit_records.insert(), [asdict(r) for r in records])
+
+
+def write_key_uses(conn: Connection, uses: list[KeyUse]) -> None:
+    for use in uses:
+        conn.execute(
+            t.access_keys.update()
+            .where(t.access_keys.c.access_key_id == use.access_key_id)
+            .values(last_used_at=use.at, last_used_service=use.service,
+                    last_used_region=use.region)
+        )
+
+
+class AuditWriter:
+    """Writes queued audit records in batches on a daemon thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: queue.Queue[AuditRecord | KeyUse] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, record: AuditRecord | KeyUse) -> None:
+        self._ensure_thread()
+        self._queue.put(record)
+
+    def flush(self) -> None:
+        """Block until every record submitted so far is written."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="selfiam-audit", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < _BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            records = [r for r in batch if isinstance(r, AuditRecord)]
+            uses = [u for u in batch if isinstance(u, KeyUse)]
+            try:
+                with transaction(self._engine) as conn:
+                    write_records(conn, records)
+                    write_key_uses(conn, uses)
+            except Exception:  # the trail must not take the server down
+                log.exception("could not write %d audit records", len(records))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()

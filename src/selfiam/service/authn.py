@@ -1,0 +1,91 @@
+"""Authentication of access keys, with caches that stay right across processes.
+
+Every entry is tagged with the database's auth version (DESIGN rule 7): any
+change to users, keys or policies bumps it, so a deleted user or deactivated
+key is refused by every process on its very next request. Secrets are
+decrypted only on a cache miss, and only to derive SigV4 signing keys.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from selfiam.auth.secretbox import SecretBox
+from selfiam.auth.sigv4 import derive_signing_key
+from selfiam.domain.arns import user_arn
+from selfiam.domain.errors import InvalidClientTokenId
+from selfiam.service.caller import Caller
+from selfiam.service.principals import load_user_tags
+from selfiam.store import tables as t
+
+INVALID_TOKEN = "The security token included in the request is invalid."
+KEY_USE_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass
+class _KeyEntry:
+    version: int
+    caller: Caller
+    secret: str
+    signing_keys: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
+
+
+class CredentialCache:
+    """access key id -> (caller, signing keys), valid for one auth version."""
+
+    def __init__(self, box: SecretBox) -> None:
+        self._box = box
+        self._entries: dict[str, _KeyEntry] = {}
+        self._last_use: dict[tuple[str, str, str], datetime] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(
+        self, conn: Connection, version: int, access_key_id: str, scope: tuple[str, str, str]
+    ) -> tuple[Caller, bytes]:
+        """The caller behind ``access_key_id`` and the signing key for ``scope``
+        (date, region, service); InvalidClientTokenId if the key is unknown or inactive."""
+        entry = self._entries.get(access_key_id)
+        if entry is None or entry.version != version:
+            entry = self._load(conn, version, access_key_id)
+            with self._lock:
+                self._entries[access_key_id] = entry
+        key = entry.signing_keys.get(scope)
+        if key is None:
+            key = derive_signing_key(entry.secret, *scope)
+            entry.signing_keys[scope] = key
+        return entry.caller, key
+
+    def _load(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
+        ak, u = t.access_keys, t.users
+        row = conn.execute(
+            select(ak.c.secret_ciphertext, ak.c.status, u.c.user_id, u.c.name, u.c.path,
+                   u.c.account_id)
+            .select_from(ak.join(u, ak.c.user_id == u.c.user_id))
+            .where(ak.c.access_key_id == access_key_id)
+        ).first()
+        if row is None or row.status != "Active":
+            raise InvalidClientTokenId(INVALID_TOKEN)
+        secret = self._box.open(row.secret_ciphertext, access_key_id.encode()).decode()
+        caller = Caller(
+            account_id=row.account_id,
+            arn=user_arn(row.account_id, row.name, row.path),
+            user_id=row.user_id,
+            user_name=row.name,
+            access_key_id=access_key_id,
+            principal_tags=load_user_tags(conn, row.user_id),
+        )
+        return _KeyEntry(version, caller, secret)
+
+    def should_record_use(self, access_key_id: str, service: str, region: str, now: datetime) -> bool:
+        """Record a key's last use at most once a minute per service and region per process."""
+        k = (access_key_id, service, region)
+        last = self._last_use.get(k)
+        if last is not None and now - last < KEY_USE_GRANULARITY:
+            return False
+        self._last_use[k] = now
+        return True

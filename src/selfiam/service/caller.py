@@ -1,0 +1,55 @@
+"""Who is calling, and the facts of the request that policies may test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated principal: an IAM user, or the account's root.
+
+    ``access_key_id`` is the key the request was signed with (None for the CLI
+    acting as root, or for a portal session). ``mfa_authenticated_at`` is set
+    only for credentials obtained with an MFA code (temporary credentials and
+    portal sessions), as in AWS.
+    """
+
+    account_id: str
+    arn: str
+    user_id: str | None = None
+    user_name: str | None = None
+    access_key_id: str | None = None
+    session_token_id: str | None = None
+    mfa_authenticated_at: datetime | None = None
+    principal_tags: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def is_root(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def principal_type(self) -> str:
+        return "Account" if self.is_root else "User"
+
+    @property
+    def is_temporary(self) -> bool:
+        return self.session_token_id is not None
+
+    @staticmethod
+    def root(account_id: str) -> Caller:
+        return Caller(account_id=account_id, arn=f"arn:aws:iam::{account_id}:root")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """Where and when a request came from; the clock is passed in, never read in the core."""
+
+    request_id: str
+    now: datetime
+    source_ip: str = "127.0.0.1"
+    secure_transport: bool = False
+    user_agent: str = ""
+    region: str = "us-east-1"
+    service: str = "iam"

@@ -1,0 +1,69 @@
+"""What an operation handler works with: one transaction, the caller, and authorization."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection
+
+from selfiam.domain.errors import AccessDenied
+from selfiam.service.authz import Decision, decide
+from selfiam.service.caller import Caller, RequestInfo
+
+if TYPE_CHECKING:
+    from selfiam.service.runtime import Runtime
+
+
+@dataclass
+class OperationContext:
+    """One operation in progress.
+
+    Every handler starts with ``authorize``; the decision (and the resource it
+    was about) is kept for the audit record the runtime writes afterwards.
+    """
+
+    runtime: Runtime
+    conn: Connection
+    caller: Caller
+    info: RequestInfo
+    action: str
+    decision: str | None = None
+    resource: str | None = None
+    auth_changed: bool = False
+    audit_note: str | None = None
+    _decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def account_id(self) -> str:
+        return self.caller.account_id
+
+    def authorize(
+        self,
+        resource: str,
+        *,
+        action: str | None = None,
+        resource_tags: Mapping[str, str] | None = None,
+        request_tags: Mapping[str, str] | None = None,
+        extra_context: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> None:
+        """Ask the policy engine; raise AccessDenied (AWS's message) unless allowed."""
+        act = action or self.action
+        decision = decide(
+            self,
+            act,
+            resource,
+            resource_tags=resource_tags,
+            request_tags=request_tags,
+            extra_context=extra_context,
+        )
+        self._decisions.append(decision)
+        self.resource = resource
+        self.decision = decision.evaluation.decision
+        if self.decision != "allowed":
+            raise AccessDenied(decision.denial_message())
+
+    def changed_authorization(self) -> None:
+        """Mark that this operation changes who may do what (bumps the auth version on commit)."""
+        self.auth_changed = True

@@ -1,0 +1,92 @@
+"""Finding entities by name, with AWS's NoSuchEntity wording."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.engine import Connection
+
+from selfiam.domain.arns import group_arn, user_arn
+from selfiam.domain.errors import NoSuchEntity, ValidationError
+from selfiam.service.context import OperationContext
+from selfiam.store import tables as t
+
+
+def find_user(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
+    return conn.execute(
+        select(t.users).where(
+            t.users.c.account_id == account_id, t.users.c.name_lower == name.lower()
+        )
+    ).first()
+
+
+def get_user(conn: Connection, account_id: str, name: str) -> Row[Any]:
+    row = find_user(conn, account_id, name)
+    if row is None:
+        raise NoSuchEntity(f"The user with name {name} cannot be found.")
+    return row
+
+
+def find_group(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
+    return conn.execute(
+        select(t.groups).where(
+            t.groups.c.account_id == account_id, t.groups.c.name_lower == name.lower()
+        )
+    ).first()
+
+
+def get_group(conn: Connection, account_id: str, name: str) -> Row[Any]:
+    row = find_group(conn, account_id, name)
+    if row is None:
+        raise NoSuchEntity(f"The group with name {name} cannot be found.")
+    return row
+
+
+def target_user_name(ctx: OperationContext, params: dict[str, Any] | Any) -> str:
+    """The UserName parameter, or the caller's own name when it is omitted (as AWS).
+
+    The root user has no user name: AWS acts on the root's own credentials there,
+    which selfiam does not model, so a name is required from root.
+    """
+    name = params.get("UserName")
+    if name:
+        return str(name)
+    if ctx.caller.user_name is None:
+        raise ValidationError("Must specify userName when calling with non-User credentials")
+    return ctx.caller.user_name
+
+
+def user_resource(ctx: OperationContext, name: str) -> str:
+    """The ARN to authorize against for a user name: the real one (with its path) if the
+    user exists, else the path-less ARN AWS would evaluate."""
+    row = find_user(ctx.conn, ctx.account_id, name)
+    if row is None:
+        return user_arn(ctx.account_id, name)
+    return user_arn(ctx.account_id, row.name, row.path)
+
+
+def group_resource(ctx: OperationContext, name: str) -> str:
+    row = find_group(ctx.conn, ctx.account_id, name)
+    if row is None:
+        return group_arn(ctx.account_id, name)
+    return group_arn(ctx.account_id, row.name, row.path)
+
+
+def user_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
+    """A user as the model's User structure."""
+    out: dict[str, Any] = {
+        "Path": row.path,
+        "UserName": row.name,
+        "UserId": row.user_id,
+        "Arn": user_arn(account_id, row.name, row.path),
+        "CreateDate": row.created_at,
+    }
+    if row.password_last_used is not None:
+        out["PasswordLastUsed"] = row.password_last_used
+    if row.permissions_boundary_arn:
+        out["PermissionsBoundary"] = {
+            "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+            "PermissionsBoundaryArn": row.permissions_boundary_arn,
+        }
+    return out

@@ -1,0 +1,11 @@
+"""Operation handlers, grouped by area. Importing this package registers them all."""
+
+from selfiam.service.operations import (  # noqa: F401
+    access_keys,
+    account,
+    groups,
+    inline_policies,
+    managed_policies,
+    sts,
+    users,
+)

@@ -1,0 +1,52 @@
+"""IAM's Marker / MaxItems / IsTruncated pagination, as keyset pagination in SQL.
+
+A marker is the opaque, URL-safe encoding of the sort key of the last item
+returned; the next page starts strictly after it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from selfiam.domain.errors import ValidationError
+
+DEFAULT_MAX_ITEMS = 100
+_PREFIX = "m1:"
+
+T = TypeVar("T")
+
+
+def encode_marker(sort_key: str) -> str:
+    return base64.urlsafe_b64encode((_PREFIX + sort_key).encode()).decode()
+
+
+def decode_marker(marker: str | None) -> str | None:
+    if marker is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(marker.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValidationError("Invalid Marker.") from None
+    if not text.startswith(_PREFIX):
+        raise ValidationError("Invalid Marker.")
+    return text[len(_PREFIX) :]
+
+
+def limit_of(params: dict[str, Any] | Any) -> int:
+    """How many rows to fetch: MaxItems (default 100) plus one to detect truncation."""
+    max_items = params.get("MaxItems") or DEFAULT_MAX_ITEMS
+    return int(max_items) + 1
+
+
+def finish_page(
+    rows: Sequence[T], params: dict[str, Any] | Any, sort_key_of: Any
+) -> tuple[Sequence[T], dict[str, Any]]:
+    """Cut the extra row off and return (page, {IsTruncated, Marker?})."""
+    max_items = int(params.get("MaxItems") or DEFAULT_MAX_ITEMS)
+    if len(rows) > max_items:
+        page = rows[:max_items]
+        return page, {"IsTruncated": True, "Marker": encode_marker(sort_key_of(page[-1]))}
+    return rows, {"IsTruncated": False}

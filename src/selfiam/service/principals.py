@@ -1,0 +1,94 @@
+"""Load the policies that apply to a user: inline, attached, through groups, and the boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.engine import Connection
+
+from selfiam.policy import Policy, PolicyKind, PolicySet
+from selfiam.service.compiled import compiled_policy
+from selfiam.store import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalPolicies:
+    identity: PolicySet
+    boundary: PolicySet | None = None
+    session: PolicySet | None = None
+
+
+def _managed_documents(conn: Connection, attachments: t.Table, owner_col: str, owner_id: str) -> list[Policy]:
+    mp, pv = t.managed_policies, t.policy_versions
+    rows = conn.execute(
+        select(mp.c.arn, pv.c.document)
+        .select_from(
+            attachments.join(mp, attachments.c.policy_id == mp.c.policy_id).join(
+                pv,
+                and_(pv.c.policy_id == mp.c.policy_id, pv.c.version_id == mp.c.default_version_id),
+            )
+        )
+        .where(attachments.c[owner_col] == owner_id)
+    ).all()
+    return [compiled_policy(doc, PolicyKind.MANAGED, arn) for arn, doc in rows]
+
+
+def _inline_documents(conn: Connection, owner_type: str, owner_id: str, owner_name: str) -> list[Policy]:
+    ip = t.inline_policies
+    kind = PolicyKind.INLINE_USER if owner_type == "user" else PolicyKind.INLINE_GROUP
+    rows = conn.execute(
+        select(ip.c.name, ip.c.document).where(
+            ip.c.owner_type == owner_type, ip.c.owner_id == owner_id
+        )
+    ).all()
+    return [compiled_policy(doc, kind, f"{owner_type}/{owner_name}/{name}") for name, doc in rows]
+
+
+def managed_policy_by_arn(conn: Connection, arn: str) -> Policy | None:
+    mp, pv = t.managed_policies, t.policy_versions
+    row = conn.execute(
+        select(pv.c.document)
+        .select_from(
+            mp.join(
+                pv,
+                and_(pv.c.policy_id == mp.c.policy_id, pv.c.version_id == mp.c.default_version_id),
+            )
+        )
+        .where(mp.c.arn == arn)
+    ).first()
+    return None if row is None else compiled_policy(row[0], PolicyKind.BOUNDARY, arn)
+
+
+def load_user_policies(conn: Connection, user_id: str) -> PrincipalPolicies | None:
+    """Every policy that applies to the user, or None if the user no longer exists."""
+    user = conn.execute(
+        select(t.users.c.name, t.users.c.permissions_boundary_arn).where(t.users.c.user_id == user_id)
+    ).first()
+    if user is None:
+        return None
+    name, boundary_arn = user
+    policies = _inline_documents(conn, "user", user_id, name)
+    policies += _managed_documents(conn, t.user_policy_attachments, "user_id", user_id)
+    groups = conn.execute(
+        select(t.groups.c.group_id, t.groups.c.name)
+        .select_from(t.group_members.join(t.groups, t.group_members.c.group_id == t.groups.c.group_id))
+        .where(t.group_members.c.user_id == user_id)
+    ).all()
+    for group_id, group_name in groups:
+        policies += _inline_documents(conn, "group", group_id, group_name)
+        policies += _managed_documents(conn, t.group_policy_attachments, "group_id", group_id)
+    boundary = None
+    if boundary_arn:
+        boundary_policy = managed_policy_by_arn(conn, boundary_arn)
+        boundary = PolicySet([boundary_policy] if boundary_policy else [])
+    return PrincipalPolicies(identity=PolicySet(policies), boundary=boundary)
+
+
+def load_user_tags(conn: Connection, user_id: str) -> tuple[tuple[str, str], ...]:
+    rows = conn.execute(
+        select(t.tags.c.key, t.tags.c.value).where(
+            t.tags.c.resource_type == "user", t.tags.c.resource_id == user_id
+        )
+    ).all()
+    return tuple((k, v) for k, v in rows)

@@ -1,0 +1,72 @@
+"""The table of operations: (service, operation name) -> handler.
+
+A new IAM or STS operation is a handler function plus one ``@operation``
+line; the API, the portal and the CLI all reach it through ``Runtime.invoke``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from selfiam.service.context import OperationContext
+
+Handler = Callable[["OperationContext", Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    service: str
+    name: str
+    handler: Handler
+    writes: bool
+    authorized: bool = True
+
+
+_OPERATIONS: dict[tuple[str, str], Operation] = {}
+
+
+def operation(
+    name: str, *, service: str = "iam", writes: bool = True, authorized: bool = True
+) -> Callable[[Handler], Handler]:
+    """Register ``fn`` as the handler of ``service:name``.
+
+    ``writes=False`` marks a read-only operation, which runs in a read
+    transaction (no write lock on SQLite). ``authorized=False`` is only for
+    operations AWS never denies (sts:GetCallerIdentity); every other handler
+    must call ``ctx.authorize`` first, and the runtime checks that it did.
+    """
+
+    def register(fn: Handler) -> Handler:
+        key = (service, name)
+        if key in _OPERATIONS:
+            raise RuntimeError(f"operation {service}:{name} registered twice")
+        _OPERATIONS[key] = Operation(service, name, fn, writes, authorized)
+        return fn
+
+    return register
+
+
+def find_operation(service: str, name: str) -> Operation | None:
+    _load_operation_modules()
+    return _OPERATIONS.get((service, name))
+
+
+def registered_operations() -> list[Operation]:
+    _load_operation_modules()
+    return sorted(_OPERATIONS.values(), key=lambda op: (op.service, op.name))
+
+
+_loaded = False
+
+
+def _load_operation_modules() -> None:
+    """Import every module that registers operations (once)."""
+    global _loaded
+    if _loaded:
+        return
+    from selfiam.service import operations  # noqa: F401  (registers by import)
+
+    _loaded = True

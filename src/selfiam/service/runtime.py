@@ -1,0 +1,128 @@
+"""The one way in: ``Runtime.invoke`` runs an operation for a caller, authorized and audited."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from selfiam.auth.secretbox import SecretBox
+from selfiam.domain.errors import AwsError, InternalFailure, InvalidAction, NoSuchEntity
+from selfiam.service.audit import AuditRecord, AuditWriter, KeyUse, write_records
+from selfiam.service.authn import CredentialCache
+from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.context import OperationContext
+from selfiam.service.principals import PrincipalPolicies, load_user_policies
+from selfiam.service.registry import find_operation
+from selfiam.store.engine import read_transaction, transaction
+from selfiam.store.versions import bump_auth_version, read_auth_version
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runtime:
+    """Holds what operations share: the database, the secret box, the clock and the caches."""
+
+    def __init__(self, engine: Engine, box: SecretBox, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.box = box
+        self.clock = clock
+        self.credentials = CredentialCache(box)
+        self.audit = AuditWriter(engine)
+        self._principals: dict[str, tuple[int, PrincipalPolicies]] = {}
+        self._lock = threading.Lock()
+
+    # -- authentication -------------------------------------------------------------------
+
+    def authenticate_access_key(
+        self, access_key_id: str, scope: tuple[str, str, str]
+    ) -> tuple[Caller, bytes]:
+        """The caller owning an active access key, and its SigV4 signing key for ``scope``."""
+        with read_transaction(self.engine) as conn:
+            version = read_auth_version(conn)
+            return self.credentials.authenticate(conn, version, access_key_id, scope)
+
+    # -- authorization support --------------------------------------------------------------
+
+    def principal_policies(self, conn: Connection, caller: Caller) -> PrincipalPolicies:
+        """The caller's policies, cached per auth version (cheap to check every request)."""
+        assert caller.user_id is not None
+        version = read_auth_version(conn)
+        cached = self._principals.get(caller.user_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        loaded = load_user_policies(conn, caller.user_id)
+        if loaded is None:
+            raise NoSuchEntity(f"The user with name {caller.user_name} cannot be found.")
+        with self._lock:
+            self._principals[caller.user_id] = (version, loaded)
+        return loaded
+
+    # -- invocation ----------------------------------------------------------------------
+
+    def invoke(
+        self, service: str, name: str, params: Mapping[str, Any], caller: Caller, info: RequestInfo
+    ) -> dict[str, Any]:
+        """Run one operation in one transaction; every request leaves an audit record."""
+        op = find_operation(service, name)
+        if op is None:
+            raise InvalidAction(f"Could not find operation {name} for version {_version(service)}")
+        action = f"{service}:{name}"
+        if caller.access_key_id and self.credentials.should_record_use(
+            caller.access_key_id, info.service, info.region, info.now
+        ):
+            self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
+        begin = transaction if op.writes else read_transaction
+        ctx: OperationContext | None = None
+        try:
+            with begin(self.engine) as conn:
+                ctx = OperationContext(self, conn, caller, info, action)
+                result = op.handler(ctx, params)
+                if ctx.decision is None and op.authorized:
+                    raise InternalFailure(f"{action} ran without an authorization decision")
+                if op.writes:
+                    if ctx.auth_changed:
+                        bump_auth_version(conn)
+                    write_records(conn, [self._record(ctx, caller, info, action, None)])
+                else:
+                    self.audit.submit(self._record(ctx, caller, info, action, None))
+            return result
+        except AwsError as err:
+            self.audit.submit(self._record(ctx, caller, info, action, err))
+            raise
+
+    @staticmethod
+    def _record(
+        ctx: OperationContext | None,
+        caller: Caller,
+        info: RequestInfo,
+        action: str,
+        error: AwsError | None,
+    ) -> AuditRecord:
+        decision = ctx.decision if ctx is not None and ctx.decision else "allowed"
+        if error is not None and decision == "allowed":
+            decision = "error"
+        return AuditRecord(
+            at=info.now,
+            request_id=info.request_id,
+            account_id=caller.account_id,
+            caller_arn=caller.arn,
+            action=action,
+            resource=ctx.resource if ctx is not None else None,
+            decision=decision,
+            error_code=error.code if error is not None else None,
+            source_ip=info.source_ip,
+            user_agent=info.user_agent[:1024] if info.user_agent else None,
+        )
+
+
+def _version(service: str) -> str:
+    return "2011-06-15" if service == "sts" else "2010-05-08"
