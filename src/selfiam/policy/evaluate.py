@@ -85,9 +85,24 @@ class Evaluation:
 
 
 class _Entry:
-    """A statement flattened for the hot path, with its MatchedStatement built once."""
+    """A statement flattened for the hot path, with its MatchedStatement built once.
 
-    __slots__ = ("order", "stmt", "is_allow", "matched")
+    `resources` is None when the statement applies to any resource (no Resource element,
+    or a Resource list containing "*").
+    """
+
+    __slots__ = (
+        "order",
+        "stmt",
+        "is_allow",
+        "matched",
+        "resources",
+        "not_resource",
+        "variable_keys",
+        "principal",
+        "not_principal",
+        "condition",
+    )
 
     def __init__(self, order: int, policy: Policy, stmt: Statement) -> None:
         self.order = order
@@ -96,6 +111,12 @@ class _Entry:
         self.matched = MatchedStatement(
             policy.policy_id, policy.kind, stmt.index, stmt.sid, stmt.effect, stmt.start, stmt.end
         )
+        self.resources = None if stmt.any_resource else stmt.resources
+        self.not_resource = stmt.not_resource
+        self.variable_keys = stmt.resource_variable_keys
+        self.principal = stmt.principal
+        self.not_principal = stmt.not_principal
+        self.condition = stmt.condition
 
     def action_matches(self, action: str) -> bool:
         hit = False
@@ -174,45 +195,64 @@ def _resource_set(policy: Policy) -> PolicySet:
     return compiled
 
 
-def _account_of(arn: str | None) -> str | None:
-    if not arn:
-        return None
-    parts = arn.split(":", 5)
-    return parts[4] or None if len(parts) == 6 else None
-
-
-def _applies(entry: _Entry, request: Request, account: str | None, missing: set[str]) -> int:
-    """0 if the statement does not apply; else how its Principal matched (1 without one)."""
-    stmt = entry.stmt
-    ctx = request.context
-    resources = stmt.resources
-    if resources is not None and not stmt.any_resource:
+def _applies(entry: _Entry, request: Request, missing: set[str]) -> int:
+    """0 if the statement does not apply; else how its Principal matched (3 without one)."""
+    resources = entry.resources
+    if resources is not None:
+        resource = request.resource
+        ctx = request.context
         hit = False
         for pattern in resources:
-            if pattern.matches(request.resource, ctx):
+            if pattern.matches(resource, ctx):
                 hit = True
                 break
-        if not hit and stmt.resource_variable_keys:
-            missing.update(k for k in stmt.resource_variable_keys if k not in ctx)
-        if hit == stmt.not_resource:
+        if not hit and entry.variable_keys:
+            missing.update(k for k in entry.variable_keys if k not in ctx)
+        if hit == entry.not_resource:
             return 0
     level = PRINCIPAL_DIRECT
-    if stmt.principal is not None:
-        level = stmt.principal.match(request.principal_arn, account)
-        if stmt.not_principal:
+    principal = entry.principal
+    if principal is not None:
+        level = principal.match(request.principal_arn, request.principal_account)
+        if entry.not_principal:
             level = PRINCIPAL_ACCOUNT if level == PRINCIPAL_NO_MATCH else PRINCIPAL_NO_MATCH
         if level == PRINCIPAL_NO_MATCH:
             return 0
-    condition = stmt.condition
-    if condition is not None and not condition.evaluate(ctx, missing):
+    condition = entry.condition
+    if condition is not None and not condition.evaluate(request.context, missing):
         return 0
     return level
 
 
-def _missing(missing: set[str]) -> tuple[str, ...]:
-    if not missing:
-        return ()
-    return tuple(sorted(missing, key=str.lower))
+_new = object.__new__
+_set_decision = Evaluation.decision.__set__  # type: ignore[attr-defined]
+_set_matched = Evaluation.matched_statements.__set__  # type: ignore[attr-defined]
+_set_missing = Evaluation.missing_context_keys.__set__  # type: ignore[attr-defined]
+
+
+def _result(decision: Decision, matched: list[MatchedStatement], missing: set[str]) -> Evaluation:
+    """Build the frozen Evaluation through its slots (half the cost of the frozen __init__)."""
+    result: Evaluation = _new(Evaluation)
+    _set_decision(result, decision)
+    _set_matched(result, tuple(matched))
+    _set_missing(result, tuple(sorted(missing, key=str.lower)) if missing else ())
+    return result
+
+
+def _account_of(arn: str | None) -> str | None:
+    if not arn:
+        return None
+    parts = arn.split(":", 5)
+    return (parts[4] or None) if len(parts) == 6 else None
+
+
+def _cross_account(request: Request) -> bool:
+    """Both accounts known and different (the principal's may come from its ARN)."""
+    resource_account = request.resource_account
+    if not resource_account:
+        return False
+    account = request.principal_account or _account_of(request.principal_arn)
+    return bool(account) and account != resource_account
 
 
 def evaluate(
@@ -225,41 +265,65 @@ def evaluate(
 ) -> Evaluation:
     """Decide `request` against the principal's policies (see the module docstring)."""
     action = request.action
-    account = request.principal_account or _account_of(request.principal_arn)
     missing: set[str] = set()
-    sets = [(_as_set(identity), 0)]
-    if boundary is not None:
-        sets.append((_as_set(boundary), 1))
-    if session is not None:
-        sets.append((_as_set(session), 2))
-    if resource_policy is not None:
-        sets.append((_resource_set(resource_policy), 3))
-    candidates = [(s.candidates(action), role) for s, role in sets]
+    if not isinstance(identity, PolicySet):
+        identity = PolicySet(identity)
+    id_deny, id_allow = identity.candidates(action)
+    if boundary is None and session is None and resource_policy is None:
+        # The common case: identity-based policies only.
+        denies = [e.matched for e in id_deny if _applies(e, request, missing)]
+        if denies:
+            return _result("explicitDeny", denies, missing)
+        allows = [e.matched for e in id_allow if _applies(e, request, missing)]
+        if allows and not (request.resource_account and _cross_account(request)):
+            return _result("allowed", allows, missing)
+        return _result("implicitDeny", [], missing)
+    return _evaluate_all(request, id_deny, id_allow, boundary, session, resource_policy, missing)
 
-    denies: list[MatchedStatement] = []
-    for (deny, _allow), _role in candidates:
-        for entry in deny:
-            if _applies(entry, request, account, missing):
-                denies.append(entry.matched)
+
+def _evaluate_all(
+    request: Request,
+    id_deny: tuple[_Entry, ...],
+    id_allow: tuple[_Entry, ...],
+    boundary: PolicySet | Sequence[Policy] | None,
+    session: PolicySet | Sequence[Policy] | None,
+    resource_policy: Policy | None,
+    missing: set[str],
+) -> Evaluation:
+    action = request.action
+    b_deny, b_allow = _as_set(boundary).candidates(action) if boundary is not None else ((), ())
+    s_deny, s_allow = _as_set(session).candidates(action) if session is not None else ((), ())
+    r_deny, r_allow = (
+        _resource_set(resource_policy).candidates(action) if resource_policy else ((), ())
+    )
+    denies = [
+        e.matched
+        for group in (id_deny, b_deny, s_deny, r_deny)
+        for e in group
+        if _applies(e, request, missing)
+    ]
     if denies:
-        return Evaluation("explicitDeny", tuple(denies), _missing(missing))
+        return _result("explicitDeny", denies, missing)
 
     allows: list[MatchedStatement] = []
-    allowed_by = [False, boundary is None, session is None, False]
-    level = PRINCIPAL_NO_MATCH
-    for (_deny, allow), role in candidates:
-        for entry in allow:
-            got = _applies(entry, request, account, missing)
-            if got:
+    allowed_by = [False, boundary is None, session is None]
+    for role, group in enumerate((id_allow, b_allow, s_allow)):
+        for entry in group:
+            if _applies(entry, request, missing):
                 allows.append(entry.matched)
                 allowed_by[role] = True
-                if role == 3 and got > level:
-                    level = got
-    identity_ok, boundary_ok, session_ok = allowed_by[0], allowed_by[1], allowed_by[2]
+    level = PRINCIPAL_NO_MATCH
+    for entry in r_allow:
+        got = _applies(entry, request, missing)
+        if got:
+            allows.append(entry.matched)
+            level = max(level, got)
+    identity_ok, boundary_ok, session_ok = allowed_by
     base = identity_ok and boundary_ok and session_ok
+    cross = _cross_account(request)
     if resource_policy is None:
-        ok = base and not _cross_account(account, request.resource_account)
-    elif _cross_account(account, request.resource_account):
+        ok = base and not cross
+    elif cross:
         ok = base and level != PRINCIPAL_NO_MATCH
     elif level == PRINCIPAL_DIRECT:
         ok = True
@@ -270,12 +334,8 @@ def evaluate(
     else:
         ok = base and resource_policy.kind is not PolicyKind.TRUST
     if ok:
-        return Evaluation("allowed", tuple(allows), _missing(missing))
-    return Evaluation("implicitDeny", (), _missing(missing))
-
-
-def _cross_account(principal_account: str | None, resource_account: str | None) -> bool:
-    return bool(principal_account and resource_account and principal_account != resource_account)
+        return _result("allowed", allows, missing)
+    return _result("implicitDeny", [], missing)
 
 
 def context_keys(policies: Iterable[Policy]) -> list[str]:
