@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from selfiam.policy.ast import (
     PRINCIPAL_ACCOUNT,
@@ -225,9 +225,10 @@ def _applies(entry: _Entry, request: Request, missing: set[str]) -> int:
 
 
 _new = object.__new__
-_set_decision = Evaluation.decision.__set__  # type: ignore[attr-defined]
-_set_matched = Evaluation.matched_statements.__set__  # type: ignore[attr-defined]
-_set_missing = Evaluation.missing_context_keys.__set__  # type: ignore[attr-defined]
+_slots: dict[str, Any] = dict(Evaluation.__dict__)
+_set_decision = _slots["decision"].__set__
+_set_matched = _slots["matched_statements"].__set__
+_set_missing = _slots["missing_context_keys"].__set__
 
 
 def _result(decision: Decision, matched: list[MatchedStatement], missing: set[str]) -> Evaluation:
