@@ -3,8 +3,13 @@
 * ``sqlite_url`` — a SQLite file database in the test's tmp dir (empty).
 * ``postgres_url`` — a fresh, empty PostgreSQL database, dropped afterwards
   (skipped if the server is unreachable, unless SELFIAM_TEST_POSTGRES=required).
-* ``db_url`` — parametrized over both: a test using it runs on each backend.
-* ``migrated_engine`` — an engine for ``db_url`` with the schema at head.
+* ``backend`` — ``"sqlite"`` or ``"postgresql"``: a test using any of the
+  fixtures below runs once on each.
+* ``db_url`` — an empty database of ``backend``.
+* ``migrated_url`` — a database of ``backend`` with the schema at head (a
+  different database from ``db_url``). PostgreSQL ones are copied from a
+  template migrated once per session.
+* ``migrated_engine`` — an engine for ``migrated_url``, disposed afterwards.
 """
 
 from __future__ import annotations
@@ -31,16 +36,38 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def postgres_template_url() -> Iterator[str]:
+    """A PostgreSQL database migrated to head, to copy; never connect to it."""
+    with fresh_database() as url:
+        upgrade_to_head(url)  # disposes its engine: a template must be idle
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return str(request.getfixturevalue(name))
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def migrated_engine(db_url: str) -> Iterator[Engine]:
-    engine = create_engine_for(db_url)
-    upgrade_to_head(engine)
+def db_url(backend: str, request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{'sqlite' if backend == 'sqlite' else 'postgres'}_url"))
+
+
+@pytest.fixture
+def migrated_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    if backend == "sqlite":
+        url = str(request.getfixturevalue("sqlite_url"))
+        upgrade_to_head(url)
+        yield url
+        return
+    with fresh_database(template=request.getfixturevalue("postgres_template_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def migrated_engine(migrated_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(migrated_url)
     try:
         yield engine
     finally:

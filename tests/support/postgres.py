@@ -61,11 +61,19 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def create_database() -> str:
-    """Create an empty database with a random name; return its URL (libpq form)."""
+def create_database(template: str | None = None) -> str:
+    """Create a database with a random name; return its URL (libpq form).
+
+    With ``template`` (the URL of another test database, which must have no
+    open connections), the new database is a copy of it — much faster than
+    migrating each test's database from scratch.
+    """
     name = DB_PREFIX + secrets.token_hex(6)
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(make_url(template).database))
     with _admin_connect() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(statement)
     return make_url(_libpq_url(admin_url())).set(database=name).render_as_string(
         hide_password=False
     )
@@ -83,12 +91,13 @@ def drop_database(url: str) -> None:
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new empty database's URL for the duration of the block (skips if no server)."""
+def fresh_database(template: str | None = None) -> Iterator[str]:
+    """A new database's URL for the duration of the block (skips if no server):
+    empty, or a copy of ``template``."""
     reason = unavailable_reason()
     if reason is not None:
         skip_or_fail(reason)
-    url = create_database()
+    url = create_database(template)
     try:
         yield url
     finally:
