@@ -1,0 +1,157 @@
+"""Long-term access keys: at most two per user; the secret is shown once and stored sealed.
+
+Every operation is authorized against the owning user's ARN. When UserName
+is omitted the caller's own user is meant (AWS determines it from the key
+that signed the request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, func, select
+
+from selfiam.domain.arns import user_arn
+from selfiam.domain.errors import AwsError, LimitExceeded, NoSuchEntity
+from selfiam.domain.identifiers import new_access_key_id, new_secret_access_key
+from selfiam.service.context import OperationContext
+from selfiam.service.lookup import target_user_name
+from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
+from selfiam.service.operations.users import authorize_user
+from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.registry import operation
+from selfiam.store import tables as t
+from selfiam.store.locks import lock_user_row
+
+NOT_USED = "N/A"
+
+
+def no_such_key(access_key_id: str) -> AwsError:
+    return NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
+
+
+def _metadata(row: Row[Any], user_name: str) -> dict[str, Any]:
+    return {
+        "UserName": user_name,
+        "AccessKeyId": row.access_key_id,
+        "Status": row.status,
+        "CreateDate": row.created_at,
+    }
+
+
+@operation("CreateAccessKey")
+def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Create a key; the user's row lock makes the two-key limit hold under concurrency."""
+    user = authorize_user(ctx, target_user_name(ctx, params))
+    lock_user_row(ctx.conn, user.user_id)
+    ak = t.access_keys
+    count = ctx.conn.execute(
+        select(func.count()).select_from(ak).where(ak.c.user_id == user.user_id)
+    ).scalar_one()
+    if count >= ACCESS_KEYS_PER_USER:
+        raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}")
+    access_key_id = new_access_key_id()
+    secret = new_secret_access_key()
+    ctx.conn.execute(
+        ak.insert().values(
+            access_key_id=access_key_id,
+            user_id=user.user_id,
+            secret_ciphertext=ctx.runtime.box.seal(secret.encode(), access_key_id.encode()),
+            status="Active",
+            created_at=ctx.info.now,
+        )
+    )
+    ctx.changed_authorization()
+    return {
+        "AccessKey": {
+            "UserName": user.name,
+            "AccessKeyId": access_key_id,
+            "Status": "Active",
+            "SecretAccessKey": secret,
+            "CreateDate": ctx.info.now,
+        }
+    }
+
+
+@operation("ListAccessKeys", writes=False)
+def list_access_keys(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    user = authorize_user(ctx, target_user_name(ctx, params))
+    ak = t.access_keys
+    query = select(ak).where(ak.c.user_id == user.user_id)
+    after = decode_marker(params.get("Marker"))
+    if after is not None:
+        query = query.where(ak.c.access_key_id > after)
+    rows = ctx.conn.execute(query.order_by(ak.c.access_key_id).limit(limit_of(params))).all()
+    page, more = finish_page(rows, params, lambda r: r.access_key_id)
+    return {"AccessKeyMetadata": [_metadata(r, user.name) for r in page], **more}
+
+
+def _users_key(ctx: OperationContext, params: Mapping[str, Any]) -> Row[Any]:
+    """Authorize on the user, then find the key among that user's keys.
+
+    A key that exists but belongs to someone else is not found, as AWS says.
+    """
+    user = authorize_user(ctx, target_user_name(ctx, params))
+    access_key_id = str(params["AccessKeyId"])
+    ak = t.access_keys
+    row = ctx.conn.execute(
+        select(ak.c.access_key_id).where(
+            ak.c.access_key_id == access_key_id, ak.c.user_id == user.user_id
+        )
+    ).first()
+    if row is None:
+        raise no_such_key(access_key_id)
+    return row
+
+
+@operation("UpdateAccessKey")
+def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = _users_key(ctx, params)
+    ctx.conn.execute(
+        t.access_keys.update()
+        .where(t.access_keys.c.access_key_id == key.access_key_id)
+        .values(status=str(params["Status"]))
+    )
+    ctx.changed_authorization()
+    return {}
+
+
+@operation("DeleteAccessKey")
+def delete_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = _users_key(ctx, params)
+    ctx.conn.execute(
+        t.access_keys.delete().where(t.access_keys.c.access_key_id == key.access_key_id)
+    )
+    ctx.changed_authorization()
+    return {}
+
+
+@operation("GetAccessKeyLastUsed", writes=False)
+def get_access_key_last_used(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """When, where and with which service a key was last used; "N/A" if never.
+
+    The resource is the owning user. A key unknown in this account is
+    authorized against ``*`` and then not found, so its existence elsewhere
+    never shows.
+    """
+    access_key_id = str(params["AccessKeyId"])
+    ak, u = t.access_keys, t.users
+    row = ctx.conn.execute(
+        select(ak, u.c.name, u.c.path)
+        .join(u, u.c.user_id == ak.c.user_id)
+        .where(ak.c.access_key_id == access_key_id, u.c.account_id == ctx.account_id)
+    ).first()
+    if row is None:
+        ctx.authorize("*")
+        raise no_such_key(access_key_id)
+    ctx.authorize(user_arn(ctx.account_id, row.name, row.path))
+    if row.last_used_at is None:
+        last_used: dict[str, Any] = {"ServiceName": NOT_USED, "Region": NOT_USED}
+    else:
+        last_used = {
+            "LastUsedDate": row.last_used_at,
+            "ServiceName": row.last_used_service or NOT_USED,
+            "Region": row.last_used_region or NOT_USED,
+        }
+    return {"UserName": row.name, "AccessKeyLastUsed": last_used}

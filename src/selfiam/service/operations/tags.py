@@ -1,0 +1,132 @@
+"""Tags on IAM entities: AWS's rules, shared by every taggable resource.
+
+The model (botocore) already checks each key (1-128 characters, pattern),
+each value (0-256) and at most 50 tags per request. What it cannot check is
+left here: keys are unique case-insensitively, within a request and on the
+resource, and a resource holds at most 50 tags after a merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Connection
+
+from selfiam.domain.errors import InvalidInput, LimitExceeded
+from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.store import tables as t
+
+TAGS_PER_RESOURCE = 50
+DUPLICATE_KEYS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+
+
+def request_tags(tags: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
+    """The ``Tags`` parameter as {key: value} in request order; duplicates refused."""
+    result: dict[str, str] = {}
+    seen: set[str] = set()
+    for tag in tags or ():
+        key = str(tag["Key"])
+        if key.lower() in seen:
+            raise InvalidInput(DUPLICATE_KEYS)
+        seen.add(key.lower())
+        result[key] = str(tag.get("Value") or "")
+    return result
+
+
+def _owned(resource_type: str, resource_id: str) -> Any:
+    return (t.tags.c.resource_type == resource_type) & (t.tags.c.resource_id == resource_id)
+
+
+def load_tags(conn: Connection, resource_type: str, resource_id: str) -> dict[str, str]:
+    """Every tag of one resource, ordered by key (case-insensitively)."""
+    rows = conn.execute(
+        select(t.tags.c.key, t.tags.c.value)
+        .where(_owned(resource_type, resource_id))
+        .order_by(t.tags.c.key_lower)
+    ).all()
+    return {key: value for key, value in rows}
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """Tags as the model's tagListType."""
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def put_tags(
+    conn: Connection,
+    resource_type: str,
+    resource_id: str,
+    tags: Mapping[str, str],
+    quota_name: str,
+) -> None:
+    """Add or overwrite tags (a key given in another case replaces the old one).
+
+    The caller holds a lock on the owning row (or SQLite's write lock), so the
+    count cannot be overtaken by a concurrent TagX.
+    """
+    if not tags:
+        return
+    existing = {
+        k.lower()
+        for k in conn.execute(
+            select(t.tags.c.key_lower).where(_owned(resource_type, resource_id))
+        ).scalars()
+    }
+    added = {k.lower() for k in tags} - existing
+    if len(existing) + len(added) > TAGS_PER_RESOURCE:
+        raise LimitExceeded(f"Cannot exceed quota for {quota_name}: {TAGS_PER_RESOURCE}")
+    lowers = [k.lower() for k in tags]
+    conn.execute(
+        delete(t.tags).where(_owned(resource_type, resource_id), t.tags.c.key_lower.in_(lowers))
+    )
+    conn.execute(
+        t.tags.insert(),
+        [
+            {
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "key": key,
+                "key_lower": key.lower(),
+                "value": value,
+            }
+            for key, value in tags.items()
+        ],
+    )
+
+
+def remove_tags(
+    conn: Connection, resource_type: str, resource_id: str, keys: Iterable[str]
+) -> None:
+    """Remove tags by key (case-insensitively); keys that are absent are ignored, as AWS."""
+    lowers = [k.lower() for k in keys]
+    if lowers:
+        conn.execute(
+            delete(t.tags).where(
+                _owned(resource_type, resource_id), t.tags.c.key_lower.in_(lowers)
+            )
+        )
+
+
+def list_tags_page(
+    conn: Connection, resource_type: str, resource_id: str, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One page of ListXTags: {Tags, IsTruncated, Marker?}, keyset on the lowercased key."""
+    query = select(t.tags.c.key, t.tags.c.value, t.tags.c.key_lower).where(
+        _owned(resource_type, resource_id)
+    )
+    after = decode_marker(params.get("Marker"))
+    if after is not None:
+        query = query.where(t.tags.c.key_lower > after)
+    rows = conn.execute(query.order_by(t.tags.c.key_lower).limit(limit_of(params))).all()
+    page, more = finish_page(rows, params, lambda row: row.key_lower)
+    return {"Tags": [{"Key": r.key, "Value": r.value} for r in page], **more}
+
+
+def count_tags(conn: Connection, resource_type: str, resource_id: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(t.tags).where(_owned(resource_type, resource_id))
+        ).scalar_one()
+    )

@@ -1,0 +1,295 @@
+"""IAM users: create, read, list, rename, delete, tag, and their permissions boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Row, exists, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from selfiam.domain.arns import ArnError, parse_iam_arn, root_arn, user_arn
+from selfiam.domain.errors import (
+    AwsError,
+    DeleteConflict,
+    EntityAlreadyExists,
+    InvalidInput,
+    LimitExceeded,
+    NoSuchEntity,
+)
+from selfiam.domain.identifiers import new_user_id
+from selfiam.service.context import OperationContext
+from selfiam.service.lookup import find_user, user_shape
+from selfiam.service.operations import tags as tagging
+from selfiam.service.operations.account import USERS_QUOTA
+from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.registry import operation
+from selfiam.store import tables as t
+from selfiam.store.locks import lock_account_row, lock_user_row
+from selfiam.store.owned import delete_owned
+
+TAGS_QUOTA = "TagsPerUser"
+
+
+def no_such_user(name: str) -> AwsError:
+    return NoSuchEntity(f"The user with name {name} cannot be found.")
+
+
+def user_exists_error(name: str) -> AwsError:
+    return EntityAlreadyExists(f"User with name {name} already exists.")
+
+
+def authorize_user(
+    ctx: OperationContext,
+    name: str,
+    *,
+    action: str | None = None,
+    request_tags: Mapping[str, str] | None = None,
+    extra_context: Mapping[str, str | Sequence[str]] | None = None,
+) -> Row[Any]:
+    """Authorize an action on an existing user, then return the user's row.
+
+    The resource is the user's real ARN (with its path) and the user's tags
+    are the aws:ResourceTag context; an unknown name is authorized against the
+    path-less ARN and then refused with NoSuchEntity, as AWS orders it.
+    """
+    row = find_user(ctx.conn, ctx.account_id, name)
+    if row is None:
+        ctx.authorize(user_arn(ctx.account_id, name), action=action, request_tags=request_tags,
+                      extra_context=extra_context)
+        raise no_such_user(name)
+    ctx.authorize(
+        user_arn(ctx.account_id, row.name, row.path),
+        action=action,
+        resource_tags=tagging.load_tags(ctx.conn, "user", row.user_id),
+        request_tags=request_tags,
+        extra_context=extra_context,
+    )
+    return row
+
+
+def _boundary_context(arn: str | None) -> dict[str, str | Sequence[str]] | None:
+    return {"iam:PermissionsBoundary": arn} if arn else None
+
+
+def check_boundary_policy(conn: Connection, account_id: str, arn: str) -> None:
+    """A permissions boundary must be an existing managed policy this account can use."""
+    try:
+        parsed = parse_iam_arn(arn)
+    except ArnError:
+        raise InvalidInput(f"ARN {arn} is not valid.") from None
+    if parsed.resource_type != "policy" or parsed.account not in ("aws", account_id):
+        raise InvalidInput(f"ARN {arn} is not valid.")
+    mp = t.managed_policies
+    found = conn.execute(
+        select(mp.c.policy_id).where(mp.c.arn == arn, mp.c.is_attachable.is_(True))
+    ).first()
+    if found is None:
+        raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
+
+
+@operation("CreateUser")
+def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    name = str(params["UserName"])
+    path = str(params.get("Path") or "/")
+    boundary = params.get("PermissionsBoundary")
+    tags = tagging.request_tags(params.get("Tags"))
+    arn = user_arn(ctx.account_id, name, path)
+    ctx.authorize(arn, request_tags=tags or None, extra_context=_boundary_context(boundary))
+    if tags:
+        # Creating with tags also tags: AWS asks for iam:TagUser on the new user.
+        ctx.authorize(arn, action="iam:TagUser", request_tags=tags)
+    if boundary:
+        check_boundary_policy(ctx.conn, ctx.account_id, boundary)
+    lock_account_row(ctx.conn, ctx.account_id)
+    count = ctx.conn.execute(
+        select(func.count()).select_from(t.users).where(t.users.c.account_id == ctx.account_id)
+    ).scalar_one()
+    if count >= USERS_QUOTA:
+        raise LimitExceeded(f"Cannot exceed quota for UsersPerAccount: {USERS_QUOTA}")
+    user_id = new_user_id()
+    try:
+        ctx.conn.execute(
+            t.users.insert().values(
+                user_id=user_id,
+                account_id=ctx.account_id,
+                name=name,
+                name_lower=name.lower(),
+                path=path,
+                created_at=ctx.info.now,
+                permissions_boundary_arn=boundary,
+            )
+        )
+    except IntegrityError:
+        raise user_exists_error(name) from None
+    tagging.put_tags(ctx.conn, "user", user_id, tags, TAGS_QUOTA)
+    ctx.changed_authorization()
+    row = ctx.conn.execute(select(t.users).where(t.users.c.user_id == user_id)).one()
+    out = user_shape(row, ctx.account_id)
+    if tags:
+        out["Tags"] = tagging.tag_list(tags)
+    return {"User": out}
+
+
+def _root_user(ctx: OperationContext) -> dict[str, Any]:
+    """GetUser by the root with no name describes the root user, as AWS does."""
+    created = ctx.conn.execute(
+        select(t.accounts.c.created_at).where(t.accounts.c.account_id == ctx.account_id)
+    ).scalar_one()
+    return {"UserId": ctx.account_id, "Arn": root_arn(ctx.account_id), "CreateDate": created}
+
+
+@operation("GetUser", writes=False)
+def get_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    name = params.get("UserName") or ctx.caller.user_name
+    if name is None:
+        ctx.authorize(root_arn(ctx.account_id))
+        return {"User": _root_user(ctx)}
+    row = authorize_user(ctx, str(name))
+    out = user_shape(row, ctx.account_id)
+    tags = tagging.load_tags(ctx.conn, "user", row.user_id)
+    if tags:
+        out["Tags"] = tagging.tag_list(tags)
+    return {"User": out}
+
+
+def path_prefix_filter(column: Any, prefix: str | None) -> Any:
+    """IAM's PathPrefix: a case-sensitive string prefix (SQL LIKE would fold case on SQLite)."""
+    return func.substr(column, 1, len(prefix)) == prefix if prefix else None
+
+
+@operation("ListUsers", writes=False)
+def list_users(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    ctx.authorize(f"arn:aws:iam::{ctx.account_id}:user{params.get('PathPrefix') or '/'}")
+    u = t.users
+    query = select(u).where(u.c.account_id == ctx.account_id)
+    prefix = path_prefix_filter(u.c.path, params.get("PathPrefix"))
+    if prefix is not None:
+        query = query.where(prefix)
+    after = decode_marker(params.get("Marker"))
+    if after is not None:
+        query = query.where(u.c.name_lower > after)
+    rows = ctx.conn.execute(query.order_by(u.c.name_lower).limit(limit_of(params))).all()
+    page, more = finish_page(rows, params, lambda r: r.name_lower)
+    return {"Users": [user_shape(r, ctx.account_id) for r in page], **more}
+
+
+@operation("UpdateUser")
+def update_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Rename and/or move a user. AWS requires permission on the old and the new ARN."""
+    name = str(params["UserName"])
+    row = authorize_user(ctx, name)
+    new_name = str(params.get("NewUserName") or row.name)
+    new_path = str(params.get("NewPath") or row.path)
+    if new_name == row.name and new_path == row.path:
+        return {}
+    ctx.authorize(user_arn(ctx.account_id, new_name, new_path))
+    try:
+        ctx.conn.execute(
+            t.users.update()
+            .where(t.users.c.user_id == row.user_id)
+            .values(name=new_name, name_lower=new_name.lower(), path=new_path)
+        )
+    except IntegrityError:
+        raise user_exists_error(new_name) from None
+    ctx.changed_authorization()
+    return {}
+
+
+def _has(conn: Connection, *where: Any) -> bool:
+    return bool(conn.execute(select(exists().where(*where))).scalar())
+
+
+def delete_conflict(conn: Connection, user_id: str) -> str | None:
+    """What still keeps a user from being deleted, in the order of AWS's DeleteUser docs."""
+    ip = t.inline_policies
+    checks: list[tuple[Any, str]] = [
+        (t.login_profiles.c.user_id == user_id, "must delete login profile first."),
+        (t.access_keys.c.user_id == user_id, "must delete access keys first."),
+        (t.signing_certificates.c.user_id == user_id, "must delete certificates first."),
+        (t.ssh_public_keys.c.user_id == user_id, "must remove referenced objects first."),
+        (t.mfa_devices.c.user_id == user_id, "must delete MFA device first."),
+        ((ip.c.owner_type == "user") & (ip.c.owner_id == user_id), "must delete policies first."),
+        (t.user_policy_attachments.c.user_id == user_id, "must detach all policies first."),
+        (t.group_members.c.user_id == user_id, "must remove users from group first."),
+    ]
+    for where, message in checks:
+        if _has(conn, where):
+            return message
+    return None
+
+
+@operation("DeleteUser")
+def delete_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    row = authorize_user(ctx, str(params["UserName"]))
+    lock_user_row(ctx.conn, row.user_id)
+    conflict = delete_conflict(ctx.conn, row.user_id)
+    if conflict is not None:
+        raise DeleteConflict(f"Cannot delete entity, {conflict}")
+    delete_owned(ctx.conn, "user", row.user_id)
+    ctx.conn.execute(t.users.delete().where(t.users.c.user_id == row.user_id))
+    ctx.changed_authorization()
+    return {}
+
+
+@operation("PutUserPermissionsBoundary")
+def put_user_permissions_boundary(
+    ctx: OperationContext, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    boundary = str(params["PermissionsBoundary"])
+    row = authorize_user(
+        ctx, str(params["UserName"]), extra_context=_boundary_context(boundary)
+    )
+    check_boundary_policy(ctx.conn, ctx.account_id, boundary)
+    ctx.conn.execute(
+        t.users.update()
+        .where(t.users.c.user_id == row.user_id)
+        .values(permissions_boundary_arn=boundary)
+    )
+    ctx.changed_authorization()
+    return {}
+
+
+@operation("DeleteUserPermissionsBoundary")
+def delete_user_permissions_boundary(
+    ctx: OperationContext, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    name = str(params["UserName"])
+    current = find_user(ctx.conn, ctx.account_id, name)
+    boundary = current.permissions_boundary_arn if current is not None else None
+    row = authorize_user(ctx, name, extra_context=_boundary_context(boundary))
+    ctx.conn.execute(
+        t.users.update()
+        .where(t.users.c.user_id == row.user_id)
+        .values(permissions_boundary_arn=None)
+    )
+    ctx.changed_authorization()
+    return {}
+
+
+@operation("TagUser")
+def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    tags = tagging.request_tags(params["Tags"])
+    row = authorize_user(ctx, str(params["UserName"]), request_tags=tags)
+    lock_user_row(ctx.conn, row.user_id)
+    tagging.put_tags(ctx.conn, "user", row.user_id, tags, TAGS_QUOTA)
+    ctx.changed_authorization()  # a user's tags are its principal tags
+    return {}
+
+
+@operation("UntagUser")
+def untag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    keys = [str(k) for k in params["TagKeys"]]
+    row = authorize_user(
+        ctx, str(params["UserName"]), extra_context={"aws:TagKeys": keys}
+    )
+    tagging.remove_tags(ctx.conn, "user", row.user_id, keys)
+    ctx.changed_authorization()
+    return {}
+
+
+@operation("ListUserTags", writes=False)
+def list_user_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    row = authorize_user(ctx, str(params["UserName"]))
+    return tagging.list_tags_page(ctx.conn, "user", row.user_id, params)
