@@ -14,11 +14,11 @@ import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
 from selfiam.store import tables as t
-from selfiam.store.engine import transaction
+from selfiam.store.engine import read_transaction, transaction
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +110,36 @@ class AuditWriter:
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+
+def read_records(
+    engine: Engine,
+    *,
+    caller_arn_suffix: str | None = None,
+    since: datetime | None = None,
+    action: str | None = None,
+    limit: int = 100,
+) -> list[AuditRecord]:
+    """The newest audit records first, filtered by caller (ARN ending), time and action."""
+    ar = t.audit_records
+    query = select(ar).order_by(ar.c.id.desc()).limit(limit)
+    if caller_arn_suffix:
+        query = query.where(ar.c.caller_arn.like(f"%{_escape_like(caller_arn_suffix)}", escape="\\"))
+    if since is not None:
+        query = query.where(ar.c.at >= since)
+    if action:
+        query = query.where(ar.c.action == action)
+    with read_transaction(engine) as conn:
+        rows = conn.execute(query).all()
+    return [
+        AuditRecord(
+            at=r.at, request_id=r.request_id, account_id=r.account_id, caller_arn=r.caller_arn,
+            action=r.action, resource=r.resource, decision=r.decision, error_code=r.error_code,
+            source_ip=r.source_ip, user_agent=r.user_agent,
+        )
+        for r in rows
+    ]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

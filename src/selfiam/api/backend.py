@@ -1,0 +1,47 @@
+"""The API's view of the service layer: authenticate a signature's key, invoke an operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfiam.api.endpoint import RequestMeta
+from selfiam.auth.sigv4 import SigV4Credential
+from selfiam.domain.errors import InvalidClientTokenId
+from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.runtime import Runtime
+
+_INVALID = "The security token included in the request is invalid."
+
+
+class RuntimeBackend:
+    """Adapts ``Runtime`` to the endpoint's ``ApiBackend`` protocol."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def authenticate(self, cred: SigV4Credential, source_ip: str) -> tuple[object, bytes]:
+        if cred.security_token is not None:
+            # Temporary credentials arrive with the STS work (GetSessionToken).
+            raise InvalidClientTokenId(_INVALID)
+        scope = (cred.date, cred.region, cred.service)
+        return self.runtime.authenticate_access_key(cred.access_key_id, scope)
+
+    def invoke(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        caller: object,
+        meta: RequestMeta,
+    ) -> dict[str, Any]:
+        assert isinstance(caller, Caller)
+        info = RequestInfo(
+            request_id=meta.request_id,
+            now=meta.now,
+            source_ip=meta.source_ip,
+            secure_transport=meta.secure_transport,
+            user_agent=meta.user_agent,
+            region=getattr(meta, "region", "us-east-1"),
+            service=service,
+        )
+        return self.runtime.invoke(service, operation, params, caller, info)

@@ -1,0 +1,3 @@
+from selfiam.cli.main import main
+
+main()

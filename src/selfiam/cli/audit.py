@@ -1,0 +1,47 @@
+"""``selfiam audit``: read the audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from selfiam.cli.options import database_options, settings_from
+from selfiam.service.audit import read_records
+from selfiam.service.factory import open_runtime
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    """An ISO 8601 time, or a span back from now: 30m, 12h, 7d."""
+    if not text:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if text[-1] in units and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601 (2026-11-27T10:00) or 30m / 12h / 7d") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.command()
+@click.option("--user", "user_name", default=None, help="Only requests made by this user.")
+@click.option("--since", default=None, help="ISO 8601 time, or 30m / 12h / 7d back from now.")
+@click.option("--action", default=None, help="Only this action, e.g. iam:CreateAccessKey.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@database_options
+def audit(user_name: str | None, since: str | None, action: str | None, limit: int,
+          data_dir: str | None, database_url: str | None) -> None:
+    """Print audit records, newest first."""
+    runtime = open_runtime(settings_from(data_dir, database_url))
+    suffix = f"/{user_name}" if user_name else None
+    records = read_records(runtime.engine, caller_arn_suffix=suffix,
+                           since=_parse_since(since), action=action, limit=limit)
+    if user_name:
+        records = [r for r in records
+                   if ":user/" in (r.caller_arn or "") and r.caller_arn.rsplit("/", 1)[-1] == user_name]
+    for r in records:
+        error = f" {r.error_code}" if r.error_code else ""
+        click.echo(f"{r.at:%Y-%m-%dT%H:%M:%SZ} {r.decision:<12} {r.action:<32} "
+                   f"{r.caller_arn} -> {r.resource or '-'}{error} [{r.source_ip}] {r.request_id}")

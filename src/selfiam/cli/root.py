@@ -1,0 +1,41 @@
+"""The CLI acts as the account's root principal, through the service layer (DESIGN rule 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from selfiam.domain.errors import AwsError
+from selfiam.domain.identifiers import new_request_id
+from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.factory import account_of, open_runtime
+from selfiam.service.runtime import Runtime
+from selfiam.settings import Settings
+
+
+@dataclass
+class RootSession:
+    runtime: Runtime
+    account_id: str
+
+    @classmethod
+    def open(cls, settings: Settings) -> RootSession:
+        runtime = open_runtime(settings)
+        account = account_of(runtime)
+        if account is None:
+            raise click.ClickException("no account yet: run `selfiam init` first.")
+        return cls(runtime, account)
+
+    def call(self, operation: str, service: str = "iam", **params: Any) -> dict[str, Any]:
+        """Invoke an operation as root; an AWS error becomes a one-line CLI error."""
+        info = RequestInfo(request_id=new_request_id(), now=self.runtime.clock(),
+                           source_ip="local", user_agent="selfiam-cli", service=service)
+        try:
+            return self.runtime.invoke(service, operation, params, Caller.root(self.account_id),
+                                       info)
+        except AwsError as err:
+            raise click.ClickException(f"{err.code}: {err.message}") from None
+        finally:
+            self.runtime.audit.flush()

@@ -1,0 +1,90 @@
+"""``selfiam init`` and ``selfiam serve``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from selfiam.cli.options import database_options, settings_from
+from selfiam.service.bootstrap import InitResult, initialize
+from selfiam.service.factory import account_of, open_runtime
+from selfiam.service.runtime import Runtime
+from selfiam.settings import Settings
+
+
+def _endpoint(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.port}"
+
+
+def _print_init(result: InitResult, settings: Settings, output: str) -> None:
+    facts = {
+        "endpoint": _endpoint(settings),
+        "account_id": result.account_id,
+        "user_name": result.user_name,
+        "access_key_id": result.access_key_id,
+        "secret_access_key": result.secret_access_key,
+    }
+    if output == "json":
+        click.echo(json.dumps(facts))
+        return
+    click.echo("selfiam is initialised. These credentials are shown ONCE; store them now.\n")
+    width = max(len(k) for k in facts)
+    for key, value in facts.items():
+        click.echo(f"  {key.replace('_', ' '):<{width}}  {value}")
+    click.echo(
+        f"\n  aws iam get-user --endpoint-url {facts['endpoint']}   "
+        "(with the key above in your AWS profile)\n"
+    )
+
+
+def _initialize(runtime: Runtime, settings: Settings, output: str) -> None:
+    result = initialize(runtime)
+    _print_init(result, settings, output)
+
+
+@click.command()
+@database_options
+@click.option("--host", default=None, help="Host the endpoint will be served on (for the printout).")
+@click.option("--port", type=int, default=None, help="Port the endpoint will be served on.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text")
+def init(data_dir: str | None, database_url: str | None, host: str | None, port: int | None,
+         output: str) -> None:
+    """Create the data directory, database, master key, account, admin user and SelfService group."""
+    settings = settings_from(data_dir, database_url, host=host, port=port)
+    runtime = open_runtime(settings)
+    existing = account_of(runtime)
+    if existing is not None:
+        raise click.ClickException(
+            f"{settings.data_dir} already holds account {existing}; refusing to overwrite it."
+        )
+    _initialize(runtime, settings, output)
+
+
+@click.command()
+@database_options
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8000).")
+@click.option("--init-if-missing", is_flag=True,
+              help="Initialise the data directory first if it holds no account (make run).")
+@click.option("--log-level", default="warning", show_default=True)
+def serve(data_dir: str | None, database_url: str | None, host: str | None, port: int | None,
+          init_if_missing: bool, log_level: str) -> None:
+    """Serve the IAM and STS APIs."""
+    import uvicorn
+
+    from selfiam.app import create_app
+
+    settings = settings_from(data_dir, database_url, host=host, port=port)
+    runtime = open_runtime(settings)
+    account = account_of(runtime)
+    if account is None:
+        if not init_if_missing:
+            raise click.ClickException("no account yet: run `selfiam init` first.")
+        _initialize(runtime, settings, "text")
+        account = account_of(runtime)
+    click.echo(f"selfiam: account {account}, IAM and STS at {_endpoint(settings)}/", err=False)
+    sys.stdout.flush()
+    uvicorn.run(create_app(runtime=runtime), host=settings.host, port=settings.port,
+                log_level=log_level, access_log=False)

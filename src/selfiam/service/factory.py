@@ -1,0 +1,24 @@
+"""Open a Runtime from settings: the database (migrated), the master key, the clock."""
+
+from __future__ import annotations
+
+from selfiam.auth.secretbox import SecretBox
+from selfiam.service.bootstrap import existing_account
+from selfiam.service.runtime import Runtime
+from selfiam.settings import Settings
+from selfiam.store.engine import create_engine_for, read_transaction
+from selfiam.store.migrate import upgrade_to_head
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Connect, bring the schema to head, and load (or create) the master key."""
+    engine = create_engine_for(settings.database_url)
+    upgrade_to_head(engine)
+    box = SecretBox.load_or_create(settings.master_key_file)
+    return Runtime(engine, box)
+
+
+def account_of(runtime: Runtime) -> str | None:
+    """The account this database serves, or None before ``selfiam init``."""
+    with read_transaction(runtime.engine) as conn:
+        return existing_account(conn)
