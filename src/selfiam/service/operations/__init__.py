@@ -3,6 +3,7 @@
 from selfiam.service.operations import (  # noqa: F401
     access_keys,
     account,
+    authorization_details,
     groups,
     inline_policies,
     managed_policies,

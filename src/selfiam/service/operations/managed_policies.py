@@ -1,0 +1,224 @@
+"""Managed policies: CreatePolicy, GetPolicy, ListPolicies, DeletePolicy and policy tags.
+
+Versions live in :mod:`policy_versions`, attachments in :mod:`attachments`;
+importing this module registers them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from selfiam.domain.arns import policy_arn
+from selfiam.domain.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
+from selfiam.domain.identifiers import new_policy_id
+from selfiam.policy import PolicyKind
+from selfiam.service.context import OperationContext
+from selfiam.service.operations import attachments, policy_versions  # noqa: F401  (registers)
+from selfiam.service.operations.policy_common import (
+    AWS_NAMESPACE,
+    SEPARATOR,
+    after_marker,
+    check_policy_arn,
+    counted_policy,
+    find_policy,
+    get_policy,
+    policy_shape,
+    policy_with_counts,
+    require_customer_managed,
+    split_marker,
+    validate_document,
+    visible_to,
+)
+from selfiam.service.operations.tags import (
+    list_tags_page,
+    load_tags,
+    put_tags,
+    remove_tags,
+    request_tags,
+    tag_list,
+)
+from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.registry import operation
+from selfiam.store import tables as t
+from selfiam.store.locks import lock_account_row, lock_policy_row
+from selfiam.store.owned import delete_owned
+
+#: Customer managed policies per account (IAM quota).
+MAX_POLICIES_PER_ACCOUNT = 1500
+TAG_QUOTA = "TagsPerPolicy"
+
+
+@operation("CreatePolicy")
+def create_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    name = str(params["PolicyName"])
+    path = params.get("Path") or "/"
+    tags = request_tags(params.get("Tags"))
+    arn = policy_arn(ctx.account_id, name, path)
+    ctx.authorize(arn, request_tags=tags)
+    document = str(params["PolicyDocument"])
+    validate_document(document, PolicyKind.MANAGED)
+
+    mp = t.managed_policies
+    lock_account_row(ctx.conn, ctx.account_id)
+    count = ctx.conn.execute(
+        select(func.count()).select_from(mp).where(mp.c.namespace == ctx.account_id)
+    ).scalar_one()
+    if count >= MAX_POLICIES_PER_ACCOUNT:
+        raise LimitExceeded(
+            f"Cannot exceed quota for PoliciesPerAccount: {MAX_POLICIES_PER_ACCOUNT}"
+        )
+    policy_id = new_policy_id()
+    now = ctx.info.now
+    try:
+        ctx.conn.execute(
+            mp.insert().values(
+                policy_id=policy_id,
+                arn=arn,
+                account_id=ctx.account_id,
+                namespace=ctx.account_id,
+                name=name,
+                name_lower=name.lower(),
+                path=path,
+                description=params.get("Description") or None,
+                default_version_id="v1",
+                next_version_number=2,
+                is_attachable=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    except IntegrityError:
+        raise EntityAlreadyExists(
+            f"A policy called {name} already exists. Duplicate names are not allowed."
+        ) from None
+    ctx.conn.execute(
+        t.policy_versions.insert().values(
+            policy_id=policy_id, version_id="v1", document=document, created_at=now
+        )
+    )
+    put_tags(ctx.conn, "policy", policy_id, tags, TAG_QUOTA)
+    row = counted_policy(ctx.conn, ctx.account_id, arn)
+    out = policy_shape(row)
+    if tags:
+        out["Tags"] = tag_list(load_tags(ctx.conn, "policy", policy_id))
+    return {"Policy": out}
+
+
+@operation("GetPolicy", writes=False)
+def get_policy_op(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    arn = str(params["PolicyArn"])
+    check_policy_arn(arn)
+    ctx.authorize(arn)
+    row = counted_policy(ctx.conn, ctx.account_id, arn)
+    out = policy_shape(row)
+    tags = load_tags(ctx.conn, "policy", row.policy_id)
+    if tags:
+        out["Tags"] = tag_list(tags)
+    return {"Policy": out}
+
+
+@operation("ListPolicies", writes=False)
+def list_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    ctx.authorize("*")
+    mp = t.managed_policies
+    base = policy_with_counts(ctx.account_id).where(visible_to(ctx.account_id))
+    scope = params.get("Scope") or "All"
+    if scope == "AWS":
+        base = base.where(mp.c.namespace == AWS_NAMESPACE)
+    elif scope == "Local":
+        base = base.where(mp.c.namespace == ctx.account_id)
+    prefix = params.get("PathPrefix")
+    if prefix:
+        base = base.where(mp.c.path.startswith(prefix, autoescape=True))
+    q = base.subquery()
+    stmt = select(q)
+    if params.get("OnlyAttached"):
+        usage = params.get("PolicyUsageFilter")
+        if usage == "PermissionsPolicy":
+            stmt = stmt.where(q.c.attachment_count > 0)
+        elif usage == "PermissionsBoundary":
+            stmt = stmt.where(q.c.boundary_count > 0)
+        else:
+            stmt = stmt.where((q.c.attachment_count + q.c.boundary_count) > 0)
+    marker = split_marker(decode_marker(params.get("Marker")), 2)
+    if marker is not None:
+        stmt = stmt.where(after_marker([q.c.name_lower, q.c.arn], marker))
+    rows = ctx.conn.execute(stmt.order_by(q.c.name_lower, q.c.arn).limit(limit_of(params))).all()
+    page, tail = finish_page(rows, params, lambda r: f"{r.name_lower}{SEPARATOR}{r.arn}")
+    return {"Policies": [policy_shape(r, detailed=False) for r in page], **tail}
+
+
+@operation("DeletePolicy")
+def delete_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    arn = str(params["PolicyArn"])
+    check_policy_arn(arn)
+    ctx.authorize(arn)
+    row = get_policy(ctx.conn, ctx.account_id, arn)
+    require_customer_managed(ctx, row)
+    lock_policy_row(ctx.conn, row.policy_id)
+    counted = counted_policy(ctx.conn, ctx.account_id, arn)
+    if counted.attachment_count or counted.boundary_count:
+        raise DeleteConflict("Cannot delete a policy attached to entities.")
+    pv = t.policy_versions
+    versions = ctx.conn.execute(
+        select(func.count()).select_from(pv).where(pv.c.policy_id == row.policy_id)
+    ).scalar_one()
+    if versions > 1:
+        raise DeleteConflict(
+            "This policy has more than one version. Before you delete a policy, you must "
+            "delete the policy's versions. The default version is deleted with the policy."
+        )
+    ctx.conn.execute(delete(pv).where(pv.c.policy_id == row.policy_id))
+    ctx.conn.execute(
+        delete(t.managed_policies).where(t.managed_policies.c.policy_id == row.policy_id)
+    )
+    delete_owned(ctx.conn, "policy", row.policy_id)
+    ctx.changed_authorization()
+    return {}
+
+
+# -- tags -------------------------------------------------------------------------------
+
+
+def _existing_tags(ctx: OperationContext, arn: str) -> dict[str, str]:
+    """The policy's tags for the aws:ResourceTag context (empty if there is no such policy)."""
+    row = find_policy(ctx.conn, ctx.account_id, arn)
+    return {} if row is None else load_tags(ctx.conn, "policy", row.policy_id)
+
+
+@operation("TagPolicy")
+def tag_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    arn = str(params["PolicyArn"])
+    check_policy_arn(arn)
+    tags = request_tags(params.get("Tags"))
+    ctx.authorize(arn, request_tags=tags, resource_tags=_existing_tags(ctx, arn))
+    row = get_policy(ctx.conn, ctx.account_id, arn)
+    require_customer_managed(ctx, row)
+    lock_policy_row(ctx.conn, row.policy_id)
+    put_tags(ctx.conn, "policy", row.policy_id, tags, TAG_QUOTA)
+    return {}
+
+
+@operation("UntagPolicy")
+def untag_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    arn = str(params["PolicyArn"])
+    check_policy_arn(arn)
+    keys = [str(k) for k in params.get("TagKeys") or ()]
+    ctx.authorize(arn, resource_tags=_existing_tags(ctx, arn), extra_context={"aws:TagKeys": keys})
+    row = get_policy(ctx.conn, ctx.account_id, arn)
+    require_customer_managed(ctx, row)
+    remove_tags(ctx.conn, "policy", row.policy_id, keys)
+    return {}
+
+
+@operation("ListPolicyTags", writes=False)
+def list_policy_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    arn = str(params["PolicyArn"])
+    check_policy_arn(arn)
+    ctx.authorize(arn)
+    row = get_policy(ctx.conn, ctx.account_id, arn)
+    return list_tags_page(ctx.conn, "policy", row.policy_id, params)

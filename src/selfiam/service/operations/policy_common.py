@@ -1,0 +1,213 @@
+"""What the managed-policy, inline-policy and authorization-details operations share.
+
+Finding a managed policy by ARN (with AWS's InvalidInput / NoSuchEntity wording),
+its counts and its model shape, validating a document with the pure policy
+engine, URL-encoding documents as IAM returns them, and policy tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import Label
+
+from selfiam.domain.arns import ArnError, parse_iam_arn
+from selfiam.domain.errors import (
+    AccessDenied,
+    InvalidInput,
+    LimitExceeded,
+    MalformedPolicyDocument,
+    NoSuchEntity,
+    ValidationError,
+)
+from selfiam.policy import (
+    MalformedPolicyError,
+    Policy,
+    PolicyKind,
+    PolicySizeExceededError,
+    parse_policy,
+)
+from selfiam.service.context import OperationContext
+from selfiam.store import tables as t
+
+AWS_NAMESPACE = "aws"
+
+
+# -- documents -------------------------------------------------------------------------
+
+
+def quote_document(document: str) -> str:
+    """A policy document as IAM puts it on the wire: URL-encoded (RFC 3986).
+
+    boto3 un-quotes PolicyDocument/Document fields itself (``unquote``, not
+    ``unquote_plus``), so spaces must be ``%20`` and every reserved character,
+    ``/`` included, is encoded; ``*`` is left as AWS leaves it.
+    """
+    return quote(document, safe="*")
+
+
+def validate_document(text: str, kind: PolicyKind, entity_name: str | None = None) -> Policy:
+    """Parse and validate ``text`` as IAM would on Create*/Put*.
+
+    MalformedPolicyError -> MalformedPolicyDocument; over the size quota ->
+    LimitExceeded with AWS's wording (inline policies name their owner).
+    """
+    try:
+        return parse_policy(text, kind, policy_id="")
+    except PolicySizeExceededError as err:
+        message = err.inline_message(entity_name) if entity_name is not None else err.message
+        raise LimitExceeded(message) from None
+    except MalformedPolicyError as err:
+        raise MalformedPolicyDocument(err.message) from None
+
+
+# -- finding a managed policy ----------------------------------------------------------
+
+
+def check_policy_arn(arn: str) -> None:
+    """InvalidInput unless ``arn`` is an IAM policy ARN (as AWS: "ARN x is not valid.")."""
+    try:
+        parsed = parse_iam_arn(arn)
+    except ArnError:
+        raise InvalidInput(f"ARN {arn} is not valid.") from None
+    if parsed.service != "iam" or parsed.resource_type != "policy":
+        raise InvalidInput(f"ARN {arn} is not valid.")
+
+
+def find_policy(conn: Connection, account_id: str, arn: str) -> Row[Any] | None:
+    """The managed policy with this ARN visible to the account: its own or AWS's."""
+    mp = t.managed_policies
+    return conn.execute(
+        select(mp).where(mp.c.arn == arn, mp.c.namespace.in_((account_id, AWS_NAMESPACE)))
+    ).first()
+
+
+def get_policy(conn: Connection, account_id: str, arn: str) -> Row[Any]:
+    row = find_policy(conn, account_id, arn)
+    if row is None:
+        raise NoSuchEntity(f"Policy {arn} was not found.")
+    return row
+
+
+def require_customer_managed(ctx: OperationContext, row: Row[Any]) -> None:
+    """AWS managed policies belong to the account ``aws``: no customer can change them.
+
+    Identity policies only reach the caller's own account, so AWS answers with
+    AccessDenied (no reason clause: it is not a matter of the caller's policies).
+    """
+    if row.namespace == AWS_NAMESPACE:
+        raise AccessDenied(
+            f"User: {ctx.caller.arn} is not authorized to perform: {ctx.action} "
+            f"on resource: {row.arn}"
+        )
+
+
+# -- counts and shapes -----------------------------------------------------------------
+
+
+def attachment_count(account_id: str) -> Label[Any]:
+    """Correlated count of the account's users, groups and roles a policy is attached to."""
+    mp = t.managed_policies
+    parts: list[Any] = []
+    for attachments, owners, key in (
+        (t.user_policy_attachments, t.users, "user_id"),
+        (t.group_policy_attachments, t.groups, "group_id"),
+        (t.role_policy_attachments, t.roles, "role_id"),
+    ):
+        parts.append(
+            select(func.count())
+            .select_from(attachments.join(owners, attachments.c[key] == owners.c[key]))
+            .where(attachments.c.policy_id == mp.c.policy_id, owners.c.account_id == account_id)
+            .scalar_subquery()
+        )
+    total: ColumnElement[Any] = parts[0] + parts[1] + parts[2]
+    return total.label("attachment_count")
+
+
+def boundary_count(account_id: str) -> Label[Any]:
+    """Correlated count of the account's users and roles using a policy as boundary."""
+    mp = t.managed_policies
+    users = (
+        select(func.count())
+        .where(t.users.c.account_id == account_id, t.users.c.permissions_boundary_arn == mp.c.arn)
+        .scalar_subquery()
+    )
+    roles = (
+        select(func.count())
+        .where(t.roles.c.account_id == account_id, t.roles.c.permissions_boundary_arn == mp.c.arn)
+        .scalar_subquery()
+    )
+    return (users + roles).label("boundary_count")
+
+
+def policy_with_counts(account_id: str) -> Any:
+    """SELECT of managed policies with their AttachmentCount and PermissionsBoundaryUsageCount."""
+    return select(t.managed_policies, attachment_count(account_id), boundary_count(account_id))
+
+
+def visible_to(account_id: str) -> ColumnElement[bool]:
+    return t.managed_policies.c.namespace.in_((account_id, AWS_NAMESPACE))
+
+
+def counted_policy(conn: Connection, account_id: str, arn: str) -> Row[Any]:
+    mp = t.managed_policies
+    row = conn.execute(
+        policy_with_counts(account_id).where(mp.c.arn == arn, visible_to(account_id))
+    ).first()
+    if row is None:
+        raise NoSuchEntity(f"Policy {arn} was not found.")
+    return row
+
+
+def policy_shape(row: Row[Any], *, detailed: bool = True) -> dict[str, Any]:
+    """The model's Policy structure. ListPolicies leaves Description and Tags out (as AWS)."""
+    out: dict[str, Any] = {
+        "PolicyName": row.name,
+        "PolicyId": row.policy_id,
+        "Arn": row.arn,
+        "Path": row.path,
+        "DefaultVersionId": row.default_version_id,
+        "AttachmentCount": int(row.attachment_count),
+        "PermissionsBoundaryUsageCount": int(row.boundary_count),
+        "IsAttachable": bool(row.is_attachable),
+        "CreateDate": row.created_at,
+        "UpdateDate": row.updated_at,
+    }
+    if detailed and row.description:
+        out["Description"] = row.description
+    return out
+
+
+def version_number(version_id: str) -> int:
+    """``v12`` -> 12 (a suffix such as ``v2.beta`` is ignored)."""
+    digits = version_id[1:].split(".", 1)[0]
+    return int(digits) if digits.isdigit() else 0
+
+
+# -- keyset markers ---------------------------------------------------------------------
+
+
+def after_marker(columns: Sequence[Any], marker: Sequence[str]) -> ColumnElement[bool]:
+    """Keyset condition: the row's (c1, c2, ...) sorts strictly after ``marker``."""
+    first, *rest = columns
+    head, *tail = marker
+    if not rest:
+        return first > head  # type: ignore[no-any-return]
+    return or_(first > head, and_(first == head, after_marker(rest, tail)))
+
+
+SEPARATOR = "\x00"
+
+
+def split_marker(marker: str | None, parts: int) -> list[str] | None:
+    """A composite keyset marker (decoded) split into ``parts`` fields."""
+    if marker is None:
+        return None
+    fields = marker.split(SEPARATOR)
+    if len(fields) != parts:
+        raise ValidationError("Invalid Marker.")
+    return fields
