@@ -1243,9 +1243,9 @@ def test_missing_collects_every_absent_key() -> None:
 
 def test_literal_values_are_precompiled() -> None:
     block = ConditionBlock.compile({"StringEquals": {"aws:username": "alice"}}, True, "")
-    assert block.entries[0]._static is not None
+    assert block.entries[0].is_static
     block = ConditionBlock.compile({"StringEquals": {"aws:username": "${aws:userid}"}}, True, "")
-    assert block.entries[0]._static is None
+    assert not block.entries[0].is_static
 
 
 # -- fuzz ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ or values", "Single-valued vs. multivalued context keys"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from selfiam.policy.context import RequestContext
 from selfiam.policy.errors import MalformedPolicyError
@@ -49,23 +49,13 @@ def _value_text(value: object) -> str | None:
     return None
 
 
+Evaluator = Callable[[RequestContext, "set[str] | None"], bool]
+
+
 class ConditionEntry:
     """One operator applied to one key, e.g. `StringEquals aws:username [alice, bob]`."""
 
-    __slots__ = (
-        "operator",
-        "key",
-        "values",
-        "family",
-        "qualifier",
-        "if_exists",
-        "_lkey",
-        "_negated",
-        "_absent",
-        "_null",
-        "_valueset",
-        "_static",
-    )
+    __slots__ = ("operator", "key", "values", "family", "qualifier", "if_exists", "_valueset")
 
     def __init__(
         self,
@@ -76,7 +66,6 @@ class ConditionEntry:
         qualifier: str | None,
         if_exists: bool,
         valueset: ValueSet | None,
-        null_wanted: frozenset[bool] | None,
     ) -> None:
         self.operator = operator
         self.key = key
@@ -84,44 +73,61 @@ class ConditionEntry:
         self.family = family
         self.qualifier = qualifier
         self.if_exists = if_exists
-        self._lkey = key.lower()
-        self._negated = family.negated
-        self._null = null_wanted
         self._valueset = valueset
-        self._static = valueset.static if valueset is not None else None
-        if qualifier == _ALL or if_exists:
-            self._absent = True
-        elif qualifier == _ANY:
-            self._absent = False
-        else:
-            self._absent = family.negated
 
     @property
     def variable_keys(self) -> tuple[str, ...]:
         return self._valueset.variable_keys if self._valueset is not None else ()
 
+    @property
+    def is_static(self) -> bool:
+        """True when no policy value depends on the request (all precompiled)."""
+        return self._valueset is None or self._valueset.static is not None
+
+    def evaluator(self) -> Evaluator:
+        """A closure evaluating this condition, specialised for speed."""
+        lkey, key, negated = self.key.lower(), self.key, self.family.negated
+        if self.family.kind == "null":
+            wanted = frozenset(parse_bool(v) for v in self.values)
+            when_absent, when_present = True in wanted, False in wanted
+
+            def null(ctx: RequestContext, missing: set[str] | None) -> bool:
+                values = ctx.lookup(lkey)
+                if values is None and missing is not None:
+                    missing.add(key)
+                return when_absent if not values else when_present
+
+            return null
+        valueset = self._valueset
+        assert valueset is not None
+        static, bind = valueset.static, valueset.bind
+        if self.qualifier == _ALL or self.if_exists:
+            absent = True
+        elif self.qualifier == _ANY:
+            absent = False
+        else:
+            absent = negated
+        # With one request value every form reduces to `match != negated`; with several,
+        # ForAllValues (positive) and ForAnyValue (negated) need every value to match.
+        use_all = (self.qualifier == _ALL) != negated and self.qualifier is not None
+
+        def evaluate(ctx: RequestContext, missing: set[str] | None) -> bool:
+            values = ctx.lookup(lkey)
+            if not values:
+                if values is None and missing is not None:
+                    missing.add(key)
+                return absent
+            predicate = static if static is not None else bind(ctx, missing)
+            if len(values) == 1:
+                return predicate(values[0]) != negated
+            if use_all:
+                return all(map(predicate, values)) != negated
+            return any(map(predicate, values)) != negated
+
+        return evaluate
+
     def evaluate(self, ctx: RequestContext, missing: set[str] | None = None) -> bool:
-        values = ctx.get_normalized(self._lkey)
-        if values is None and missing is not None:
-            missing.add(self.key)
-        if self._null is not None:
-            return (not values) in self._null
-        if not values:
-            return self._absent
-        predicate = self._static
-        if predicate is None:
-            assert self._valueset is not None
-            predicate = self._valueset.bind(ctx, missing)
-        if self.qualifier == _ANY:
-            if self._negated:
-                return not all(predicate(v) for v in values)
-            return any(predicate(v) for v in values)
-        if self.qualifier == _ALL and not self._negated:
-            return all(predicate(v) for v in values)
-        # No qualifier (any request value matches), or ForAllValues with a negated
-        # operator (no request value matches any policy value).
-        hit = predicate(values[0]) if len(values) == 1 else any(predicate(v) for v in values)
-        return hit != self._negated
+        return self.evaluator()(ctx, missing)
 
     def __repr__(self) -> str:
         return f"ConditionEntry({self.operator} {self.key} {list(self.values)!r})"
@@ -175,10 +181,11 @@ def _check_key(key: object, where: str, operator: str) -> str:
 class ConditionBlock:
     """A compiled Condition element."""
 
-    __slots__ = ("entries", "keys")
+    __slots__ = ("entries", "keys", "_evaluators")
 
     def __init__(self, entries: tuple[ConditionEntry, ...]) -> None:
         self.entries = entries
+        self._evaluators = tuple(entry.evaluator() for entry in entries)
         keys: list[str] = []
         seen: set[str] = set()
         for entry in entries:
@@ -227,19 +234,23 @@ class ConditionBlock:
         evaluates them all so that every missing key is reported.
         """
         if missing is None:
-            for entry in self.entries:  # noqa: SIM110 - a plain loop beats all(genexpr) here
-                if not entry.evaluate(ctx, None):
+            for evaluate in self._evaluators:  # noqa: SIM110 - a plain loop beats all(genexpr)
+                if not evaluate(ctx, None):
                     return False
             return True
         result = True
-        for entry in self.entries:
-            if not entry.evaluate(ctx, missing):
+        for evaluate in self._evaluators:
+            if not evaluate(ctx, missing):
                 result = False
         return result
 
     def failing(self, ctx: RequestContext) -> list[ConditionEntry]:
         """The conditions that do not hold for `ctx` (for explanations)."""
-        return [entry for entry in self.entries if not entry.evaluate(ctx, None)]
+        return [
+            entry
+            for entry, evaluate in zip(self.entries, self._evaluators, strict=True)
+            if not evaluate(ctx, None)
+        ]
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -259,15 +270,10 @@ def _compile_entry(
     where: str,
 ) -> ConditionEntry:
     if family.kind == "null":
-        wanted: set[bool] = set()
         for value in values:
-            parsed = parse_bool(value)
-            if parsed is None:
+            if parse_bool(value) is None:
                 raise _prefix(where, f"Null {key}: value {value!r} is not true or false.")
-            wanted.add(parsed)
-        return ConditionEntry(
-            operator, key, values, family, qualifier, False, None, frozenset(wanted)
-        )
+        return ConditionEntry(operator, key, values, family, qualifier, False, None)
 
     def describe(value: str) -> str:
         return f"{operator} {key}: value {value!r}"
@@ -276,4 +282,4 @@ def _compile_entry(
         valueset = compile_values(family, values, variables_enabled, describe)
     except MalformedPolicyError as err:
         raise _prefix(where, err.message) from None
-    return ConditionEntry(operator, key, values, family, qualifier, if_exists, valueset, None)
+    return ConditionEntry(operator, key, values, family, qualifier, if_exists, valueset)

@@ -12,7 +12,7 @@ is how AWS puts them into the request context.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -43,7 +43,7 @@ def normalize_value(value: ContextValue) -> tuple[str, ...]:
 class RequestContext:
     """Request context keys -> tuple of string values; key lookup is case-insensitive."""
 
-    __slots__ = ("_names", "_values")
+    __slots__ = ("_names", "_values", "lookup")
 
     def __init__(self, values: Mapping[str, ContextValue] | None = None) -> None:
         self._values: dict[str, tuple[str, ...]] = {}
@@ -53,6 +53,8 @@ class RequestContext:
                 lowered = key.lower()
                 self._values[lowered] = normalize_value(value)
                 self._names.setdefault(lowered, key)
+        #: `get` for an already-lowercased key, as a bare dict lookup (the hot path).
+        self.lookup: Callable[[str], tuple[str, ...] | None] = self._values.get
 
     def get(self, key: str) -> tuple[str, ...] | None:
         """The values of `key`, or None when the request does not carry it."""
@@ -68,8 +70,8 @@ class RequestContext:
     def with_values(self, extra: Mapping[str, ContextValue]) -> RequestContext:
         """A copy with more keys; a key given again replaces the earlier value."""
         copy = RequestContext()
-        copy._values = dict(self._values)
-        copy._names = dict(self._names)
+        copy._values.update(self._values)
+        copy._names.update(self._names)
         for key, value in extra.items():
             lowered = key.lower()
             copy._values[lowered] = normalize_value(value)

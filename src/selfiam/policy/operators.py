@@ -214,7 +214,7 @@ class ValueSet:
     otherwise `bind(ctx, missing)` renders the variables and builds it.
     """
 
-    __slots__ = ("static", "variable_keys", "_templates", "_kind")
+    __slots__ = ("static", "variable_keys", "_templates", "_kind", "_glob", "_memo")
 
     def __init__(
         self, static: Predicate | None, kind: str = "", templates: tuple[Template, ...] = ()
@@ -222,6 +222,8 @@ class ValueSet:
         self.static = static
         self._kind = kind
         self._templates = templates
+        self._glob = kind in ("like", "arn")
+        self._memo: dict[tuple[str, ...], Predicate] = {}
         keys: list[str] = []
         for template in templates:
             keys.extend(k for k in template.variable_keys if k not in keys)
@@ -230,13 +232,20 @@ class ValueSet:
     def bind(self, ctx: RequestContext, missing: set[str] | None = None) -> Predicate:
         if self.static is not None:
             return self.static
-        glob = self._kind in ("like", "arn")
+        glob = self._glob
         texts: list[str] = []
         for template in self._templates:
             rendered = template.render_glob(ctx, missing) if glob else template.render(ctx, missing)
             if rendered is not None:  # a value whose variable has no value matches nothing
                 texts.append(rendered)
-        return _text_predicate(self._kind, texts)
+        key = tuple(texts)
+        predicate = self._memo.get(key)
+        if predicate is None:
+            predicate = _text_predicate(self._kind, texts)
+            if len(self._memo) >= 1024:
+                self._memo.clear()
+            self._memo[key] = predicate
+        return predicate
 
 
 def compile_values(
@@ -300,19 +309,40 @@ def compile_values(
 def _compare_predicate(
     wanted: list[float], compare: Compare, parse: Callable[[str], float | None]
 ) -> Predicate:
-    def predicate(v: str) -> bool:
-        got = parse(v)
-        return got is not None and any(compare(got, w) for w in wanted)
+    if len(wanted) == 1:
+        only = wanted[0]
 
-    return predicate
+        def one(v: str) -> bool:
+            got = parse(v)
+            return got is not None and compare(got, only)
+
+        return one
+
+    def several(v: str) -> bool:
+        got = parse(v)
+        if got is None:
+            return False
+        for w in wanted:  # noqa: SIM110 - cheaper than any(genexpr) on the hot path
+            if compare(got, w):
+                return True
+        return False
+
+    return several
 
 
 def _ip_predicate(ranges: list[_IpRange]) -> Predicate:
+    by_version: dict[int, tuple[tuple[int, int], ...]] = {
+        version: tuple((lo, hi) for rv, lo, hi in ranges if rv == version) for version in (4, 6)
+    }
+
     def predicate(v: str) -> bool:
         addr = parse_address(v)
         if addr is None:
             return False
-        version, number = addr
-        return any(rv == version and lo <= number <= hi for rv, lo, hi in ranges)
+        number = addr[1]
+        for lo, hi in by_version[addr[0]]:  # noqa: SIM110
+            if lo <= number <= hi:
+                return True
+        return False
 
     return predicate

@@ -131,15 +131,40 @@ def compile_arn_glob(glob: str) -> Matcher:
         prefix += ":"
         size = len(prefix)
         return lambda arn: arn.startswith(prefix) and last(arn[size:])
-    matchers = [compile_glob(f) for f in fields]
+    # Some of the first fields have wildcards: one regex, whose wildcards in those
+    # fields cannot cross a colon while the last field's can.
+    regex = ":".join(
+        "".join(
+            (".*" if last_field else "[^:]*")
+            if t is _STAR
+            else ("." if last_field else "[^:]")
+            if t is _ONE
+            else re.escape(str(t))
+            for t in _tokens(field)
+        )
+        for last_field, field in ((i == count - 1, f) for i, f in enumerate(fields))
+    )
+    fullmatch = re.compile(regex, re.DOTALL).fullmatch
+    return lambda arn: fullmatch(arn) is not None
 
-    def match(arn: str) -> bool:
-        parts = arn.split(":", count - 1)
-        if len(parts) != count:
-            return False
-        return all(m(p) for m, p in zip(matchers, parts, strict=True))
 
-    return match
+_MEMO_LIMIT = 4096
+
+
+def _memoized(match: Matcher) -> Matcher:
+    """Remember a matcher's answers: requests repeat the same actions and resources."""
+    memo: dict[str, bool] = {}
+
+    def memoized(value: str) -> bool:
+        hit = memo.get(value)
+        if hit is None:
+            hit = match(value)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[value] = hit
+        return hit
+
+    return memoized
 
 
 class StringPattern:
@@ -199,11 +224,12 @@ class ActionPattern:
         self.service = service
         self.is_wildcard = "*" in name or "?" in name
         self._lowered = text.lower()
-        self._match = compile_glob(self._lowered, False)
+        glob = compile_glob(self._lowered, False)
+        self._match = _memoized(lambda action: glob(action.lower()))
 
     def matches(self, action: str) -> bool:
         """Whether the request's action (e.g. "iam:CreateAccessKey") matches."""
-        return self._match(action.lower())
+        return self._match(action)
 
     def __repr__(self) -> str:
         return f"ActionPattern({self.text!r})"
@@ -220,12 +246,13 @@ class ResourcePattern:
     colon), as AWS documents; elsewhere `${...}` is literal text.
     """
 
-    __slots__ = ("text", "variable_keys", "_template", "_prefix", "_match")
+    __slots__ = ("text", "variable_keys", "_template", "_prefix", "_match", "_rendered")
 
     def __init__(self, text: str, variables_enabled: bool) -> None:
         self.text = text
         self._template: Template | None = None
         self._prefix = ""
+        self._rendered: dict[str, Matcher] = {}
         self.variable_keys: tuple[str, ...] = ()
         if text == "*":
             self._match: Matcher | None = _always
@@ -241,7 +268,7 @@ class ResourcePattern:
         template = Template.parse(fields[5], variables_enabled)
         self._prefix = ":".join(policy_text_to_glob(f) for f in fields[:5]) + ":"
         if template.static_glob is not None:
-            self._match = compile_arn_glob(self._prefix + template.static_glob)
+            self._match = _memoized(compile_arn_glob(self._prefix + template.static_glob))
         else:
             self._match = None
             self._template = template
@@ -255,7 +282,13 @@ class ResourcePattern:
         rendered = self._template.render_glob(ctx, missing)
         if rendered is None:
             return False
-        return compile_arn_glob(self._prefix + rendered)(resource)
+        match = self._rendered.get(rendered)
+        if match is None:
+            match = compile_arn_glob(self._prefix + rendered)
+            if len(self._rendered) >= _MEMO_LIMIT:
+                self._rendered.clear()
+            self._rendered[rendered] = match
+        return match(resource)
 
     def __repr__(self) -> str:
         return f"ResourcePattern({self.text!r})"

@@ -123,7 +123,15 @@ def _unescape_glob(glob: str) -> str:
 class Template:
     """A policy string that may contain policy variables, parsed once."""
 
-    __slots__ = ("_parts", "is_literal", "text", "variable_keys", "_static_glob", "_static_text")
+    __slots__ = (
+        "_parts",
+        "is_literal",
+        "text",
+        "variable_keys",
+        "_static_glob",
+        "_static_text",
+        "_one",
+    )
 
     def __init__(self, text: str, parts: list[_Part]) -> None:
         self.text = text
@@ -141,6 +149,14 @@ class Template:
         self._static_text: str | None = (
             _unescape_glob(self._static_glob) if self._static_glob is not None else None
         )
+        # The common shape "text${key}text" (one variable) gets a fast path.
+        self._one: tuple[str, _Var, str] | None = None
+        variables = [p for p in parts if isinstance(p, _Var)]
+        if len(variables) == 1:
+            at = parts.index(variables[0])
+            before, after = parts[:at], parts[at + 1 :]
+            if all(isinstance(p, str) for p in before + after):
+                self._one = ("".join(map(str, before)), variables[0], "".join(map(str, after)))
 
     @staticmethod
     def parse(text: str, variables_enabled: bool) -> Template:
@@ -160,7 +176,7 @@ class Template:
         return self._static_glob
 
     def _resolve(self, part: _Var, ctx: RequestContext, missing: set[str] | None) -> str | None:
-        values = ctx.get_normalized(part.lowered)
+        values = ctx.lookup(part.lowered)
         if values is not None and len(values) == 1:
             return values[0]
         if values is None and missing is not None:
@@ -186,15 +202,25 @@ class Template:
         """The escaped glob with variables substituted (their values literal), or None."""
         if self._static_glob is not None:
             return self._static_glob
+        one = self._one
+        if one is not None:
+            values = ctx.lookup(one[1].lowered)
+            if values is not None and len(values) == 1:
+                return one[0] + glob_escape(values[0]) + one[2]
         out: list[str] = []
+        lookup = ctx.lookup
         for part in self._parts:
             if isinstance(part, str):
                 out.append(part)
+                continue
+            values = lookup(part.lowered)
+            if values is not None and len(values) == 1:
+                value: str | None = values[0]
             else:
                 value = self._resolve(part, ctx, missing)
-                if value is None:
-                    return None
-                out.append(glob_escape(value))
+            if value is None:
+                return None
+            out.append(glob_escape(value))
         return "".join(out)
 
     def __repr__(self) -> str:
