@@ -1,0 +1,237 @@
+"""Access keys: the two-key limit (also under racing writers), secrets sealed, auth at once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from tests.service.conftest import ACCOUNT, Call, Clock
+
+from selfiam.domain.errors import AwsError, LimitExceeded
+from selfiam.domain.identifiers import new_request_id
+from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.runtime import Runtime
+from selfiam.store import tables as t
+from selfiam.store.engine import read_transaction
+
+SCOPE = ("20261127", "us-east-1", "iam")
+SELF_SERVICE = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey"],
+                "Resource": "arn:aws:iam::*:user/${aws:username}",
+            },
+        ],
+    }
+)
+
+
+def fails(code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any) -> AwsError:
+    with pytest.raises(AwsError) as info:
+        fn(*args, **kw)
+    assert info.value.code == code, info.value.message
+    if message is not None:
+        assert info.value.message == message
+    return info.value
+
+
+def not_found(key_id: str) -> str:
+    return f"The Access Key with id {key_id} cannot be found."
+
+
+@pytest.fixture
+def alice(call: Call) -> str:
+    call("CreateUser", UserName="alice")
+    return "alice"
+
+
+def test_create_access_key(call: Call, runtime: Runtime, clock: Clock, alice: str) -> None:
+    key = call("CreateAccessKey", UserName=alice)["AccessKey"]
+    assert key["UserName"] == "alice"
+    assert key["AccessKeyId"].startswith("AKIA") and len(key["AccessKeyId"]) == 20
+    assert len(key["SecretAccessKey"]) == 40
+    assert key["Status"] == "Active"
+    assert key["CreateDate"] == clock.now
+    with read_transaction(runtime.engine) as conn:
+        sealed = conn.execute(
+            select(t.access_keys.c.secret_ciphertext).where(
+                t.access_keys.c.access_key_id == key["AccessKeyId"]
+            )
+        ).scalar_one()
+    assert key["SecretAccessKey"].encode() not in sealed
+    opened = runtime.box.open(sealed, key["AccessKeyId"].encode())
+    assert opened.decode() == key["SecretAccessKey"]
+
+
+def test_secret_is_never_shown_again(call: Call, alice: str) -> None:
+    key = call("CreateAccessKey", UserName=alice)["AccessKey"]
+    listed = call("ListAccessKeys", UserName=alice)
+    assert "SecretAccessKey" not in json.dumps(listed, default=str)
+    assert key["SecretAccessKey"] not in json.dumps(listed, default=str)
+
+
+def test_create_access_key_for_unknown_user(call: Call) -> None:
+    fails("NoSuchEntity", "The user with name ghost cannot be found.",
+          call, "CreateAccessKey", UserName="ghost")
+
+
+def test_root_must_name_the_user(call: Call) -> None:
+    fails("ValidationError", None, call, "CreateAccessKey")
+
+
+def test_third_key_exceeds_the_quota(call: Call, alice: str) -> None:
+    call("CreateAccessKey", UserName=alice)
+    call("CreateAccessKey", UserName=alice)
+    fails("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2",
+          call, "CreateAccessKey", UserName=alice)
+    assert len(call("ListAccessKeys", UserName=alice)["AccessKeyMetadata"]) == 2
+
+
+def test_inactive_keys_count_toward_the_quota(call: Call, alice: str) -> None:
+    k = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+    call("UpdateAccessKey", UserName=alice, AccessKeyId=k, Status="Inactive")
+    call("CreateAccessKey", UserName=alice)
+    fails("LimitExceeded", None, call, "CreateAccessKey", UserName=alice)
+    call("DeleteAccessKey", UserName=alice, AccessKeyId=k)
+    call("CreateAccessKey", UserName=alice)
+
+
+def test_eight_racing_creators_end_with_two_keys(runtime: Runtime, call: Call, alice: str) -> None:
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def create() -> None:
+        barrier.wait()
+        info = RequestInfo(request_id=new_request_id(), now=runtime.clock())
+        try:
+            runtime.invoke("iam", "CreateAccessKey", {"UserName": alice}, Caller.root(ACCOUNT),
+                           info)
+            result = "created"
+        except LimitExceeded:
+            result = "limit"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(outcomes) == ["created"] * 2 + ["limit"] * 6
+    assert len(call("ListAccessKeys", UserName=alice)["AccessKeyMetadata"]) == 2
+
+
+def test_list_access_keys_paginates(call: Call, alice: str) -> None:
+    ids = sorted(call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+                 for _ in range(2))
+    first = call("ListAccessKeys", UserName=alice, MaxItems=1)
+    assert [k["AccessKeyId"] for k in first["AccessKeyMetadata"]] == ids[:1]
+    assert first["IsTruncated"] is True
+    second = call("ListAccessKeys", UserName=alice, MaxItems=1, Marker=first["Marker"])
+    assert [k["AccessKeyId"] for k in second["AccessKeyMetadata"]] == ids[1:]
+    assert second["IsTruncated"] is False
+    meta = second["AccessKeyMetadata"][0]
+    assert set(meta) == {"UserName", "AccessKeyId", "Status", "CreateDate"}
+
+
+def test_list_access_keys_of_unknown_user(call: Call) -> None:
+    fails("NoSuchEntity", "The user with name ghost cannot be found.",
+          call, "ListAccessKeys", UserName="ghost")
+
+
+def test_update_and_delete_need_the_owner(call: Call, alice: str) -> None:
+    call("CreateUser", UserName="bob")
+    k = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+    fails("NoSuchEntity", not_found(k), call, "UpdateAccessKey", UserName="bob",
+          AccessKeyId=k, Status="Inactive")
+    fails("NoSuchEntity", not_found(k), call, "DeleteAccessKey", UserName="bob", AccessKeyId=k)
+    missing = "AKIAAAAAAAAAAAAAAAAA"
+    fails("NoSuchEntity", not_found(missing), call, "DeleteAccessKey", UserName=alice,
+          AccessKeyId=missing)
+    assert call("ListAccessKeys", UserName=alice)["AccessKeyMetadata"][0]["Status"] == "Active"
+
+
+def test_update_access_key_status(call: Call, alice: str) -> None:
+    k = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+    call("UpdateAccessKey", UserName=alice, AccessKeyId=k, Status="Inactive")
+    assert call("ListAccessKeys", UserName=alice)["AccessKeyMetadata"][0]["Status"] == "Inactive"
+    call("UpdateAccessKey", UserName=alice, AccessKeyId=k, Status="Active")
+    assert call("ListAccessKeys", UserName=alice)["AccessKeyMetadata"][0]["Status"] == "Active"
+
+
+def test_deactivated_key_is_refused_at_once(call: Call, runtime: Runtime, alice: str) -> None:
+    k = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+    caller, _ = runtime.authenticate_access_key(k, SCOPE)
+    assert caller.user_name == "alice"
+    call("UpdateAccessKey", UserName=alice, AccessKeyId=k, Status="Inactive")
+    fails("InvalidClientTokenId", "The security token included in the request is invalid.",
+          runtime.authenticate_access_key, k, SCOPE)
+    call("UpdateAccessKey", UserName=alice, AccessKeyId=k, Status="Active")
+    runtime.authenticate_access_key(k, SCOPE)
+
+
+def test_deleted_key_is_refused_at_once(call: Call, runtime: Runtime, alice: str) -> None:
+    k = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+    runtime.authenticate_access_key(k, SCOPE)
+    call("DeleteAccessKey", UserName=alice, AccessKeyId=k)
+    fails("InvalidClientTokenId", None, runtime.authenticate_access_key, k, SCOPE)
+
+
+def test_user_manages_only_their_own_keys(
+    call: Call, caller_for: Callable[[str], Caller], alice: str
+) -> None:
+    call("CreateUser", UserName="bob")
+    call("PutUserPolicy", UserName="bob", PolicyName="self", PolicyDocument=SELF_SERVICE)
+    bob = caller_for("bob")
+    own = call("CreateAccessKey", caller=bob)["AccessKey"]
+    assert own["UserName"] == "bob"
+    assert [k["AccessKeyId"] for k in call("ListAccessKeys", caller=bob)["AccessKeyMetadata"]] \
+        == [own["AccessKeyId"]]
+    call("UpdateAccessKey", caller=bob, AccessKeyId=own["AccessKeyId"], Status="Inactive")
+    alice_arn = f"arn:aws:iam::{ACCOUNT}:user/alice"
+    fails(
+        "AccessDenied",
+        f"User: arn:aws:iam::{ACCOUNT}:user/bob is not authorized to perform: "
+        f"iam:CreateAccessKey on resource: {alice_arn} because no identity-based policy "
+        "allows the iam:CreateAccessKey action",
+        call, "CreateAccessKey", caller=bob, UserName=alice,
+    )
+    alices = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+    fails("AccessDenied", None, call, "DeleteAccessKey", caller=bob, UserName=alice,
+          AccessKeyId=alices)
+    call("DeleteAccessKey", caller=bob, AccessKeyId=own["AccessKeyId"])
+
+
+def test_last_used_when_never_used(call: Call, alice: str) -> None:
+    k = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+    assert call("GetAccessKeyLastUsed", AccessKeyId=k) == {
+        "UserName": "alice",
+        "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"},
+    }
+
+
+def test_last_used_after_a_signed_request(
+    call: Call, runtime: Runtime, clock: Clock, alice: str
+) -> None:
+    call("AttachUserPolicy", UserName=alice,
+         PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    k = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+    caller, _ = runtime.authenticate_access_key(k, SCOPE)
+    call("ListUsers", caller=caller)
+    runtime.audit.flush()
+    last = call("GetAccessKeyLastUsed", AccessKeyId=k)["AccessKeyLastUsed"]
+    assert last == {"LastUsedDate": clock.now, "ServiceName": "iam", "Region": "us-east-1"}
+
+
+def test_last_used_of_unknown_key(call: Call) -> None:
+    missing = "AKIAAAAAAAAAAAAAAAAA"
+    fails("NoSuchEntity", not_found(missing), call, "GetAccessKeyLastUsed", AccessKeyId=missing)
