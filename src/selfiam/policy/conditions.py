@@ -17,7 +17,7 @@ or values", "Single-valued vs. multivalued context keys"):
   operator: matches none of the policy values), and also when the key is
   missing or empty. `ForAnyValue:` holds when at least one request value does,
   and is false when the key is missing or empty.
-* `IfExists` may not be used with `Null`.
+* `IfExists` may not be used with `Null`; a set qualifier on `Null` is ignored.
 """
 
 from __future__ import annotations
@@ -55,7 +55,16 @@ Evaluator = Callable[[RequestContext, "set[str] | None"], bool]
 class ConditionEntry:
     """One operator applied to one key, e.g. `StringEquals aws:username [alice, bob]`."""
 
-    __slots__ = ("operator", "key", "values", "family", "qualifier", "if_exists", "_valueset")
+    __slots__ = (
+        "operator",
+        "key",
+        "values",
+        "family",
+        "qualifier",
+        "if_exists",
+        "_valueset",
+        "_evaluate",
+    )
 
     def __init__(
         self,
@@ -74,6 +83,7 @@ class ConditionEntry:
         self.qualifier = qualifier
         self.if_exists = if_exists
         self._valueset = valueset
+        self._evaluate = self.evaluator()
 
     @property
     def variable_keys(self) -> tuple[str, ...]:
@@ -127,7 +137,7 @@ class ConditionEntry:
         return evaluate
 
     def evaluate(self, ctx: RequestContext, missing: set[str] | None = None) -> bool:
-        return self.evaluator()(ctx, missing)
+        return self._evaluate(ctx, missing)
 
     def __repr__(self) -> str:
         return f"ConditionEntry({self.operator} {self.key} {list(self.values)!r})"
@@ -185,7 +195,7 @@ class ConditionBlock:
 
     def __init__(self, entries: tuple[ConditionEntry, ...]) -> None:
         self.entries = entries
-        self._evaluators = tuple(entry.evaluator() for entry in entries)
+        self._evaluators = tuple(entry._evaluate for entry in entries)
         keys: list[str] = []
         seen: set[str] = set()
         for entry in entries:
