@@ -46,6 +46,7 @@ from selfiam.policy.ast import (
     Statement,
 )
 from selfiam.policy.context import RequestContext
+from selfiam.policy.patterns import ResourcePattern
 
 Decision = Literal["allowed", "explicitDeny", "implicitDeny"]
 
@@ -195,19 +196,31 @@ def _resource_set(policy: Policy) -> PolicySet:
     return compiled
 
 
-def _applies(entry: _Entry, request: Request, missing: set[str]) -> int:
-    """0 if the statement does not apply; else how its Principal matched (3 without one)."""
+def _applies(
+    entry: _Entry, request: Request, missing: set[str], seen: dict[ResourcePattern, bool]
+) -> int:
+    """0 if the statement does not apply; else how its Principal matched (3 without one).
+
+    `seen` remembers, for this one request, each resource pattern's answer: patterns are
+    shared between statements (`patterns.resource_pattern` caches them by text), and
+    matching one with a variable is the costliest step of a decision.
+    """
     resources = entry.resources
     if resources is not None:
         resource = request.resource
         ctx = request.context
         hit = False
         for pattern in resources:
-            if pattern.matches(resource, ctx):
+            known = seen.get(pattern)
+            if known is None:
+                known = seen[pattern] = pattern.matches(resource, ctx)
+            if known:
                 hit = True
                 break
         if not hit and entry.variable_keys:
-            missing.update(k for k in entry.variable_keys if k not in ctx)
+            for key in entry.variable_keys:
+                if key not in ctx:
+                    missing.add(key)
         if hit == entry.not_resource:
             return 0
     level = PRINCIPAL_DIRECT
@@ -267,19 +280,22 @@ def evaluate(
     """Decide `request` against the principal's policies (see the module docstring)."""
     action = request.action
     missing: set[str] = set()
+    seen: dict[ResourcePattern, bool] = {}
     if not isinstance(identity, PolicySet):
         identity = PolicySet(identity)
     id_deny, id_allow = identity.candidates(action)
     if boundary is None and session is None and resource_policy is None:
         # The common case: identity-based policies only.
-        denies = [e.matched for e in id_deny if _applies(e, request, missing)]
+        denies = [e.matched for e in id_deny if _applies(e, request, missing, seen)]
         if denies:
             return _result("explicitDeny", denies, missing)
-        allows = [e.matched for e in id_allow if _applies(e, request, missing)]
+        allows = [e.matched for e in id_allow if _applies(e, request, missing, seen)]
         if allows and not (request.resource_account and _cross_account(request)):
             return _result("allowed", allows, missing)
         return _result("implicitDeny", [], missing)
-    return _evaluate_all(request, id_deny, id_allow, boundary, session, resource_policy, missing)
+    return _evaluate_all(
+        request, id_deny, id_allow, boundary, session, resource_policy, missing, seen
+    )
 
 
 def _evaluate_all(
@@ -290,6 +306,7 @@ def _evaluate_all(
     session: PolicySet | Sequence[Policy] | None,
     resource_policy: Policy | None,
     missing: set[str],
+    seen: dict[ResourcePattern, bool],
 ) -> Evaluation:
     action = request.action
     b_deny, b_allow = _as_set(boundary).candidates(action) if boundary is not None else ((), ())
@@ -301,7 +318,7 @@ def _evaluate_all(
         e.matched
         for group in (id_deny, b_deny, s_deny, r_deny)
         for e in group
-        if _applies(e, request, missing)
+        if _applies(e, request, missing, seen)
     ]
     if denies:
         return _result("explicitDeny", denies, missing)
@@ -310,12 +327,12 @@ def _evaluate_all(
     allowed_by = [False, boundary is None, session is None]
     for role, group in enumerate((id_allow, b_allow, s_allow)):
         for entry in group:
-            if _applies(entry, request, missing):
+            if _applies(entry, request, missing, seen):
                 allows.append(entry.matched)
                 allowed_by[role] = True
     level = PRINCIPAL_NO_MATCH
     for entry in r_allow:
-        got = _applies(entry, request, missing)
+        got = _applies(entry, request, missing, seen)
         if got:
             allows.append(entry.matched)
             level = max(level, got)
