@@ -18,7 +18,7 @@ from selfiam.domain.identifiers import new_access_key_id, new_secret_access_key
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
-from selfiam.service.operations.users import authorize_user
+from selfiam.service.operations.users import authorize_user, no_such_user
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -43,8 +43,10 @@ def _metadata(row: Row[Any], user_name: str) -> dict[str, Any]:
 @operation("CreateAccessKey")
 def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Create a key; the user's row lock makes the two-key limit hold under concurrency."""
-    user = authorize_user(ctx, target_user_name(ctx, params))
-    lock_user_row(ctx.conn, user.user_id)
+    name = target_user_name(ctx, params)
+    user = authorize_user(ctx, name)
+    if not lock_user_row(ctx.conn, user.user_id):  # deleted since it was read
+        raise no_such_user(name)
     ak = t.access_keys
     count = ctx.conn.execute(
         select(func.count()).select_from(ak).where(ak.c.user_id == user.user_id)

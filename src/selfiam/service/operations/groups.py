@@ -198,7 +198,8 @@ def _member_rows(
 def add_user_to_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Add a member (adding an existing member succeeds, as AWS); at most 10 groups per user."""
     group, user = _member_rows(ctx, params)
-    lock_user_row(ctx.conn, user.user_id)
+    if not lock_user_row(ctx.conn, user.user_id):
+        raise no_such_user(str(params["UserName"]))
     gm = t.group_members
     groups_of_user = select(gm.c.group_id).where(gm.c.user_id == user.user_id)
     current = set(ctx.conn.execute(groups_of_user).scalars())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import InvalidInput, LimitExceeded
@@ -123,10 +123,3 @@ def list_tags_page(
     page, more = finish_page(rows, params, lambda row: row.key_lower)
     return {"Tags": [{"Key": r.key, "Value": r.value} for r in page], **more}
 
-
-def count_tags(conn: Connection, resource_type: str, resource_id: str) -> int:
-    return int(
-        conn.execute(
-            select(func.count()).select_from(t.tags).where(_owned(resource_type, resource_id))
-        ).scalar_one()
-    )

@@ -222,8 +222,10 @@ def delete_conflict(conn: Connection, user_id: str) -> str | None:
 
 @operation("DeleteUser")
 def delete_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    row = authorize_user(ctx, str(params["UserName"]))
-    lock_user_row(ctx.conn, row.user_id)
+    name = str(params["UserName"])
+    row = authorize_user(ctx, name)
+    if not lock_user_row(ctx.conn, row.user_id):
+        raise no_such_user(name)
     conflict = delete_conflict(ctx.conn, row.user_id)
     if conflict is not None:
         raise DeleteConflict(f"Cannot delete entity, {conflict}")
@@ -271,8 +273,10 @@ def delete_user_permissions_boundary(
 @operation("TagUser")
 def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    row = authorize_user(ctx, str(params["UserName"]), request_tags=tags)
-    lock_user_row(ctx.conn, row.user_id)
+    name = str(params["UserName"])
+    row = authorize_user(ctx, name, request_tags=tags)
+    if not lock_user_row(ctx.conn, row.user_id):
+        raise no_such_user(name)
     tagging.put_tags(ctx.conn, "user", row.user_id, tags, TAGS_QUOTA)
     ctx.changed_authorization()  # a user's tags are its principal tags
     return {}
