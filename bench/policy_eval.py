@@ -446,6 +446,17 @@ def median_us(run: Callable[[], object], decisions_per_run: int, loops: int, rep
     return statistics.median(samples)
 
 
+def loop_ns(repeats: int) -> float:
+    """Median ns of one empty Python loop iteration: how fast this (shared) machine is now."""
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        for _ in range(200_000):
+            pass
+        samples.append((time.perf_counter_ns() - start) / 200_000)
+    return statistics.median(samples)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer loops (a smoke run)")
@@ -466,8 +477,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     moto_us = median_us(moto.decisions, len(self_service.cases), loops, args.repeats)
     heavy_us = median_us(heavy.selfiam_decisions, len(heavy.cases), loops, args.repeats)
     ratio = moto_us / ss_us
+    calibration = loop_ns(args.repeats)
 
     print(f"python {sys.version.split()[0]}; median of {args.repeats} x {loops} runs of each set")
+    print(f"machine speed now: an empty Python loop iteration takes {calibration:.0f} ns")
     print()
     print(f"{'principal':<26}{'evaluator':<10}{'us/decision':>12}{'decisions/s':>14}{'wrong':>8}")
     rows = [
