@@ -25,6 +25,7 @@ run: $(STAMP_RUN)
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: $(STAMP_TEST) lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests

@@ -21,7 +21,13 @@ def test_init_prints_credentials_once_and_refuses_to_overwrite(tmp_path: Path) -
     code, out = run("init", "--data-dir", str(data), "--output", "json", "--port", "8123")
     assert code == 0, out
     facts = json.loads(out)
-    assert set(facts) == {"endpoint", "account_id", "user_name", "access_key_id", "secret_access_key"}
+    assert set(facts) == {
+        "endpoint",
+        "account_id",
+        "user_name",
+        "access_key_id",
+        "secret_access_key",
+    }
     assert facts["endpoint"] == "http://127.0.0.1:8123"
     assert len(facts["account_id"]) == 12 and facts["account_id"].isdigit()
     assert facts["access_key_id"].startswith("AKIA") and len(facts["secret_access_key"]) == 40

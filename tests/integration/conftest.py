@@ -12,7 +12,9 @@ from support.server import LiveServer, live_server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     data_dir: Path = tmp_path_factory.mktemp("selfiam-data")
     if request.param == "sqlite":
         with live_server(data_dir) as srv:

@@ -17,11 +17,16 @@ pytestmark = pytest.mark.slow
 AWS = str(Path(sys.executable).with_name("aws"))
 
 
-def aws(server: LiveServer, *args: str, key: tuple[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def aws(
+    server: LiveServer, *args: str, key: tuple[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = server.cli_env(*(key or (None, None)))
     return subprocess.run(
         [AWS, *args, "--endpoint-url", server.endpoint, "--output", "json"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
@@ -30,8 +35,18 @@ def test_aws_cli_self_service_steps(sqlite_server: LiveServer) -> None:
     created = aws(sqlite_server, "iam", "create-user", "--user-name", "dora")
     assert created.returncode == 0, created.stderr
     assert json.loads(created.stdout)["User"]["UserName"] == "dora"
-    assert aws(sqlite_server, "iam", "add-user-to-group", "--group-name", "SelfService",
-               "--user-name", "dora").returncode == 0
+    assert (
+        aws(
+            sqlite_server,
+            "iam",
+            "add-user-to-group",
+            "--group-name",
+            "SelfService",
+            "--user-name",
+            "dora",
+        ).returncode
+        == 0
+    )
     key = json.loads(aws(sqlite_server, "iam", "create-access-key", "--user-name", "dora").stdout)
     dora = (key["AccessKey"]["AccessKeyId"], key["AccessKey"]["SecretAccessKey"])
 

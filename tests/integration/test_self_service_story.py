@@ -67,9 +67,14 @@ def test_self_service_story(server: LiveServer) -> None:
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     with pytest.raises(ClientError) as exc:
         alice.put_user_policy(
-            UserName="alice", PolicyName="escalate",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+            UserName="alice",
+            PolicyName="escalate",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
         )
     assert error_of(exc) == (
         "AccessDenied",
@@ -123,7 +128,10 @@ def test_delete_user_with_keys_is_a_conflict(server: LiveServer) -> None:
     admin.create_access_key(UserName="carol")
     with pytest.raises(ClientError) as exc:
         admin.delete_user(UserName="carol")
-    assert error_of(exc) == ("DeleteConflict", "Cannot delete entity, must delete access keys first.")
+    assert error_of(exc) == (
+        "DeleteConflict",
+        "Cannot delete entity, must delete access keys first.",
+    )
 
 
 def test_bad_input_gets_validation_error(server: LiveServer) -> None:

@@ -58,7 +58,9 @@ Call = Callable[..., dict[str, Any]]
 
 @pytest.fixture
 def call(runtime: Runtime) -> Call:
-    def invoke(operation: str, *, caller: Caller | None = None, service: str = "iam", **params: Any) -> dict[str, Any]:
+    def invoke(
+        operation: str, *, caller: Caller | None = None, service: str = "iam", **params: Any
+    ) -> dict[str, Any]:
         info = RequestInfo(request_id=new_request_id(), now=runtime.clock(), service=service)
         return runtime.invoke(service, operation, params, caller or Caller.root(ACCOUNT), info)
 

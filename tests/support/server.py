@@ -34,8 +34,13 @@ class LiveServer:
     database_url: str
     process: subprocess.Popen[bytes] = field(repr=False)
 
-    def client(self, key_id: str | None = None, secret: str | None = None,
-               service: str = "iam", token: str | None = None) -> Any:
+    def client(
+        self,
+        key_id: str | None = None,
+        secret: str | None = None,
+        service: str = "iam",
+        token: str | None = None,
+    ) -> Any:
         """A boto3 client signing with the given key (default: the admin's)."""
         return boto3.client(
             service,
@@ -61,9 +66,19 @@ class LiveServer:
     def selfiam(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the selfiam CLI against this server's database."""
         return subprocess.run(
-            [sys.executable, "-m", "selfiam.cli", *args, "--data-dir", str(self.data_dir),
-             "--database-url", self.database_url],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "selfiam.cli",
+                *args,
+                "--data-dir",
+                str(self.data_dir),
+                "--database-url",
+                self.database_url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
 
@@ -80,7 +95,9 @@ def live_server(data_dir: Path, database_url: str | None = None) -> Iterator[Liv
     common = ["--data-dir", str(data_dir), "--database-url", url]
     init = subprocess.run(
         _selfiam_cmd("init", *common, "--port", str(port), "--output", "json"),
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if init.returncode != 0:
         raise RuntimeError(f"selfiam init failed: {init.stderr}")
@@ -88,7 +105,8 @@ def live_server(data_dir: Path, database_url: str | None = None) -> Iterator[Liv
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
         _selfiam_cmd("serve", *common, "--port", str(port)),
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_for_port(port, proc)

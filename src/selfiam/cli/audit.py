@@ -31,17 +31,33 @@ def _parse_since(text: str | None) -> datetime | None:
 @click.option("--action", default=None, help="Only this action, e.g. iam:CreateAccessKey.")
 @click.option("--limit", type=int, default=100, show_default=True)
 @database_options
-def audit(user_name: str | None, since: str | None, action: str | None, limit: int,
-          data_dir: str | None, database_url: str | None) -> None:
+def audit(
+    user_name: str | None,
+    since: str | None,
+    action: str | None,
+    limit: int,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
     """Print audit records, newest first."""
     runtime = open_runtime(settings_from(data_dir, database_url))
     suffix = f"/{user_name}" if user_name else None
-    records = read_records(runtime.engine, caller_arn_suffix=suffix,
-                           since=_parse_since(since), action=action, limit=limit)
+    records = read_records(
+        runtime.engine,
+        caller_arn_suffix=suffix,
+        since=_parse_since(since),
+        action=action,
+        limit=limit,
+    )
     if user_name:
-        records = [r for r in records
-                   if ":user/" in (r.caller_arn or "") and r.caller_arn.rsplit("/", 1)[-1] == user_name]
+        records = [
+            r
+            for r in records
+            if ":user/" in (r.caller_arn or "") and r.caller_arn.rsplit("/", 1)[-1] == user_name
+        ]
     for r in records:
         error = f" {r.error_code}" if r.error_code else ""
-        click.echo(f"{r.at:%Y-%m-%dT%H:%M:%SZ} {r.decision:<12} {r.action:<32} "
-                   f"{r.caller_arn} -> {r.resource or '-'}{error} [{r.source_ip}] {r.request_id}")
+        click.echo(
+            f"{r.at:%Y-%m-%dT%H:%M:%SZ} {r.decision:<12} {r.action:<32} "
+            f"{r.caller_arn} -> {r.resource or '-'}{error} [{r.source_ip}] {r.request_id}"
+        )

@@ -13,11 +13,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def database_options(fn: F) -> F:
-    fn = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-                      help="Data directory (default ./.selfiam or $SELFIAM_DATA_DIR).")(fn)
-    fn = click.option("--database-url", default=None,
-                      help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
-                           "(default: SQLite in the data directory).")(fn)
+    fn = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Data directory (default ./.selfiam or $SELFIAM_DATA_DIR).",
+    )(fn)
+    fn = click.option(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+        "(default: SQLite in the data directory).",
+    )(fn)
     return fn
 
 

@@ -30,11 +30,17 @@ class RootSession:
 
     def call(self, operation: str, service: str = "iam", **params: Any) -> dict[str, Any]:
         """Invoke an operation as root; an AWS error becomes a one-line CLI error."""
-        info = RequestInfo(request_id=new_request_id(), now=self.runtime.clock(),
-                           source_ip="local", user_agent="selfiam-cli", service=service)
+        info = RequestInfo(
+            request_id=new_request_id(),
+            now=self.runtime.clock(),
+            source_ip="local",
+            user_agent="selfiam-cli",
+            service=service,
+        )
         try:
-            return self.runtime.invoke(service, operation, params, Caller.root(self.account_id),
-                                       info)
+            return self.runtime.invoke(
+                service, operation, params, Caller.root(self.account_id), info
+            )
         except AwsError as err:
             raise click.ClickException(f"{err.code}: {err.message}") from None
         finally:

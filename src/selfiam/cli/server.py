@@ -46,11 +46,14 @@ def _initialize(runtime: Runtime, settings: Settings, output: str) -> None:
 
 @click.command()
 @database_options
-@click.option("--host", default=None, help="Host the endpoint will be served on (for the printout).")
+@click.option(
+    "--host", default=None, help="Host the endpoint will be served on (for the printout)."
+)
 @click.option("--port", type=int, default=None, help="Port the endpoint will be served on.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text")
-def init(data_dir: str | None, database_url: str | None, host: str | None, port: int | None,
-         output: str) -> None:
+def init(
+    data_dir: str | None, database_url: str | None, host: str | None, port: int | None, output: str
+) -> None:
     """Create the data directory, database, master key, account, admin user and SelfService group."""
     settings = settings_from(data_dir, database_url, host=host, port=port)
     runtime = open_runtime(settings)
@@ -66,11 +69,20 @@ def init(data_dir: str | None, database_url: str | None, host: str | None, port:
 @database_options
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8000).")
-@click.option("--init-if-missing", is_flag=True,
-              help="Initialise the data directory first if it holds no account (make run).")
+@click.option(
+    "--init-if-missing",
+    is_flag=True,
+    help="Initialise the data directory first if it holds no account (make run).",
+)
 @click.option("--log-level", default="warning", show_default=True)
-def serve(data_dir: str | None, database_url: str | None, host: str | None, port: int | None,
-          init_if_missing: bool, log_level: str) -> None:
+def serve(
+    data_dir: str | None,
+    database_url: str | None,
+    host: str | None,
+    port: int | None,
+    init_if_missing: bool,
+    log_level: str,
+) -> None:
     """Serve the IAM and STS APIs."""
     import uvicorn
 
@@ -86,5 +98,10 @@ def serve(data_dir: str | None, database_url: str | None, host: str | None, port
         account = account_of(runtime)
     click.echo(f"selfiam: account {account}, IAM and STS at {_endpoint(settings)}/", err=False)
     sys.stdout.flush()
-    uvicorn.run(create_app(runtime=runtime), host=settings.host, port=settings.port,
-                log_level=log_level, access_log=False)
+    uvicorn.run(
+        create_app(runtime=runtime),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+    )

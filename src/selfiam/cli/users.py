@@ -20,8 +20,13 @@ def user() -> None:
 @click.option("--group", "groups", multiple=True, help="Add the user to this group (repeatable).")
 @click.option("--path", default=None, help="IAM path, e.g. /engineering/.")
 @database_options
-def create(name: str, groups: tuple[str, ...], path: str | None, data_dir: str | None,
-           database_url: str | None) -> None:
+def create(
+    name: str,
+    groups: tuple[str, ...],
+    path: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
     """Create user NAME (and put them in groups)."""
     session = RootSession.open(settings_from(data_dir, database_url))
     params: dict[str, Any] = {"UserName": name}

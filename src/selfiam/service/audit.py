@@ -59,8 +59,7 @@ def write_key_uses(conn: Connection, uses: list[KeyUse]) -> None:
         conn.execute(
             t.access_keys.update()
             .where(t.access_keys.c.access_key_id == use.access_key_id)
-            .values(last_used_at=use.at, last_used_service=use.service,
-                    last_used_region=use.region)
+            .values(last_used_at=use.at, last_used_service=use.service, last_used_region=use.region)
         )
 
 
@@ -124,7 +123,9 @@ def read_records(
     ar = t.audit_records
     query = select(ar).order_by(ar.c.id.desc()).limit(limit)
     if caller_arn_suffix:
-        query = query.where(ar.c.caller_arn.like(f"%{_escape_like(caller_arn_suffix)}", escape="\\"))
+        query = query.where(
+            ar.c.caller_arn.like(f"%{_escape_like(caller_arn_suffix)}", escape="\\")
+        )
     if since is not None:
         query = query.where(ar.c.at >= since)
     if action:
@@ -133,9 +134,16 @@ def read_records(
         rows = conn.execute(query).all()
     return [
         AuditRecord(
-            at=r.at, request_id=r.request_id, account_id=r.account_id, caller_arn=r.caller_arn,
-            action=r.action, resource=r.resource, decision=r.decision, error_code=r.error_code,
-            source_ip=r.source_ip, user_agent=r.user_agent,
+            at=r.at,
+            request_id=r.request_id,
+            account_id=r.account_id,
+            caller_arn=r.caller_arn,
+            action=r.action,
+            resource=r.resource,
+            decision=r.decision,
+            error_code=r.error_code,
+            source_ip=r.source_ip,
+            user_agent=r.user_agent,
         )
         for r in rows
     ]

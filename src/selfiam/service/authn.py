@@ -63,8 +63,9 @@ class CredentialCache:
     def _load(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
         ak, u = t.access_keys, t.users
         row = conn.execute(
-            select(ak.c.secret_ciphertext, ak.c.status, u.c.user_id, u.c.name, u.c.path,
-                   u.c.account_id)
+            select(
+                ak.c.secret_ciphertext, ak.c.status, u.c.user_id, u.c.name, u.c.path, u.c.account_id
+            )
             .select_from(ak.join(u, ak.c.user_id == u.c.user_id))
             .where(ak.c.access_key_id == access_key_id)
         ).first()
@@ -81,7 +82,9 @@ class CredentialCache:
         )
         return _KeyEntry(version, caller, secret)
 
-    def should_record_use(self, access_key_id: str, service: str, region: str, now: datetime) -> bool:
+    def should_record_use(
+        self, access_key_id: str, service: str, region: str, now: datetime
+    ) -> bool:
         """Record a key's last use at most once a minute per service and region per process."""
         k = (access_key_id, service, region)
         last = self._last_use.get(k)

@@ -29,7 +29,9 @@ class Decision:
         )
         if self.evaluation.decision == "explicitDeny":
             kinds = {m.policy_kind.name for m in self.evaluation.matched_statements}
-            where = "a permissions boundary" if kinds == {"BOUNDARY"} else "an identity-based policy"
+            where = (
+                "a permissions boundary" if kinds == {"BOUNDARY"} else "an identity-based policy"
+            )
             return f"{head} with an explicit deny in {where}"
         if self.denied_by_boundary:
             return f"{head} because no permissions boundary allows the {self.action} action"

@@ -102,7 +102,12 @@ class InitResult:
 
 
 def root_request(runtime: Runtime) -> RequestInfo:
-    return RequestInfo(request_id=new_request_id(), now=runtime.clock(), source_ip="local", user_agent="selfiam-cli")
+    return RequestInfo(
+        request_id=new_request_id(),
+        now=runtime.clock(),
+        source_ip="local",
+        user_agent="selfiam-cli",
+    )
 
 
 def initialize(runtime: Runtime, account_id: str | None = None) -> InitResult:
@@ -116,7 +121,11 @@ def initialize(runtime: Runtime, account_id: str | None = None) -> InitResult:
         return runtime.invoke("iam", op, params, root, root_request(runtime))
 
     call("CreateUser", UserName=ADMIN_USER)
-    call("AttachUserPolicy", UserName=ADMIN_USER, PolicyArn=aws_managed_policy_arn("AdministratorAccess"))
+    call(
+        "AttachUserPolicy",
+        UserName=ADMIN_USER,
+        PolicyArn=aws_managed_policy_arn("AdministratorAccess"),
+    )
     key = call("CreateAccessKey", UserName=ADMIN_USER)["AccessKey"]
     call("CreateGroup", GroupName=SELF_SERVICE_GROUP)
     policy = call(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import Table, and_, select
 from sqlalchemy.engine import Connection
 
 from selfiam.policy import Policy, PolicyKind, PolicySet
@@ -19,7 +19,9 @@ class PrincipalPolicies:
     session: PolicySet | None = None
 
 
-def _managed_documents(conn: Connection, attachments: t.Table, owner_col: str, owner_id: str) -> list[Policy]:
+def _managed_documents(
+    conn: Connection, attachments: Table, owner_col: str, owner_id: str
+) -> list[Policy]:
     mp, pv = t.managed_policies, t.policy_versions
     rows = conn.execute(
         select(mp.c.arn, pv.c.document)
@@ -34,7 +36,9 @@ def _managed_documents(conn: Connection, attachments: t.Table, owner_col: str, o
     return [compiled_policy(doc, PolicyKind.MANAGED, arn) for arn, doc in rows]
 
 
-def _inline_documents(conn: Connection, owner_type: str, owner_id: str, owner_name: str) -> list[Policy]:
+def _inline_documents(
+    conn: Connection, owner_type: str, owner_id: str, owner_name: str
+) -> list[Policy]:
     ip = t.inline_policies
     kind = PolicyKind.INLINE_USER if owner_type == "user" else PolicyKind.INLINE_GROUP
     rows = conn.execute(
@@ -63,7 +67,9 @@ def managed_policy_by_arn(conn: Connection, arn: str) -> Policy | None:
 def load_user_policies(conn: Connection, user_id: str) -> PrincipalPolicies | None:
     """Every policy that applies to the user, or None if the user no longer exists."""
     user = conn.execute(
-        select(t.users.c.name, t.users.c.permissions_boundary_arn).where(t.users.c.user_id == user_id)
+        select(t.users.c.name, t.users.c.permissions_boundary_arn).where(
+            t.users.c.user_id == user_id
+        )
     ).first()
     if user is None:
         return None
@@ -72,7 +78,9 @@ def load_user_policies(conn: Connection, user_id: str) -> PrincipalPolicies | No
     policies += _managed_documents(conn, t.user_policy_attachments, "user_id", user_id)
     groups = conn.execute(
         select(t.groups.c.group_id, t.groups.c.name)
-        .select_from(t.group_members.join(t.groups, t.group_members.c.group_id == t.groups.c.group_id))
+        .select_from(
+            t.group_members.join(t.groups, t.group_members.c.group_id == t.groups.c.group_id)
+        )
         .where(t.group_members.c.user_id == user_id)
     ).all()
     for group_id, group_name in groups:
