@@ -6,7 +6,7 @@ from typing import Any
 
 from selfiam.api.endpoint import RequestMeta
 from selfiam.auth.sigv4 import SigV4Credential
-from selfiam.domain.errors import InvalidClientTokenId
+from selfiam.domain.errors import AwsError, InvalidClientTokenId
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
 
@@ -45,3 +45,17 @@ class RuntimeBackend:
             service=service,
         )
         return self.runtime.invoke(service, operation, params, caller, info)
+
+    def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
+        self.runtime.record_rejection(
+            f"{service}:{action}",
+            error,
+            RequestInfo(
+                request_id=meta.request_id,
+                now=meta.now,
+                source_ip=meta.source_ip,
+                secure_transport=meta.secure_transport,
+                user_agent=meta.user_agent,
+                service=service,
+            ),
+        )

@@ -80,6 +80,11 @@ class ApiBackend(Protocol):
         """Run one operation for ``caller``; raises AwsError as AWS would."""
         ...
 
+    def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
+        """Record a request refused before it reached ``invoke`` (bad signature,
+        unknown key, invalid parameters), so that every request leaves an audit record."""
+        ...
+
 
 class _RequestTooLarge(AwsError):
     code = "RequestEntityTooLarge"
@@ -99,11 +104,14 @@ def create_api_app(
     async def handle(request: Request) -> Response:
         request_id = str(uuid.uuid4())
         service = _service_hint(request)
+        action = "Unknown"
+        invoked = False
+        source_ip = request.client.host if request.client else ""
         try:
             http = await _read(request)
+            action = _action_hint(http)
             cred = parse_auth(http)
             service = cred.service
-            source_ip = request.client.host if request.client else ""
             caller, signing_key = await run_in_threadpool(backend.authenticate, cred, source_ip)
             now = clock()
             verify(http, cred, signing_key, now)
@@ -116,12 +124,22 @@ def create_api_app(
                 now=now,
                 region=cred.region,
             )
+            invoked = True
             output = await run_in_threadpool(
                 backend.invoke, service, operation, params, caller, meta
             )
             body = serialize_response(service, operation, output or {}, request_id)
             return _xml(body, 200, request_id)
         except AwsError as error:
+            if not invoked:
+                meta = RequestMeta(
+                    request_id=request_id,
+                    source_ip=source_ip,
+                    secure_transport=request.url.scheme == "https",
+                    user_agent=request.headers.get("user-agent", ""),
+                    now=clock(),
+                )
+                await run_in_threadpool(backend.reject, service, action, error, meta)
             return _xml(serialize_error(error, request_id, service), error.status, request_id)
         except Exception:
             logger.exception("internal failure handling request %s", request_id)
@@ -135,6 +153,18 @@ def _xml(body: bytes, status: int, request_id: str) -> Response:
     return Response(
         body, status_code=status, media_type="text/xml", headers={"x-amzn-RequestId": request_id}
     )
+
+
+def _action_hint(http: HttpRequest) -> str:
+    """The Action parameter as sent, for the audit record of a refused request."""
+    for key, value in http.query_pairs:
+        if key == "Action":
+            return value[:100]
+    if b"Action=" in http.body:
+        for key, value in parse_qsl(http.body.decode("utf-8", "replace")):
+            if key == "Action":
+                return value[:100]
+    return "Unknown"
 
 
 def _service_hint(request: Request) -> str:

@@ -101,14 +101,28 @@ class AuditWriter:
             records = [r for r in batch if isinstance(r, AuditRecord)]
             uses = [u for u in batch if isinstance(u, KeyUse)]
             try:
-                with transaction(self._engine) as conn:
-                    write_records(conn, records)
-                    write_key_uses(conn, uses)
-            except Exception:  # the trail must not take the server down
-                log.exception("could not write %d audit records", len(records))
+                self._write(records, uses)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    def _write(self, records: list[AuditRecord], uses: list[KeyUse]) -> None:
+        """Write a batch; if it fails, write item by item so one bad row loses only itself."""
+        try:
+            with transaction(self._engine) as conn:
+                write_records(conn, records)
+                write_key_uses(conn, uses)
+            return
+        except Exception:  # the trail must not take the server down
+            log.exception(
+                "could not write a batch of %d audit records; retrying one by one", len(records)
+            )
+        for record in records:
+            try:
+                with transaction(self._engine) as conn:
+                    write_records(conn, [record])
+            except Exception:
+                log.exception("could not write the audit record of request %s", record.request_id)
 
 
 def read_records(

@@ -99,6 +99,23 @@ class Runtime:
             self.audit.submit(self._record(ctx, caller, info, action, err))
             raise
 
+    def record_rejection(self, action: str, error: AwsError, info: RequestInfo) -> None:
+        """Audit a request refused before any caller was established."""
+        self.audit.submit(
+            AuditRecord(
+                at=info.now,
+                request_id=info.request_id,
+                account_id=None,
+                caller_arn=None,
+                action=action,
+                resource=None,
+                decision="error",
+                error_code=error.code,
+                source_ip=info.source_ip,
+                user_agent=info.user_agent[:1024] if info.user_agent else None,
+            )
+        )
+
     @staticmethod
     def _record(
         ctx: OperationContext | None,
