@@ -433,17 +433,25 @@ def check() -> list[str]:
 # --- timing ----------------------------------------------------------------------------------
 
 
-def median_us(run: Callable[[], object], decisions_per_run: int, loops: int, repeats: int) -> float:
-    """Median over `repeats` of the time of `loops` runs, per decision, in microseconds."""
-    run()  # warm caches (compiled patterns, per-action candidates), as a running server has
-    samples = []
+def interleaved_medians(
+    runs: Sequence[tuple[Callable[[], object], int]], loops: int, repeats: int
+) -> list[float]:
+    """Median microseconds per decision of each run, the runs taking turns in every repeat.
+
+    Taking turns matters on a shared machine: a burst of load from elsewhere then slows
+    every evaluator alike instead of one of them, which keeps the ratio honest.
+    """
+    for run, _ in runs:
+        run()  # warm caches (compiled patterns, per-action candidates), as a running server has
+    samples: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
-        start = time.perf_counter_ns()
-        for _ in range(loops):
-            run()
-        elapsed = time.perf_counter_ns() - start
-        samples.append(elapsed / (loops * decisions_per_run) / 1000)
-    return statistics.median(samples)
+        for i, (run, decisions) in enumerate(runs):
+            start = time.perf_counter_ns()
+            for _ in range(loops):
+                run()
+            elapsed = time.perf_counter_ns() - start
+            samples[i].append(elapsed / (loops * decisions) / 1000)
+    return [statistics.median(s) for s in samples]
 
 
 def loop_ns(repeats: int) -> float:
@@ -473,9 +481,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         (c, d) for c, d in moto_wrong if (c.expected == "allowed") != (d == "allowed")
     ]
 
-    ss_us = median_us(self_service.selfiam_decisions, len(self_service.cases), loops, args.repeats)
-    moto_us = median_us(moto.decisions, len(self_service.cases), loops, args.repeats)
-    heavy_us = median_us(heavy.selfiam_decisions, len(heavy.cases), loops, args.repeats)
+    ss_us, moto_us, heavy_us = interleaved_medians(
+        [
+            (self_service.selfiam_decisions, len(self_service.cases)),
+            (moto.decisions, len(self_service.cases)),
+            (heavy.selfiam_decisions, len(heavy.cases)),
+        ],
+        loops,
+        args.repeats,
+    )
     ratio = moto_us / ss_us
     calibration = loop_ns(args.repeats)
 
