@@ -336,6 +336,29 @@ ssh_public_keys = Table(
     _status(),
 )
 
+sts_sessions = Table(
+    "sts_sessions", metadata,
+    # Temporary credentials (GetSessionToken): ASIA… key id, sealed secret, and the
+    # SHA-256 of the session token (the token itself is never stored).
+    _id("access_key_id", primary_key=True),
+    _account_fk(),
+    _user_fk(),
+    Column("secret_ciphertext", LargeBinary, nullable=False),  # AD = access key id
+    Column("session_token_sha256", String(64), nullable=False),
+    _ts("mfa_authenticated_at", nullable=True),
+    Column("mfa_serial_number", String(256), nullable=True),
+    _ts("created_at"),
+    _ts("expires_at"),
+)
+
+credential_reports = Table(
+    "credential_reports", metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
+           primary_key=True),
+    _ts("generated_at"),
+    Column("content", Text, nullable=False),  # CSV, as GetCredentialReport returns it
+)
+
 RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa")
 
 tags = Table(
