@@ -1,36 +1,47 @@
-"""The ``selfiam`` command."""
+"""The ``selfiam`` command.
+
+Subcommands are imported only when they run: ``selfiam policy simulate`` needs
+the policy engine, not SQLAlchemy and Alembic, and starts in a fraction of the time.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from selfiam import __version__
-from selfiam.cli.audit import audit
-from selfiam.cli.server import init, serve
-from selfiam.cli.users import user
+
+#: command name -> "module:attribute" of its click command.
+COMMANDS = {
+    "init": "selfiam.cli.server:init",
+    "serve": "selfiam.cli.server:serve",
+    "user": "selfiam.cli.users:user",
+    "audit": "selfiam.cli.audit:audit",
+    "policy": "selfiam.cli.policy:policy",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="selfiam")
 def cli() -> None:
     """selfiam: self-hosted IAM that speaks AWS's IAM and STS APIs."""
-
-
-cli.add_command(init)
-cli.add_command(serve)
-cli.add_command(user)
-cli.add_command(audit)
-
-
-def _add_optional_commands() -> None:
-    try:
-        from selfiam.cli.policy import policy
-    except ImportError:  # pragma: no cover - while the policy tooling is absent
-        return
-    cli.add_command(policy)
-
-
-_add_optional_commands()
 
 
 def main() -> None:
