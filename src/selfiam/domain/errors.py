@@ -57,5 +57,16 @@ EntityTemporarilyUnmodifiable = _error(
 )
 InvalidUserType = _error("InvalidUserType", "InvalidUserType", 400)
 PasswordPolicyViolation = _error("PasswordPolicyViolation", "PasswordPolicyViolation", 400)
+
+# Signing certificates and SSH public keys (statuses from botocore's IAM error shapes).
+MalformedCertificate = _error("MalformedCertificate", "MalformedCertificate", 400)
+InvalidCertificate = _error("InvalidCertificate", "InvalidCertificate", 400)
+DuplicateCertificate = _error("DuplicateCertificate", "DuplicateCertificate", 409)
+DuplicateSSHPublicKey = _error("DuplicateSSHPublicKey", "DuplicateSSHPublicKey", 400)
+UnrecognizedPublicKeyEncoding = _error(
+    "UnrecognizedPublicKeyEncoding", "UnrecognizedPublicKeyEncoding", 400
+)
+InvalidPublicKey = _error("InvalidPublicKey", "InvalidPublicKey", 400)
+
 ServiceFailure = _error("ServiceFailure", "ServiceFailure", 500, sender=False)
 InternalFailure = _error("InternalFailure", "InternalFailure", 500, sender=False)
