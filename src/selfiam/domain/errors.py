@@ -68,5 +68,8 @@ UnrecognizedPublicKeyEncoding = _error(
 )
 InvalidPublicKey = _error("InvalidPublicKey", "InvalidPublicKey", 400)
 
+# MFA devices (status from botocore's IAM error shape).
+InvalidAuthenticationCode = _error("InvalidAuthenticationCode", "InvalidAuthenticationCode", 403)
+
 ServiceFailure = _error("ServiceFailure", "ServiceFailure", 500, sender=False)
 InternalFailure = _error("InternalFailure", "InternalFailure", 500, sender=False)
