@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
+from selfiam.auth.passwords import PasswordHasher, default_hasher
 from selfiam.auth.secretbox import SecretBox
 from selfiam.domain.errors import AwsError, InternalFailure, InvalidAction, NoSuchEntity
 from selfiam.service.audit import AuditRecord, AuditWriter, KeyUse, write_records
@@ -31,14 +32,32 @@ def utc_now() -> datetime:
 class Runtime:
     """Holds what operations share: the database, the secret box, the clock and the caches."""
 
-    def __init__(self, engine: Engine, box: SecretBox, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        box: SecretBox,
+        clock: Clock = utc_now,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
         self.engine = engine
         self.box = box
         self.clock = clock
+        self._hasher = hasher
         self.credentials = CredentialCache(box)
         self.audit = AuditWriter(engine)
         self._principals: dict[str, tuple[int, PrincipalPolicies]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        """The argon2id hasher for passwords (built on first use: it costs a hash)."""
+        if self._hasher is None:
+            self._hasher = default_hasher()
+        return self._hasher
+
+    @hasher.setter
+    def hasher(self, hasher: PasswordHasher) -> None:
+        self._hasher = hasher
 
     # -- authentication -------------------------------------------------------------------
 
