@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import group_arn, user_arn
@@ -12,13 +12,15 @@ from selfiam.domain.errors import NoSuchEntity, ValidationError
 from selfiam.service.context import OperationContext
 from selfiam.store import tables as t
 
+# Built once (looked up on most requests): a reused statement skips per-call construction.
+_FIND_USER = select(t.users).where(
+    t.users.c.account_id == bindparam("account_id"),
+    t.users.c.name_lower == bindparam("name_lower"),
+)
+
 
 def find_user(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
-    return conn.execute(
-        select(t.users).where(
-            t.users.c.account_id == account_id, t.users.c.name_lower == name.lower()
-        )
-    ).first()
+    return conn.execute(_FIND_USER, {"account_id": account_id, "name_lower": name.lower()}).first()
 
 
 def get_user(conn: Connection, account_id: str, name: str) -> Row[Any]:

@@ -72,6 +72,11 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
     connect_args.setdefault("check_same_thread", False)
+    if not in_memory:
+        # One connection per server thread that may hold a transaction (the request
+        # threadpool and the audit writer), so busy servers do not reopen overflow
+        # connections (and rerun the PRAGMAs below) on every checkout.
+        kwargs.setdefault("pool_size", 20)
     engine = create_engine(u, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -90,10 +95,14 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        # Straight to the driver: BEGIN needs none of SQLAlchemy's statement machinery,
+        # and it runs twice per API request.
+        driver = conn.connection.driver_connection
+        assert driver is not None
         if conn.get_execution_options().get(READ_ONLY_OPTION):
-            conn.exec_driver_sql("BEGIN DEFERRED")
+            driver.execute("BEGIN DEFERRED")
         else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
 
     return engine
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import InvalidInput, LimitExceeded
@@ -39,12 +39,21 @@ def _owned(resource_type: str, resource_id: str) -> Any:
     return (t.tags.c.resource_type == resource_type) & (t.tags.c.resource_id == resource_id)
 
 
+# Built once (read on most requests): a reused statement skips per-call construction.
+_LOAD_TAGS = (
+    select(t.tags.c.key, t.tags.c.value)
+    .where(
+        (t.tags.c.resource_type == bindparam("resource_type"))
+        & (t.tags.c.resource_id == bindparam("resource_id"))
+    )
+    .order_by(t.tags.c.key_lower)
+)
+
+
 def load_tags(conn: Connection, resource_type: str, resource_id: str) -> dict[str, str]:
     """Every tag of one resource, ordered by key (case-insensitively)."""
     rows = conn.execute(
-        select(t.tags.c.key, t.tags.c.value)
-        .where(_owned(resource_type, resource_id))
-        .order_by(t.tags.c.key_lower)
+        _LOAD_TAGS, {"resource_type": resource_type, "resource_id": resource_id}
     ).all()
     return {key: value for key, value in rows}
 
