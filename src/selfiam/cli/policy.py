@@ -133,3 +133,8 @@ def validate(path: IO[str], kind: str) -> None:
     except MalformedPolicyError as exc:
         _fail("MalformedPolicyDocument", exc.message)
     click.echo("OK")
+
+
+from selfiam.cli.lint import lint  # noqa: E402 - registered on the group defined above
+
+policy.add_command(lint)
