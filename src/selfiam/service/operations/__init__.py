@@ -6,7 +6,9 @@ from selfiam.service.operations import (  # noqa: F401
     authorization_details,
     groups,
     inline_policies,
+    login_profiles,
     managed_policies,
+    password_policy,
     sts,
     users,
 )
