@@ -1,0 +1,143 @@
+"""X.509 signing certificates: at most two per user, each certificate once per account.
+
+Every operation is authorized against the owning user's ARN; an omitted
+UserName means the caller's own user, as AWS. A certificate id that exists
+but belongs to another user than the one named is not found, in AWS's words,
+so nobody learns about other users' certificates by guessing ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.exc import IntegrityError
+
+from selfiam.domain.certificates import parse_signing_certificate
+from selfiam.domain.errors import (
+    AwsError,
+    DuplicateCertificate,
+    InvalidInput,
+    LimitExceeded,
+    NoSuchEntity,
+)
+from selfiam.domain.identifiers import new_signing_certificate_id
+from selfiam.service.context import OperationContext
+from selfiam.service.lookup import target_user_name
+from selfiam.service.operations.account import SIGNING_CERTIFICATES_PER_USER
+from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.registry import operation
+from selfiam.store import tables as t
+from selfiam.store.locks import lock_user_row
+
+STATUSES = ("Active", "Inactive")
+
+
+def no_such_certificate(certificate_id: str) -> AwsError:
+    return NoSuchEntity(f"The Certificate with id {certificate_id} cannot be found.")
+
+
+def check_status(status: str) -> str:
+    """Active or Inactive: the model's enum also lists Expired, which no caller may set."""
+    if status not in STATUSES:
+        raise InvalidInput(f"Invalid status {status}: a certificate is Active or Inactive.")
+    return status
+
+
+def _shape(row: Row[Any], user_name: str) -> dict[str, Any]:
+    return {
+        "UserName": user_name,
+        "CertificateId": row.certificate_id,
+        "CertificateBody": row.body,
+        "Status": row.status,
+        "UploadDate": row.uploaded_at,
+    }
+
+
+@operation("UploadSigningCertificate")
+def upload_signing_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Upload a certificate; the user's row lock makes the two-certificate limit hold
+    under concurrency, and the (account, fingerprint) constraint refuses a duplicate."""
+    name = target_user_name(ctx, params)
+    user = authorize_user(ctx, name)
+    body = str(params["CertificateBody"])
+    parsed = parse_signing_certificate(body, ctx.info.now)
+    if not lock_user_row(ctx.conn, user.user_id):  # deleted since it was read
+        raise no_such_user(name)
+    sc = t.signing_certificates
+    count = ctx.conn.execute(
+        select(func.count()).select_from(sc).where(sc.c.user_id == user.user_id)
+    ).scalar_one()
+    if count >= SIGNING_CERTIFICATES_PER_USER:
+        raise LimitExceeded(
+            f"Cannot exceed quota for CertificatesPerUser: {SIGNING_CERTIFICATES_PER_USER}"
+        )
+    certificate_id = new_signing_certificate_id()
+    try:
+        ctx.conn.execute(
+            sc.insert().values(
+                certificate_id=certificate_id,
+                account_id=ctx.account_id,
+                user_id=user.user_id,
+                body=body,
+                fingerprint_sha256=parsed.fingerprint_sha256,
+                status="Active",
+                uploaded_at=ctx.info.now,
+            )
+        )
+    except IntegrityError:
+        raise DuplicateCertificate(
+            "The same certificate is already associated with a user in this account."
+        ) from None
+    ctx.changed_authorization()
+    row = ctx.conn.execute(select(sc).where(sc.c.certificate_id == certificate_id)).one()
+    return {"Certificate": _shape(row, user.name)}
+
+
+@operation("ListSigningCertificates", writes=False)
+def list_signing_certificates(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    user = authorize_user(ctx, target_user_name(ctx, params))
+    sc = t.signing_certificates
+    query = select(sc).where(sc.c.user_id == user.user_id)
+    after = decode_marker(params.get("Marker"))
+    if after is not None:
+        query = query.where(sc.c.certificate_id > after)
+    rows = ctx.conn.execute(query.order_by(sc.c.certificate_id).limit(limit_of(params))).all()
+    page, more = finish_page(rows, params, lambda r: r.certificate_id)
+    return {"Certificates": [_shape(r, user.name) for r in page], **more}
+
+
+def _users_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> str:
+    """Authorize on the user, then find the certificate among that user's own."""
+    user = authorize_user(ctx, target_user_name(ctx, params))
+    certificate_id = str(params["CertificateId"])
+    sc = t.signing_certificates
+    found = ctx.conn.execute(
+        select(sc.c.certificate_id).where(
+            sc.c.certificate_id == certificate_id, sc.c.user_id == user.user_id
+        )
+    ).first()
+    if found is None:
+        raise no_such_certificate(certificate_id)
+    return certificate_id
+
+
+@operation("UpdateSigningCertificate")
+def update_signing_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    certificate_id = _users_certificate(ctx, params)
+    status = check_status(str(params["Status"]))
+    sc = t.signing_certificates
+    ctx.conn.execute(sc.update().where(sc.c.certificate_id == certificate_id).values(status=status))
+    ctx.changed_authorization()
+    return {}
+
+
+@operation("DeleteSigningCertificate")
+def delete_signing_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    certificate_id = _users_certificate(ctx, params)
+    sc = t.signing_certificates
+    ctx.conn.execute(sc.delete().where(sc.c.certificate_id == certificate_id))
+    ctx.changed_authorization()
+    return {}

@@ -1,0 +1,160 @@
+"""SSH public keys (for CodeCommit-style git over SSH): at most five per user.
+
+Every operation is authorized against the owning user's ARN. UploadSSHPublicKey,
+GetSSHPublicKey, UpdateSSHPublicKey and DeleteSSHPublicKey require UserName
+(botocore's model); ListSSHPublicKeys defaults to the caller. A key id that
+exists but belongs to another user than the one named is not found, in AWS's
+words. The same key (by fingerprint, whatever its encoding) is refused twice
+for one user by the (user_id, fingerprint) constraint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.exc import IntegrityError
+
+from selfiam.domain.errors import (
+    AwsError,
+    DuplicateSSHPublicKey,
+    InvalidInput,
+    LimitExceeded,
+    NoSuchEntity,
+    UnrecognizedPublicKeyEncoding,
+)
+from selfiam.domain.identifiers import new_ssh_public_key_id
+from selfiam.domain.ssh_keys import ENCODINGS, parse_ssh_public_key
+from selfiam.service.context import OperationContext
+from selfiam.service.lookup import target_user_name
+from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.registry import operation
+from selfiam.store import tables as t
+from selfiam.store.locks import lock_user_row
+
+SSH_PUBLIC_KEYS_PER_USER = 5
+STATUSES = ("Active", "Inactive")
+
+
+def no_such_key(key_id: str) -> AwsError:
+    return NoSuchEntity(f"The Public Key with id {key_id} cannot be found.")
+
+
+def _metadata(row: Row[Any], user_name: str) -> dict[str, Any]:
+    return {
+        "UserName": user_name,
+        "SSHPublicKeyId": row.ssh_public_key_id,
+        "Status": row.status,
+        "UploadDate": row.uploaded_at,
+    }
+
+
+def _full(row: Row[Any], user_name: str, body: str) -> dict[str, Any]:
+    return {
+        **_metadata(row, user_name),
+        "Fingerprint": row.fingerprint,
+        "SSHPublicKeyBody": body,
+    }
+
+
+@operation("UploadSSHPublicKey")
+def upload_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Upload a key; the user's row lock makes the five-key limit hold under concurrency."""
+    name = target_user_name(ctx, params)
+    user = authorize_user(ctx, name)
+    body = str(params["SSHPublicKeyBody"])
+    parsed = parse_ssh_public_key(body)
+    if not lock_user_row(ctx.conn, user.user_id):  # deleted since it was read
+        raise no_such_user(name)
+    sk = t.ssh_public_keys
+    count = ctx.conn.execute(
+        select(func.count()).select_from(sk).where(sk.c.user_id == user.user_id)
+    ).scalar_one()
+    if count >= SSH_PUBLIC_KEYS_PER_USER:
+        raise LimitExceeded(
+            f"Cannot exceed quota for SSHPublicKeysPerUser: {SSH_PUBLIC_KEYS_PER_USER}"
+        )
+    key_id = new_ssh_public_key_id()
+    try:
+        ctx.conn.execute(
+            sk.insert().values(
+                ssh_public_key_id=key_id,
+                user_id=user.user_id,
+                body=body,
+                fingerprint=parsed.fingerprint,
+                status="Active",
+                uploaded_at=ctx.info.now,
+            )
+        )
+    except IntegrityError:
+        raise DuplicateSSHPublicKey(
+            f"The SSH public key with fingerprint {parsed.fingerprint} is already "
+            f"associated with user {user.name}."
+        ) from None
+    ctx.changed_authorization()
+    row = ctx.conn.execute(select(sk).where(sk.c.ssh_public_key_id == key_id)).one()
+    return {"SSHPublicKey": _full(row, user.name, body)}
+
+
+def _users_key(ctx: OperationContext, params: Mapping[str, Any]) -> tuple[Row[Any], str]:
+    """Authorize on the user, then find the key among that user's own: (row, user name)."""
+    user = authorize_user(ctx, target_user_name(ctx, params))
+    key_id = str(params["SSHPublicKeyId"])
+    sk = t.ssh_public_keys
+    row = ctx.conn.execute(
+        select(sk).where(sk.c.ssh_public_key_id == key_id, sk.c.user_id == user.user_id)
+    ).first()
+    if row is None:
+        raise no_such_key(key_id)
+    return row, str(user.name)
+
+
+@operation("GetSSHPublicKey", writes=False)
+def get_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The key in the asked Encoding: SSH (an OpenSSH line) or PEM (SubjectPublicKeyInfo)."""
+    encoding = str(params["Encoding"])
+    row, user_name = _users_key(ctx, params)
+    if encoding not in ENCODINGS:
+        raise UnrecognizedPublicKeyEncoding(
+            f"The encoding {encoding} is not recognized; use SSH or PEM."
+        )
+    body = parse_ssh_public_key(row.body).encode(encoding)
+    return {"SSHPublicKey": _full(row, user_name, body)}
+
+
+@operation("ListSSHPublicKeys", writes=False)
+def list_ssh_public_keys(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    user = authorize_user(ctx, target_user_name(ctx, params))
+    sk = t.ssh_public_keys
+    query = select(sk).where(sk.c.user_id == user.user_id)
+    after = decode_marker(params.get("Marker"))
+    if after is not None:
+        query = query.where(sk.c.ssh_public_key_id > after)
+    rows = ctx.conn.execute(query.order_by(sk.c.ssh_public_key_id).limit(limit_of(params))).all()
+    page, more = finish_page(rows, params, lambda r: r.ssh_public_key_id)
+    return {"SSHPublicKeys": [_metadata(r, user.name) for r in page], **more}
+
+
+@operation("UpdateSSHPublicKey")
+def update_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    row, _ = _users_key(ctx, params)
+    status = str(params["Status"])
+    if status not in STATUSES:
+        raise InvalidInput(f"Invalid status {status}: an SSH public key is Active or Inactive.")
+    sk = t.ssh_public_keys
+    ctx.conn.execute(
+        sk.update().where(sk.c.ssh_public_key_id == row.ssh_public_key_id).values(status=status)
+    )
+    ctx.changed_authorization()
+    return {}
+
+
+@operation("DeleteSSHPublicKey")
+def delete_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    row, _ = _users_key(ctx, params)
+    sk = t.ssh_public_keys
+    ctx.conn.execute(sk.delete().where(sk.c.ssh_public_key_id == row.ssh_public_key_id))
+    ctx.changed_authorization()
+    return {}
