@@ -25,6 +25,7 @@ def _print_init(result: InitResult, settings: Settings, output: str) -> None:
         "user_name": result.user_name,
         "access_key_id": result.access_key_id,
         "secret_access_key": result.secret_access_key,
+        "password": result.password,
     }
     if output == "json":
         click.echo(json.dumps(facts))
@@ -35,8 +36,9 @@ def _print_init(result: InitResult, settings: Settings, output: str) -> None:
         click.echo(f"  {key.replace('_', ' '):<{width}}  {value}")
     click.echo(
         f"\n  aws iam get-user --endpoint-url {facts['endpoint']}   "
-        "(with the key above in your AWS profile)\n"
+        "(with the key above in your AWS profile)"
     )
+    click.echo("  The password is temporary: it must be changed at the first sign-in.\n")
 
 
 def _initialize(runtime: Runtime, settings: Settings, output: str) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from selfiam.domain.arns import aws_managed_policy_arn
 from selfiam.domain.identifiers import new_account_id, new_policy_id, new_request_id
 from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.passwords import temporary_password
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
 from selfiam.store.engine import transaction
@@ -99,6 +100,7 @@ class InitResult:
     user_name: str
     access_key_id: str
     secret_access_key: str
+    password: str  # the admin's one-time console password (must be changed at first sign-in)
 
 
 def root_request(runtime: Runtime) -> RequestInfo:
@@ -111,7 +113,7 @@ def root_request(runtime: Runtime) -> RequestInfo:
 
 
 def initialize(runtime: Runtime, account_id: str | None = None) -> InitResult:
-    """Create the account, the admin user with full access and a key, and SelfService."""
+    """Create the account, the admin user (full access, a key, a one-time password), SelfService."""
     with transaction(runtime.engine) as conn:
         seed_aws_managed_policies(conn)
         account_id = create_account(conn, runtime.clock(), account_id)
@@ -127,6 +129,8 @@ def initialize(runtime: Runtime, account_id: str | None = None) -> InitResult:
         PolicyArn=aws_managed_policy_arn("AdministratorAccess"),
     )
     key = call("CreateAccessKey", UserName=ADMIN_USER)["AccessKey"]
+    password = temporary_password(runtime, account_id, ADMIN_USER)
+    call("CreateLoginProfile", UserName=ADMIN_USER, Password=password, PasswordResetRequired=True)
     call("CreateGroup", GroupName=SELF_SERVICE_GROUP)
     policy = call(
         "CreatePolicy",
@@ -136,4 +140,4 @@ def initialize(runtime: Runtime, account_id: str | None = None) -> InitResult:
     )["Policy"]
     call("AttachGroupPolicy", GroupName=SELF_SERVICE_GROUP, PolicyArn=policy["Arn"])
     runtime.audit.flush()
-    return InitResult(account_id, ADMIN_USER, key["AccessKeyId"], key["SecretAccessKey"])
+    return InitResult(account_id, ADMIN_USER, key["AccessKeyId"], key["SecretAccessKey"], password)

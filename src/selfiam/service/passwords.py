@@ -28,6 +28,7 @@ from selfiam.domain.identifiers import new_request_id
 from selfiam.domain.password_rules import (
     AWS_DEFAULT_POLICY,
     PasswordPolicy,
+    generate_password,
     reuse_violation,
     violation_message,
     violations,
@@ -235,3 +236,10 @@ def _audit_signin(
             user_agent=user_agent[:1024] if user_agent else None,
         )
     )
+
+
+def temporary_password(runtime: Runtime, account_id: str, user_name: str) -> str:
+    """A generated one-time password that meets the account's current password policy."""
+    with read_transaction(runtime.engine) as conn:
+        policy = effective_policy(conn, account_id)
+    return generate_password(policy, user_name)
