@@ -219,6 +219,14 @@ def test_validate_size_limit(tmp_path: Path) -> None:
     assert run(["policy", "validate", str(path), "--kind", "inline-role"]).exit_code == 0
 
 
+# The self-service policy lets a user manage their own credentials only with MFA.
+MFA_PRESENT = {
+    "ContextKeyName": "aws:MultiFactorAuthPresent",
+    "ContextKeyValues": ["true"],
+    "ContextKeyType": "boolean",
+}
+
+
 def test_validate_stdin() -> None:
     result = run(["policy", "validate", "-"], stdin=doc(allow("s3:*")))
     assert (result.exit_code, result.stdout) == (0, "OK\n")
@@ -232,7 +240,7 @@ def test_self_service_alice_manages_her_own_key_not_bobs(tmp_path: Path) -> None
         "PolicyInputList": [SELF_SERVICE],
         "ActionNames": ["iam:CreateAccessKey", "iam:DeleteUser", "iam:ListUsers"],
         "ResourceArns": [ALICE, BOB],
-        "ContextEntries": [username("alice")],
+        "ContextEntries": [username("alice"), MFA_PRESENT],
     }
     result = simulate_cli(request, tmp_path)
     assert result.exit_code == 0, result.output
@@ -258,7 +266,7 @@ def test_self_service_one_resource(user: str, resource: str, decision: str) -> N
             "PolicyInputList": [SELF_SERVICE],
             "ActionNames": ["iam:CreateAccessKey"],
             "ResourceArns": [resource],
-            "ContextEntries": [username(user)],
+            "ContextEntries": [username(user), MFA_PRESENT],
         },
         now=NOW,
     )
@@ -487,7 +495,9 @@ def test_bad_input() -> None:
 def test_context_keys_for_custom_policy() -> None:
     policy = doc(allow("s3:GetObject", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))
     keys = context_keys_for_custom_policy({"PolicyInputList": [SELF_SERVICE, policy]})
-    assert keys == {"ContextKeyNames": ["aws:SourceIp", "aws:username"]}
+    assert keys == {
+        "ContextKeyNames": ["aws:MultiFactorAuthPresent", "aws:SourceIp", "aws:username"]
+    }
 
 
 # --- the response shape is botocore's --------------------------------------------------------

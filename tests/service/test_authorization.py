@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -164,15 +166,41 @@ def test_policy_arn_condition_limits_what_can_be_attached(
     assert denied.value.message == no_policy_allows("iam:AttachUserPolicy", bob)
 
 
-def test_self_service_policy(call: Call, caller_for: CallerFor) -> None:
+def explicit_deny(action: str, resource: str, who: str = ALICE) -> str:
+    return (
+        f"User: {who} is not authorized to perform: {action} on resource: {resource} "
+        "with an explicit deny in an identity-based policy"
+    )
+
+
+def with_mfa(caller: Caller, runtime: Runtime) -> Caller:
+    """The same user on temporary credentials obtained with an MFA code a minute ago."""
+    return replace(
+        caller,
+        access_key_id="ASIATESTTESTTESTTEST",
+        session_token_id="session-1",
+        mfa_authenticated_at=runtime.clock() - timedelta(minutes=1),
+    )
+
+
+def test_self_service_policy(call: Call, caller_for: CallerFor, runtime: Runtime) -> None:
     for name in ("alice", "bob"):
         call("CreateUser", UserName=name)
     call("CreateGroup", GroupName="SelfService")
     arn = create_policy(call, "SelfServiceCredentials", self_service_policy_document())
     call("AttachGroupPolicy", GroupName="SelfService", PolicyArn=arn)
     call("AddUserToGroup", GroupName="SelfService", UserName="alice")
-    alice = caller_for("alice")
+    alice_key = caller_for("alice")  # a long-term access key: no MFA
+    alice = with_mfa(alice_key, runtime)
 
+    # Without MFA: reading IAM, but no credential management.
+    call("GetUser", UserName="bob", caller=alice_key)
+    call("ListAccessKeys", UserName="alice", caller=alice_key)
+    with pytest.raises(AccessDenied) as no_mfa:
+        call("CreateAccessKey", UserName="alice", caller=alice_key)
+    assert no_mfa.value.message == explicit_deny("iam:CreateAccessKey", ALICE)
+
+    # With MFA: her own keys.
     key = call("CreateAccessKey", UserName="alice", caller=alice)["AccessKey"]
     assert key["UserName"] == "alice"
     call("CreateAccessKey", caller=alice)  # UserName omitted: her own
@@ -198,7 +226,12 @@ def test_self_service_policy(call: Call, caller_for: CallerFor) -> None:
         call("CreatePolicyVersion", PolicyArn=arn, PolicyDocument=doc("*"), caller=alice)
     with pytest.raises(AccessDenied):
         call("DetachGroupPolicy", GroupName="SelfService", PolicyArn=arn, caller=alice)
+    # The same escalations without MFA meet the MFA deny first.
+    with pytest.raises(AccessDenied) as join_no_mfa:
+        call("AddUserToGroup", GroupName="SelfService", UserName="alice", caller=alice_key)
+    assert join_no_mfa.value.message == explicit_deny("iam:AddUserToGroup", group)
     assert len(call("ListAccessKeys", UserName="bob")["AccessKeyMetadata"]) == 0
+    assert len(call("ListAccessKeys", UserName="alice")["AccessKeyMetadata"]) == 2
 
 
 def test_a_change_through_one_process_is_enforced_by_another(
