@@ -71,5 +71,10 @@ InvalidPublicKey = _error("InvalidPublicKey", "InvalidPublicKey", 400)
 # MFA devices (status from botocore's IAM error shape).
 InvalidAuthenticationCode = _error("InvalidAuthenticationCode", "InvalidAuthenticationCode", 403)
 
+# Credential reports (codes and statuses from botocore's IAM error shapes).
+CredentialReportNotPresent = _error("CredentialReportNotPresent", "ReportNotPresent", 410)
+CredentialReportExpired = _error("CredentialReportExpired", "ReportExpired", 410)
+CredentialReportNotReady = _error("CredentialReportNotReady", "ReportInProgress", 404)
+
 ServiceFailure = _error("ServiceFailure", "ServiceFailure", 500, sender=False)
 InternalFailure = _error("InternalFailure", "InternalFailure", 500, sender=False)

@@ -4,6 +4,7 @@ from selfiam.service.operations import (  # noqa: F401
     access_keys,
     account,
     authorization_details,
+    credential_report,
     groups,
     inline_policies,
     login_profiles,
