@@ -19,6 +19,7 @@ COMMANDS = {
     "user": "selfiam.cli.users:user",
     "audit": "selfiam.cli.audit:audit",
     "policy": "selfiam.cli.policy:policy",
+    "verify": "selfiam.cli.verify:verify",
 }
 
 
