@@ -9,6 +9,7 @@ from selfiam.service.operations import (  # noqa: F401
     inline_policies,
     login_profiles,
     managed_policies,
+    mfa,
     password_policy,
     signing_certificates,
     ssh_public_keys,
