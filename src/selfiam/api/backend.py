@@ -6,11 +6,9 @@ from typing import Any
 
 from selfiam.api.endpoint import RequestMeta
 from selfiam.auth.sigv4 import SigV4Credential
-from selfiam.domain.errors import AwsError, InvalidClientTokenId
+from selfiam.domain.errors import AwsError
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
-
-_INVALID = "The security token included in the request is invalid."
 
 
 class RuntimeBackend:
@@ -20,11 +18,10 @@ class RuntimeBackend:
         self.runtime = runtime
 
     def authenticate(self, cred: SigV4Credential, source_ip: str) -> tuple[object, bytes]:
-        if cred.security_token is not None:
-            # Temporary credentials arrive with the STS work (GetSessionToken).
-            raise InvalidClientTokenId(_INVALID)
         scope = (cred.date, cred.region, cred.service)
-        return self.runtime.authenticate_access_key(cred.access_key_id, scope)
+        return self.runtime.authenticate_access_key(
+            cred.access_key_id, scope, session_token=cred.security_token
+        )
 
     def invoke(
         self,

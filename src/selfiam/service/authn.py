@@ -4,10 +4,18 @@ Every entry is tagged with the database's auth version (DESIGN rule 7): any
 change to users, keys or policies bumps it, so a deleted user or deactivated
 key is refused by every process on its very next request. Secrets are
 decrypted only on a cache miss, and only to derive SigV4 signing keys.
+
+Temporary credentials (``ASIA…`` keys from GetSessionToken) must come with
+their session token, and long-term keys without one. The token is checked
+against its stored SHA-256 in constant time, and the expiry against the clock
+on every request: neither is cached away. A deleted user's sessions go with
+the user's row (FK cascade) and the version bump, at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,12 +26,14 @@ from sqlalchemy.engine import Connection
 from selfiam.auth.secretbox import SecretBox
 from selfiam.auth.sigv4 import derive_signing_key
 from selfiam.domain.arns import user_arn
-from selfiam.domain.errors import InvalidClientTokenId
+from selfiam.domain.errors import ExpiredToken, InvalidClientTokenId
+from selfiam.domain.identifiers import TEMPORARY_ACCESS_KEY_PREFIX
 from selfiam.service.caller import Caller
 from selfiam.service.principals import load_user_tags
 from selfiam.store import tables as t
 
 INVALID_TOKEN = "The security token included in the request is invalid."
+EXPIRED_TOKEN = "The security token included in the request is expired"
 KEY_USE_GRANULARITY = timedelta(minutes=1)
 
 
@@ -33,6 +43,9 @@ class _KeyEntry:
     caller: Caller
     secret: str
     signing_keys: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
+    # Temporary credentials only:
+    token_sha256: bytes | None = None
+    expires_at: datetime | None = None
 
 
 class CredentialCache:
@@ -45,15 +58,33 @@ class CredentialCache:
         self._lock = threading.Lock()
 
     def authenticate(
-        self, conn: Connection, version: int, access_key_id: str, scope: tuple[str, str, str]
+        self,
+        conn: Connection,
+        version: int,
+        access_key_id: str,
+        scope: tuple[str, str, str],
+        *,
+        session_token: str | None = None,
+        now: datetime | None = None,
     ) -> tuple[Caller, bytes]:
         """The caller behind ``access_key_id`` and the signing key for ``scope``
-        (date, region, service); InvalidClientTokenId if the key is unknown or inactive."""
+        (date, region, service).
+
+        InvalidClientTokenId if the key is unknown or inactive, if a temporary key
+        comes without its session token (or with another one), or a long-term key
+        with one; ExpiredToken if temporary credentials expired before ``now``.
+        """
+        temporary = access_key_id.startswith(TEMPORARY_ACCESS_KEY_PREFIX)
+        if temporary != (session_token is not None):
+            raise InvalidClientTokenId(INVALID_TOKEN)
         entry = self._entries.get(access_key_id)
         if entry is None or entry.version != version:
-            entry = self._load(conn, version, access_key_id)
+            load = self._load_session if temporary else self._load
+            entry = load(conn, version, access_key_id)
             with self._lock:
                 self._entries[access_key_id] = entry
+        if session_token is not None:
+            self._check_session(access_key_id, entry, session_token, now)
         key = entry.signing_keys.get(scope)
         if key is None:
             key = derive_signing_key(entry.secret, *scope)
@@ -81,6 +112,57 @@ class CredentialCache:
             principal_tags=load_user_tags(conn, row.user_id),
         )
         return _KeyEntry(version, caller, secret)
+
+    def _check_session(
+        self, access_key_id: str, entry: _KeyEntry, token: str, now: datetime | None
+    ) -> None:
+        assert entry.token_sha256 is not None and entry.expires_at is not None
+        if now is None:
+            raise ValueError("temporary credentials are checked against the clock: pass now")
+        digest = hashlib.sha256(token.encode()).digest()
+        if not hmac.compare_digest(digest, entry.token_sha256):
+            raise InvalidClientTokenId(INVALID_TOKEN)
+        if now >= entry.expires_at:
+            with self._lock:
+                self._entries.pop(access_key_id, None)
+            raise ExpiredToken(EXPIRED_TOKEN)
+
+    def _load_session(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
+        s, u = t.sts_sessions, t.users
+        row = conn.execute(
+            select(
+                s.c.secret_ciphertext,
+                s.c.session_token_sha256,
+                s.c.mfa_authenticated_at,
+                s.c.expires_at,
+                u.c.user_id,
+                u.c.name,
+                u.c.path,
+                u.c.account_id,
+            )
+            .select_from(s.join(u, s.c.user_id == u.c.user_id))
+            .where(s.c.access_key_id == access_key_id)
+        ).first()
+        if row is None:
+            raise InvalidClientTokenId(INVALID_TOKEN)
+        secret = self._box.open(row.secret_ciphertext, access_key_id.encode()).decode()
+        caller = Caller(
+            account_id=row.account_id,
+            arn=user_arn(row.account_id, row.name, row.path),
+            user_id=row.user_id,
+            user_name=row.name,
+            access_key_id=access_key_id,
+            session_token_id=access_key_id,
+            mfa_authenticated_at=row.mfa_authenticated_at,
+            principal_tags=load_user_tags(conn, row.user_id),
+        )
+        return _KeyEntry(
+            version,
+            caller,
+            secret,
+            token_sha256=bytes.fromhex(row.session_token_sha256),
+            expires_at=row.expires_at,
+        )
 
     def should_record_use(
         self, access_key_id: str, service: str, region: str, now: datetime

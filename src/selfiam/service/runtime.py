@@ -12,9 +12,15 @@ from sqlalchemy.engine import Connection
 
 from selfiam.auth.passwords import PasswordHasher, default_hasher
 from selfiam.auth.secretbox import SecretBox
-from selfiam.domain.errors import AwsError, InternalFailure, InvalidAction, NoSuchEntity
+from selfiam.domain.errors import (
+    AwsError,
+    InternalFailure,
+    InvalidAction,
+    InvalidClientTokenId,
+    NoSuchEntity,
+)
 from selfiam.service.audit import AuditRecord, AuditWriter, KeyUse, write_records
-from selfiam.service.authn import CredentialCache
+from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
 from selfiam.service.principals import PrincipalPolicies, load_user_policies
@@ -62,12 +68,15 @@ class Runtime:
     # -- authentication -------------------------------------------------------------------
 
     def authenticate_access_key(
-        self, access_key_id: str, scope: tuple[str, str, str]
+        self, access_key_id: str, scope: tuple[str, str, str], session_token: str | None = None
     ) -> tuple[Caller, bytes]:
-        """The caller owning an active access key, and its SigV4 signing key for ``scope``."""
+        """The caller owning an active access key (or unexpired temporary credentials,
+        with their ``session_token``), and its SigV4 signing key for ``scope``."""
         with read_transaction(self.engine) as conn:
             version = read_auth_version(conn)
-            return self.credentials.authenticate(conn, version, access_key_id, scope)
+            return self.credentials.authenticate(
+                conn, version, access_key_id, scope, session_token=session_token, now=self.clock()
+            )
 
     # -- authorization support --------------------------------------------------------------
 
@@ -95,8 +104,17 @@ class Runtime:
         if op is None:
             raise InvalidAction(f"Could not find operation {name} for version {_version(service)}")
         action = f"{service}:{name}"
-        if caller.access_key_id and self.credentials.should_record_use(
-            caller.access_key_id, info.service, info.region, info.now
+        if service == "iam" and caller.is_temporary and caller.mfa_authenticated_at is None:
+            # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA.
+            error = InvalidClientTokenId(INVALID_TOKEN)
+            self.audit.submit(self._record(None, caller, info, action, error))
+            raise error
+        if (
+            caller.access_key_id
+            and not caller.is_temporary
+            and self.credentials.should_record_use(
+                caller.access_key_id, info.service, info.region, info.now
+            )
         ):
             self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
         begin = transaction if op.writes else read_transaction
