@@ -9,8 +9,8 @@ The service (iam or sts) is the one named in the credential scope, as boto3
 signs it. Any ``AwsError`` becomes AWS's XML error with its status; anything
 else is logged (traceback and request id only, never the request's secrets)
 and answered as a 500 InternalFailure. Every response carries
-``x-amzn-RequestId``. Backend calls may block (database, argon2), so they run
-in Starlette's threadpool.
+``x-amzn-RequestId``. Backend calls may block (database, argon2), so all the
+steps after reading the body run in Starlette's threadpool, in one trip.
 """
 
 from __future__ import annotations
@@ -101,34 +101,46 @@ def create_api_app(
 ) -> Starlette:
     """The ASGI app serving AWS's IAM and STS Query APIs with ``backend``."""
 
+    def process(
+        http: HttpRequest,
+        cred: SigV4Credential,
+        source_ip: str,
+        secure: bool,
+        request_id: str,
+        invoked: list[bool],
+    ) -> bytes:
+        """Everything after the body is read, in one trip to the threadpool per request."""
+        caller, signing_key = backend.authenticate(cred, source_ip)
+        now = clock()
+        verify(http, cred, signing_key, now)
+        operation, params = parse_request(cred.service, _params(http))
+        meta = RequestMeta(
+            request_id=request_id,
+            source_ip=source_ip,
+            secure_transport=secure,
+            user_agent=http.header("User-Agent") or "",
+            now=now,
+            region=cred.region,
+        )
+        invoked.append(True)
+        output = backend.invoke(cred.service, operation, params, caller, meta)
+        return serialize_response(cred.service, operation, output or {}, request_id)
+
     async def handle(request: Request) -> Response:
         request_id = str(uuid.uuid4())
         service = _service_hint(request)
         action = "Unknown"
-        invoked = False
+        invoked: list[bool] = []  # non-empty once the backend was invoked
         source_ip = request.client.host if request.client else ""
         try:
             http = await _read(request)
             action = _action_hint(http)
             cred = parse_auth(http)
             service = cred.service
-            caller, signing_key = await run_in_threadpool(backend.authenticate, cred, source_ip)
-            now = clock()
-            verify(http, cred, signing_key, now)
-            operation, params = parse_request(service, _params(http))
-            meta = RequestMeta(
-                request_id=request_id,
-                source_ip=source_ip,
-                secure_transport=request.url.scheme == "https",
-                user_agent=http.header("User-Agent") or "",
-                now=now,
-                region=cred.region,
+            secure = request.url.scheme == "https"
+            body = await run_in_threadpool(
+                process, http, cred, source_ip, secure, request_id, invoked
             )
-            invoked = True
-            output = await run_in_threadpool(
-                backend.invoke, service, operation, params, caller, meta
-            )
-            body = serialize_response(service, operation, output or {}, request_id)
             return _xml(body, 200, request_id)
         except AwsError as error:
             if not invoked:

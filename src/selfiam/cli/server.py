@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -77,6 +78,15 @@ def init(
     help="Initialise the data directory first if it holds no account (make run).",
 )
 @click.option("--log-level", default="warning", show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    envvar="SELFIAM_WORKERS",
+    help="Worker processes (or $SELFIAM_WORKERS). Each opens its own database connections "
+    "and caches, kept right across processes by the database's auth version.",
+)
 def serve(
     data_dir: str | None,
     database_url: str | None,
@@ -84,6 +94,7 @@ def serve(
     port: int | None,
     init_if_missing: bool,
     log_level: str,
+    workers: int,
 ) -> None:
     """Serve the IAM and STS APIs."""
     import uvicorn
@@ -100,6 +111,25 @@ def serve(
         account = account_of(runtime)
     click.echo(f"selfiam: account {account}, IAM and STS at {_endpoint(settings)}/", err=False)
     sys.stdout.flush()
+    if workers > 1:
+        # uvicorn starts each worker as a new process that calls the factory, which
+        # reads its settings from the environment and opens its own Runtime.
+        os.environ.update(
+            SELFIAM_DATA_DIR=str(settings.data_dir),
+            SELFIAM_DATABASE_URL=settings.database_url,
+            SELFIAM_MASTER_KEY_FILE=str(settings.master_key_file),
+        )
+        runtime.engine.dispose()
+        uvicorn.run(
+            "selfiam.app:create_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            access_log=False,
+        )
+        return
     uvicorn.run(
         create_app(runtime=runtime),
         host=settings.host,

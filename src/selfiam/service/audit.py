@@ -3,7 +3,10 @@
 A state change writes its record in its own transaction, so the change and its
 record commit together. Reads and refusals change nothing, so their records are
 queued and written in small batches by a background thread (``flush()`` waits
-for the queue to drain), which keeps a write lock off every read.
+for the queue to drain), which keeps a write lock off every read. The thread
+lets a batch gather for up to ``_LINGER`` seconds after its first record, so a
+busy server writes one batch per interval rather than one transaction per
+request (``flush()`` cuts the wait short).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from selfiam.store.engine import read_transaction, transaction
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+#: How long a batch may wait for more records after its first one (seconds).
+_LINGER = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class AuditWriter:
         self._queue: queue.Queue[AuditRecord | KeyUse] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._wake = threading.Event()  # set by flush(): write now, don't linger
 
     def submit(self, record: AuditRecord | KeyUse) -> None:
         self._ensure_thread()
@@ -85,6 +91,7 @@ class AuditWriter:
     def flush(self) -> None:
         """Block until every record submitted so far is written."""
         if self._thread is not None:
+            self._wake.set()
             self._queue.join()
 
     def _ensure_thread(self) -> None:
@@ -99,6 +106,8 @@ class AuditWriter:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
+            if self._wake.wait(_LINGER):
+                self._wake.clear()
             while len(batch) < _BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
