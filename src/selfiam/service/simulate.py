@@ -30,6 +30,11 @@ types, ``boolean`` values lower-cased). ``aws:CurrentTime`` and ``aws:EpochTime`
 ``now`` unless given. ``CallerArn`` is the principal the resource policy's ``Principal`` is
 matched against, and supplies ``aws:PrincipalArn`` / ``aws:PrincipalAccount`` unless given.
 
+SimulatePrincipalPolicy: the service layer loads the principal's stored policies, compiled,
+and passes them as ``StoredPolicies`` with the name AWS's simulator gives each source
+(``SourcePolicyId`` / ``SourcePolicyType``); ``PolicyInputList`` adds to them and
+``PermissionsBoundaryPolicyInputList`` replaces the stored boundary, as AWS documents.
+
 Cost: each distinct policy text is parsed once per process (an LRU keyed by text, kind and
 input position), and each distinct list of policies is indexed once, so a batch of thousands
 of requests over the same policies spends its time evaluating, not parsing.
@@ -38,6 +43,7 @@ of requests over the same policies spends its time evaluating, not parsing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -57,7 +63,14 @@ from selfiam.policy import (
     parse_policy,
 )
 
-__all__ = ["clear_caches", "context_keys_for_custom_policy", "simulate_custom_policy"]
+__all__ = [
+    "StoredPolicies",
+    "clear_caches",
+    "context_keys_for_custom_policy",
+    "context_keys_for_principal_policy",
+    "simulate_custom_policy",
+    "simulate_principal_policy",
+]
 
 _PARAMETERS = frozenset(
     {
@@ -75,6 +88,11 @@ _PARAMETERS = frozenset(
         "OrderedOrganizationPolicyInputList",
     }
 )
+# SimulatePrincipalPolicy's own parameters, resolved by the caller into StoredPolicies.
+_PRINCIPAL_PARAMETERS = (_PARAMETERS - {"OrderedOrganizationPolicyInputList"}) | {
+    "PolicySourceArn",
+    "PolicyExclusionList",
+}
 _CONTEXT_TYPES = frozenset(
     {
         "string",
@@ -177,14 +195,16 @@ def _optional_string(params: Mapping[str, Any], member: str) -> str | None:
     return value
 
 
-def _check_parameters(params: Mapping[str, Any]) -> None:
+def _check_parameters(
+    params: Mapping[str, Any],
+    allowed: frozenset[str] = _PARAMETERS,
+    operation: str = "SimulateCustomPolicy",
+) -> None:
     if not isinstance(params, Mapping):
-        raise ValidationError("The request must be an object of SimulateCustomPolicy parameters")
-    unknown = sorted(k for k in params if k not in _PARAMETERS)
+        raise ValidationError(f"The request must be an object of {operation} parameters")
+    unknown = sorted(k for k in params if k not in allowed)
     if unknown:
-        raise ValidationError(
-            f"Unknown parameter(s) for SimulateCustomPolicy: {', '.join(unknown)}"
-        )
+        raise ValidationError(f"Unknown parameter(s) for {operation}: {', '.join(unknown)}")
     if params.get("OrderedOrganizationPolicyInputList"):
         raise InvalidInput("Service control policies are not simulated by selfiam")
 
@@ -307,10 +327,25 @@ def _position(pos: tuple[int, int]) -> dict[str, int]:
     return {"Line": pos[0], "Column": pos[1]}
 
 
-def _statement(m: MatchedStatement) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class StoredPolicies:
+    """A principal's stored policies, compiled, for SimulatePrincipalPolicy.
+
+    ``sources`` maps each ``Policy.policy_id`` to the (SourcePolicyId, SourcePolicyType)
+    that MatchedStatements report for it; the ids must not look like ``PolicyInputList.N``.
+    """
+
+    identity: tuple[Policy, ...]
+    boundary: Policy | None = None
+    sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def _statement(m: MatchedStatement, sources: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    source = sources.get(m.policy_id)
+    policy_id, policy_type = source or (m.policy_id, _SOURCE_TYPES.get(m.policy_kind, "IAM Policy"))
     return {
-        "SourcePolicyId": m.policy_id,
-        "SourcePolicyType": _SOURCE_TYPES.get(m.policy_kind, "IAM Policy"),
+        "SourcePolicyId": policy_id,
+        "SourcePolicyType": policy_type,
         "StartPosition": _position(m.start),
         "EndPosition": _position(m.end),
     }
@@ -319,9 +354,10 @@ def _statement(m: MatchedStatement) -> dict[str, Any]:
 class _Simulation:
     """One call's parsed inputs; `result(action)` builds one EvaluationResult."""
 
-    def __init__(self, params: Mapping[str, Any], now: datetime) -> None:
-        identity_texts = _string_list(params, "PolicyInputList", required=True)
-        assert identity_texts is not None
+    def __init__(
+        self, params: Mapping[str, Any], now: datetime, stored: StoredPolicies | None = None
+    ) -> None:
+        identity_texts = _string_list(params, "PolicyInputList", required=stored is None) or []
         boundary_texts = _string_list(params, "PermissionsBoundaryPolicyInputList", required=False)
         resources = _string_list(params, "ResourceArns", required=False) or ["*"]
         resource_text = _optional_string(params, "ResourcePolicy")
@@ -334,7 +370,9 @@ class _Simulation:
                 "Principal element is matched against"
             )
 
-        self.identity = _policy_set(tuple(identity_texts), PolicyKind.MANAGED, "PolicyInputList")
+        inputs = _policy_set(tuple(identity_texts), PolicyKind.MANAGED, "PolicyInputList")
+        self.sources: Mapping[str, tuple[str, str]] = {}
+        self.identity = inputs
         self.boundary = (
             _policy_set(
                 tuple(boundary_texts), PolicyKind.BOUNDARY, "PermissionsBoundaryPolicyInputList"
@@ -342,6 +380,12 @@ class _Simulation:
             if boundary_texts
             else None
         )
+        if stored is not None:
+            self.sources = stored.sources
+            self.identity = PolicySet((*stored.identity, *inputs.policies))
+            if self.boundary is None and stored.boundary is not None:
+                # An input boundary replaces the stored one: an entity has one boundary.
+                self.boundary = PolicySet([stored.boundary])
         self.resource_policy = _resource_policy(resource_text) if resource_text else None
         self.resources = resources
         self.per_resource = resources != ["*"]
@@ -409,7 +453,7 @@ class _Simulation:
             "EvalActionName": action,
             "EvalResourceName": worst[0],
             "EvalDecision": decision,
-            "MatchedStatements": [_statement(m) for m in matched],
+            "MatchedStatements": [_statement(m, self.sources) for m in matched],
             "MissingContextValues": [missing[k] for k in sorted(missing)],
         }
         result.update(worst[2])
@@ -418,7 +462,9 @@ class _Simulation:
                 {
                     "EvalResourceName": resource,
                     "EvalResourceDecision": evaluation.decision,
-                    "MatchedStatements": [_statement(m) for m in evaluation.matched_statements],
+                    "MatchedStatements": [
+                        _statement(m, self.sources) for m in evaluation.matched_statements
+                    ],
                     "MissingContextValues": list(evaluation.missing_context_keys),
                     **extra,
                 }
@@ -435,7 +481,25 @@ def simulate_custom_policy(params: Mapping[str, Any], *, now: datetime) -> dict[
     """
     _check_parameters(params)
     actions = _action_names(params)
-    simulation = _Simulation(params, now)
+    return _simulate(params, actions, _Simulation(params, now))
+
+
+def simulate_principal_policy(
+    params: Mapping[str, Any], stored: StoredPolicies, *, now: datetime
+) -> dict[str, Any]:
+    """SimulatePrincipalPolicy over ``stored`` (the PolicySourceArn's policies, already
+    loaded, with PolicyExclusionList applied) plus the policies given as text.
+
+    ``CallerArn`` should default to the PolicySourceArn; the caller fills it in.
+    """
+    _check_parameters(params, _PRINCIPAL_PARAMETERS, "SimulatePrincipalPolicy")
+    actions = _action_names(params)
+    return _simulate(params, actions, _Simulation(params, now, stored))
+
+
+def _simulate(
+    params: Mapping[str, Any], actions: list[str], simulation: _Simulation
+) -> dict[str, Any]:
     start, max_items = _paging(params, len(actions))
     page = actions[start : start + max_items]
     response: dict[str, Any] = {
@@ -474,4 +538,16 @@ def context_keys_for_custom_policy(params: Mapping[str, Any]) -> dict[str, Any]:
     texts: Sequence[str] | None = _string_list(params, "PolicyInputList", required=True)
     assert texts is not None
     policies = [_any_policy(text, n) for n, text in enumerate(texts, 1)]
+    return {"ContextKeyNames": context_keys(policies)}
+
+
+def context_keys_for_principal_policy(
+    params: Mapping[str, Any], stored: StoredPolicies
+) -> dict[str, Any]:
+    """GetContextKeysForPrincipalPolicy: the keys of the stored policies and of any given."""
+    allowed = frozenset({"PolicySourceArn", "PolicyInputList"})
+    _check_parameters(params, allowed, "GetContextKeysForPrincipalPolicy")
+    texts = _string_list(params, "PolicyInputList", required=False) or []
+    policies = [*stored.identity, *((stored.boundary,) if stored.boundary else ())]
+    policies += [_any_policy(text, n) for n, text in enumerate(texts, 1)]
     return {"ContextKeyNames": context_keys(policies)}

@@ -12,6 +12,7 @@ from selfiam.service.operations import (  # noqa: F401
     mfa,
     password_policy,
     signing_certificates,
+    simulation,
     ssh_public_keys,
     sts,
     users,

@@ -1,0 +1,436 @@
+"""The policy simulator operations, checked against what the authorizer really decides."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from tests.service.conftest import ACCOUNT, Call
+
+from selfiam.domain.errors import AccessDenied, InvalidInput, MalformedPolicyDocument, NoSuchEntity
+from selfiam.service.bootstrap import self_service_policy_document
+from selfiam.service.caller import Caller
+from selfiam.service.runtime import Runtime
+
+CallerFor = Callable[[str], Caller]
+
+ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
+BOB = f"arn:aws:iam::{ACCOUNT}:user/bob"
+GROUP = f"arn:aws:iam::{ACCOUNT}:group/SelfService"
+POLICY = f"arn:aws:iam::{ACCOUNT}:policy/SelfServiceCredentials"
+READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+
+
+def doc(action: str, resource: str = "*", **extra: Any) -> str:
+    statement = {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def entry(name: str, *values: str, kind: str = "string") -> dict[str, Any]:
+    return {"ContextKeyName": name, "ContextKeyValues": list(values), "ContextKeyType": kind}
+
+
+def context_of(user: str, mfa: bool) -> list[dict[str, Any]]:
+    """What the authorizer puts in the context for this caller (the keys the policy reads)."""
+    entries = [entry("aws:username", user)]
+    if mfa:
+        entries += [
+            entry("aws:MultiFactorAuthPresent", "true", kind="boolean"),
+            entry("aws:MultiFactorAuthAge", "60", kind="numeric"),
+        ]
+    return entries
+
+
+@pytest.fixture
+def self_service(call: Call) -> None:
+    for name in ("alice", "bob"):
+        call("CreateUser", UserName=name)
+    call("CreateGroup", GroupName="SelfService")
+    call(
+        "CreatePolicy",
+        PolicyName="SelfServiceCredentials",
+        PolicyDocument=self_service_policy_document(),
+    )
+    call("AttachGroupPolicy", GroupName="SelfService", PolicyArn=POLICY)
+    call("AddUserToGroup", GroupName="SelfService", UserName="alice")
+
+
+def with_mfa(caller: Caller, runtime: Runtime) -> Caller:
+    return replace(
+        caller,
+        access_key_id="ASIATESTTESTTESTTEST",
+        session_token_id="session-1",
+        mfa_authenticated_at=runtime.clock() - timedelta(seconds=60),
+    )
+
+
+def real_decision(call: Call, caller: Caller, operation: str, params: dict[str, Any]) -> str:
+    """What Runtime.invoke decides, read from its answer."""
+    try:
+        call(operation, caller=caller, **params)
+    except AccessDenied as denied:
+        return "explicitDeny" if "explicit deny" in denied.message else "implicitDeny"
+    except NoSuchEntity:
+        pass
+    return "allowed"
+
+
+def simulate(call: Call, source: str, action: str, resource: str, **params: Any) -> dict[str, Any]:
+    response = call(
+        "SimulatePrincipalPolicy",
+        PolicySourceArn=source,
+        ActionNames=[action],
+        ResourceArns=[resource],
+        **params,
+    )
+    (result,) = response["EvaluationResults"]
+    assert isinstance(result, dict)
+    return result
+
+
+# (operation, params, action, resource)
+REQUESTS = [
+    ("CreateAccessKey", {"UserName": "alice"}, "iam:CreateAccessKey", ALICE),
+    ("CreateAccessKey", {"UserName": "bob"}, "iam:CreateAccessKey", BOB),
+    ("GetUser", {"UserName": "bob"}, "iam:GetUser", BOB),
+    ("ListUsers", {}, "iam:ListUsers", "*"),
+    ("DeleteUser", {"UserName": "bob"}, "iam:DeleteUser", BOB),
+    (
+        "PutUserPolicy",
+        {"UserName": "alice", "PolicyName": "p", "PolicyDocument": doc("*")},
+        "iam:PutUserPolicy",
+        ALICE,
+    ),
+    (
+        "AddUserToGroup",
+        {"GroupName": "SelfService", "UserName": "bob"},
+        "iam:AddUserToGroup",
+        GROUP,
+    ),
+    (
+        "CreatePolicyVersion",
+        {"PolicyArn": POLICY, "PolicyDocument": doc("*")},
+        "iam:CreatePolicyVersion",
+        POLICY,
+    ),
+    ("ListAccessKeys", {"UserName": "bob"}, "iam:ListAccessKeys", BOB),
+]
+
+
+@pytest.mark.usefixtures("self_service")
+@pytest.mark.parametrize("mfa", [False, True], ids=["long-term key", "MFA session"])
+@pytest.mark.parametrize(("operation", "params", "action", "resource"), REQUESTS)
+def test_principal_simulation_agrees_with_the_authorizer(
+    call: Call,
+    caller_for: CallerFor,
+    runtime: Runtime,
+    mfa: bool,
+    operation: str,
+    params: dict[str, Any],
+    action: str,
+    resource: str,
+) -> None:
+    alice = caller_for("alice")
+    if mfa:
+        alice = with_mfa(alice, runtime)
+    simulated = simulate(call, ALICE, action, resource, ContextEntries=context_of("alice", mfa))
+    assert simulated["EvalDecision"] == real_decision(call, alice, operation, params)
+
+
+@pytest.mark.usefixtures("self_service")
+def test_matched_statements_name_the_stored_policies(call: Call) -> None:
+    allowed = simulate(
+        call, ALICE, "iam:CreateAccessKey", ALICE, ContextEntries=context_of("alice", True)
+    )
+    assert allowed["EvalDecision"] == "allowed"
+    (statement,) = allowed["MatchedStatements"]
+    assert (statement["SourcePolicyId"], statement["SourcePolicyType"]) == (POLICY, "user-managed")
+    assert statement["StartPosition"]["Line"] > 1
+
+    denied = simulate(
+        call, ALICE, "iam:CreateAccessKey", ALICE, ContextEntries=context_of("alice", False)
+    )
+    assert denied["EvalDecision"] == "explicitDeny"
+    assert [m["SourcePolicyId"] for m in denied["MatchedStatements"]] == [POLICY]
+
+    call("PutUserPolicy", UserName="alice", PolicyName="own", PolicyDocument=doc("s3:GetObject"))
+    call("PutGroupPolicy", GroupName="SelfService", PolicyName="team", PolicyDocument=doc("sqs:*"))
+    call("AttachGroupPolicy", GroupName="SelfService", PolicyArn=READ_ONLY)
+    mfa = context_of("alice", True)
+    for action, source in [
+        ("s3:GetObject", ("own", "user")),
+        ("sqs:SendMessage", ("team", "group")),
+        ("iam:GetRole", (READ_ONLY, "aws-managed")),
+    ]:
+        result = simulate(call, ALICE, action, "*", ContextEntries=mfa)
+        assert result["EvalDecision"] == "allowed", action
+        sources = {
+            (m["SourcePolicyId"], m["SourcePolicyType"]) for m in result["MatchedStatements"]
+        }
+        assert source in sources, action
+
+
+@pytest.mark.usefixtures("self_service")
+def test_missing_context_values_without_a_username(call: Call) -> None:
+    result = simulate(call, ALICE, "iam:CreateAccessKey", ALICE)
+    # No context given: the MFA deny applies (BoolIfExists) and the keys it read are missing.
+    assert result["EvalDecision"] == "explicitDeny"
+    assert "aws:MultiFactorAuthPresent" in result["MissingContextValues"]
+
+
+@pytest.mark.usefixtures("self_service")
+def test_group_simulation(call: Call) -> None:
+    mfa = context_of("alice", True)
+    assert simulate(call, GROUP, "iam:ListUsers", "*")["EvalDecision"] == "allowed"
+    assert (
+        simulate(call, GROUP, "iam:CreateAccessKey", ALICE, ContextEntries=mfa)["EvalDecision"]
+        == "allowed"
+    )
+    assert (
+        simulate(call, GROUP, "iam:CreateAccessKey", BOB, ContextEntries=mfa)["EvalDecision"]
+        == "implicitDeny"
+    )
+    # A user inline policy of alice is not the group's.
+    call("PutUserPolicy", UserName="alice", PolicyName="own", PolicyDocument=doc("s3:GetObject"))
+    group = simulate(call, GROUP, "s3:GetObject", "*", ContextEntries=mfa)
+    assert group["EvalDecision"] == "implicitDeny"
+    user = simulate(call, ALICE, "s3:GetObject", "*", ContextEntries=mfa)
+    assert user["EvalDecision"] == "allowed"
+
+
+@pytest.mark.usefixtures("self_service")
+def test_policy_input_list_adds_to_the_stored_policies(call: Call) -> None:
+    result = simulate(call, BOB, "s3:GetObject", "*", PolicyInputList=[doc("s3:*")])
+    assert result["EvalDecision"] == "allowed"
+    assert result["MatchedStatements"][0]["SourcePolicyId"] == "PolicyInputList.1"
+    assert result["MatchedStatements"][0]["SourcePolicyType"] == "IAM Policy"
+    assert simulate(call, BOB, "s3:GetObject", "*")["EvalDecision"] == "implicitDeny"
+
+
+@pytest.mark.usefixtures("self_service")
+def test_boundary_of_the_user_and_a_replacement(
+    call: Call, caller_for: CallerFor, runtime: Runtime
+) -> None:
+    boundary = call("CreatePolicy", PolicyName="ReadOnlyBoundary", PolicyDocument=doc("iam:Get*"))
+    boundary_arn = boundary["Policy"]["Arn"]
+    call("PutUserPermissionsBoundary", UserName="alice", PermissionsBoundary=boundary_arn)
+    mfa = context_of("alice", True)
+    limited = simulate(call, ALICE, "iam:CreateAccessKey", ALICE, ContextEntries=mfa)
+    assert limited["EvalDecision"] == "implicitDeny"
+    assert limited["PermissionsBoundaryDecisionDetail"] == {"AllowedByPermissionsBoundary": False}
+    alice = with_mfa(caller_for("alice"), runtime)
+    assert real_decision(call, alice, "CreateAccessKey", {"UserName": "alice"}) == "implicitDeny"
+    assert simulate(call, ALICE, "iam:GetUser", BOB, ContextEntries=mfa)["EvalDecision"] == (
+        "allowed"
+    )
+    # A boundary given as input replaces the stored one.
+    replaced = simulate(
+        call,
+        ALICE,
+        "iam:CreateAccessKey",
+        ALICE,
+        ContextEntries=mfa,
+        PermissionsBoundaryPolicyInputList=[doc("iam:*")],
+    )
+    assert replaced["EvalDecision"] == "allowed"
+
+
+@pytest.mark.usefixtures("self_service")
+def test_policy_exclusion_list(call: Call) -> None:
+    mfa = context_of("alice", True)
+    call("PutUserPolicy", UserName="alice", PolicyName="own", PolicyDocument=doc("s3:GetObject"))
+
+    def decision(action: str, resource: str, *excluded: dict[str, Any]) -> str:
+        result = simulate(
+            call, ALICE, action, resource, ContextEntries=mfa, PolicyExclusionList=list(excluded)
+        )
+        return str(result["EvalDecision"])
+
+    assert decision("iam:CreateAccessKey", ALICE, {"PolicyType": "user-managed"}) == "implicitDeny"
+    assert decision("iam:CreateAccessKey", ALICE, {"PolicyType": "aws-managed"}) == "allowed"
+    assert decision("iam:CreateAccessKey", ALICE, {"PolicyArn": POLICY[:-5] + "*"}) == (
+        "implicitDeny"
+    )
+    assert decision("s3:GetObject", "*", {"PolicyType": "inline"}) == "implicitDeny"
+    inline = {"PolicyName": "own", "AttachmentType": "user", "AttachmentName": "al?ce"}
+    assert decision("s3:GetObject", "*", {"InlinePolicyIdentifier": inline}) == "implicitDeny"
+    other = {**inline, "AttachmentName": "bob"}
+    assert decision("s3:GetObject", "*", {"InlinePolicyIdentifier": other}) == "allowed"
+    with pytest.raises(InvalidInput):
+        decision("s3:GetObject", "*", {"PolicyArn": "arn:aws:iam::*:policy/x"})
+    with pytest.raises(InvalidInput):
+        decision("s3:GetObject", "*", {"PolicyArn": "arn:aws:iam::aws:policy/*a*"})
+
+
+def test_custom_policy_with_context_entries(call: Call) -> None:
+    policy = doc(
+        "s3:GetObject",
+        Condition={
+            "IpAddress": {"aws:SourceIp": "10.0.0.0/8"},
+            "Bool": {"aws:MultiFactorAuthPresent": "true"},
+        },
+    )
+
+    def decide(*entries: dict[str, Any]) -> dict[str, Any]:
+        response = call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[policy],
+            ActionNames=["s3:GetObject"],
+            ContextEntries=list(entries),
+        )
+        result: dict[str, Any] = response["EvaluationResults"][0]
+        return result
+
+    inside = entry("aws:SourceIp", "10.1.2.3", kind="ip")
+    mfa = entry("aws:MultiFactorAuthPresent", "TRUE", kind="boolean")
+    assert decide(inside, mfa)["EvalDecision"] == "allowed"
+    assert decide(entry("aws:SourceIp", "192.0.2.1", kind="ip"), mfa)["EvalDecision"] == (
+        "implicitDeny"
+    )
+    missing = decide(inside)
+    assert missing["EvalDecision"] == "implicitDeny"
+    assert missing["MissingContextValues"] == ["aws:MultiFactorAuthPresent"]
+
+
+def test_pagination_of_evaluation_results(call: Call) -> None:
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    params = {"PolicyInputList": [doc("s3:Get*")], "ActionNames": actions, "MaxItems": 2}
+    first = call("SimulateCustomPolicy", **params)
+    assert first["IsTruncated"] is True
+    assert [r["EvalActionName"] for r in first["EvaluationResults"]] == actions[:2]
+    second = call("SimulateCustomPolicy", Marker=first["Marker"], **params)
+    assert second["IsTruncated"] is False and "Marker" not in second
+    assert [r["EvalActionName"] for r in second["EvaluationResults"]] == actions[2:]
+    assert [
+        r["EvalDecision"] for r in first["EvaluationResults"] + second["EvaluationResults"]
+    ] == [
+        "allowed",
+        "implicitDeny",
+        "implicitDeny",
+    ]
+
+
+@pytest.mark.usefixtures("self_service")
+def test_principal_pagination(call: Call) -> None:
+    actions = ["iam:GetUser", "iam:ListUsers", "iam:DeleteUser"]
+    params = {"PolicySourceArn": ALICE, "ActionNames": actions, "MaxItems": 1}
+    seen: list[str] = []
+    marker = None
+    while True:
+        page = call("SimulatePrincipalPolicy", **params, **({"Marker": marker} if marker else {}))
+        seen += [r["EvalActionName"] for r in page["EvaluationResults"]]
+        if not page["IsTruncated"]:
+            break
+        marker = page["Marker"]
+    assert seen == actions
+
+
+@pytest.mark.usefixtures("self_service")
+def test_context_keys(call: Call) -> None:
+    call(
+        "PutGroupPolicy",
+        GroupName="SelfService",
+        PolicyName="office",
+        PolicyDocument=doc("s3:*", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
+    )
+    principal = call("GetContextKeysForPrincipalPolicy", PolicySourceArn=ALICE)
+    assert principal["ContextKeyNames"] == [
+        "aws:MultiFactorAuthPresent",
+        "aws:SourceIp",
+        "aws:username",
+    ]
+    extra = doc("s3:*", Condition={"StringEquals": {"aws:RequestedRegion": "eu-west-1"}})
+    with_input = call(
+        "GetContextKeysForPrincipalPolicy", PolicySourceArn=BOB, PolicyInputList=[extra]
+    )
+    assert with_input["ContextKeyNames"] == ["aws:RequestedRegion"]  # bob is in no group
+    custom = call("GetContextKeysForCustomPolicy", PolicyInputList=[self_service_policy_document()])
+    assert custom["ContextKeyNames"] == ["aws:MultiFactorAuthPresent", "aws:username"]
+
+
+@pytest.mark.usefixtures("self_service")
+def test_errors(call: Call) -> None:
+    with pytest.raises(MalformedPolicyDocument):
+        call("SimulateCustomPolicy", PolicyInputList=["{"], ActionNames=["s3:GetObject"])
+    with pytest.raises(MalformedPolicyDocument):
+        call(
+            "SimulatePrincipalPolicy",
+            PolicySourceArn=ALICE,
+            PolicyInputList=[json.dumps({"Statement": [{"Effect": "Allow"}]})],
+            ActionNames=["s3:GetObject"],
+        )
+    with pytest.raises(MalformedPolicyDocument):
+        call("GetContextKeysForCustomPolicy", PolicyInputList=["[]"])
+    with pytest.raises(NoSuchEntity) as ghost:
+        call(
+            "SimulatePrincipalPolicy",
+            PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/ghost",
+            ActionNames=["s3:GetObject"],
+        )
+    assert ghost.value.message == "The user with name ghost cannot be found."
+    with pytest.raises(NoSuchEntity):
+        call(
+            "GetContextKeysForPrincipalPolicy",
+            PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:group/ghosts",
+        )
+    with pytest.raises(NoSuchEntity):  # another account's user is not found here
+        call("SimulatePrincipalPolicy", PolicySourceArn=ALICE.replace(ACCOUNT, "210987654321"),
+             ActionNames=["s3:GetObject"])  # fmt: skip
+    with pytest.raises(InvalidInput):
+        call(
+            "SimulatePrincipalPolicy",
+            PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:policy/SelfServiceCredentials",
+            ActionNames=["s3:GetObject"],
+        )
+
+
+def test_authorization(call: Call, caller_for: CallerFor) -> None:
+    for name in ("alice", "bob", "mallory"):
+        call("CreateUser", UserName=name)
+    call(
+        "PutUserPolicy",
+        UserName="mallory",
+        PolicyName="simulate-bob",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "iam:SimulatePrincipalPolicy", "Resource": BOB},
+                    {"Effect": "Allow", "Action": "iam:GetContextKeysFor*", "Resource": BOB},
+                ],
+            }
+        ),
+    )
+    mallory = caller_for("mallory")
+    call("SimulatePrincipalPolicy", PolicySourceArn=BOB, ActionNames=["s3:X"], caller=mallory)
+    call("GetContextKeysForPrincipalPolicy", PolicySourceArn=BOB, caller=mallory)
+    who = f"arn:aws:iam::{ACCOUNT}:user/mallory"
+    with pytest.raises(AccessDenied) as other:
+        call("SimulatePrincipalPolicy", PolicySourceArn=ALICE, ActionNames=["s3:X"], caller=mallory)
+    assert other.value.message == (
+        f"User: {who} is not authorized to perform: iam:SimulatePrincipalPolicy on resource: "
+        f"{ALICE} because no identity-based policy allows the iam:SimulatePrincipalPolicy action"
+    )
+    # Unknown entities are refused as denied first, so their existence does not show.
+    with pytest.raises(AccessDenied):
+        call(
+            "SimulatePrincipalPolicy",
+            PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/ghost",
+            ActionNames=["s3:X"],
+            caller=mallory,
+        )
+    with pytest.raises(AccessDenied) as custom:
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[doc("s3:*")],
+            ActionNames=["s3:X"],
+            caller=mallory,
+        )
+    assert "iam:SimulateCustomPolicy on resource: *" in custom.value.message
+    with pytest.raises(AccessDenied) as keys:
+        call("GetContextKeysForCustomPolicy", PolicyInputList=[doc("s3:*")], caller=mallory)
+    assert "on resource: *" in keys.value.message
