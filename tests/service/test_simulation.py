@@ -15,6 +15,8 @@ from selfiam.domain.errors import AccessDenied, InvalidInput, MalformedPolicyDoc
 from selfiam.service.bootstrap import self_service_policy_document
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
+from selfiam.store import tables as t
+from selfiam.store.engine import transaction
 
 CallerFor = Callable[[str], Caller]
 
@@ -434,3 +436,28 @@ def test_authorization(call: Call, caller_for: CallerFor) -> None:
     with pytest.raises(AccessDenied) as keys:
         call("GetContextKeysForCustomPolicy", PolicyInputList=[doc("s3:*")], caller=mallory)
     assert "on resource: *" in keys.value.message
+
+
+def test_role_source(call: Call, runtime: Runtime) -> None:
+    """No role operation exists yet: the rows are written straight into the tables."""
+    now = runtime.clock()
+    with transaction(runtime.engine) as conn:
+        conn.execute(
+            t.roles.insert().values(
+                role_id="AROAEXAMPLEEXAMPLE01", account_id=ACCOUNT, name="deployer",
+                name_lower="deployer", path="/", assume_role_policy_document="{}",
+                max_session_duration=3600, created_at=now,
+            )
+        )  # fmt: skip
+        conn.execute(
+            t.inline_policies.insert().values(
+                owner_type="role", owner_id="AROAEXAMPLEEXAMPLE01", name="deploy",
+                document=doc("s3:PutObject"), created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    role = f"arn:aws:iam::{ACCOUNT}:role/deployer"
+    result = simulate(call, role, "s3:PutObject", "arn:aws:s3:::b/k")
+    assert result["EvalDecision"] == "allowed"
+    (statement,) = result["MatchedStatements"]
+    assert (statement["SourcePolicyId"], statement["SourcePolicyType"]) == ("deploy", "role")
+    assert simulate(call, role, "s3:GetObject", "*")["EvalDecision"] == "implicitDeny"
