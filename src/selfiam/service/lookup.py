@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.engine import Connection
 
-from selfiam.domain.arns import group_arn, user_arn
+from selfiam.domain.arns import PARTITION, group_arn, user_arn
 from selfiam.domain.errors import NoSuchEntity, ValidationError
 from selfiam.service.context import OperationContext
 from selfiam.store import tables as t
@@ -81,7 +81,9 @@ def user_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
         "Path": row.path,
         "UserName": row.name,
         "UserId": row.user_id,
-        "Arn": user_arn(account_id, row.name, row.path),
+        # What user_arn builds, without re-checking a path that was checked when it was
+        # stored (ListUsers shapes a thousand rows per page).
+        "Arn": f"arn:{PARTITION}:iam::{account_id}:user{row.path}{row.name}",
         "CreateDate": row.created_at,
     }
     if row.password_last_used is not None:
