@@ -17,6 +17,8 @@ from pathlib import Path
 DEFAULT_DATA_DIR = ".selfiam"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_PORTAL_IDLE_MINUTES = 30
+DEFAULT_PORTAL_MAX_HOURS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,10 @@ class Settings:
     master_key_file: Path
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    #: A portal session ends after this long without a request...
+    portal_idle_minutes: int = DEFAULT_PORTAL_IDLE_MINUTES
+    #: ...and at the latest this long after sign-in.
+    portal_max_hours: int = DEFAULT_PORTAL_MAX_HOURS
 
     @property
     def is_sqlite(self) -> bool:
@@ -47,17 +53,29 @@ class Settings:
         env = os.environ if env is None else env
         data = Path(data_dir or env.get("SELFIAM_DATA_DIR") or DEFAULT_DATA_DIR)
         url = database_url or env.get("SELFIAM_DATABASE_URL") or sqlite_url_for(data)
-        key = Path(
-            master_key_file or env.get("SELFIAM_MASTER_KEY_FILE") or data / "master.key"
-        )
+        key = Path(master_key_file or env.get("SELFIAM_MASTER_KEY_FILE") or data / "master.key")
         port_text = env.get("SELFIAM_PORT")
+        idle = env.get("SELFIAM_PORTAL_IDLE_MINUTES")
+        max_hours = env.get("SELFIAM_PORTAL_MAX_HOURS")
         return cls(
             data_dir=data,
             database_url=url,
             master_key_file=key,
             host=host or env.get("SELFIAM_HOST") or DEFAULT_HOST,
             port=port if port is not None else int(port_text) if port_text else DEFAULT_PORT,
+            portal_idle_minutes=_positive(idle, "SELFIAM_PORTAL_IDLE_MINUTES")
+            or DEFAULT_PORTAL_IDLE_MINUTES,
+            portal_max_hours=_positive(max_hours, "SELFIAM_PORTAL_MAX_HOURS")
+            or DEFAULT_PORTAL_MAX_HOURS,
         )
+
+
+def _positive(text: str | None, name: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a positive whole number, not {text!r}")
+    return int(text)
 
 
 def sqlite_url_for(data_dir: Path) -> str:

@@ -21,7 +21,9 @@ import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 VERSION = 1
 KEY_BYTES = 32
@@ -44,6 +46,7 @@ class SecretBox:
         if len(key) != KEY_BYTES:
             raise MasterKeyError(f"the master key must be {KEY_BYTES} bytes, not {len(key)}")
         self._aead = AESGCM(key)
+        self._key = key
 
     def __repr__(self) -> str:  # never show the key
         return "SecretBox(<key hidden>)"
@@ -102,6 +105,18 @@ class SecretBox:
             finally:
                 tmp.unlink(missing_ok=True)
         return cls.load(p, strict_permissions=strict_permissions)
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 256-bit key for ``purpose`` (HKDF-SHA256 of the master key), e.g. to MAC
+        the portal's CSRF tokens: the same on every node sharing the master key,
+        and telling nothing about the master key or the keys of other purposes."""
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=KEY_BYTES,
+            salt=None,
+            info=b"selfiam/" + purpose.encode(),
+        )
+        return hkdf.derive(self._key)
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
         """Encrypt ``plaintext`` bound to ``associated_data``; a fresh nonce each time."""

@@ -66,8 +66,8 @@ def request_context(
         values["aws:UserAgent"] = info.user_agent
     if caller.user_name is not None:
         values["aws:username"] = caller.user_name
-    if caller.is_temporary:
-        # Only credentials obtained through STS carry MFA facts; long-term keys never do.
+    if caller.is_temporary or caller.via_console:
+        # Only STS credentials and console sessions carry MFA facts; long-term keys never do.
         present = caller.mfa_authenticated_at is not None
         values["aws:MultiFactorAuthPresent"] = "true" if present else "false"
         if caller.mfa_authenticated_at is not None:

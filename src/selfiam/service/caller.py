@@ -13,7 +13,9 @@ class Caller:
     ``access_key_id`` is the key the request was signed with (None for the CLI
     acting as root, or for a portal session). ``mfa_authenticated_at`` is set
     only for credentials obtained with an MFA code (temporary credentials and
-    portal sessions), as in AWS.
+    portal sessions), as in AWS. ``via_console`` marks a portal session: like
+    AWS's console sessions (temporary credentials), it always carries
+    ``aws:MultiFactorAuthPresent`` — "false" when signed in without MFA.
     """
 
     account_id: str
@@ -24,6 +26,7 @@ class Caller:
     session_token_id: str | None = None
     mfa_authenticated_at: datetime | None = None
     principal_tags: tuple[tuple[str, str], ...] = field(default=())
+    via_console: bool = False
 
     @property
     def is_root(self) -> bool:

@@ -359,6 +359,44 @@ credential_reports = Table(
     Column("content", Text, nullable=False),  # CSV, as GetCredentialReport returns it
 )
 
+PORTAL_STAGES = ("mfa", "password", "active")
+
+portal_sessions = Table(
+    "portal_sessions", metadata,
+    # A browser session of the portal. The id is the SHA-256 of the cookie's random
+    # token (the token itself is never stored). ``stage``: "mfa" (password checked,
+    # waiting for the TOTP code), "password" (may only change the password), "active".
+    Column("session_id", String(64), primary_key=True),
+    _account_fk(),
+    _user_fk(),
+    Column("stage", String(16), nullable=False),
+    _ts("created_at"),
+    _ts("last_seen_at"),
+    _ts("expires_at"),  # the absolute lifetime; the idle timeout counts from last_seen_at
+    _ts("mfa_authenticated_at", nullable=True),
+    # The login profile's password_changed_at when the session began: a password changed
+    # elsewhere (or a deleted login profile) ends the session.
+    _ts("password_changed_at"),
+    # A virtual MFA device being enrolled: its seed, sealed (AD = session id + serial).
+    Column("pending_mfa_serial", String(256), nullable=True),
+    Column("pending_mfa_seed_ciphertext", LargeBinary, nullable=True),
+    CheckConstraint("stage IN ('mfa', 'password', 'active')", name="stage"),
+)
+
+sign_in_failures = Table(
+    "sign_in_failures", metadata,
+    # Failed portal sign-ins, counted per user name and per source address to throttle
+    # guessing. ``subject`` is "ACCOUNT/name_lower" for scope "user", the address for
+    # scope "address"; it need not name an existing user.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("scope", String(8), nullable=False),
+    Column("subject", String(128), nullable=False),
+    _ts("failed_at"),
+    Index("ix_sign_in_failures_scope_subject_failed_at", "scope", "subject", "failed_at"),
+    CheckConstraint("scope IN ('user', 'address')", name="scope"),
+)
+
 RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa")
 
 tags = Table(

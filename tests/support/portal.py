@@ -1,0 +1,35 @@
+"""Helpers for driving the portal's forms with Starlette's TestClient."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.testclient import TestClient
+
+PASSWORD = "Initial-Passw0rd!"
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def post_form(client: TestClient, path: str, page: str, **fields: str) -> Any:
+    """GET ``page`` for its CSRF token, then POST ``fields`` to ``path`` (no redirects)."""
+    html = client.get(page).text
+    return client.post(path, data={"csrf": csrf_of(html), **fields}, follow_redirects=False)
+
+
+def sign_in(client: TestClient, account: str, user: str, password: str = PASSWORD) -> Any:
+    return post_form(
+        client,
+        "/portal/signin",
+        "/portal/signin",
+        account=account,
+        username=user,
+        password=password,
+    )
