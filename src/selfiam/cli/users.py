@@ -8,6 +8,10 @@ import click
 
 from selfiam.cli.options import database_options, settings_from
 from selfiam.cli.root import RootSession
+from selfiam.domain.errors import AwsError
+from selfiam.domain.identifiers import new_request_id
+from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.offboarding import OffboardingPlan, offboard_user, plan_offboarding
 from selfiam.service.passwords import temporary_password
 
 
@@ -57,3 +61,56 @@ def create(
         click.echo(f"  member of {group}")
     if password is not None:
         click.echo(f"  temporary password (shown once; must be changed at sign-in): {password}")
+
+
+@user.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
+@database_options
+def remove(
+    name: str, yes: bool, dry_run: bool, data_dir: str | None, database_url: str | None
+) -> None:
+    """Offboard user NAME in one step: every credential, policy, membership and
+    session of theirs, and the user, removed in one transaction (selfiam:OffboardUser).
+
+    Their access keys, temporary credentials and portal sessions stop working at once.
+    """
+    session = RootSession.open(settings_from(data_dir, database_url))
+    root = Caller.root(session.account_id)
+    try:
+        plan = plan_offboarding(session.runtime, root, name, _request(session))
+        _print_plan(plan)
+        if dry_run:
+            click.echo("dry run: nothing removed.")
+            return
+        if not yes:
+            click.confirm(f"Remove {plan.user_name} and all of the above?", abort=True)
+        report = offboard_user(session.runtime, root, plan.user_name, _request(session))
+    except AwsError as err:
+        raise click.ClickException(f"{err.code}: {err.message}") from None
+    finally:
+        session.runtime.audit.flush()
+    click.echo(
+        f"removed {report.plan.user_arn} at {report.removed_at:%Y-%m-%d %H:%M:%S} UTC "
+        f"(request {report.request_id}); their keys and sessions no longer work."
+    )
+
+
+def _request(session: RootSession) -> RequestInfo:
+    return RequestInfo(
+        request_id=new_request_id(),
+        now=session.runtime.clock(),
+        source_ip="local",
+        user_agent="selfiam-cli",
+        service="selfiam",
+    )
+
+
+def _print_plan(plan: OffboardingPlan) -> None:
+    click.echo(f"offboarding {plan.user_arn} ({plan.user_id}) removes:")
+    for title, lines in plan.sections():
+        click.echo(f"  {title}:")
+        for line in lines:
+            click.echo(f"    {line}")
+    click.echo("  the user itself")
