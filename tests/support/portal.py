@@ -7,7 +7,15 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from selfiam.settings import Settings
+
 PASSWORD = "Initial-Passw0rd!"
+
+
+def app_settings(data_dir: Any) -> Settings:
+    """Settings for create_app in tests (defaults; no environment)."""
+    return Settings.from_env({}, data_dir=data_dir)
+
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -33,3 +41,10 @@ def sign_in(client: TestClient, account: str, user: str, password: str = PASSWOR
         username=user,
         password=password,
     )
+
+
+def mfa_code(seed: str, now: Any, offset: int = 0) -> str:
+    """The code a device with ``seed`` shows ``offset`` steps from ``now``."""
+    from selfiam.domain import totp
+
+    return totp.code_at(seed, totp.time_step(now) + offset)

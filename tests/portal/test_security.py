@@ -1,0 +1,85 @@
+"""Headers on every portal response, CSRF on every form, errors as pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from support.portal import csrf_of, sign_in
+
+
+def _strict(headers: Any) -> None:
+    csp = headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["cache-control"] == "no-store"
+
+
+def test_every_portal_response_carries_the_headers(
+    client: TestClient, account: str, member: Any
+) -> None:
+    _strict(client.get("/portal/signin").headers)
+    _strict(client.get("/portal/static/portal.css").headers)
+    _strict(client.get("/portal/credentials", follow_redirects=False).headers)
+    _strict(client.get("/portal/nowhere").headers)
+    member("alice")
+    sign_in(client, account, "alice")
+    _strict(client.get("/portal/credentials").headers)
+    _strict(client.get("/portal/users/nobody").headers)
+
+
+def test_the_api_is_still_at_the_root(client: TestClient) -> None:
+    r = client.post("/", data={"Action": "ListUsers", "Version": "2010-05-08"})
+    assert r.status_code in (400, 403)
+    assert r.headers["content-type"].startswith("text/xml")
+
+
+def test_sign_in_form_needs_its_csrf_token(client: TestClient, account: str, member: Any) -> None:
+    member("alice")
+    form = {"account": account, "username": "alice", "password": "x"}
+    r = client.post("/portal/signin", data=form, follow_redirects=False)
+    assert r.status_code == 403
+    # A token from another browser's nonce is no good either.
+    other = TestClient(client.app)
+    token = csrf_of(other.get("/portal/signin").text)
+    client.cookies.clear()
+    r = client.post("/portal/signin", data={**form, "csrf": token}, follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_member_forms_need_the_sessions_token(
+    client: TestClient, account: str, member: Any
+) -> None:
+    member("alice")
+    member("bob")
+    other = TestClient(client.app)
+    sign_in(other, account, "bob")
+    bobs_token = csrf_of(other.get("/portal/credentials").text)
+    sign_in(client, account, "alice")
+    for token in (None, "", bobs_token, "0" * 64):
+        data = {"format": "page"} if token is None else {"format": "page", "csrf": token}
+        r = client.post("/portal/credentials/access-keys/create", data=data)
+        assert r.status_code == 403
+        assert "This form has expired" in r.text
+    r = client.post("/portal/signout", data={}, follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_service_errors_are_pages_not_tracebacks(
+    client: TestClient, account: str, member: Any
+) -> None:
+    member("alice")
+    sign_in(client, account, "alice")
+    r = client.get("/portal/users/nobody")
+    assert r.status_code == 404
+    assert "The user with name nobody cannot be found." in r.text
+    assert "Traceback" not in r.text
+
+
+def test_pages_escape_what_users_typed(client: TestClient, account: str) -> None:
+    r = client.get("/portal/signin?account=<script>alert(1)</script>")
+    assert "<script>" not in r.text and "&lt;script&gt;" in r.text
