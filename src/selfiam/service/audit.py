@@ -147,10 +147,14 @@ def read_records(
     since: datetime | None = None,
     action: str | None = None,
     limit: int = 100,
+    account_id: str | None = None,
 ) -> list[AuditRecord]:
-    """The newest audit records first, filtered by caller (ARN ending), time and action."""
+    """The newest audit records first, filtered by caller (ARN ending), time, action and
+    (when given) the account they belong to."""
     ar = t.audit_records
     query = select(ar).order_by(ar.c.id.desc()).limit(limit)
+    if account_id is not None:
+        query = query.where(ar.c.account_id == account_id)
     if caller_arn_suffix:
         query = query.where(
             ar.c.caller_arn.like(f"%{_escape_like(caller_arn_suffix)}", escape="\\")

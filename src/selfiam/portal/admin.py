@@ -1,0 +1,207 @@
+"""The admin pages: users (create with a temporary password, groups, credentials).
+
+There is no admin mode: these pages are open to every signed-in member, and
+every button calls ``Runtime.invoke`` as that member. Whatever the member's
+policy refuses comes back as AWS's AccessDenied message — on the page in
+place of a section they may not read, or as the answer to a form they may not
+submit. Form input is checked against botocore's IAM model first
+(:func:`call`), so a form gets the same ValidationError the API would give.
+
+The routes of all admin modules are collected in :data:`routes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from selfiam.api.query import parse_request
+from selfiam.domain.errors import AccessDenied, AwsError, NoSuchEntity, ValidationError
+from selfiam.domain.password_rules import AWS_DEFAULT_POLICY, PasswordPolicy, generate_password
+from selfiam.portal.web import Pages, View, done_messages
+
+pages = Pages()
+
+done_messages(
+    {
+        "group-added": "The user has been added to the group.",
+        "group-removed": "The user has been removed from the group.",
+        "credential-deactivated": "The credential is inactive: it is refused from now on.",
+        "credential-activated": "The credential is active again.",
+        "mfa-deactivated": "The MFA device has been deactivated (unassigned from the user).",
+    }
+)
+
+#: Deactivate/activate: kind -> (operation, id parameter). MFA devices are deactivated only.
+CREDENTIALS: dict[str, tuple[str, str]] = {
+    "access-key": ("UpdateAccessKey", "AccessKeyId"),
+    "certificate": ("UpdateSigningCertificate", "CertificateId"),
+    "ssh-key": ("UpdateSSHPublicKey", "SSHPublicKeyId"),
+}
+STATUSES = ("Active", "Inactive")
+
+
+def call(view: View, operation: str, **fields: Any) -> dict[str, Any]:
+    """Invoke an IAM operation as the member, its form fields first checked against the
+    model (AWS's ValidationError, typed values) as the API checks a request."""
+    flat = {k: str(v) for k, v in fields.items() if v is not None and v != ""}
+    _, params = parse_request("iam", {"Action": operation, **flat})
+    return view.invoke(operation, **params)
+
+
+def section(read: Callable[[], Any]) -> dict[str, Any]:
+    """A page section: ``{"items": ...}``, or AWS's AccessDenied message in its place."""
+    try:
+        return {"items": read()}
+    except AccessDenied as denied:
+        return {"denied": denied.message}
+
+
+def path_name(view: View, limit: int = 128) -> str:
+    return str(view.request.path_params["name"])[:limit]
+
+
+def page_of(kind: str, name: str) -> str:
+    """The admin page of a user or group (``kind``: "users" or "groups")."""
+    return f"/admin/{kind}/{quote(name, safe='')}"
+
+
+def not_found(view: View, error: AwsError) -> Response:
+    return view.render("error.html", status=404, error=error.message, code=error.code)
+
+
+# -- users ------------------------------------------------------------------------------
+
+
+@pages.get("/admin")
+def admin_home(view: View) -> Response:
+    return view.redirect("/admin/users")
+
+
+@pages.get("/admin/users")
+def users(view: View) -> Response:
+    listing = section(lambda: call(view, "ListUsers", MaxItems=1000)["Users"])
+    return view.render("admin/users.html", users=listing, form={})
+
+
+def _password_policy(view: View) -> PasswordPolicy:
+    """The account's policy if the member may read it (IAM's default if none is set). A
+    member who may not read it still gets a password of 20 characters of all four kinds,
+    which meets any policy that does not ask for more length."""
+    try:
+        shape = view.invoke("GetAccountPasswordPolicy")["PasswordPolicy"]
+    except (NoSuchEntity, AccessDenied):
+        return AWS_DEFAULT_POLICY
+    return PasswordPolicy.from_params(shape)
+
+
+@pages.post("/admin/users")
+def create_user(view: View) -> Response:
+    """CreateUser, then CreateLoginProfile with a generated password that must be changed."""
+    name, path = view.field("UserName").strip(), view.field("Path").strip() or None
+    try:
+        created = call(view, "CreateUser", UserName=name, Path=path)["User"]
+    except (ValidationError, AccessDenied) as err:
+        listing = section(lambda: call(view, "ListUsers", MaxItems=1000)["Users"])
+        form = {"UserName": name[:64], "Path": (path or "")[:512], "error": err.message}
+        return view.render("admin/users.html", status=err.status, users=listing, form=form)
+    password = generate_password(_password_policy(view), created["UserName"])
+    profile_error = None
+    try:
+        view.invoke(
+            "CreateLoginProfile",
+            UserName=created["UserName"],
+            Password=password,
+            PasswordResetRequired=True,
+        )
+    except AwsError as err:
+        profile_error = err.message
+    account = view.member.account_id
+    origin = f"{view.request.url.scheme}://{view.request.url.netloc}"
+    return view.render(
+        "admin/user_created.html",
+        user=created,
+        password=None if profile_error else password,
+        profile_error=profile_error,
+        account=account,
+        signin_link=f"{origin}{view.base}/signin?account={account}",
+    )
+
+
+@pages.get("/admin/users/{name}")
+def user(view: View) -> Response:
+    name = path_name(view, 64)
+    try:
+        found = call(view, "GetUser", UserName=name)["User"]
+    except NoSuchEntity as missing:
+        return not_found(view, missing)
+    name = found["UserName"]
+
+    def read(operation: str, key: str, **extra: Any) -> dict[str, Any]:
+        return section(lambda: call(view, operation, UserName=name, **extra)[key])
+
+    def login_profile() -> bool:
+        try:
+            call(view, "GetLoginProfile", UserName=name)
+        except NoSuchEntity:
+            return False
+        return True
+
+    return view.render(
+        "admin/user.html",
+        user=found,
+        groups=read("ListGroupsForUser", "Groups"),
+        all_groups=section(lambda: call(view, "ListGroups", MaxItems=1000)["Groups"]),
+        attached=read("ListAttachedUserPolicies", "AttachedPolicies"),
+        policies=section(
+            lambda: call(view, "ListPolicies", Scope="All", MaxItems=1000)["Policies"]
+        ),
+        inline=read("ListUserPolicies", "PolicyNames"),
+        login_profile=section(login_profile),
+        access_keys=read("ListAccessKeys", "AccessKeyMetadata"),
+        certificates=read("ListSigningCertificates", "Certificates"),
+        ssh_keys=read("ListSSHPublicKeys", "SSHPublicKeys"),
+        mfa=read("ListMFADevices", "MFADevices"),
+    )
+
+
+@pages.post("/admin/users/{name}/groups")
+def user_groups(view: View) -> Response:
+    name = path_name(view, 64)
+    change = view.field("change")
+    if change not in ("add", "remove"):
+        raise ValidationError("Choose whether to add the user to the group or remove them.")
+    operation = "AddUserToGroup" if change == "add" else "RemoveUserFromGroup"
+    call(view, operation, UserName=name, GroupName=view.field("GroupName"))
+    done = "group-added" if change == "add" else "group-removed"
+    return view.redirect(page_of("users", name), done=done)
+
+
+@pages.post("/admin/users/{name}/credentials")
+def user_credential(view: View) -> Response:
+    """Deactivate (or activate again) one of a user's credentials; unassign an MFA device."""
+    name = path_name(view, 64)
+    kind, credential = view.field("kind"), view.field("id")
+    if kind == "mfa":
+        call(view, "DeactivateMFADevice", UserName=name, SerialNumber=credential)
+        return view.redirect(page_of("users", name), done="mfa-deactivated")
+    status = view.field("Status")
+    if kind not in CREDENTIALS or status not in STATUSES:
+        raise ValidationError("Unknown kind of credential or status.")
+    operation, id_param = CREDENTIALS[kind]
+    call(view, operation, UserName=name, Status=status, **{id_param: credential})
+    done = "credential-activated" if status == "Active" else "credential-deactivated"
+    return view.redirect(page_of("users", name), done=done)
+
+
+def _routes() -> list[Route]:
+    from selfiam.portal import admin_account, admin_policies
+
+    return [*pages.routes, *admin_policies.pages.routes, *admin_account.pages.routes]
+
+
+routes: list[Route] = _routes()
