@@ -16,13 +16,11 @@ the reasons behind it are in `selfiam.tooling.verify`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 
+from selfiam.tooling.endpoint import aws_errors, clients
 from selfiam.tooling.verify import (
     DEFAULT_MEMBER,
     CustomPolicySimulator,
@@ -45,40 +43,6 @@ def verify() -> None:
 
 def _account_of(arn: str) -> str:
     return arn.split(":")[4]
-
-
-@contextmanager
-def _aws_errors() -> Iterator[None]:
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:  # pragma: no cover - botocore is a dependency
-        yield
-        return
-    try:
-        yield
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        operation = exc.operation_name
-        raise click.ClickException(
-            f"{operation}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
-        ) from None
-    except BotoCoreError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _clients(endpoint_url: str | None, profile: str | None, region: str | None) -> tuple[Any, Any]:
-    try:
-        import boto3
-    except ImportError:
-        raise click.ClickException(
-            "talking to an IAM endpoint needs boto3 (pip install boto3); "
-            "--local --policy FILE works without it"
-        ) from None
-    session = boto3.Session(profile_name=profile, region_name=region)
-    region_name = session.region_name or "us-east-1"
-    iam = session.client("iam", endpoint_url=endpoint_url, region_name=region_name)
-    sts = session.client("sts", endpoint_url=endpoint_url, region_name=region_name)
-    return iam, sts
 
 
 def _render(outcomes: list[Outcome], title: str) -> None:
@@ -153,24 +117,24 @@ def self_service(
             simulator = LocalSimulator([text])
             where = "selfiam's local engine"
         else:
-            iam, sts = _clients(endpoint_url, profile, region)
-            with _aws_errors():
+            iam, sts = clients(endpoint_url, profile, region)
+            with aws_errors():
                 account = sts.get_caller_identity()["Account"]
             target = Target(DEFAULT_MEMBER, account)
             simulator = CustomPolicySimulator(iam, [text])
             where = endpoint_url or "AWS"
         subject = f"policy {policy_file}"
     elif user is not None:
-        iam, _ = _clients(endpoint_url, profile, region)
-        with _aws_errors():
+        iam, _ = clients(endpoint_url, profile, region)
+        with aws_errors():
             arn = iam.get_user(UserName=user)["User"]["Arn"]
         target = Target(user, _account_of(arn), member_arn=arn)
         simulator = PrincipalSimulator(iam, arn)
         subject, where = f"user {user}", endpoint_url or "AWS"
     else:
         name = group or "SelfService"
-        iam, _ = _clients(endpoint_url, profile, region)
-        with _aws_errors():
+        iam, _ = clients(endpoint_url, profile, region)
+        with aws_errors():
             arn = iam.get_group(GroupName=name, MaxItems=1)["Group"]["Arn"]
             documents, policy_arns = group_policies(iam, name)
         if not documents:
@@ -185,7 +149,7 @@ def self_service(
         subject, where = f"group {name}", endpoint_url or "AWS"
 
     probes = battery(target, require_mfa=require_mfa)
-    with _aws_errors():
+    with aws_errors():
         try:
             outcomes = run_battery(probes, simulator, target.member)
         except Exception as exc:
