@@ -20,6 +20,9 @@ COMMANDS = {
     "audit": "selfiam.cli.audit:audit",
     "policy": "selfiam.cli.policy:policy",
     "verify": "selfiam.cli.verify:verify",
+    "setup": "selfiam.cli.setup:setup",
+    "onboard": "selfiam.cli.onboard:onboard_command",
+    "offboard": "selfiam.cli.offboard:offboard",
 }
 
 

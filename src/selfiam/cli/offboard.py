@@ -1,0 +1,78 @@
+"""``selfiam offboard USER``: remove everything of a user, then the user, on any IAM endpoint
+(AWS or selfiam), step by step as AWS requires. The logic is in `selfiam.tooling.offboard`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import click
+
+from selfiam.tooling.endpoint import aws_errors, connect, endpoint_options
+from selfiam.tooling.offboard import inventory, prove_gone, run
+
+#: Test hook: pause (sleep) after this many steps, so a test can kill the process midway.
+PAUSE_AFTER_ENV = "SELFIAM_OFFBOARD_PAUSE_AFTER"
+
+
+def _pause_hook() -> Callable[[int], None] | None:
+    value = os.environ.get(PAUSE_AFTER_ENV)
+    if not value:
+        return None
+    limit = int(value)
+
+    def after_step(number: int) -> None:
+        if number == limit:
+            click.echo(f"pausing after step {number} ({PAUSE_AFTER_ENV})")
+            time.sleep(3600)
+
+    return after_step
+
+
+@click.command("offboard")
+@click.argument("user")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@endpoint_options
+def offboard(
+    user: str,
+    dry_run: bool,
+    yes: bool,
+    endpoint_url: str | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """Remove USER and everything that keeps IAM from deleting them.
+
+    Lists, then removes, in AWS's order: access keys, signing certificates, SSH public keys,
+    service-specific credentials, MFA devices (deactivated, then virtual ones deleted), the
+    login profile, inline policies, attached managed policies, the permissions boundary and
+    group memberships; then DeleteUser, and GetUser must answer NoSuchEntity.
+
+    Safe to re-run after an interruption: what is already gone is skipped. This always
+    takes AWS's step-by-step path, on AWS and on selfiam alike (selfiam's one-step removal,
+    `selfiam user remove`, is not part of the AWS API).
+    """
+    endpoint = connect(endpoint_url, profile, region)
+    with aws_errors():
+        inv = inventory(endpoint.iam, user)
+        if not inv.exists:
+            click.echo(f"user {user} does not exist on {endpoint.label}: nothing to remove")
+            if not dry_run and not prove_gone(endpoint.iam, user):  # pragma: no cover - race
+                raise click.ClickException(f"user {user} appeared meanwhile")
+            return
+        click.echo(f"to remove from {endpoint.label} ({len(inv.steps)} step(s)):")
+        for step in inv.steps:
+            click.echo(f"  {step.action}: {step.what}")
+        for note in inv.notes:
+            click.echo(f"  note: {note}")
+        if dry_run:
+            click.echo("dry run: nothing removed")
+            return
+        if not yes:
+            click.confirm(f"Remove all of this and delete user {user}?", abort=True)
+        run(inv, click.echo, _pause_hook())
+        if not prove_gone(endpoint.iam, user):
+            raise click.ClickException(f"GetUser still finds {user} after DeleteUser")
+    click.echo(f"user {user} no longer exists (GetUser: NoSuchEntity)")
