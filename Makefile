@@ -27,7 +27,12 @@ lint: $(STAMP_TEST)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: $(STAMP_TEST) lint
+# The browser tests drive Debian's Chromium (never a downloaded browser); CI runs as root.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+test: $(STAMP_TEST) $(CHROMIUM) lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 
 bench: $(STAMP_TEST)

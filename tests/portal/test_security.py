@@ -83,3 +83,28 @@ def test_service_errors_are_pages_not_tracebacks(
 def test_pages_escape_what_users_typed(client: TestClient, account: str) -> None:
     r = client.get("/portal/signin?account=<script>alert(1)</script>")
     assert "<script>" not in r.text and "&lt;script&gt;" in r.text
+
+
+def test_every_form_posts_within_the_portal_with_its_token(
+    signed_in: Any, member: Any, with_mfa: Any
+) -> None:
+    import re
+
+    member("alice")
+    client = signed_in("alice", with_mfa("alice"))
+    client.post(
+        "/portal/credentials/access-keys/create",
+        data={"csrf": csrf_of(client.get("/portal/credentials").text), "format": "page"},
+    )
+    page = client.get("/portal/credentials").text
+    forms = re.findall(r"<form[^>]*>.*?</form>", page, re.S)
+    assert len(forms) >= 6
+    token = csrf_of(page)
+    for form in forms:
+        assert 'method="post"' in form
+        assert re.search(r'action="/portal/[^"]+"', form), form
+        assert f'name="csrf" value="{token}"' in form
+        assert "<button" in form
+    labels = set(re.findall(r'<label for="([^"]+)"', page))
+    inputs = set(re.findall(r'<(?:input|textarea) id="([^"]+)"', page))
+    assert inputs <= labels  # every visible input is labelled
