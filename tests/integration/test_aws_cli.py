@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from support.server import LiveServer
@@ -18,9 +20,12 @@ AWS = str(Path(sys.executable).with_name("aws"))
 
 
 def aws(
-    server: LiveServer, *args: str, key: tuple[str, str] | None = None
+    server: LiveServer, *args: str, key: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    env = server.cli_env(*(key or (None, None)))
+    """Run the aws CLI as the admin, or with a key pair (and optionally a session token)."""
+    env = server.cli_env(*key[:2]) if key else server.cli_env()
+    if len(key) == 3:
+        env["AWS_SESSION_TOKEN"] = key[2]
     return subprocess.run(
         [AWS, *args, "--endpoint-url", server.endpoint, "--output", "json"],
         capture_output=True,
@@ -30,7 +35,7 @@ def aws(
     )
 
 
-def test_aws_cli_self_service_steps(sqlite_server: LiveServer) -> None:
+def test_aws_cli_self_service_steps(sqlite_server: LiveServer, tmp_path: Path) -> None:
     assert os.path.exists(AWS), "the aws CLI is installed with the test extras"
     created = aws(sqlite_server, "iam", "create-user", "--user-name", "dora")
     assert created.returncode == 0, created.stderr
@@ -63,7 +68,59 @@ def test_aws_cli_self_service_steps(sqlite_server: LiveServer) -> None:
     assert "AccessDenied" in refused.stderr
     assert "is not authorized to perform: iam:CreateUser" in refused.stderr
 
-    second = aws(sqlite_server, "iam", "create-access-key", key=dora)
+    # SelfServiceCredentials requires MFA to manage keys: the long-term key alone is refused.
+    no_mfa = aws(sqlite_server, "iam", "create-access-key", key=dora)
+    assert no_mfa.returncode != 0
+    assert "AccessDenied" in no_mfa.stderr and "explicit deny" in no_mfa.stderr
+
+    # dora enrols a virtual MFA device with the CLI and gets an MFA session.
+    seed_file = tmp_path / "seed.txt"
+    device = aws(
+        sqlite_server,
+        "iam",
+        "create-virtual-mfa-device",
+        "--virtual-mfa-device-name",
+        "dora",
+        "--outfile",
+        str(seed_file),
+        "--bootstrap-method",
+        "Base32StringSeed",
+        key=dora,
+    )
+    assert device.returncode == 0, device.stderr
+    serial = json.loads(device.stdout)["VirtualMFADevice"]["SerialNumber"]
+    totp = pyotp.TOTP(seed_file.read_text().strip())
+    step = int(time.time()) // 30
+    enabled = aws(
+        sqlite_server,
+        "iam",
+        "enable-mfa-device",
+        "--user-name",
+        "dora",
+        "--serial-number",
+        serial,
+        "--authentication-code1",
+        totp.at((step - 1) * 30),
+        "--authentication-code2",
+        totp.at(step * 30),
+        key=dora,
+    )
+    assert enabled.returncode == 0, enabled.stderr
+    token = aws(
+        sqlite_server,
+        "sts",
+        "get-session-token",
+        "--serial-number",
+        serial,
+        "--token-code",
+        totp.at((step + 1) * 30),
+        key=dora,
+    )
+    assert token.returncode == 0, token.stderr
+    creds = json.loads(token.stdout)["Credentials"]
+    session = (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+
+    second = aws(sqlite_server, "iam", "create-access-key", key=session)
     assert second.returncode == 0, second.stderr
-    third = aws(sqlite_server, "iam", "create-access-key", key=dora)
+    third = aws(sqlite_server, "iam", "create-access-key", key=session)
     assert third.returncode != 0 and "LimitExceeded" in third.stderr
