@@ -237,6 +237,11 @@ class ConditionBlock:
                 )
         return ConditionBlock(tuple(entries))
 
+    @property
+    def evaluator(self) -> Evaluator:
+        """`evaluate` itself, or the one condition's evaluator when there is only one."""
+        return self._evaluators[0] if len(self._evaluators) == 1 else self.evaluate
+
     def evaluate(self, ctx: RequestContext, missing: set[str] | None = None) -> bool:
         """Whether every condition holds; adds to `missing` the keys ctx lacked.
 

@@ -43,14 +43,13 @@ from selfiam.policy.ast import (
     PRINCIPAL_ROLE,
     Policy,
     PolicyKind,
-    Statement,
 )
 from selfiam.policy.context import RequestContext
-from selfiam.policy.patterns import ResourcePattern
+from selfiam.policy.index import Entry, MatchedStatement, PolicySet, applies, matching
+
+__all__ = ["Evaluation", "MatchedStatement", "PolicySet", "Request", "context_keys", "evaluate"]
 
 Decision = Literal["allowed", "explicitDeny", "implicitDeny"]
-
-_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +63,6 @@ class Request:
 
 
 @dataclass(frozen=True, slots=True)
-class MatchedStatement:
-    policy_id: str
-    policy_kind: PolicyKind
-    statement_index: int
-    sid: str | None
-    effect: str
-    start: tuple[int, int]
-    end: tuple[int, int]
-
-
-@dataclass(frozen=True, slots=True)
 class Evaluation:
     decision: Decision
     matched_statements: tuple[MatchedStatement, ...]
@@ -83,104 +71,6 @@ class Evaluation:
     @property
     def allowed(self) -> bool:
         return self.decision == "allowed"
-
-
-class _Entry:
-    """A statement flattened for the hot path, with its MatchedStatement built once.
-
-    `resources` is None when the statement applies to any resource (no Resource element,
-    or a Resource list containing "*").
-    """
-
-    __slots__ = (
-        "order",
-        "stmt",
-        "is_allow",
-        "matched",
-        "resources",
-        "not_resource",
-        "variable_keys",
-        "principal",
-        "not_principal",
-        "condition",
-    )
-
-    def __init__(self, order: int, policy: Policy, stmt: Statement) -> None:
-        self.order = order
-        self.stmt = stmt
-        self.is_allow = stmt.effect == "Allow"
-        self.matched = MatchedStatement(
-            policy.policy_id, policy.kind, stmt.index, stmt.sid, stmt.effect, stmt.start, stmt.end
-        )
-        self.resources = None if stmt.any_resource else stmt.resources
-        self.not_resource = stmt.not_resource
-        self.variable_keys = stmt.resource_variable_keys
-        self.principal = stmt.principal
-        self.not_principal = stmt.not_principal
-        self.condition = stmt.condition
-
-    def action_matches(self, action: str) -> bool:
-        hit = False
-        for pattern in self.stmt.actions:
-            if pattern.matches(action):
-                hit = True
-                break
-        return hit != self.stmt.not_action
-
-
-_Candidates = tuple[tuple[_Entry, ...], tuple[_Entry, ...]]
-
-
-def _is_bucketable(service: str) -> bool:
-    return bool(service) and "*" not in service and "?" not in service
-
-
-class PolicySet:
-    """Policies indexed once by action service prefix; reusable across requests.
-
-    Statements whose every Action names a plain service prefix sit in that prefix's bucket;
-    the others (NotAction, "*", wildcard prefixes) are candidates for every action. The
-    per-action cache keeps, for an action name, the (deny, allow) statements whose action
-    element matches it: which statements *could* apply, never a past decision.
-    """
-
-    __slots__ = ("policies", "_by_service", "_everywhere", "_cache")
-
-    def __init__(self, policies: Iterable[Policy]) -> None:
-        self.policies: tuple[Policy, ...] = tuple(policies)
-        by_service: dict[str, list[_Entry]] = {}
-        everywhere: list[_Entry] = []
-        order = 0
-        for policy in self.policies:
-            for stmt in policy.statements:
-                entry = _Entry(order, policy, stmt)
-                order += 1
-                services = {a.service.lower() for a in stmt.actions}
-                if stmt.not_action or not all(_is_bucketable(s) for s in services):
-                    everywhere.append(entry)
-                else:
-                    for service in services:
-                        by_service.setdefault(service, []).append(entry)
-        self._by_service = {k: tuple(v) for k, v in by_service.items()}
-        self._everywhere = tuple(everywhere)
-        self._cache: dict[str, _Candidates] = {}
-
-    def candidates(self, action: str) -> _Candidates:
-        """(deny, allow) entries, in policy order, whose Action/NotAction matches `action`."""
-        found = self._cache.get(action)
-        if found is not None:
-            return found
-        service = action.split(":", 1)[0].lower()
-        pool = self._by_service.get(service, ()) + self._everywhere
-        matching = sorted((e for e in pool if e.action_matches(action)), key=lambda e: e.order)
-        found = (
-            tuple(e for e in matching if not e.is_allow),
-            tuple(e for e in matching if e.is_allow),
-        )
-        if len(self._cache) >= _CACHE_SIZE:
-            self._cache.clear()
-        self._cache[action] = found
-        return found
 
 
 def _as_set(policies: PolicySet | Sequence[Policy]) -> PolicySet:
@@ -194,47 +84,6 @@ def _resource_set(policy: Policy) -> PolicySet:
         object.__setattr__(policy, "_compiled", compiled)
     assert isinstance(compiled, PolicySet)
     return compiled
-
-
-def _applies(
-    entry: _Entry, request: Request, missing: set[str], seen: dict[ResourcePattern, bool]
-) -> int:
-    """0 if the statement does not apply; else how its Principal matched (3 without one).
-
-    `seen` remembers, for this one request, each resource pattern's answer: patterns are
-    shared between statements (`patterns.resource_pattern` caches them by text), and
-    matching one with a variable is the costliest step of a decision.
-    """
-    resources = entry.resources
-    if resources is not None:
-        resource = request.resource
-        ctx = request.context
-        hit = False
-        for pattern in resources:
-            known = seen.get(pattern)
-            if known is None:
-                known = seen[pattern] = pattern.matches(resource, ctx)
-            if known:
-                hit = True
-                break
-        if not hit and entry.variable_keys:
-            for key in entry.variable_keys:
-                if key not in ctx:
-                    missing.add(key)
-        if hit == entry.not_resource:
-            return 0
-    level = PRINCIPAL_DIRECT
-    principal = entry.principal
-    if principal is not None:
-        level = principal.match(request.principal_arn, request.principal_account)
-        if entry.not_principal:
-            level = PRINCIPAL_ACCOUNT if level == PRINCIPAL_NO_MATCH else PRINCIPAL_NO_MATCH
-        if level == PRINCIPAL_NO_MATCH:
-            return 0
-    condition = entry.condition
-    if condition is not None and not condition.evaluate(request.context, missing):
-        return 0
-    return level
 
 
 _new = object.__new__
@@ -280,33 +129,32 @@ def evaluate(
     """Decide `request` against the principal's policies (see the module docstring)."""
     action = request.action
     missing: set[str] = set()
-    seen: dict[ResourcePattern, bool] = {}
     if not isinstance(identity, PolicySet):
         identity = PolicySet(identity)
-    id_deny, id_allow = identity.candidates(action)
+    found = identity.cache.get(action)
+    id_deny, id_allow = found if found is not None else identity.candidates(action)
     if boundary is None and session is None and resource_policy is None:
         # The common case: identity-based policies only.
-        denies = [e.matched for e in id_deny if _applies(e, request, missing, seen)]
-        if denies:
-            return _result("explicitDeny", denies, missing)
-        allows = [e.matched for e in id_allow if _applies(e, request, missing, seen)]
-        if allows and not (request.resource_account and _cross_account(request)):
-            return _result("allowed", allows, missing)
+        if id_deny:
+            denies = matching(id_deny, request, missing)
+            if denies:
+                return _result("explicitDeny", denies, missing)
+        if id_allow:
+            allows = matching(id_allow, request, missing)
+            if allows and not (request.resource_account and _cross_account(request)):
+                return _result("allowed", allows, missing)
         return _result("implicitDeny", [], missing)
-    return _evaluate_all(
-        request, id_deny, id_allow, boundary, session, resource_policy, missing, seen
-    )
+    return _evaluate_all(request, id_deny, id_allow, boundary, session, resource_policy, missing)
 
 
 def _evaluate_all(
     request: Request,
-    id_deny: tuple[_Entry, ...],
-    id_allow: tuple[_Entry, ...],
+    id_deny: tuple[Entry, ...],
+    id_allow: tuple[Entry, ...],
     boundary: PolicySet | Sequence[Policy] | None,
     session: PolicySet | Sequence[Policy] | None,
     resource_policy: Policy | None,
     missing: set[str],
-    seen: dict[ResourcePattern, bool],
 ) -> Evaluation:
     action = request.action
     b_deny, b_allow = _as_set(boundary).candidates(action) if boundary is not None else ((), ())
@@ -315,10 +163,7 @@ def _evaluate_all(
         _resource_set(resource_policy).candidates(action) if resource_policy else ((), ())
     )
     denies = [
-        e.matched
-        for group in (id_deny, b_deny, s_deny, r_deny)
-        for e in group
-        if _applies(e, request, missing, seen)
+        m for group in (id_deny, b_deny, s_deny, r_deny) for m in matching(group, request, missing)
     ]
     if denies:
         return _result("explicitDeny", denies, missing)
@@ -326,13 +171,13 @@ def _evaluate_all(
     allows: list[MatchedStatement] = []
     allowed_by = [False, boundary is None, session is None]
     for role, group in enumerate((id_allow, b_allow, s_allow)):
-        for entry in group:
-            if _applies(entry, request, missing, seen):
-                allows.append(entry.matched)
-                allowed_by[role] = True
+        matched = matching(group, request, missing)
+        if matched:
+            allows.extend(matched)
+            allowed_by[role] = True
     level = PRINCIPAL_NO_MATCH
     for entry in r_allow:
-        got = _applies(entry, request, missing, seen)
+        got = applies(entry, request, missing)
         if got:
             allows.append(entry.matched)
             level = max(level, got)

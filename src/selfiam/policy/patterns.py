@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from selfiam.policy.arns import ContextMatcher, head_of, variable_matcher
 from selfiam.policy.context import RequestContext
 from selfiam.policy.errors import MalformedPolicyError
 from selfiam.policy.variables import Template, policy_text_to_glob
@@ -109,6 +110,20 @@ def glob_is_literal(glob: str) -> bool:
     return all(isinstance(t, str) for t in _tokens(glob))
 
 
+def _literal_or_star(globs: list[str]) -> list[str | None] | None:
+    """Each glob's literal text, or None for a lone `*`; None if some glob is neither."""
+    out: list[str | None] = []
+    for glob in globs:
+        tokens = _tokens(glob)
+        if tokens == [_STAR]:
+            out.append(None)
+        elif all(isinstance(t, str) for t in tokens):
+            out.append("".join(t for t in tokens if isinstance(t, str)))
+        else:
+            return None
+    return out
+
+
 def _ends_with_star(glob: str) -> bool:
     tokens = _tokens(glob)
     return bool(tokens) and tokens[-1] is _STAR
@@ -133,19 +148,21 @@ def compile_arn_glob(glob: str) -> Matcher:
         return lambda arn: arn.startswith(prefix) and last(arn[size:])
     # Some of the first fields have wildcards: one regex, whose wildcards in those
     # fields cannot cross a colon while the last field's can.
-    regex = ":".join(
-        "".join(
-            (".*" if last_field else "[^:]*")
-            if t is _STAR
-            else ("." if last_field else "[^:]")
-            if t is _ONE
-            else re.escape(str(t))
-            for t in _tokens(field)
-        )
-        for last_field, field in ((i == count - 1, f) for i, f in enumerate(fields))
-    )
+    regex = ":".join(_field_regex(f, i == count - 1) for i, f in enumerate(fields))
     fullmatch = re.compile(regex, re.DOTALL).fullmatch
     return lambda arn: fullmatch(arn) is not None
+
+
+def _field_regex(field: str, last_field: bool) -> str:
+    """The regex of one ARN field's escaped glob; only the last field's `*` spans colons."""
+    return "".join(
+        (".*" if last_field else "[^:]*")
+        if t is _STAR
+        else ("." if last_field else "[^:]")
+        if t is _ONE
+        else re.escape(str(t))
+        for t in _tokens(field)
+    )
 
 
 _MEMO_LIMIT = 4096
@@ -246,7 +263,7 @@ class ResourcePattern:
     colon), as AWS documents; elsewhere `${...}` is literal text.
     """
 
-    __slots__ = ("text", "variable_keys", "_template", "_prefix", "_match", "_rendered")
+    __slots__ = ("text", "variable_keys", "_template", "_prefix", "_match", "_rendered", "match")
 
     def __init__(self, text: str, variables_enabled: bool) -> None:
         self.text = text
@@ -254,6 +271,8 @@ class ResourcePattern:
         self._prefix = ""
         self._rendered: dict[str, Matcher] = {}
         self.variable_keys: tuple[str, ...] = ()
+        #: `matches` itself, or a faster function with its signature and answers.
+        self.match: ContextMatcher = self._general
         if text == "*":
             self._match: Matcher | None = _always
             return
@@ -266,16 +285,31 @@ class ResourcePattern:
             self._match = compile_arn_glob(policy_text_to_glob(text))
             return
         template = Template.parse(fields[5], variables_enabled)
-        self._prefix = ":".join(policy_text_to_glob(f) for f in fields[:5]) + ":"
+        head = [policy_text_to_glob(f) for f in fields[:5]]
+        self._prefix = ":".join(head) + ":"
         if template.static_glob is not None:
             self._match = _memoized(compile_arn_glob(self._prefix + template.static_glob))
-        else:
-            self._match = None
-            self._template = template
-            self.variable_keys = template.variable_keys
+            return
+        self._match = None
+        self._template = template
+        self.variable_keys = template.variable_keys
+        # The common shape: literal text around variables (see `arns`).
+        pieces = template.literal_pieces()
+        if pieces is not None:
+            regex = "".join(f"{_field_regex(f, False)}:" for f in head)
+            known = _literal_or_star(head)
+            self.match = variable_matcher(head_of(known, regex), *pieces, self._general)
+
+    @property
+    def static_match(self) -> Matcher | None:
+        """The matcher taking the ARN alone, when the pattern has no variable."""
+        return self._match
 
     def matches(self, resource: str, ctx: RequestContext, missing: set[str] | None = None) -> bool:
         """Whether `resource` (an ARN) matches; a variable without a value never matches."""
+        return self.match(resource, ctx, missing)
+
+    def _general(self, resource: str, ctx: RequestContext, missing: set[str] | None = None) -> bool:
         if self._match is not None:
             return self._match(resource)
         assert self._template is not None

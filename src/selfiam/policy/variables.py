@@ -120,6 +120,20 @@ def _unescape_glob(glob: str) -> str:
     return "".join(out)
 
 
+def _has_wildcard(glob: str) -> bool:
+    """Whether an escaped glob has an unescaped `*` or `?`."""
+    i, n = 0, len(glob)
+    while i < n:
+        c = glob[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "*" or c == "?":
+            return True
+        i += 1
+    return False
+
+
 class Template:
     """A policy string that may contain policy variables, parsed once."""
 
@@ -164,6 +178,27 @@ class Template:
         if not variables_enabled or "${" not in text:
             return Template(text, [policy_text_to_glob(text)] if text else [])
         return Template(text, _parse_parts(text))
+
+    def literal_pieces(self) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None:
+        """The text as literal pieces around its variables, for exact comparisons.
+
+        Returns (pieces, variables): `pieces` is the plain text before, between and after
+        the variables (one more than there are variables), `variables` each one's
+        (key, lowercased key). None when there is no variable or a piece has a wildcard.
+        """
+        if self.is_literal:
+            return None
+        pieces: list[str] = [""]
+        variables: list[tuple[str, str]] = []
+        for part in self._parts:
+            if isinstance(part, str):
+                if _has_wildcard(part):
+                    return None
+                pieces[-1] += _unescape_glob(part)
+            else:
+                variables.append((part.key, part.lowered))
+                pieces.append("")
+        return tuple(pieces), tuple(variables)
 
     @property
     def static_text(self) -> str | None:
