@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,7 +193,7 @@ def test_onboard_writes_a_private_file(
     assert str(out_file) in stdout
     if endpoint.kind == "selfiam":
         assert "ignored PasswordResetRequired" not in stdout
-    assert facts["sign_in_url"] == f"{endpoint.url}/portal/sign-in?account={endpoint.account}"
+    assert facts["sign_in_url"] == f"{endpoint.url}/portal/signin?account={endpoint.account}"
     assert facts["user_name"] == "olga" and facts["groups"] == ["Onboarded"]
     assert violations(facts["password"], strict_password_policy, "olga") == []
 
@@ -220,7 +221,11 @@ def test_onboard_prints_the_password_once_and_checks_groups_first(endpoint: Endp
     password = lines[0].rsplit(": ", 1)[1]
 
     assert violations(password, AWS_DEFAULT_POLICY, "pete") == []
-    assert f"sign-in URL: {endpoint.url}/portal/sign-in?account={endpoint.account}" in stdout
+    url = f"{endpoint.url}/portal/signin?account={endpoint.account}"
+    assert f"sign-in URL: {url}" in stdout
+    if endpoint.kind == "selfiam":  # the portal's sign-in form, the account filled in
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert f'value="{endpoint.account}"' in page.read().decode()
 
     missing = endpoint.run("onboard", "quinn", "--group", "NoSuchTeam")
     assert missing.returncode == 1

@@ -42,13 +42,13 @@ from selfiam.tooling.onboard import (
             "http://127.0.0.1:8000",
             None,
             "aws",
-            "http://127.0.0.1:8000/portal/sign-in?account=123456789012",
+            "http://127.0.0.1:8000/portal/signin?account=123456789012",
         ),
         (
             "https://iam.example.org/",
             "ignored",
             "aws",
-            "https://iam.example.org/portal/sign-in?account=123456789012",
+            "https://iam.example.org/portal/signin?account=123456789012",
         ),
     ],
 )
@@ -58,7 +58,7 @@ def test_sign_in_url(endpoint: str | None, alias: str | None, partition: str, ur
 
 def test_a_look_alike_host_is_not_aws() -> None:
     url = sign_in_url("https://amazonaws.com.example.org", "123456789012")
-    assert url.startswith("https://amazonaws.com.example.org/portal/sign-in")
+    assert url.startswith("https://amazonaws.com.example.org/portal/signin")
 
 
 def test_the_secret_file_is_private_from_the_start(tmp_path: Path) -> None:

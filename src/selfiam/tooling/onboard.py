@@ -86,7 +86,7 @@ def sign_in_url(
         host = _SIGNIN_HOSTS.get(partition, _SIGNIN_HOSTS["aws"])
         return f"https://{alias or account}.{host}/console"
     assert endpoint_url is not None
-    return f"{endpoint_url.rstrip('/')}/portal/sign-in?account={quote(account, safe='')}"
+    return f"{endpoint_url.rstrip('/')}/portal/signin?account={quote(account, safe='')}"
 
 
 def create_secret_file(path: str) -> IO[str]:
