@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Table, and_, select
+from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.engine import Connection
 
 from selfiam.policy import Policy, PolicyKind, PolicySet
@@ -19,11 +20,14 @@ class PrincipalPolicies:
     session: PolicySet | None = None
 
 
-def _managed_documents(
-    conn: Connection, attachments: Table, owner_col: str, owner_id: str
-) -> list[Policy]:
+# The statements below are built once: every change to users, keys or policies bumps the
+# auth version and so reloads the policies of the next caller of every process, and
+# building them per call was most of that reload's cost.
+
+
+def _attached_statement(attachments: Table, owner_col: str) -> Any:
     mp, pv = t.managed_policies, t.policy_versions
-    rows = conn.execute(
+    return (
         select(mp.c.arn, pv.c.document)
         .select_from(
             attachments.join(mp, attachments.c.policy_id == mp.c.policy_id).join(
@@ -31,21 +35,49 @@ def _managed_documents(
                 and_(pv.c.policy_id == mp.c.policy_id, pv.c.version_id == mp.c.default_version_id),
             )
         )
-        .where(attachments.c[owner_col] == owner_id)
-    ).all()
+        .where(attachments.c[owner_col] == bindparam("owner_id"))
+    )
+
+
+_ATTACHED = {
+    (table.name, col): _attached_statement(table, col)
+    for table, col in (
+        (t.user_policy_attachments, "user_id"),
+        (t.group_policy_attachments, "group_id"),
+    )
+}
+_INLINE = select(t.inline_policies.c.name, t.inline_policies.c.document).where(
+    t.inline_policies.c.owner_type == bindparam("owner_type"),
+    t.inline_policies.c.owner_id == bindparam("owner_id"),
+)
+_USER = select(t.users.c.name, t.users.c.permissions_boundary_arn).where(
+    t.users.c.user_id == bindparam("user_id")
+)
+_GROUPS = (
+    select(t.groups.c.group_id, t.groups.c.name)
+    .select_from(t.group_members.join(t.groups, t.group_members.c.group_id == t.groups.c.group_id))
+    .where(t.group_members.c.user_id == bindparam("user_id"))
+)
+_USER_TAGS = select(t.tags.c.key, t.tags.c.value).where(
+    t.tags.c.resource_type == "user", t.tags.c.resource_id == bindparam("user_id")
+)
+
+
+def _managed_documents(
+    conn: Connection, attachments: Table, owner_col: str, owner_id: str
+) -> list[Policy]:
+    statement = _ATTACHED.get((attachments.name, owner_col))
+    if statement is None:
+        statement = _attached_statement(attachments, owner_col)
+    rows = conn.execute(statement, {"owner_id": owner_id}).all()
     return [compiled_policy(doc, PolicyKind.MANAGED, arn) for arn, doc in rows]
 
 
 def _inline_documents(
     conn: Connection, owner_type: str, owner_id: str, owner_name: str
 ) -> list[Policy]:
-    ip = t.inline_policies
     kind = PolicyKind.INLINE_USER if owner_type == "user" else PolicyKind.INLINE_GROUP
-    rows = conn.execute(
-        select(ip.c.name, ip.c.document).where(
-            ip.c.owner_type == owner_type, ip.c.owner_id == owner_id
-        )
-    ).all()
+    rows = conn.execute(_INLINE, {"owner_type": owner_type, "owner_id": owner_id}).all()
     return [compiled_policy(doc, kind, f"{owner_type}/{owner_name}/{name}") for name, doc in rows]
 
 
@@ -66,23 +98,13 @@ def managed_policy_by_arn(conn: Connection, arn: str) -> Policy | None:
 
 def load_user_policies(conn: Connection, user_id: str) -> PrincipalPolicies | None:
     """Every policy that applies to the user, or None if the user no longer exists."""
-    user = conn.execute(
-        select(t.users.c.name, t.users.c.permissions_boundary_arn).where(
-            t.users.c.user_id == user_id
-        )
-    ).first()
+    user = conn.execute(_USER, {"user_id": user_id}).first()
     if user is None:
         return None
     name, boundary_arn = user
     policies = _inline_documents(conn, "user", user_id, name)
     policies += _managed_documents(conn, t.user_policy_attachments, "user_id", user_id)
-    groups = conn.execute(
-        select(t.groups.c.group_id, t.groups.c.name)
-        .select_from(
-            t.group_members.join(t.groups, t.group_members.c.group_id == t.groups.c.group_id)
-        )
-        .where(t.group_members.c.user_id == user_id)
-    ).all()
+    groups = conn.execute(_GROUPS, {"user_id": user_id}).all()
     for group_id, group_name in groups:
         policies += _inline_documents(conn, "group", group_id, group_name)
         policies += _managed_documents(conn, t.group_policy_attachments, "group_id", group_id)
@@ -94,9 +116,5 @@ def load_user_policies(conn: Connection, user_id: str) -> PrincipalPolicies | No
 
 
 def load_user_tags(conn: Connection, user_id: str) -> tuple[tuple[str, str], ...]:
-    rows = conn.execute(
-        select(t.tags.c.key, t.tags.c.value).where(
-            t.tags.c.resource_type == "user", t.tags.c.resource_id == user_id
-        )
-    ).all()
+    rows = conn.execute(_USER_TAGS, {"user_id": user_id}).all()
     return tuple((k, v) for k, v in rows)
