@@ -101,8 +101,11 @@ def variable_matcher(
 
             return literal_one
         if head.fullmatch is None:
-            prefix, suffix = head.prefix, head.suffix
-            shortest, size = len(prefix) + len(suffix), len(suffix)
+            # The ARN must be prefix + (the `*` fields) + suffix + text, with five colons
+            # before the text; the suffix is tested with the text.
+            prefix = head.prefix
+            before = head.suffix + before
+            shortest, size = len(prefix) + len(head.suffix), len(head.suffix)
 
             def run_one(
                 resource: str, ctx: RequestContext, missing: set[str] | None = None
@@ -111,12 +114,11 @@ def variable_matcher(
                 if values is None or len(values) != 1:
                     return general(resource, ctx, missing)
                 text = before + values[0] + after
-                end = len(resource) - len(text)
+                end = len(resource) - len(text) + size
                 return (
                     end >= shortest
                     and resource.endswith(text)
                     and resource.startswith(prefix)
-                    and resource.startswith(suffix, end - size)
                     and resource.count(":", 0, end) == 5
                 )
 

@@ -121,6 +121,20 @@ class ConditionEntry:
         # ForAllValues (positive) and ForAnyValue (negated) need every value to match.
         use_all = (self.qualifier == _ALL) != negated and self.qualifier is not None
 
+        if static is not None and not use_all:
+            # Policy values without variables, any-value semantics: the common case.
+            def static_any(ctx: RequestContext, missing: set[str] | None) -> bool:
+                values = ctx.lookup(lkey)
+                if not values:
+                    if values is None and missing is not None:
+                        missing.add(key)
+                    return absent
+                if len(values) == 1:
+                    return static(values[0]) != negated
+                return any(map(static, values)) != negated
+
+            return static_any
+
         def evaluate(ctx: RequestContext, missing: set[str] | None) -> bool:
             values = ctx.lookup(lkey)
             if not values:

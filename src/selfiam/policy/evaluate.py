@@ -45,7 +45,7 @@ from selfiam.policy.ast import (
     PolicyKind,
 )
 from selfiam.policy.context import RequestContext
-from selfiam.policy.index import Entry, MatchedStatement, PolicySet, applies, matching
+from selfiam.policy.index import Entry, MatchedStatement, PolicySet, applies, collect, matching
 
 __all__ = ["Evaluation", "MatchedStatement", "PolicySet", "Request", "context_keys", "evaluate"]
 
@@ -127,24 +127,31 @@ def evaluate(
     resource_policy: Policy | None = None,
 ) -> Evaluation:
     """Decide `request` against the principal's policies (see the module docstring)."""
-    action = request.action
-    missing: set[str] = set()
     if not isinstance(identity, PolicySet):
         identity = PolicySet(identity)
+    action = request.action
     found = identity.cache.get(action)
-    id_deny, id_allow = found if found is not None else identity.candidates(action)
-    if boundary is None and session is None and resource_policy is None:
-        # The common case: identity-based policies only.
-        if id_deny:
-            denies = matching(id_deny, request, missing)
-            if denies:
-                return _result("explicitDeny", denies, missing)
-        if id_allow:
-            allows = matching(id_allow, request, missing)
-            if allows and not (request.resource_account and _cross_account(request)):
-                return _result("allowed", allows, missing)
-        return _result("implicitDeny", [], missing)
-    return _evaluate_all(request, id_deny, id_allow, boundary, session, resource_policy, missing)
+    if found is None:
+        found = identity.candidates(action)
+    missing: set[str] = set()
+    if boundary is not None or session is not None or resource_policy is not None:
+        return _evaluate_all(request, *found, boundary, session, resource_policy, missing)
+    # The common case: identity-based policies only. One pass over the (deny, allow)
+    # candidates, which stops after the denies if one applies.
+    out: list[MatchedStatement] = []
+    group = collect(found, request, missing, out)
+    decision: Decision = "explicitDeny"
+    if group != 0:
+        if group == 1 and not (request.resource_account and _cross_account(request)):
+            decision = "allowed"
+        else:
+            decision = "implicitDeny"
+            out = []
+    result: Evaluation = _new(Evaluation)
+    _set_decision(result, decision)
+    _set_matched(result, tuple(out))
+    _set_missing(result, tuple(sorted(missing, key=str.lower)) if missing else ())
+    return result
 
 
 def _evaluate_all(

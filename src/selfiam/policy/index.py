@@ -205,31 +205,51 @@ def applies(entry: Entry, request: Request, missing: set[str]) -> int:
 def matching(
     entries: tuple[Entry, ...], request: Request, missing: set[str]
 ) -> list[MatchedStatement]:
-    """The MatchedStatement of each entry that applies to `request`, in order.
-
-    The same answers (and missing keys) as `applies` on each entry, with the common
-    statement shapes tested inline.
-    """
+    """The MatchedStatement of each entry that applies to `request`, in order."""
     out: list[MatchedStatement] = []
+    collect((entries,), request, missing, out)
+    return out
+
+
+def collect(
+    groups: Iterable[tuple[Entry, ...]],
+    request: Request,
+    missing: set[str],
+    out: list[MatchedStatement],
+) -> int:
+    """Append to `out` the MatchedStatement of each entry that applies to `request`.
+
+    Goes through `groups` in order and stops after the first group in which something
+    applied, returning its index (-1 if nothing applied): with (deny, allow) candidates,
+    0 is an explicit deny and 1 an allow. The same answers (and missing keys) as `applies`
+    on each entry, with the common statement shapes tested inline.
+    """
     resource = request.resource
     ctx = request.context
-    for entry in entries:
-        kind = entry.kind
-        if kind == _STATIC:
-            if not entry.test(resource):
+    index = 0
+    for entries in groups:
+        for entry in entries:
+            kind = entry.kind
+            if kind == _ANY:
+                pass
+            elif kind == _CONTEXT:
+                if not entry.test(resource, ctx, None):
+                    lookup = ctx.lookup
+                    for key, lowered in entry.lowered_variable_keys:
+                        if lookup(lowered) is None:
+                            missing.add(key)
+                    continue
+            elif kind == _STATIC:
+                if not entry.test(resource):
+                    continue
+            else:
+                if applies(entry, request, missing):
+                    out.append(entry.matched)
                 continue
-        elif kind == _CONTEXT:
-            if not entry.test(resource, ctx, None):
-                lookup = ctx.lookup
-                for key, lowered in entry.lowered_variable_keys:
-                    if lookup(lowered) is None:
-                        missing.add(key)
-                continue
-        elif kind == _GENERAL:
-            if applies(entry, request, missing):
+            evaluate_condition = entry.evaluate_condition
+            if evaluate_condition is None or evaluate_condition(ctx, missing):
                 out.append(entry.matched)
-            continue
-        evaluate_condition = entry.evaluate_condition
-        if evaluate_condition is None or evaluate_condition(ctx, missing):
-            out.append(entry.matched)
-    return out
+        if out:
+            return index
+        index += 1
+    return -1

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import product
 from typing import NamedTuple
 
 from selfiam.policy.context import RequestContext
@@ -192,6 +193,14 @@ def _any_of(matchers: Sequence[Matcher]) -> Predicate:
     return lambda v: any(m(v) for m in matchers)
 
 
+_BOOLS = frozenset({"true", "false"})
+
+
+def _case_variants(text: str) -> list[str]:
+    """Every spelling of an ASCII `text` in upper and lower case letters."""
+    return ["".join(chars) for chars in product(*({c.lower(), c.upper()} for c in text))]
+
+
 def _text_predicate(kind: str, texts: list[str]) -> Predicate:
     """The predicate for string-like kinds, from rendered policy values."""
     if kind == "string":
@@ -201,6 +210,10 @@ def _text_predicate(kind: str, texts: list[str]) -> Predicate:
         return lambda v: v.lower() in lowered
     if kind == "bool":
         wanted = frozenset(t.lower() for t in texts)
+        if wanted <= _BOOLS:
+            # Every spelling of "true"/"false" ignoring case (no other character lowercases
+            # to one of their letters): a set lookup instead of lowercasing the value.
+            return frozenset(v for w in wanted for v in _case_variants(w)).__contains__
         return lambda v: v.lower() in wanted
     if kind == "like":
         return _any_of([compile_glob(t) for t in texts])

@@ -168,20 +168,29 @@ def _field_regex(field: str, last_field: bool) -> str:
 _MEMO_LIMIT = 4096
 
 
-def _memoized(match: Matcher) -> Matcher:
-    """Remember a matcher's answers: requests repeat the same actions and resources."""
-    memo: dict[str, bool] = {}
+class _Memo(dict[str, bool]):
+    """A matcher's answers by value, computed on a miss; cleared when it grows too big."""
 
-    def memoized(value: str) -> bool:
-        hit = memo.get(value)
-        if hit is None:
-            hit = match(value)
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            memo[value] = hit
+    __slots__ = ("match",)
+
+    def __init__(self, match: Matcher) -> None:
+        super().__init__()
+        self.match = match
+
+    def __missing__(self, value: str) -> bool:
+        hit = self.match(value)
+        if len(self) >= _MEMO_LIMIT:
+            self.clear()
+        self[value] = hit
         return hit
 
-    return memoized
+
+def _memoized(match: Matcher) -> Matcher:
+    """Remember a matcher's answers: requests repeat the same actions and resources.
+
+    The matcher is the dict's own `__getitem__`, so a value seen before costs one C call.
+    """
+    return _Memo(match).__getitem__
 
 
 class StringPattern:
