@@ -58,15 +58,21 @@ def _count(conn: Connection, query: Any) -> int:
 
 def _attachments_in_use(conn: Connection, account_id: str) -> int:
     """Managed-policy attachments to the account's users, groups and roles."""
-    u = select(t.user_policy_attachments.c.policy_id).join(
-        t.users, t.users.c.user_id == t.user_policy_attachments.c.user_id
-    ).where(t.users.c.account_id == account_id)
-    g = select(t.group_policy_attachments.c.policy_id).join(
-        t.groups, t.groups.c.group_id == t.group_policy_attachments.c.group_id
-    ).where(t.groups.c.account_id == account_id)
-    r = select(t.role_policy_attachments.c.policy_id).join(
-        t.roles, t.roles.c.role_id == t.role_policy_attachments.c.role_id
-    ).where(t.roles.c.account_id == account_id)
+    u = (
+        select(t.user_policy_attachments.c.policy_id)
+        .join(t.users, t.users.c.user_id == t.user_policy_attachments.c.user_id)
+        .where(t.users.c.account_id == account_id)
+    )
+    g = (
+        select(t.group_policy_attachments.c.policy_id)
+        .join(t.groups, t.groups.c.group_id == t.group_policy_attachments.c.group_id)
+        .where(t.groups.c.account_id == account_id)
+    )
+    r = (
+        select(t.role_policy_attachments.c.policy_id)
+        .join(t.roles, t.roles.c.role_id == t.role_policy_attachments.c.role_id)
+        .where(t.roles.c.account_id == account_id)
+    )
     return _count(conn, union_all(u, g, r))
 
 
@@ -86,7 +92,9 @@ def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
             ),
         ),
         "PolicyVersionsInUse": _attachments_in_use(conn, account_id),
-        "MFADevices": _count(conn, select(mfa.c.serial_number).where(mfa.c.account_id == account_id)),
+        "MFADevices": _count(
+            conn, select(mfa.c.serial_number).where(mfa.c.account_id == account_id)
+        ),
         "MFADevicesInUse": _count(
             conn,
             select(mfa.c.serial_number).where(

@@ -92,11 +92,7 @@ def get_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any
     """The group and one page of its members, by user name."""
     row = authorize_group(ctx, str(params["GroupName"]))
     u, gm = t.users, t.group_members
-    query = (
-        select(u)
-        .join(gm, gm.c.user_id == u.c.user_id)
-        .where(gm.c.group_id == row.group_id)
-    )
+    query = select(u).join(gm, gm.c.user_id == u.c.user_id).where(gm.c.group_id == row.group_id)
     after = decode_marker(params.get("Marker"))
     if after is not None:
         query = query.where(u.c.name_lower > after)
@@ -182,9 +178,7 @@ def delete_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
     return {}
 
 
-def _member_rows(
-    ctx: OperationContext, params: Mapping[str, Any]
-) -> tuple[Row[Any], Row[Any]]:
+def _member_rows(ctx: OperationContext, params: Mapping[str, Any]) -> tuple[Row[Any], Row[Any]]:
     """Authorize on the group, then find the group and the user (NoSuchEntity for either)."""
     group = authorize_group(ctx, str(params["GroupName"]))
     user_name = str(params["UserName"])

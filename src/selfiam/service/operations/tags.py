@@ -112,9 +112,7 @@ def remove_tags(
     lowers = [k.lower() for k in keys]
     if lowers:
         conn.execute(
-            delete(t.tags).where(
-                _owned(resource_type, resource_id), t.tags.c.key_lower.in_(lowers)
-            )
+            delete(t.tags).where(_owned(resource_type, resource_id), t.tags.c.key_lower.in_(lowers))
         )
 
 
@@ -131,4 +129,3 @@ def list_tags_page(
     rows = conn.execute(query.order_by(t.tags.c.key_lower).limit(limit_of(params))).all()
     page, more = finish_page(rows, params, lambda row: row.key_lower)
     return {"Tags": [{"Key": r.key, "Value": r.value} for r in page], **more}
-

@@ -56,8 +56,12 @@ def authorize_user(
     """
     row = find_user(ctx.conn, ctx.account_id, name)
     if row is None:
-        ctx.authorize(user_arn(ctx.account_id, name), action=action, request_tags=request_tags,
-                      extra_context=extra_context)
+        ctx.authorize(
+            user_arn(ctx.account_id, name),
+            action=action,
+            request_tags=request_tags,
+            extra_context=extra_context,
+        )
         raise no_such_user(name)
     ctx.authorize(
         user_arn(ctx.account_id, row.name, row.path),
@@ -240,9 +244,7 @@ def put_user_permissions_boundary(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
     boundary = str(params["PermissionsBoundary"])
-    row = authorize_user(
-        ctx, str(params["UserName"]), extra_context=_boundary_context(boundary)
-    )
+    row = authorize_user(ctx, str(params["UserName"]), extra_context=_boundary_context(boundary))
     check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     ctx.conn.execute(
         t.users.update()
@@ -285,9 +287,7 @@ def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]
 @operation("UntagUser")
 def untag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     keys = [str(k) for k in params["TagKeys"]]
-    row = authorize_user(
-        ctx, str(params["UserName"]), extra_context={"aws:TagKeys": keys}
-    )
+    row = authorize_user(ctx, str(params["UserName"]), extra_context={"aws:TagKeys": keys})
     tagging.remove_tags(ctx.conn, "user", row.user_id, keys)
     ctx.changed_authorization()
     return {}
