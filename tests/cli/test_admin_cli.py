@@ -56,6 +56,7 @@ def test_init_prints_credentials_once_and_refuses_to_overwrite(tmp_path: Path) -
     facts = json.loads(out)
     assert set(facts) == {
         "endpoint",
+        "portal",
         "account_id",
         "user_name",
         "access_key_id",
@@ -63,6 +64,7 @@ def test_init_prints_credentials_once_and_refuses_to_overwrite(tmp_path: Path) -
         "password",
     }
     assert facts["endpoint"] == "http://127.0.0.1:8123"
+    assert facts["portal"] == f"http://127.0.0.1:8123/portal/signin?account={facts['account_id']}"
     assert len(facts["account_id"]) == 12 and facts["account_id"].isdigit()
     assert facts["access_key_id"].startswith("AKIA") and len(facts["secret_access_key"]) == 40
     assert facts["user_name"] == "admin"

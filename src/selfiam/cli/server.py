@@ -19,9 +19,14 @@ def _endpoint(settings: Settings) -> str:
     return f"http://{settings.host}:{settings.port}"
 
 
+def _portal(settings: Settings, account_id: str) -> str:
+    return f"{_endpoint(settings)}/portal/signin?account={account_id}"
+
+
 def _print_init(result: InitResult, settings: Settings, output: str) -> None:
     facts = {
         "endpoint": _endpoint(settings),
+        "portal": _portal(settings, result.account_id),
         "account_id": result.account_id,
         "user_name": result.user_name,
         "access_key_id": result.access_key_id,
@@ -109,7 +114,8 @@ def serve(
             raise click.ClickException("no account yet: run `selfiam init` first.")
         _initialize(runtime, settings, "text")
         account = account_of(runtime)
-    click.echo(f"selfiam: account {account}, IAM and STS at {_endpoint(settings)}/", err=False)
+    click.echo(f"selfiam: account {account}, IAM and STS at {_endpoint(settings)}/")
+    click.echo(f"selfiam: portal at {_portal(settings, account)}")
     sys.stdout.flush()
     if workers > 1:
         # uvicorn starts each worker as a new process that calls the factory, which
