@@ -6,6 +6,8 @@ root; pass ``caller=`` to act as someone else (see ``caller_for``).
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from selfiam.auth.secretbox import SecretBox
 from selfiam.domain.arns import user_arn
+from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.bootstrap import create_account, seed_aws_managed_policies
 from selfiam.service.caller import Caller, RequestInfo
@@ -23,6 +26,56 @@ from selfiam.store.engine import create_engine_for, transaction
 from selfiam.store.migrate import upgrade_to_head
 
 ACCOUNT = "123456789012"
+#: Read IAM; create, update and delete only your own access keys.
+SELF_SERVICE_ACCESS_KEYS = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey"],
+                "Resource": "arn:aws:iam::*:user/${aws:username}",
+            },
+        ],
+    }
+)
+
+
+def on_own_user(actions: list[str]) -> str:
+    """A policy allowing ``actions`` only on the caller's own user."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": "arn:aws:iam::*:user/${aws:username}",
+                }
+            ],
+        }
+    )
+
+
+def fails(
+    code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any
+) -> AwsError:
+    """Assert ``fn(*args, **kw)`` raises AWS error ``code`` (and ``message``, unless None)."""
+    with pytest.raises(AwsError) as info:
+        fn(*args, **kw)
+    assert info.value.code == code, info.value.message
+    if message is not None:
+        assert info.value.message == message
+    return info.value
+
+
+def denied(user: str, action: str, resource: str) -> str:
+    """AWS's AccessDenied message when no identity-based policy allows ``action``."""
+    return (
+        f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: {action} "
+        f"on resource: {resource} because no identity-based policy allows the {action} action"
+    )
 
 
 class Clock:
@@ -82,3 +135,38 @@ def caller_for(call: Call) -> Callable[[str], Caller]:
         )
 
     return make
+
+
+@pytest.fixture
+def alice(call: Call) -> str:
+    """A plain user named alice (modules needing more of her override this fixture)."""
+    call("CreateUser", UserName="alice")
+    return "alice"
+
+
+def race(runtime: Runtime, operation: str, requests: list[dict[str, Any]], ok: str) -> list[str]:
+    """Invoke ``operation`` once per request as the account's root, all released at once.
+
+    Returns each request's outcome, sorted: ``ok`` if it succeeded, else its AWS error code.
+    """
+    barrier = threading.Barrier(len(requests))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def send(params: dict[str, Any]) -> None:
+        barrier.wait()
+        info = RequestInfo(request_id=new_request_id(), now=runtime.clock())
+        try:
+            runtime.invoke("iam", operation, params, Caller.root(ACCOUNT), info)
+            result = ok
+        except AwsError as err:
+            result = err.code
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=send, args=(params,)) for params in requests]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return sorted(outcomes)

@@ -3,54 +3,23 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from typing import Any
 
-import pytest
 from sqlalchemy import select
-from tests.service.conftest import ACCOUNT, Call, Clock
+from tests.service.conftest import ACCOUNT, SELF_SERVICE_ACCESS_KEYS, Call, Clock, fails, race
 
-from selfiam.domain.errors import AwsError, LimitExceeded
-from selfiam.domain.identifiers import new_request_id
-from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction
 
 SCOPE = ("20261127", "us-east-1", "iam")
-SELF_SERVICE = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
-            {
-                "Effect": "Allow",
-                "Action": ["iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey"],
-                "Resource": "arn:aws:iam::*:user/${aws:username}",
-            },
-        ],
-    }
-)
 
-
-def fails(code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any) -> AwsError:
-    with pytest.raises(AwsError) as info:
-        fn(*args, **kw)
-    assert info.value.code == code, info.value.message
-    if message is not None:
-        assert info.value.message == message
-    return info.value
 
 
 def not_found(key_id: str) -> str:
     return f"The Access Key with id {key_id} cannot be found."
 
-
-@pytest.fixture
-def alice(call: Call) -> str:
-    call("CreateUser", UserName="alice")
-    return "alice"
 
 
 def test_create_access_key(call: Call, runtime: Runtime, clock: Clock, alice: str) -> None:
@@ -105,28 +74,8 @@ def test_inactive_keys_count_toward_the_quota(call: Call, alice: str) -> None:
 
 
 def test_eight_racing_creators_end_with_two_keys(runtime: Runtime, call: Call, alice: str) -> None:
-    barrier = threading.Barrier(8)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def create() -> None:
-        barrier.wait()
-        info = RequestInfo(request_id=new_request_id(), now=runtime.clock())
-        try:
-            runtime.invoke("iam", "CreateAccessKey", {"UserName": alice}, Caller.root(ACCOUNT),
-                           info)
-            result = "created"
-        except LimitExceeded:
-            result = "limit"
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=create) for _ in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert sorted(outcomes) == ["created"] * 2 + ["limit"] * 6
+    outcomes = race(runtime, "CreateAccessKey", [{"UserName": alice}] * 8, ok="created")
+    assert outcomes == ["LimitExceeded"] * 6 + ["created"] * 2
     assert len(call("ListAccessKeys", UserName=alice)["AccessKeyMetadata"]) == 2
 
 
@@ -190,7 +139,8 @@ def test_user_manages_only_their_own_keys(
     call: Call, caller_for: Callable[[str], Caller], alice: str
 ) -> None:
     call("CreateUser", UserName="bob")
-    call("PutUserPolicy", UserName="bob", PolicyName="self", PolicyDocument=SELF_SERVICE)
+    call("PutUserPolicy", UserName="bob", PolicyName="self",
+         PolicyDocument=SELF_SERVICE_ACCESS_KEYS)
     bob = caller_for("bob")
     own = call("CreateAccessKey", caller=bob)["AccessKey"]
     assert own["UserName"] == "bob"

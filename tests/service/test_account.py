@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
-import pytest
-from tests.service.conftest import ACCOUNT, Call, Clock
+from tests.service.conftest import ACCOUNT, Call, Clock, fails
 
-from selfiam.domain.errors import AwsError
 from selfiam.service.bootstrap import create_account
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
@@ -32,14 +29,6 @@ AWS_KEYS = {
     "AttachedPoliciesPerRoleQuota", "AccountAccessKeysPresent", "GroupsQuota",
 }
 
-
-def fails(code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any) -> AwsError:
-    with pytest.raises(AwsError) as info:
-        fn(*args, **kw)
-    assert info.value.code == code, info.value.message
-    if message is not None:
-        assert info.value.message == message
-    return info.value
 
 
 def test_summary_of_an_empty_account(call: Call) -> None:

@@ -7,21 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.service.conftest import ACCOUNT, Call, Clock
+from tests.service.conftest import ACCOUNT, Call, Clock, fails
 
-from selfiam.domain.errors import AwsError
 from selfiam.service.caller import Caller
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
 
-
-def fails(code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any) -> AwsError:
-    with pytest.raises(AwsError) as info:
-        fn(*args, **kw)
-    assert info.value.code == code, info.value.message
-    if message is not None:
-        assert info.value.message == message
-    return info.value
 
 
 def all_pages(call: Call, op: str, key: str, **params: Any) -> tuple[list[Any], int]:

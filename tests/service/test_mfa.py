@@ -11,10 +11,9 @@ from typing import Any
 import pyotp
 import pytest
 from sqlalchemy import select
-from tests.service.conftest import ACCOUNT, Call, Clock
+from tests.service.conftest import ACCOUNT, Call, Clock, denied, fails
 
 from selfiam.auth.secretbox import SecretBoxError
-from selfiam.domain.errors import AwsError
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
@@ -45,26 +44,8 @@ SELF_SERVICE_MFA = json.dumps(
 )
 
 
-def fails(
-    code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any
-) -> AwsError:
-    with pytest.raises(AwsError) as info:
-        fn(*args, **kw)
-    assert info.value.code == code, info.value.message
-    if message is not None:
-        assert info.value.message == message
-    return info.value
-
-
 def serial(name: str, path: str = "/") -> str:
     return f"arn:aws:iam::{ACCOUNT}:mfa{path}{name}"
-
-
-def denied(user: str, action: str, resource: str) -> str:
-    return (
-        f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: {action} "
-        f"on resource: {resource} because no identity-based policy allows the {action} action"
-    )
 
 
 class Device:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from tests.domain.test_certificates import make_certificate
 from tests.domain.test_ssh_keys import ed25519_public_key, openssh
-from tests.service.conftest import ACCOUNT, Call, Clock
+from tests.service.conftest import ACCOUNT, Call, Clock, denied
 
 from selfiam.auth.passwords import PasswordHasher
 from selfiam.domain.arns import user_arn
@@ -179,13 +179,6 @@ def fails(code: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> AwsError:
         fn(*args, **kw)
     assert raised.value.code == code, raised.value.message
     return raised.value
-
-
-def denied(user: str, action: str, resource: str) -> str:
-    return (
-        f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: {action} "
-        f"on resource: {resource} because no identity-based policy allows the {action} action"
-    )
 
 
 # -- the plan -----------------------------------------------------------------------------

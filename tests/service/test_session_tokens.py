@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pyotp
 import pytest
 from sqlalchemy import func, select
-from tests.service.conftest import ACCOUNT, Call, Clock
+from tests.service.conftest import ACCOUNT, Call, Clock, fails
 
 from selfiam.auth.sigv4 import derive_signing_key
-from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.authz import request_context
 from selfiam.service.caller import Caller, RequestInfo
@@ -32,17 +30,6 @@ UNKNOWN_DEVICE = (
     "Please verify your MFA serial number is valid and associated with this user."
 )
 ALICE_ARN = f"arn:aws:iam::{ACCOUNT}:user/alice"
-
-
-def fails(
-    code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any
-) -> AwsError:
-    with pytest.raises(AwsError) as info:
-        fn(*args, **kw)
-    assert info.value.code == code, info.value.message
-    if message is not None:
-        assert info.value.message == message
-    return info.value
 
 
 class Alice:

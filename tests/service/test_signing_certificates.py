@@ -3,19 +3,14 @@ writers), one certificate per account, and nobody touching another user's certif
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from tests.domain.test_certificates import make_certificate
-from tests.service.conftest import ACCOUNT, Call, Clock
+from tests.service.conftest import ACCOUNT, Call, Clock, fails, on_own_user, race
 
-from selfiam.domain.errors import AwsError
-from selfiam.domain.identifiers import new_request_id
-from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
 
 CERT_ACTIONS = [
@@ -24,39 +19,11 @@ CERT_ACTIONS = [
     "iam:UpdateSigningCertificate",
     "iam:DeleteSigningCertificate",
 ]
-SELF_SERVICE = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": CERT_ACTIONS,
-                "Resource": "arn:aws:iam::*:user/${aws:username}",
-            }
-        ],
-    }
-)
-
-
-def fails(
-    code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any
-) -> AwsError:
-    with pytest.raises(AwsError) as info:
-        fn(*args, **kw)
-    assert info.value.code == code, info.value.message
-    if message is not None:
-        assert info.value.message == message
-    return info.value
+SELF_SERVICE = on_own_user(CERT_ACTIONS)
 
 
 def not_found(certificate_id: str) -> str:
     return f"The Certificate with id {certificate_id} cannot be found."
-
-
-@pytest.fixture
-def alice(call: Call) -> str:
-    call("CreateUser", UserName="alice")
-    return "alice"
 
 
 @pytest.fixture
@@ -252,34 +219,9 @@ def test_expired_is_not_a_status_a_caller_may_set(
 def test_eight_racing_uploads_end_with_two(
     runtime: Runtime, call: Call, alice: str, cert: Callable[[], str]
 ) -> None:
-    bodies = [cert() for _ in range(8)]
-    barrier = threading.Barrier(8)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def upload(body: str) -> None:
-        barrier.wait()
-        info = RequestInfo(request_id=new_request_id(), now=runtime.clock())
-        try:
-            runtime.invoke(
-                "iam",
-                "UploadSigningCertificate",
-                {"UserName": alice, "CertificateBody": body},
-                Caller.root(ACCOUNT),
-                info,
-            )
-            result = "uploaded"
-        except AwsError as err:
-            result = err.code
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=upload, args=(b,)) for b in bodies]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert sorted(outcomes) == ["LimitExceeded"] * 6 + ["uploaded"] * 2
+    uploads = [{"UserName": alice, "CertificateBody": cert()} for _ in range(8)]
+    outcomes = race(runtime, "UploadSigningCertificate", uploads, ok="uploaded")
+    assert outcomes == ["LimitExceeded"] * 6 + ["uploaded"] * 2
     assert len(call("ListSigningCertificates", UserName=alice)["Certificates"]) == 2
 
 

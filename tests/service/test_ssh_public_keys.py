@@ -3,10 +3,7 @@ under racing writers), duplicates by fingerprint, and nobody touching another us
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from tests.domain.test_ssh_keys import (
@@ -16,11 +13,9 @@ from tests.domain.test_ssh_keys import (
     rsa_public_key,
     spki_pem,
 )
-from tests.service.conftest import ACCOUNT, Call, Clock
+from tests.service.conftest import ACCOUNT, Call, Clock, fails, on_own_user, race
 
-from selfiam.domain.errors import AwsError
-from selfiam.domain.identifiers import new_request_id
-from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
 
 SSH_ACTIONS = [
@@ -30,39 +25,11 @@ SSH_ACTIONS = [
     "iam:UpdateSSHPublicKey",
     "iam:DeleteSSHPublicKey",
 ]
-SELF_SERVICE = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": SSH_ACTIONS,
-                "Resource": "arn:aws:iam::*:user/${aws:username}",
-            }
-        ],
-    }
-)
-
-
-def fails(
-    code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any
-) -> AwsError:
-    with pytest.raises(AwsError) as info:
-        fn(*args, **kw)
-    assert info.value.code == code, info.value.message
-    if message is not None:
-        assert info.value.message == message
-    return info.value
+SELF_SERVICE = on_own_user(SSH_ACTIONS)
 
 
 def not_found(key_id: str) -> str:
     return f"The Public Key with id {key_id} cannot be found."
-
-
-@pytest.fixture
-def alice(call: Call) -> str:
-    call("CreateUser", UserName="alice")
-    return "alice"
 
 
 def ed25519_line() -> str:
@@ -252,34 +219,9 @@ def test_sixth_key_exceeds_the_quota(call: Call, alice: str) -> None:
 
 
 def test_twelve_racing_uploads_end_with_five(runtime: Runtime, call: Call, alice: str) -> None:
-    bodies = [ed25519_line() for _ in range(12)]
-    barrier = threading.Barrier(12)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def upload(body: str) -> None:
-        barrier.wait()
-        info = RequestInfo(request_id=new_request_id(), now=runtime.clock())
-        try:
-            runtime.invoke(
-                "iam",
-                "UploadSSHPublicKey",
-                {"UserName": alice, "SSHPublicKeyBody": body},
-                Caller.root(ACCOUNT),
-                info,
-            )
-            result = "uploaded"
-        except AwsError as err:
-            result = err.code
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=upload, args=(b,)) for b in bodies]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert sorted(outcomes) == ["LimitExceeded"] * 7 + ["uploaded"] * 5
+    uploads = [{"UserName": alice, "SSHPublicKeyBody": ed25519_line()} for _ in range(12)]
+    outcomes = race(runtime, "UploadSSHPublicKey", uploads, ok="uploaded")
+    assert outcomes == ["LimitExceeded"] * 7 + ["uploaded"] * 5
     assert len(call("ListSSHPublicKeys", UserName=alice)["SSHPublicKeys"]) == 5
 
 

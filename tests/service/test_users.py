@@ -8,44 +8,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.service.conftest import ACCOUNT, Call, Clock
+from tests.service.conftest import ACCOUNT, SELF_SERVICE_ACCESS_KEYS, Call, Clock, denied, fails
 
-from selfiam.domain.errors import AwsError
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
 from selfiam.store.engine import transaction
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-SELF_SERVICE = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
-            {
-                "Effect": "Allow",
-                "Action": ["iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey"],
-                "Resource": "arn:aws:iam::*:user/${aws:username}",
-            },
-        ],
-    }
-)
 
 
-def fails(code: str, message: str | None, fn: Callable[..., Any], *args: Any, **kw: Any) -> AwsError:
-    with pytest.raises(AwsError) as info:
-        fn(*args, **kw)
-    assert info.value.code == code, info.value.message
-    if message is not None:
-        assert info.value.message == message
-    return info.value
-
-
-def denied(caller: str, action: str, resource: str) -> str:
-    return (
-        f"User: arn:aws:iam::{ACCOUNT}:user/{caller} is not authorized to perform: {action} "
-        f"on resource: {resource} because no identity-based policy allows the {action} action"
-    )
 
 
 # -- CreateUser -----------------------------------------------------------------------------
@@ -274,7 +246,8 @@ def _leave(kind: str, call: Call, runtime: Runtime, clock: Clock, user_id: str) 
                 account_id=ACCOUNT, name="alice", name_lower="alice", path="/",
                 seed_ciphertext=b"x", user_id=user_id, enabled_at=now, created_at=now)
     elif kind == "inline policy":
-        call("PutUserPolicy", UserName="alice", PolicyName="p", PolicyDocument=SELF_SERVICE)
+        call("PutUserPolicy", UserName="alice", PolicyName="p",
+             PolicyDocument=SELF_SERVICE_ACCESS_KEYS)
     elif kind == "attached policy":
         call("AttachUserPolicy", UserName="alice", PolicyArn=READ_ONLY)
     elif kind == "group":
@@ -419,7 +392,8 @@ def test_self_service_user_cannot_create_or_delete_users(
 ) -> None:
     call("CreateUser", UserName="bob")
     call("CreateUser", UserName="alice")
-    call("PutUserPolicy", UserName="bob", PolicyName="self", PolicyDocument=SELF_SERVICE)
+    call("PutUserPolicy", UserName="bob", PolicyName="self",
+         PolicyDocument=SELF_SERVICE_ACCESS_KEYS)
     bob = caller_for("bob")
     carol = f"arn:aws:iam::{ACCOUNT}:user/carol"
     fails("AccessDenied", denied("bob", "iam:CreateUser", carol),
