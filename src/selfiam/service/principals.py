@@ -20,6 +20,14 @@ class PrincipalPolicies:
     session: PolicySet | None = None
 
 
+#: The policy kind of an inline policy, by the type of the entity it is in.
+INLINE_KINDS = {
+    "user": PolicyKind.INLINE_USER,
+    "group": PolicyKind.INLINE_GROUP,
+    "role": PolicyKind.INLINE_ROLE,
+}
+
+
 # The statements below are built once: every change to users, keys or policies bumps the
 # auth version and so reloads the policies of the next caller of every process, and
 # building them per call was most of that reload's cost.
@@ -40,10 +48,11 @@ def _attached_statement(attachments: Table, owner_col: str) -> Any:
 
 
 _ATTACHED = {
-    (table.name, col): _attached_statement(table, col)
-    for table, col in (
-        (t.user_policy_attachments, "user_id"),
-        (t.group_policy_attachments, "group_id"),
+    owner_type: _attached_statement(table, col)
+    for owner_type, table, col in (
+        ("user", t.user_policy_attachments, "user_id"),
+        ("group", t.group_policy_attachments, "group_id"),
+        ("role", t.role_policy_attachments, "role_id"),
     )
 }
 _INLINE = select(t.inline_policies.c.name, t.inline_policies.c.document).where(
@@ -63,22 +72,35 @@ _USER_TAGS = select(t.tags.c.key, t.tags.c.value).where(
 )
 
 
-def _managed_documents(
-    conn: Connection, attachments: Table, owner_col: str, owner_id: str
-) -> list[Policy]:
-    statement = _ATTACHED.get((attachments.name, owner_col))
-    if statement is None:
-        statement = _attached_statement(attachments, owner_col)
+def attached_policies(
+    conn: Connection, owner_type: str, owner_id: str, *, ordered: bool = False
+) -> list[tuple[str, Policy]]:
+    """(ARN, policy) of each managed policy attached to the entity; by ARN if ``ordered``."""
+    statement = _ATTACHED[owner_type]
+    if ordered:
+        statement = statement.order_by(t.managed_policies.c.arn)
     rows = conn.execute(statement, {"owner_id": owner_id}).all()
-    return [compiled_policy(doc, PolicyKind.MANAGED, arn) for arn, doc in rows]
+    return [(arn, compiled_policy(doc, PolicyKind.MANAGED, arn)) for arn, doc in rows]
 
 
-def _inline_documents(
-    conn: Connection, owner_type: str, owner_id: str, owner_name: str
-) -> list[Policy]:
-    kind = PolicyKind.INLINE_USER if owner_type == "user" else PolicyKind.INLINE_GROUP
-    rows = conn.execute(_INLINE, {"owner_type": owner_type, "owner_id": owner_id}).all()
-    return [compiled_policy(doc, kind, f"{owner_type}/{owner_name}/{name}") for name, doc in rows]
+def inline_policies(
+    conn: Connection, owner_type: str, owner_id: str, owner_name: str, *, ordered: bool = False
+) -> list[tuple[str, Policy]]:
+    """(name, policy) of each inline policy in the entity; by name if ``ordered``."""
+    statement = _INLINE.order_by(t.inline_policies.c.name) if ordered else _INLINE
+    rows = conn.execute(statement, {"owner_type": owner_type, "owner_id": owner_id}).all()
+    kind = INLINE_KINDS[owner_type]
+    return [
+        (name, compiled_policy(doc, kind, f"{owner_type}/{owner_name}/{name}"))
+        for name, doc in rows
+    ]
+
+
+def user_groups(conn: Connection, user_id: str, *, ordered: bool = False) -> list[Any]:
+    """(group_id, name) of each group the user is in; by name, case-insensitively, if
+    ``ordered``."""
+    statement = _GROUPS.order_by(t.groups.c.name_lower) if ordered else _GROUPS
+    return list(conn.execute(statement, {"user_id": user_id}).all())
 
 
 def managed_policy_by_arn(conn: Connection, arn: str) -> Policy | None:
@@ -102,12 +124,12 @@ def load_user_policies(conn: Connection, user_id: str) -> PrincipalPolicies | No
     if user is None:
         return None
     name, boundary_arn = user
-    policies = _inline_documents(conn, "user", user_id, name)
-    policies += _managed_documents(conn, t.user_policy_attachments, "user_id", user_id)
-    groups = conn.execute(_GROUPS, {"user_id": user_id}).all()
-    for group_id, group_name in groups:
-        policies += _inline_documents(conn, "group", group_id, group_name)
-        policies += _managed_documents(conn, t.group_policy_attachments, "group_id", group_id)
+    found = inline_policies(conn, "user", user_id, name)
+    found += attached_policies(conn, "user", user_id)
+    for group_id, group_name in user_groups(conn, user_id):
+        found += inline_policies(conn, "group", group_id, group_name)
+        found += attached_policies(conn, "group", group_id)
+    policies = [policy for _, policy in found]
     boundary = None
     if boundary_arn:
         boundary_policy = managed_policy_by_arn(conn, boundary_arn)

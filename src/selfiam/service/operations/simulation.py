@@ -30,15 +30,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import ArnError, IamArn, parse_iam_arn
 from selfiam.domain.errors import AwsError, InvalidInput, MalformedPolicyDocument, NoSuchEntity
-from selfiam.policy import MalformedPolicyError, Policy, PolicyKind
-from selfiam.service.compiled import compiled_policy
+from selfiam.policy import MalformedPolicyError, Policy
 from selfiam.service.context import OperationContext
 from selfiam.service.operations import tags as tagging
+from selfiam.service.principals import (
+    INLINE_KINDS,
+    attached_policies,
+    inline_policies,
+    managed_policy_by_arn,
+    user_groups,
+)
 from selfiam.service.registry import operation
 from selfiam.service.simulate import (
     StoredPolicies,
@@ -49,17 +55,7 @@ from selfiam.service.simulate import (
 )
 from selfiam.store import tables as t
 
-_INLINE_KINDS = {
-    "user": PolicyKind.INLINE_USER,
-    "group": PolicyKind.INLINE_GROUP,
-    "role": PolicyKind.INLINE_ROLE,
-}
 _ENTITY_TABLES = {"user": t.users, "group": t.groups, "role": t.roles}
-_ATTACHMENTS: dict[str, tuple[Table, str]] = {
-    "user": (t.user_policy_attachments, "user_id"),
-    "group": (t.group_policy_attachments, "group_id"),
-    "role": (t.role_policy_attachments, "role_id"),
-}
 _POLICY_TYPES = ("inline", "aws-managed", "user-managed", "permission-boundary", "scp", "rcp")
 
 
@@ -80,61 +76,25 @@ def _managed_type(arn: str) -> str:
 
 
 def _inline_sources(conn: Connection, entity_type: str, entity_id: str, name: str) -> list[_Source]:
-    ip = t.inline_policies
-    rows = conn.execute(
-        select(ip.c.name, ip.c.document)
-        .where(ip.c.owner_type == entity_type, ip.c.owner_id == entity_id)
-        .order_by(ip.c.name)
-    ).all()
-    kind = _INLINE_KINDS[entity_type]
     return [
-        _Source(
-            compiled_policy(doc, kind, f"{entity_type}/{name}/{policy_name}"),
-            policy_name,
-            entity_type,
-            entity=(entity_type, name),
-        )
-        for policy_name, doc in rows
+        _Source(policy, policy_name, entity_type, entity=(entity_type, name))
+        for policy_name, policy in inline_policies(conn, entity_type, entity_id, name, ordered=True)
     ]
 
 
 def _managed_sources(conn: Connection, entity_type: str, entity_id: str) -> list[_Source]:
-    attachments, column = _ATTACHMENTS[entity_type]
-    mp, pv = t.managed_policies, t.policy_versions
-    rows = conn.execute(
-        select(mp.c.arn, pv.c.document)
-        .select_from(
-            attachments.join(mp, attachments.c.policy_id == mp.c.policy_id).join(
-                pv,
-                and_(pv.c.policy_id == mp.c.policy_id, pv.c.version_id == mp.c.default_version_id),
-            )
-        )
-        .where(attachments.c[column] == entity_id)
-        .order_by(mp.c.arn)
-    ).all()
     return [
-        _Source(compiled_policy(doc, PolicyKind.MANAGED, arn), arn, _managed_type(arn), arn=arn)
-        for arn, doc in rows
+        _Source(policy, arn, _managed_type(arn), arn=arn)
+        for arn, policy in attached_policies(conn, entity_type, entity_id, ordered=True)
     ]
 
 
 def _boundary_source(conn: Connection, arn: str | None) -> list[_Source]:
     if not arn:
         return []
-    mp, pv = t.managed_policies, t.policy_versions
-    document = conn.execute(
-        select(pv.c.document)
-        .select_from(
-            mp.join(
-                pv,
-                and_(pv.c.policy_id == mp.c.policy_id, pv.c.version_id == mp.c.default_version_id),
-            )
-        )
-        .where(mp.c.arn == arn)
-    ).scalar_one_or_none()
-    if document is None:
+    policy = managed_policy_by_arn(conn, arn)
+    if policy is None:
         return []
-    policy = compiled_policy(document, PolicyKind.BOUNDARY, arn)
     return [_Source(policy, arn, _managed_type(arn), arn=arn, boundary=True)]
 
 
@@ -143,14 +103,7 @@ def _entity_sources(conn: Connection, entity_type: str, row: Any) -> list[_Sourc
     sources = _inline_sources(conn, entity_type, entity_id, row.name)
     sources += _managed_sources(conn, entity_type, entity_id)
     if entity_type == "user":
-        g, gm = t.groups, t.group_members
-        groups = conn.execute(
-            select(g.c.group_id, g.c.name)
-            .select_from(gm.join(g, gm.c.group_id == g.c.group_id))
-            .where(gm.c.user_id == entity_id)
-            .order_by(g.c.name_lower)
-        ).all()
-        for group_id, group_name in groups:
+        for group_id, group_name in user_groups(conn, entity_id, ordered=True):
             sources += _inline_sources(conn, "group", group_id, group_name)
             sources += _managed_sources(conn, "group", group_id)
     if entity_type in ("user", "role"):
@@ -198,7 +151,7 @@ def _excluder(item: Mapping[str, Any]) -> Any:
     inline = item["InlinePolicyIdentifier"]
     entity_type = str(inline.get("AttachmentType") or "")
     policy_name = str(inline.get("PolicyName") or "")
-    if entity_type not in _INLINE_KINDS or not policy_name:
+    if entity_type not in INLINE_KINDS or not policy_name:
         raise InvalidInput(
             "InlinePolicyIdentifier needs PolicyName, AttachmentType (user, group or role) "
             "and AttachmentName."
