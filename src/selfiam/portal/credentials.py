@@ -134,6 +134,14 @@ def _act(view: View, operation: str, done: str, **params: Any) -> Response:
     return _back(view, user, done)
 
 
+def _set_status(view: View, operation: str, id_field: str, done_prefix: str) -> Response:
+    """Activate or deactivate the credential named by the form's ``id_field``; anything but
+    "Active" deactivates."""
+    status = "Active" if view.field("Status") == "Active" else "Inactive"
+    done = f"{done_prefix}-activated" if status == "Active" else f"{done_prefix}-deactivated"
+    return _act(view, operation, done, **{id_field: view.field(id_field), "Status": status})
+
+
 def _refused(view: View, operation: str, err: AwsError) -> Response:
     message = err.message
     if isinstance(err, LimitExceeded) and operation in LIMIT_REASONS:
@@ -172,9 +180,7 @@ def create_access_key(view: View) -> Response:
 
 @pages.post("/credentials/access-keys/update")
 def update_access_key(view: View) -> Response:
-    status = "Active" if view.field("Status") == "Active" else "Inactive"
-    done = "key-activated" if status == "Active" else "key-deactivated"
-    return _act(view, "UpdateAccessKey", done, AccessKeyId=view.field("AccessKeyId"), Status=status)
+    return _set_status(view, "UpdateAccessKey", "AccessKeyId", "key")
 
 
 @pages.post("/credentials/access-keys/delete")
@@ -193,15 +199,7 @@ def upload_certificate(view: View) -> Response:
 
 @pages.post("/credentials/certificates/update")
 def update_certificate(view: View) -> Response:
-    status = "Active" if view.field("Status") == "Active" else "Inactive"
-    done = "cert-activated" if status == "Active" else "cert-deactivated"
-    return _act(
-        view,
-        "UpdateSigningCertificate",
-        done,
-        CertificateId=view.field("CertificateId"),
-        Status=status,
-    )
+    return _set_status(view, "UpdateSigningCertificate", "CertificateId", "cert")
 
 
 @pages.post("/credentials/certificates/delete")
@@ -222,15 +220,7 @@ def upload_ssh_key(view: View) -> Response:
 
 @pages.post("/credentials/ssh-keys/update")
 def update_ssh_key(view: View) -> Response:
-    status = "Active" if view.field("Status") == "Active" else "Inactive"
-    done = "ssh-activated" if status == "Active" else "ssh-deactivated"
-    return _act(
-        view,
-        "UpdateSSHPublicKey",
-        done,
-        SSHPublicKeyId=view.field("SSHPublicKeyId"),
-        Status=status,
-    )
+    return _set_status(view, "UpdateSSHPublicKey", "SSHPublicKeyId", "ssh")
 
 
 @pages.post("/credentials/ssh-keys/delete")
