@@ -1,0 +1,558 @@
+"""API load: selfiam's IAM endpoint side by side with moto_server, over HTTP, in one run.
+
+Run: ``.venv/bin/python bench/api_load.py`` (``--quick`` for a short run,
+``--workers N`` to serve selfiam with N uvicorn worker processes).
+
+Both servers run as subprocesses on free loopback ports: selfiam (``selfiam init`` then
+``selfiam serve``, SQLite in a temporary data directory, through the integration tests'
+live-server harness) and ``moto_server``. Both are prepared the same way through boto3:
+users ``bench`` (and ``bench-w0``..``bench-w7``, one per worker thread, for the access-key
+scenario, since a user holds at most two keys) with an access key, in the ``SelfService``
+group plus ``IAMReadOnlyAccess`` on selfiam, so every request is signature-checked and
+authorized by the policy engine, with ``${aws:username}`` variables for the key writes.
+Users are added until the account holds 1,000, for ListUsers. moto_server checks no
+signatures and enforces no policies by default; it is measured as it ships.
+
+Requests are SigV4-signed with botocore's ``SigV4Auth`` *before* the clock starts (a batch
+per scenario; the DeleteAccessKey of a create/delete pair is signed as soon as the key id
+is known) and sent over one keep-alive ``http.client`` connection per worker thread.
+Client cost is kept out of the server's figures by reading the server process tree's CPU
+time (utime + stime of the server and every descendant, from ``/proc``) before and after
+each scenario.
+
+Scenarios, at concurrency 1 and 8 (threads), each bounded in count and in time:
+
+* GetUser (UserName=bench)
+* ListAccessKeys (UserName=bench)
+* CreateAccessKey + DeleteAccessKey, one pair = one unit (each worker its own user)
+* ListUsers with MaxItems=1000 over 1,000 users: every answer must hold all 1,000
+
+Printed per server, scenario and concurrency: units/s, p50 and p99 latency (ms, the pair's
+whole round trip for the pair scenario), server CPU ms per unit; then the ratios
+selfiam/moto_server of the rates; the last line is the GetUser ratio at concurrency 8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import boto3
+import pyotp
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.server import free_port, live_server  # noqa: E402
+
+REGION = "us-east-1"
+VERSION = "2010-05-08"
+USERS_FOR_LIST = 1000
+CONCURRENCIES = (1, 8)
+BENCH_USER = "bench"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+READ_ONLY_ARN = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    name: str
+    endpoint: str
+    pid: int
+    admin_key: str
+    admin_secret: str
+    config: str
+    bench_creds: Credentials | None = None
+    worker_creds: list[Credentials] = field(default_factory=list)
+
+    def client(self) -> Any:
+        return boto3.client(
+            "iam", endpoint_url=self.endpoint, region_name=REGION,
+            aws_access_key_id=self.admin_key, aws_secret_access_key=self.admin_secret,
+            config=Config(retries={"max_attempts": 1, "mode": "standard"},
+                          max_pool_connections=16),
+        )
+
+
+@contextlib.contextmanager
+def selfiam_server(tmp: Path, workers: int) -> Iterator[Target]:
+    env_before = os.environ.get("SELFIAM_WORKERS")
+    if workers > 1:
+        os.environ["SELFIAM_WORKERS"] = str(workers)  # read by `selfiam serve`
+    try:
+        with live_server(tmp / "selfiam") as srv:
+            if workers > 1:
+                _wait_for_children(srv.process.pid, workers)
+            config = (f"selfiam serve, SQLite (WAL), "
+                      f"{workers} uvicorn worker process{'es' if workers > 1 else ''}")
+            yield Target("selfiam", srv.endpoint, srv.process.pid, srv.admin_key_id,
+                         srv.admin_secret, config)
+    finally:
+        if env_before is None:
+            os.environ.pop("SELFIAM_WORKERS", None)
+        else:
+            os.environ["SELFIAM_WORKERS"] = env_before
+
+
+def _wait_for_children(pid: int, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(descendants(pid)) < count:
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def moto_server(tmp: Path) -> Iterator[Target]:
+    exe = Path(sys.executable).with_name("moto_server")
+    port = free_port()
+    log = (tmp / "moto.log").open("wb")
+    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {proc.returncode}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("moto_server did not start listening in time")
+            time.sleep(0.05)
+        yield Target("moto_server", f"http://127.0.0.1:{port}", proc.pid, "AKIAIOSFODNN7EXAMPLE",
+                     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "moto_server (Werkzeug, threaded)")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+# --- CPU of a process tree -------------------------------------------------------------------
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime (plus reaped children's) of ``pid`` and all its live descendants."""
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        try:
+            with open(f"/proc/{p}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        # fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14..17
+        total += sum(int(x) for x in fields[11:15])
+    return total / CLK_TCK
+
+
+# --- preparation -----------------------------------------------------------------------------
+
+
+def prepare(target: Target, workers: int) -> None:
+    iam = target.client()
+    is_selfiam = target.name == "selfiam"
+
+    def make_user(name: str) -> Credentials:
+        iam.create_user(UserName=name)
+        if is_selfiam:
+            iam.add_user_to_group(GroupName="SelfService", UserName=name)
+            iam.attach_user_policy(UserName=name, PolicyArn=READ_ONLY_ARN)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+    target.bench_creds = make_user(BENCH_USER)
+    target.worker_creds = [make_user(f"{BENCH_USER}-w{i}") for i in range(workers)]
+    if is_selfiam:
+        # SelfServiceCredentials lets a member manage their own keys only from an MFA
+        # session, as AWS's example policy does: each worker user enrols a virtual MFA
+        # device and signs the key scenario with GetSessionToken's credentials.
+        target.worker_creds = [mfa_session(target, f"{BENCH_USER}-w{i}", creds)
+                               for i, creds in enumerate(target.worker_creds)]
+    existing = _count_users(iam)
+    missing = USERS_FOR_LIST - existing
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: iam.create_user(UserName=f"load-{i:04d}", Path="/load/"),
+                      range(missing)))
+    total = _count_users(iam)
+    if total != USERS_FOR_LIST:
+        raise RuntimeError(f"{target.name} holds {total} users, wanted {USERS_FOR_LIST}")
+    # The bench user's own key works, and (on selfiam) really is policy-checked.
+    me = _boto_as(target, target.bench_creds)
+    me.get_user(UserName=BENCH_USER)
+    if is_selfiam:
+        session = _boto_as(target, target.worker_creds[0])
+        try:
+            session.create_access_key(UserName="load-0000")
+        except session.exceptions.ClientError as err:
+            assert err.response["Error"]["Code"] == "AccessDenied", err.response
+        else:
+            raise RuntimeError("selfiam let bench-w0 create a key for someone else")
+
+
+def mfa_session(target: Target, name: str, creds: Credentials) -> Credentials:
+    """``name`` enrols a virtual MFA device and gets an MFA session (selfiam only)."""
+    own = _boto_as(target, creds)
+    device = own.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
+    totp = pyotp.TOTP(device["Base32StringSeed"].decode())
+    step = int(time.time()) // 30
+    own.enable_mfa_device(UserName=name, SerialNumber=device["SerialNumber"],
+                          AuthenticationCode1=totp.at((step - 1) * 30),
+                          AuthenticationCode2=totp.at(step * 30))
+    sts = boto3.client("sts", endpoint_url=target.endpoint, region_name=REGION,
+                       aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key)
+    # The enabling codes are used up; the next step's code is accepted (one step ahead).
+    session = sts.get_session_token(SerialNumber=device["SerialNumber"],
+                                    TokenCode=totp.at((step + 1) * 30))["Credentials"]
+    return Credentials(session["AccessKeyId"], session["SecretAccessKey"],
+                       session["SessionToken"])
+
+
+def _count_users(iam: Any) -> int:
+    total = 0
+    for page in iam.get_paginator("list_users").paginate(PaginationConfig={"PageSize": 1000}):
+        total += len(page["Users"])
+    return total
+
+
+def _boto_as(target: Target, creds: Credentials) -> Any:
+    return boto3.client("iam", endpoint_url=target.endpoint, region_name=REGION,
+                        aws_access_key_id=creds.access_key,
+                        aws_secret_access_key=creds.secret_key,
+                        aws_session_token=creds.token,
+                        config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+
+
+# --- signed requests -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signed:
+    body: bytes
+    headers: dict[str, str]
+
+
+def sign(endpoint: str, creds: Credentials, params: dict[str, str]) -> Signed:
+    body = urlencode({**params, "Version": VERSION})
+    req = AWSRequest(method="POST", url=endpoint + "/", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+        "User-Agent": "selfiam-bench/1.0",
+    })
+    SigV4Auth(creds, "iam", REGION).add_auth(req)
+    headers = {k: v for k, v in req.headers.items()}
+    headers["Host"] = urlsplit(endpoint).netloc
+    headers["Content-Length"] = str(len(body))
+    return Signed(body.encode(), headers)
+
+
+class Conn:
+    """One keep-alive connection (per worker thread)."""
+
+    def __init__(self, endpoint: str) -> None:
+        u = urlsplit(endpoint)
+        self.host, self.port = u.hostname or "127.0.0.1", u.port or 80
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+
+    def send(self, req: Signed) -> tuple[int, bytes]:
+        for attempt in (0, 1):
+            try:
+                self.conn.request("POST", "/", body=req.body, headers=req.headers)
+                resp = self.conn.getresponse()
+                return resp.status, resp.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+#: one unit of work on a connection; returns None on success or a short error description
+Unit = Callable[[Conn], str | None]
+
+
+@dataclass
+class Scenario:
+    name: str
+    count: int
+    make_units: Callable[[Target, tuple[int, int]], list[list[Unit]]]  # (count, threads)
+    check_first: Callable[[bytes], str | None] | None = None
+
+
+def _expect(status: int, body: bytes, what: str) -> str | None:
+    if status != 200:
+        code = re.search(rb"<Code>([^<]*)</Code>", body)
+        return f"{what}: HTTP {status} {code.group(1).decode() if code else body[:80]!r}"
+    return None
+
+
+def simple_units(params: dict[str, str], what: str,
+                 check: Callable[[bytes], str | None] | None = None):
+    def make(target: Target, n_per_worker_total: tuple[int, int]) -> list[list[Unit]]:
+        n, workers = n_per_worker_total
+        assert target.bench_creds is not None
+        units: list[list[Unit]] = [[] for _ in range(workers)]
+        for i in range(n):
+            signed = sign(target.endpoint, target.bench_creds, params)
+
+            def unit(conn: Conn, signed: Signed = signed) -> str | None:
+                status, body = conn.send(signed)
+                err = _expect(status, body, what)
+                if err is None and check is not None:
+                    err = check(body)
+                return err
+
+            units[i % workers].append(unit)
+        return units
+    return make
+
+
+def key_pair_units(target: Target, n_workers: tuple[int, int]) -> list[list[Unit]]:
+    n, workers = n_workers
+    units: list[list[Unit]] = [[] for _ in range(workers)]
+    for i in range(n):
+        w = i % workers
+        creds = target.worker_creds[w]
+        user = f"{BENCH_USER}-w{w}"
+        create = sign(target.endpoint, creds, {"Action": "CreateAccessKey", "UserName": user})
+
+        def unit(conn: Conn, create: Signed = create, creds: Credentials = creds,
+                 user: str = user) -> str | None:
+            status, body = conn.send(create)
+            err = _expect(status, body, "CreateAccessKey")
+            if err:
+                return err
+            m = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", body)
+            if not m:
+                return "CreateAccessKey: no AccessKeyId"
+            delete = sign(target.endpoint, creds, {
+                "Action": "DeleteAccessKey", "UserName": user, "AccessKeyId": m.group(1).decode()})
+            status, body = conn.send(delete)
+            return _expect(status, body, "DeleteAccessKey")
+
+        units[w].append(unit)
+    return units
+
+
+def check_all_users(body: bytes) -> str | None:
+    found = body.count(b"<UserName>")
+    if found != USERS_FOR_LIST or b"<IsTruncated>true</IsTruncated>" in body:
+        return f"ListUsers returned {found} users, wanted all {USERS_FOR_LIST} in one page"
+    return None
+
+
+@dataclass
+class Result:
+    server: str
+    scenario: str
+    concurrency: int
+    units: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+    cpu_seconds: float
+    first_error: str | None
+
+    @property
+    def rate(self) -> float:
+        return self.units / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        xs = sorted(self.latencies)
+        if not xs:
+            return float("nan")
+        return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] * 1000
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_seconds * 1000 / self.units if self.units else float("nan")
+
+
+def run_scenario(target: Target, scenario: Scenario, concurrency: int, count: int,
+                 time_cap: float) -> Result:
+    per_worker = scenario.make_units(target, (count, concurrency))  # signed before the clock
+    conns = [Conn(target.endpoint) for _ in range(concurrency)]
+    # warm each connection (and the server's caches) outside the measurement
+    warm = sign(target.endpoint, target.bench_creds,
+                {"Action": "GetUser", "UserName": BENCH_USER})
+    for c in conns:
+        c.send(warm)
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors = [0] * concurrency
+    first_error: list[str] = []
+    start_gate = threading.Barrier(concurrency + 1)
+    deadline = [0.0]
+
+    def work(w: int) -> None:
+        conn, lat = conns[w], latencies[w]
+        start_gate.wait()
+        for unit in per_worker[w]:
+            if time.perf_counter() > deadline[0]:
+                break
+            t0 = time.perf_counter()
+            try:
+                err = unit(conn)
+            except OSError as exc:  # connection trouble counts as an error
+                err = f"{type(exc).__name__}: {exc}"
+            lat.append(time.perf_counter() - t0)
+            if err:
+                errors[w] += 1
+                if not first_error:
+                    first_error.append(err)
+
+    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(concurrency)]
+    for t in threads:
+        t.start()
+    cpu0 = tree_cpu_seconds(target.pid)
+    t0 = time.perf_counter()
+    deadline[0] = t0 + time_cap
+    start_gate.wait()
+    for t in threads:
+        t.join(time_cap + 120)
+    elapsed = time.perf_counter() - t0
+    cpu1 = tree_cpu_seconds(target.pid)
+    for c in conns:
+        c.close()
+    all_lat = [x for lat in latencies for x in lat]
+    return Result(target.name, scenario.name, concurrency, len(all_lat), sum(errors), elapsed,
+                  all_lat, cpu1 - cpu0, first_error[0] if first_error else None)
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def scenarios(quick: bool) -> list[Scenario]:
+    scale = 0.25 if quick else 1.0
+
+    def n(x: int) -> int:
+        return max(8, int(x * scale))
+
+    return [
+        Scenario("GetUser", n(2000), simple_units({"Action": "GetUser", "UserName": BENCH_USER},
+                                                  "GetUser")),
+        Scenario("ListAccessKeys", n(2000), simple_units(
+            {"Action": "ListAccessKeys", "UserName": BENCH_USER}, "ListAccessKeys")),
+        Scenario("CreateAccessKey+DeleteAccessKey", n(500), key_pair_units),
+        Scenario("ListUsers(1000)", n(100), simple_units(
+            {"Action": "ListUsers", "MaxItems": "1000"}, "ListUsers", check_all_users)),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a quarter of the requests, 15 s caps")
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "1")),
+                    help="uvicorn worker processes for selfiam serve (default 1)")
+    ap.add_argument("--time-cap", type=float, default=None,
+                    help="seconds per scenario and concurrency (default 60, quick 15)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated scenario names to run (default: all)")
+    args = ap.parse_args(argv)
+    chosen = [sc for sc in scenarios(args.quick)
+              if not args.only or sc.name in args.only.split(",")]
+    cap = args.time_cap or (15.0 if args.quick else 60.0)
+    print(f"api_load: nproc {os.cpu_count()}, python {sys.version.split()[0]}, "
+          f"time cap {cap:.0f} s per run", flush=True)
+
+    results: list[Result] = []
+    tmp = Path(tempfile.mkdtemp(prefix="selfiam-api-load-"))
+    try:
+        with selfiam_server(tmp, args.workers) as selfiam, moto_server(tmp) as moto:
+            for target in (selfiam, moto):
+                t0 = time.perf_counter()
+                prepare(target, max(CONCURRENCIES))
+                print(f"  prepared {target.name} ({target.config}) in "
+                      f"{time.perf_counter() - t0:.1f} s", flush=True)
+            for scenario in chosen:
+                for concurrency in CONCURRENCIES:
+                    for target in (selfiam, moto):
+                        r = run_scenario(target, scenario, concurrency, scenario.count, cap)
+                        results.append(r)
+                        print(f"  {r.server:<12} {r.scenario:<32} c={r.concurrency} "
+                              f"{r.units:>5} units {r.rate:>8.1f}/s  p50 {r.pct(0.5):7.2f} ms  "
+                              f"p99 {r.pct(0.99):7.2f} ms  cpu {r.cpu_ms:7.2f} ms/unit"
+                              + (f"  ERRORS {r.errors}: {r.first_error}" if r.errors else ""),
+                              flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print()
+    print(f"selfiam: {selfiam.config}; moto_server: {moto.config}")
+    header = (f"{'server':<12} {'scenario':<32} {'conc':>4} {'units/s':>9} {'p50 ms':>8} "
+              f"{'p99 ms':>8} {'cpu ms/unit':>11} {'errors':>6}")
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(f"{r.server:<12} {r.scenario:<32} {r.concurrency:>4} {r.rate:>9.1f} "
+              f"{r.pct(0.5):>8.2f} {r.pct(0.99):>8.2f} {r.cpu_ms:>11.2f} {r.errors:>6}")
+    print()
+    print("ratios selfiam/moto_server (units/s; cpu = moto's cpu per unit / selfiam's)")
+    by = {(r.server, r.scenario, r.concurrency): r for r in results}
+    final = float("nan")
+    for scenario in chosen:
+        for c in CONCURRENCIES:
+            s, m = by[("selfiam", scenario.name, c)], by[("moto_server", scenario.name, c)]
+            ratio = s.rate / m.rate if m.rate else float("nan")
+            cpu = m.cpu_ms / s.cpu_ms if s.cpu_ms else float("nan")
+            print(f"  {scenario.name:<32} c={c}  rate x{ratio:6.1f}   cpu x{cpu:6.1f}")
+            if scenario.name == "GetUser" and c == 8:
+                final = ratio
+    failed = sum(r.errors for r in results)
+    if failed:
+        print(f"api_load: {failed} requests failed (see ERRORS above)")
+    print(f"api_load: GetUser selfiam/moto_server ratio {final:.1f} at concurrency 8")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
