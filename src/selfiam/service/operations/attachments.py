@@ -12,18 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, or_, select
+from sqlalchemy import Table, delete, or_, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import LimitExceeded, NoSuchEntity
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import get_group, get_user, group_resource, user_resource
 from selfiam.service.operations.policy_common import (
     SEPARATOR,
+    PolicyOwner,
     after_marker,
+    authorized_policy,
     check_policy_arn,
     find_policy,
-    get_policy,
     split_marker,
 )
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
@@ -35,22 +35,9 @@ MAX_ATTACHED = 10
 
 
 @dataclass(frozen=True)
-class _Owner:
-    """What differs between users and groups."""
-
-    kind: str
-    name_param: str
-    table: Table
-    key: str
+class _Owner(PolicyOwner):
     attachments: Table
     quota: str
-
-    def resource(self, ctx: OperationContext, name: str) -> str:
-        return user_resource(ctx, name) if self.kind == "user" else group_resource(ctx, name)
-
-    def get(self, ctx: OperationContext, name: str) -> Row[Any]:
-        getter = get_user if self.kind == "user" else get_group
-        return getter(ctx.conn, ctx.account_id, name)
 
 
 USER = _Owner("user", "UserName", t.users, "user_id", t.user_policy_attachments, "PoliciesPerUser")
@@ -216,9 +203,7 @@ def list_entities_for_policy(ctx: OperationContext, params: Mapping[str, Any]) -
     AWSManagedPolicy selects no entity (they are not entities that use a policy).
     """
     arn = str(params["PolicyArn"])
-    check_policy_arn(arn)
-    ctx.authorize(arn)
-    policy = get_policy(ctx.conn, ctx.account_id, arn)
+    policy = authorized_policy(ctx, arn)
     entity_filter = params.get("EntityFilter")
     usage = params.get("PolicyUsageFilter")
     prefix = params.get("PathPrefix")

@@ -12,14 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import AwsError, LimitExceeded, NoSuchEntity
 from selfiam.policy import POLICY_SIZE_LIMITS, PolicyKind, policy_size
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import get_group, get_user, group_resource, user_resource
-from selfiam.service.operations.policy_common import quote_document, validate_document
+from selfiam.service.operations.policy_common import (
+    PolicyOwner,
+    quote_document,
+    validate_document,
+)
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -27,19 +30,8 @@ from selfiam.store.locks import lock_row
 
 
 @dataclass(frozen=True)
-class _Owner:
-    kind: str  # inline_policies.owner_type
-    name_param: str
-    table: Table
-    key: str
+class _Owner(PolicyOwner):
     policy_kind: PolicyKind
-
-    def resource(self, ctx: OperationContext, name: str) -> str:
-        return user_resource(ctx, name) if self.kind == "user" else group_resource(ctx, name)
-
-    def get(self, ctx: OperationContext, name: str) -> Row[Any]:
-        getter = get_user if self.kind == "user" else get_group
-        return getter(ctx.conn, ctx.account_id, name)
 
     def not_found(self, policy_name: str) -> AwsError:
         return NoSuchEntity(f"The {self.kind} policy with name {policy_name} cannot be found.")

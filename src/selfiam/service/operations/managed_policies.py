@@ -22,6 +22,7 @@ from selfiam.service.operations.policy_common import (
     AWS_NAMESPACE,
     SEPARATOR,
     after_marker,
+    authorized_policy,
     check_policy_arn,
     counted_policy,
     find_policy,
@@ -155,10 +156,7 @@ def list_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
 @operation("DeletePolicy")
 def delete_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
-    check_policy_arn(arn)
-    ctx.authorize(arn)
-    row = get_policy(ctx.conn, ctx.account_id, arn)
-    require_customer_managed(ctx, row)
+    row = authorized_policy(ctx, arn, customer_managed=True)
     lock_policy_row(ctx.conn, row.policy_id)
     counted = counted_policy(ctx.conn, ctx.account_id, arn)
     if counted.attachment_count or counted.boundary_count:
@@ -218,7 +216,5 @@ def untag_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
 @operation("ListPolicyTags", writes=False)
 def list_policy_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
-    check_policy_arn(arn)
-    ctx.authorize(arn)
-    row = get_policy(ctx.conn, ctx.account_id, arn)
+    row = authorized_policy(ctx, arn)
     return list_tags_page(ctx.conn, "policy", row.policy_id, params)

@@ -2,16 +2,18 @@
 
 Finding a managed policy by ARN (with AWS's InvalidInput / NoSuchEntity wording),
 its counts and its model shape, validating a document with the pure policy
-engine, URL-encoding documents as IAM returns them, and policy tags.
+engine, URL-encoding documents as IAM returns them, policy tags, and the user or
+group that holds attached or inline policies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import Label
 
@@ -32,9 +34,27 @@ from selfiam.policy import (
     parse_policy,
 )
 from selfiam.service.context import OperationContext
+from selfiam.service.lookup import get_group, get_user, group_resource, user_resource
 from selfiam.store import tables as t
 
 AWS_NAMESPACE = "aws"
+
+
+@dataclass(frozen=True)
+class PolicyOwner:
+    """A user or a group, as the operations on its attached or inline policies address it."""
+
+    kind: str  # "user" or "group" (also inline_policies.owner_type)
+    name_param: str
+    table: Table
+    key: str
+
+    def resource(self, ctx: OperationContext, name: str) -> str:
+        return user_resource(ctx, name) if self.kind == "user" else group_resource(ctx, name)
+
+    def get(self, ctx: OperationContext, name: str) -> Row[Any]:
+        getter = get_user if self.kind == "user" else get_group
+        return getter(ctx.conn, ctx.account_id, name)
 
 
 # -- documents -------------------------------------------------------------------------
@@ -104,6 +124,23 @@ def require_customer_managed(ctx: OperationContext, row: Row[Any]) -> None:
             f"User: {ctx.caller.arn} is not authorized to perform: {ctx.action} "
             f"on resource: {row.arn}"
         )
+
+
+def authorized_policy(
+    ctx: OperationContext, arn: str, *, customer_managed: bool = False
+) -> Row[Any]:
+    """The managed policy an operation on ``arn`` acts on.
+
+    The ARN's form is checked and the caller authorized against it before anything is
+    looked up; then NoSuchEntity if there is no such policy and, with ``customer_managed``,
+    AccessDenied for an AWS managed one.
+    """
+    check_policy_arn(arn)
+    ctx.authorize(arn)
+    row = get_policy(ctx.conn, ctx.account_id, arn)
+    if customer_managed:
+        require_customer_managed(ctx, row)
+    return row
 
 
 # -- counts and shapes -----------------------------------------------------------------

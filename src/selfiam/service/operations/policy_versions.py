@@ -17,10 +17,8 @@ from selfiam.domain.errors import AwsError, DeleteConflict, LimitExceeded, NoSuc
 from selfiam.policy import PolicyKind
 from selfiam.service.context import OperationContext
 from selfiam.service.operations.policy_common import (
-    check_policy_arn,
-    get_policy,
+    authorized_policy,
     quote_document,
-    require_customer_managed,
     validate_document,
     version_number,
 )
@@ -74,10 +72,7 @@ def _touch(conn: Connection, policy_id: str) -> None:
 @operation("CreatePolicyVersion")
 def create_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
-    check_policy_arn(arn)
-    ctx.authorize(arn)
-    policy = get_policy(ctx.conn, ctx.account_id, arn)
-    require_customer_managed(ctx, policy)
+    policy = authorized_policy(ctx, arn, customer_managed=True)
     document = str(params["PolicyDocument"])
     validate_document(document, PolicyKind.MANAGED)
 
@@ -117,9 +112,7 @@ def create_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> d
 def get_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
     version_id = str(params["VersionId"])
-    check_policy_arn(arn)
-    ctx.authorize(arn)
-    policy = get_policy(ctx.conn, ctx.account_id, arn)
+    policy = authorized_policy(ctx, arn)
     row = _version(ctx.conn, policy.policy_id, version_id)
     if row is None:
         raise _no_version(arn, version_id)
@@ -129,9 +122,7 @@ def get_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> dict
 @operation("ListPolicyVersions", writes=False)
 def list_policy_versions(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
-    check_policy_arn(arn)
-    ctx.authorize(arn)
-    policy = get_policy(ctx.conn, ctx.account_id, arn)
+    policy = authorized_policy(ctx, arn)
     rows = _versions_newest_first(ctx.conn, policy.policy_id)
     marker = decode_marker(params.get("Marker"))
     if marker is not None:
@@ -146,10 +137,7 @@ def list_policy_versions(ctx: OperationContext, params: Mapping[str, Any]) -> di
 def delete_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
     version_id = str(params["VersionId"])
-    check_policy_arn(arn)
-    ctx.authorize(arn)
-    policy = get_policy(ctx.conn, ctx.account_id, arn)
-    require_customer_managed(ctx, policy)
+    policy = authorized_policy(ctx, arn, customer_managed=True)
     lock_policy_row(ctx.conn, policy.policy_id)
     mp = t.managed_policies
     default = ctx.conn.execute(
@@ -172,10 +160,7 @@ def delete_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> d
 def set_default_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
     version_id = str(params["VersionId"])
-    check_policy_arn(arn)
-    ctx.authorize(arn)
-    policy = get_policy(ctx.conn, ctx.account_id, arn)
-    require_customer_managed(ctx, policy)
+    policy = authorized_policy(ctx, arn, customer_managed=True)
     lock_policy_row(ctx.conn, policy.policy_id)
     if _version(ctx.conn, policy.policy_id, version_id) is None:
         raise _no_version(arn, version_id)
