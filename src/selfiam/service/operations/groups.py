@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, exists, func, select
+from sqlalchemy import Row, exists, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -23,9 +23,10 @@ from selfiam.service.lookup import find_group, find_user, user_shape
 from selfiam.service.operations.account import GROUPS_PER_USER, GROUPS_QUOTA
 from selfiam.service.operations.users import authorize_user, no_such_user, path_prefix_filter
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
-from selfiam.store.locks import lock_account_row, lock_user_row
+from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
 
 
@@ -63,12 +64,7 @@ def create_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
     name = str(params["GroupName"])
     path = str(params.get("Path") or "/")
     ctx.authorize(group_arn(ctx.account_id, name, path))
-    lock_account_row(ctx.conn, ctx.account_id)
-    count = ctx.conn.execute(
-        select(func.count()).select_from(t.groups).where(t.groups.c.account_id == ctx.account_id)
-    ).scalar_one()
-    if count >= GROUPS_QUOTA:
-        raise LimitExceeded(f"Cannot exceed quota for GroupsPerAccount: {GROUPS_QUOTA}")
+    check_account_quota(ctx, t.groups.c.account_id, "GroupsPerAccount", GROUPS_QUOTA)
     group_id = new_group_id()
     try:
         ctx.conn.execute(

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from selfiam.domain.arns import policy_arn
-from selfiam.domain.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
+from selfiam.domain.errors import DeleteConflict, EntityAlreadyExists
 from selfiam.domain.identifiers import new_policy_id
 from selfiam.policy import PolicyKind
 from selfiam.service.context import OperationContext
@@ -43,9 +43,10 @@ from selfiam.service.operations.tags import (
     tag_list,
 )
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
-from selfiam.store.locks import lock_account_row, lock_policy_row
+from selfiam.store.locks import lock_policy_row
 from selfiam.store.owned import delete_owned
 
 #: Customer managed policies per account (IAM quota).
@@ -64,14 +65,7 @@ def create_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
     validate_document(document, PolicyKind.MANAGED)
 
     mp = t.managed_policies
-    lock_account_row(ctx.conn, ctx.account_id)
-    count = ctx.conn.execute(
-        select(func.count()).select_from(mp).where(mp.c.namespace == ctx.account_id)
-    ).scalar_one()
-    if count >= MAX_POLICIES_PER_ACCOUNT:
-        raise LimitExceeded(
-            f"Cannot exceed quota for PoliciesPerAccount: {MAX_POLICIES_PER_ACCOUNT}"
-        )
+    check_account_quota(ctx, mp.c.namespace, "PoliciesPerAccount", MAX_POLICIES_PER_ACCOUNT)
     policy_id = new_policy_id()
     now = ctx.info.now
     try:

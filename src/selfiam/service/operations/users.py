@@ -15,7 +15,6 @@ from selfiam.domain.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     InvalidInput,
-    LimitExceeded,
     NoSuchEntity,
 )
 from selfiam.domain.identifiers import new_user_id
@@ -24,9 +23,10 @@ from selfiam.service.lookup import find_user, user_shape
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
-from selfiam.store.locks import lock_account_row, lock_user_row
+from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
 
 TAGS_QUOTA = "TagsPerUser"
@@ -106,12 +106,7 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         ctx.authorize(arn, action="iam:TagUser", request_tags=tags)
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
-    lock_account_row(ctx.conn, ctx.account_id)
-    count = ctx.conn.execute(
-        select(func.count()).select_from(t.users).where(t.users.c.account_id == ctx.account_id)
-    ).scalar_one()
-    if count >= USERS_QUOTA:
-        raise LimitExceeded(f"Cannot exceed quota for UsersPerAccount: {USERS_QUOTA}")
+    check_account_quota(ctx, t.users.c.account_id, "UsersPerAccount", USERS_QUOTA)
     user_id = new_user_id()
     try:
         ctx.conn.execute(
