@@ -222,6 +222,12 @@ CASES: list[Case] = [
         for c in every_way(action, resource, **always(IMPLICIT))
     ),
     *(c for action, resource in ESCALATION for c in every_way(action, resource, **NEVER)),
+    # Read-only IAM, except another member's SSH public keys (the story's "cannot read
+    # bob's SSH key"): an explicit deny that no MFA lifts.
+    *every_way("iam:GetSSHPublicKey", ALICE, **always(ALLOWED)),
+    *every_way("iam:GetSSHPublicKey", user("alice", "/team/"), **always(ALLOWED)),
+    *every_way("iam:GetSSHPublicKey", BOB, **always(EXPLICIT)),
+    *every_way("iam:GetSSHPublicKey", user("alice-admin"), **always(EXPLICIT)),
 ]
 
 
