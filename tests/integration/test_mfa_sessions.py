@@ -7,14 +7,13 @@ tested at service level with a settable clock; here the Expiration is checked.
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pyotp
 import pytest
 from botocore.exceptions import ClientError
 
+from support.mfa import Authenticator
 from support.server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -51,30 +50,6 @@ POLICY = json.dumps(
 def error_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
     err = exc.value.response["Error"]
     return err["Code"], err["Message"]
-
-
-class Authenticator:
-    """An authenticator app: hands out the code of a step not used before."""
-
-    def __init__(self, seed: str) -> None:
-        self.totp = pyotp.TOTP(seed)
-        self.step = int(time.time()) // 30
-
-    def code(self, step: int) -> str:
-        return self.totp.at(step * 30)
-
-    def enable_codes(self) -> dict[str, str]:
-        """The previous and the current code; the current step is then used up."""
-        self.step = int(time.time()) // 30
-        return {
-            "AuthenticationCode1": self.code(self.step - 1),
-            "AuthenticationCode2": self.code(self.step),
-        }
-
-    def next_code(self) -> str:
-        """A code newer than any used: the next step's (the server accepts one step ahead)."""
-        self.step = max(self.step + 1, int(time.time()) // 30)
-        return self.code(self.step)
 
 
 def enrol(server: LiveServer, name: str) -> tuple[dict[str, Any], str, Authenticator]:
