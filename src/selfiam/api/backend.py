@@ -8,6 +8,7 @@ from selfiam.api.endpoint import RequestMeta
 from selfiam.auth.sigv4 import SigV4Credential
 from selfiam.domain.errors import AwsError
 from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.registry import find_operation
 from selfiam.service.runtime import Runtime
 
 
@@ -42,6 +43,12 @@ class RuntimeBackend:
             service=service,
         )
         return self.runtime.invoke(service, operation, params, caller, info)
+
+    def is_fast(self, service: str, action: str) -> bool:
+        """Reads hash no password and take no write lock; an unknown action is refused
+        quickly (InvalidAction)."""
+        op = find_operation(service, action)
+        return op is None or not op.writes
 
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
         self.runtime.record_rejection(

@@ -1,4 +1,4 @@
-"""The AWS Query endpoint: one Starlette route at ``/`` for IAM and STS.
+"""The AWS Query endpoint: one plain ASGI callable at ``/`` for IAM and STS.
 
 Every request goes through the same steps, in this order:
 
@@ -9,8 +9,9 @@ The service (iam or sts) is the one named in the credential scope, as boto3
 signs it. Any ``AwsError`` becomes AWS's XML error with its status; anything
 else is logged (traceback and request id only, never the request's secrets)
 and answered as a 500 InternalFailure. Every response carries
-``x-amzn-RequestId``. Backend calls may block (database, argon2), so all the
-steps after reading the body run in Starlette's threadpool, in one trip.
+``x-amzn-RequestId``. Backend calls of writes may block (SQLite's write lock,
+argon2), so for them all the steps after reading the body run in the
+threadpool, in one trip; reads run inline (see ``ApiApp``).
 """
 
 from __future__ import annotations
@@ -23,18 +24,16 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
 
 from selfiam.api.query import parse_request
 from selfiam.api.xml import serialize_error, serialize_response
 from selfiam.auth.sigv4 import HttpRequest, SigV4Credential, parse_auth, verify
 from selfiam.domain.errors import AwsError, InternalFailure
 
-__all__ = ["ApiBackend", "MAX_BODY_BYTES", "RequestMeta", "create_api_app"]
+__all__ = ["ApiApp", "ApiBackend", "MAX_BODY_BYTES", "RequestMeta", "create_api_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +79,11 @@ class ApiBackend(Protocol):
         """Run one operation for ``caller``; raises AwsError as AWS would."""
         ...
 
+    def is_fast(self, service: str, action: str) -> bool:
+        """Whether ``action`` may run inline on the event loop: a read that never blocks
+        for long (no password hashing, no write lock)."""
+        ...
+
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
         """Record a request refused before it reached ``invoke`` (bad signature,
         unknown key, invalid parameters), so that every request leaves an audit record."""
@@ -92,16 +96,82 @@ class _RequestTooLarge(AwsError):
     sender_fault = True
 
 
+class _ClientDisconnect(Exception):
+    """The client went away before its body was read."""
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_api_app(
-    backend: ApiBackend, *, clock: Callable[[], datetime] = _utc_now, debug: bool = False
-) -> Starlette:
-    """The ASGI app serving AWS's IAM and STS Query APIs with ``backend``."""
+class ApiApp:
+    """The ASGI callable serving ``/``: no Starlette request, response or middleware.
+
+    Reads (operations registered with ``writes=False``, which hash no password)
+    run inline on the event loop: their SQLite reads take microseconds, less than
+    the hand-off to a worker thread and back. Writes and anything slow (argon2,
+    SQLite's write lock) run in the threadpool.
+    """
+
+    def __init__(self, backend: ApiBackend, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.backend = backend
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD", "POST"):
+            await _send(send, 405, b"Method Not Allowed", _ALLOW)
+            return
+        request_id = str(uuid.uuid4())
+        try:
+            body, status = await self.handle(scope, receive, request_id)
+        except _ClientDisconnect:
+            return
+        headers = [
+            (b"content-type", b"text/xml"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-amzn-requestid", request_id.encode()),
+        ]
+        await _send(send, status, body, headers)
+
+    async def handle(self, scope: Scope, receive: Receive, request_id: str) -> tuple[bytes, int]:
+        """The XML body and status of the answer to one request."""
+        backend = self.backend
+        headers = Headers(scope=scope)
+        service = "sts" if headers.get("host", "").startswith("sts.") else "iam"
+        action = "Unknown"
+        invoked: list[bool] = []  # non-empty once the backend was invoked
+        client = scope.get("client")
+        source_ip = client[0] if client else ""
+        secure = scope.get("scheme") == "https"
+        try:
+            http = await _read(scope, receive, headers)
+            action = _action_hint(http)
+            cred = parse_auth(http)
+            service = cred.service
+            args = (http, cred, source_ip, secure, request_id, invoked)
+            if backend.is_fast(service, action):
+                return self.process(*args), 200
+            return await run_in_threadpool(self.process, *args), 200
+        except AwsError as error:
+            if not invoked:
+                meta = RequestMeta(
+                    request_id=request_id,
+                    source_ip=source_ip,
+                    secure_transport=secure,
+                    user_agent=headers.get("user-agent", ""),
+                    now=self.clock(),
+                )
+                backend.reject(service, action, error, meta)
+            return serialize_error(error, request_id, service), error.status
+        except _ClientDisconnect:
+            raise
+        except Exception:
+            logger.exception("internal failure handling request %s", request_id)
+            failure = InternalFailure(_INTERNAL_MESSAGE)
+            return serialize_error(failure, request_id, service), failure.status
 
     def process(
+        self,
         http: HttpRequest,
         cred: SigV4Credential,
         source_ip: str,
@@ -109,9 +179,10 @@ def create_api_app(
         request_id: str,
         invoked: list[bool],
     ) -> bytes:
-        """Everything after the body is read, in one trip to the threadpool per request."""
+        """Everything after the body is read, inline or in one trip to the threadpool."""
+        backend = self.backend
         caller, signing_key = backend.authenticate(cred, source_ip)
-        now = clock()
+        now = self.clock()
         verify(http, cred, signing_key, now)
         operation, params = parse_request(cred.service, _params(http))
         meta = RequestMeta(
@@ -126,45 +197,20 @@ def create_api_app(
         output = backend.invoke(cred.service, operation, params, caller, meta)
         return serialize_response(cred.service, operation, output or {}, request_id)
 
-    async def handle(request: Request) -> Response:
-        request_id = str(uuid.uuid4())
-        service = _service_hint(request)
-        action = "Unknown"
-        invoked: list[bool] = []  # non-empty once the backend was invoked
-        source_ip = request.client.host if request.client else ""
-        try:
-            http = await _read(request)
-            action = _action_hint(http)
-            cred = parse_auth(http)
-            service = cred.service
-            secure = request.url.scheme == "https"
-            body = await run_in_threadpool(
-                process, http, cred, source_ip, secure, request_id, invoked
-            )
-            return _xml(body, 200, request_id)
-        except AwsError as error:
-            if not invoked:
-                meta = RequestMeta(
-                    request_id=request_id,
-                    source_ip=source_ip,
-                    secure_transport=request.url.scheme == "https",
-                    user_agent=request.headers.get("user-agent", ""),
-                    now=clock(),
-                )
-                await run_in_threadpool(backend.reject, service, action, error, meta)
-            return _xml(serialize_error(error, request_id, service), error.status, request_id)
-        except Exception:
-            logger.exception("internal failure handling request %s", request_id)
-            error = InternalFailure(_INTERNAL_MESSAGE)
-            return _xml(serialize_error(error, request_id, service), error.status, request_id)
 
-    return Starlette(debug=debug, routes=[Route("/", handle, methods=["GET", "POST"])])
+def create_api_app(backend: ApiBackend, *, clock: Callable[[], datetime] = _utc_now) -> ApiApp:
+    """The ASGI app serving AWS's IAM and STS Query APIs with ``backend`` (path ``/`` only)."""
+    return ApiApp(backend, clock)
 
 
-def _xml(body: bytes, status: int, request_id: str) -> Response:
-    return Response(
-        body, status_code=status, media_type="text/xml", headers={"x-amzn-RequestId": request_id}
-    )
+_ALLOW = [(b"allow", b"GET, HEAD, POST"), (b"content-type", b"text/plain; charset=utf-8")]
+
+
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    if not any(name == b"content-length" for name, _ in headers):
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _action_hint(http: HttpRequest) -> str:
@@ -179,31 +225,31 @@ def _action_hint(http: HttpRequest) -> str:
     return "Unknown"
 
 
-def _service_hint(request: Request) -> str:
-    """The service to word an error for before the credential scope is known."""
-    host = request.headers.get("host", "")
-    return "sts" if host.startswith("sts.") else "iam"
-
-
-async def _read(request: Request) -> HttpRequest:
+async def _read(scope: Scope, receive: Receive, headers: Headers) -> HttpRequest:
     """The request as SigV4 sees it, its body read once (and bounded)."""
-    declared = request.headers.get("content-length", "")
+    declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _RequestTooLarge("Request body is too large.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientDisconnect
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise _RequestTooLarge("Request body is too large.")
         chunks.append(chunk)
-    raw_path = request.scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else request.url.path
+        more = message.get("more_body", False)
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
     return HttpRequest(
-        method=request.method,
+        method=scope["method"],
         path=path,
-        query_string=request.scope.get("query_string", b"").decode("utf-8", "replace"),
-        headers=request.headers,
+        query_string=scope.get("query_string", b"").decode("utf-8", "replace"),
+        headers=headers,
         body=b"".join(chunks),
     )
 
