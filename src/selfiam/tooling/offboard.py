@@ -71,33 +71,30 @@ def inventory(iam: Any, user: str) -> Inventory:
     add = inv.steps.append
     u = {"UserName": user}
 
-    for key in _paged(iam, "list_access_keys", "AccessKeyMetadata", **u):
-        kid = key["AccessKeyId"]
-        add(
-            Step(
-                f"access key {kid} ({key.get('Status', '?')})",
-                "DeleteAccessKey",
-                partial(iam.delete_access_key, AccessKeyId=kid, **u),
-            )
-        )
-    for cert in _paged(iam, "list_signing_certificates", "Certificates", **u):
-        cid = cert["CertificateId"]
-        add(
-            Step(
-                f"signing certificate {cid}",
-                "DeleteSigningCertificate",
-                partial(iam.delete_signing_certificate, CertificateId=cid, **u),
-            )
-        )
-    for ssh in _paged(iam, "list_ssh_public_keys", "SSHPublicKeys", **u):
-        sid = ssh["SSHPublicKeyId"]
-        add(
-            Step(
-                f"SSH public key {sid}",
-                "DeleteSSHPublicKey",
-                partial(iam.delete_ssh_public_key, SSHPublicKeyId=sid, **u),
-            )
-        )
+    inv.steps += _removals(
+        _paged(iam, "list_access_keys", "AccessKeyMetadata", **u),
+        "AccessKeyId",
+        lambda key: f"access key {key['AccessKeyId']} ({key.get('Status', '?')})",
+        "DeleteAccessKey",
+        iam.delete_access_key,
+        u,
+    )
+    inv.steps += _removals(
+        _paged(iam, "list_signing_certificates", "Certificates", **u),
+        "CertificateId",
+        lambda cert: f"signing certificate {cert['CertificateId']}",
+        "DeleteSigningCertificate",
+        iam.delete_signing_certificate,
+        u,
+    )
+    inv.steps += _removals(
+        _paged(iam, "list_ssh_public_keys", "SSHPublicKeys", **u),
+        "SSHPublicKeyId",
+        lambda ssh: f"SSH public key {ssh['SSHPublicKeyId']}",
+        "DeleteSSHPublicKey",
+        iam.delete_ssh_public_key,
+        u,
+    )
     try:
         credentials = iam.list_service_specific_credentials(**u)["ServiceSpecificCredentials"]
     except Exception as exc:
@@ -108,17 +105,17 @@ def inventory(iam: Any, user: str) -> Inventory:
             f"({_short(exc)}); none can exist there"
         )
         credentials = []
-    for cred in credentials:
-        cid = cred["ServiceSpecificCredentialId"]
-        add(
-            Step(
-                f"service-specific credential {cid} for {cred.get('ServiceName', '?')}",
-                "DeleteServiceSpecificCredential",
-                partial(
-                    iam.delete_service_specific_credential, ServiceSpecificCredentialId=cid, **u
-                ),
-            )
-        )
+    inv.steps += _removals(
+        credentials,
+        "ServiceSpecificCredentialId",
+        lambda cred: (
+            f"service-specific credential {cred['ServiceSpecificCredentialId']} "
+            f"for {cred.get('ServiceName', '?')}"
+        ),
+        "DeleteServiceSpecificCredential",
+        iam.delete_service_specific_credential,
+        u,
+    )
     assigned = set()
     for device in _paged(iam, "list_mfa_devices", "MFADevices", **u):
         serial = device["SerialNumber"]
@@ -145,23 +142,22 @@ def inventory(iam: Any, user: str) -> Inventory:
     except Exception as exc:
         if not is_missing(exc):
             raise
-    for name in _paged(iam, "list_user_policies", "PolicyNames", **u):
-        add(
-            Step(
-                f"inline policy {name}",
-                "DeleteUserPolicy",
-                partial(iam.delete_user_policy, PolicyName=name, **u),
-            )
-        )
-    for attached in _paged(iam, "list_attached_user_policies", "AttachedPolicies", **u):
-        arn = attached["PolicyArn"]
-        add(
-            Step(
-                f"attached policy {arn}",
-                "DetachUserPolicy",
-                partial(iam.detach_user_policy, PolicyArn=arn, **u),
-            )
-        )
+    inv.steps += _removals(
+        ({"PolicyName": name} for name in _paged(iam, "list_user_policies", "PolicyNames", **u)),
+        "PolicyName",
+        lambda policy: f"inline policy {policy['PolicyName']}",
+        "DeleteUserPolicy",
+        iam.delete_user_policy,
+        u,
+    )
+    inv.steps += _removals(
+        _paged(iam, "list_attached_user_policies", "AttachedPolicies", **u),
+        "PolicyArn",
+        lambda attached: f"attached policy {attached['PolicyArn']}",
+        "DetachUserPolicy",
+        iam.detach_user_policy,
+        u,
+    )
     boundary = (details.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     if boundary:
         add(
@@ -171,17 +167,31 @@ def inventory(iam: Any, user: str) -> Inventory:
                 partial(iam.delete_user_permissions_boundary, **u),
             )
         )
-    for group in _paged(iam, "list_groups_for_user", "Groups", **u):
-        name = group["GroupName"]
-        add(
-            Step(
-                f"membership of group {name}",
-                "RemoveUserFromGroup",
-                partial(iam.remove_user_from_group, GroupName=name, **u),
-            )
-        )
+    inv.steps += _removals(
+        _paged(iam, "list_groups_for_user", "Groups", **u),
+        "GroupName",
+        lambda group: f"membership of group {group['GroupName']}",
+        "RemoveUserFromGroup",
+        iam.remove_user_from_group,
+        u,
+    )
     add(Step(f"user {details['Arn']}", "DeleteUser", partial(iam.delete_user, **u)))
     return inv
+
+
+def _removals(
+    items: Iterable[Any],
+    id_param: str,
+    what: Callable[[Any], str],
+    action: str,
+    remove: Callable[..., Any],
+    user: dict[str, str],
+) -> list[Step]:
+    """One step per listed item: ``remove(<id_param>=item[id_param], UserName=...)``."""
+    return [
+        Step(what(item), action, partial(remove, **{id_param: item[id_param]}, **user))
+        for item in items
+    ]
 
 
 def _delete_virtual(iam: Any, serial: str) -> Step:
