@@ -21,8 +21,12 @@ from selfiam.domain.identifiers import new_group_id
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_group, find_user, user_shape
 from selfiam.service.operations.account import GROUPS_PER_USER, GROUPS_QUOTA
-from selfiam.service.operations.users import authorize_user, no_such_user, path_prefix_filter
-from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.operations.users import (
+    authorize_user,
+    no_such_user,
+    page_by_name,
+    path_prefix_filter,
+)
 from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -89,11 +93,7 @@ def get_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any
     row = authorize_group(ctx, str(params["GroupName"]))
     u, gm = t.users, t.group_members
     query = select(u).join(gm, gm.c.user_id == u.c.user_id).where(gm.c.group_id == row.group_id)
-    after = decode_marker(params.get("Marker"))
-    if after is not None:
-        query = query.where(u.c.name_lower > after)
-    rows = ctx.conn.execute(query.order_by(u.c.name_lower).limit(limit_of(params))).all()
-    page, more = finish_page(rows, params, lambda r: r.name_lower)
+    page, more = page_by_name(ctx, query, u, params)
     return {
         "Group": group_shape(row, ctx.account_id),
         "Users": [user_shape(r, ctx.account_id) for r in page],
@@ -102,12 +102,7 @@ def get_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any
 
 
 def _groups_page(ctx: OperationContext, query: Any, params: Mapping[str, Any]) -> dict[str, Any]:
-    g = t.groups
-    after = decode_marker(params.get("Marker"))
-    if after is not None:
-        query = query.where(g.c.name_lower > after)
-    rows = ctx.conn.execute(query.order_by(g.c.name_lower).limit(limit_of(params))).all()
-    page, more = finish_page(rows, params, lambda r: r.name_lower)
+    page, more = page_by_name(ctx, query, t.groups, params)
     return {"Groups": [group_shape(r, ctx.account_id) for r in page], **more}
 
 
