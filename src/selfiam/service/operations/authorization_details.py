@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import Row, Select, Table, select
 from sqlalchemy.engine import Connection
 
-from selfiam.domain.arns import group_arn, role_arn
+from selfiam.domain.arns import role_arn
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import user_shape
 from selfiam.service.operations.attachments import GROUP, USER, attached_policies
+from selfiam.service.operations.groups import group_shape
 from selfiam.service.operations.inline_policies import inline_documents
 from selfiam.service.operations.policy_common import (
     AWS_NAMESPACE,
@@ -32,6 +33,7 @@ from selfiam.service.operations.policy_common import (
 )
 from selfiam.service.operations.tags import load_tags, tag_list
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.principals import user_groups
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 
@@ -77,15 +79,7 @@ def _boundary(arn: str | None) -> dict[str, Any]:
 def _user(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
     out = user_shape(row, account_id)
     out.pop("PasswordLastUsed", None)
-    gm, g = t.group_members, t.groups
-    out["GroupList"] = list(
-        conn.execute(
-            select(g.c.name)
-            .select_from(gm.join(g, gm.c.group_id == g.c.group_id))
-            .where(gm.c.user_id == row.user_id)
-            .order_by(g.c.name_lower)
-        ).scalars()
-    )
+    out["GroupList"] = [name for _, name in user_groups(conn, row.user_id, ordered=True)]
     out["UserPolicyList"] = _inline(conn, "user", row.user_id)
     out["AttachedManagedPolicies"] = attached_policies(conn, USER, row.user_id)[0]
     out["Tags"] = tag_list(load_tags(conn, "user", row.user_id))
@@ -94,11 +88,7 @@ def _user(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
 
 def _group(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
     return {
-        "Path": row.path,
-        "GroupName": row.name,
-        "GroupId": row.group_id,
-        "Arn": group_arn(account_id, row.name, row.path),
-        "CreateDate": row.created_at,
+        **group_shape(row, account_id),
         "GroupPolicyList": _inline(conn, "group", row.group_id),
         "AttachedManagedPolicies": attached_policies(conn, GROUP, row.group_id)[0],
     }
