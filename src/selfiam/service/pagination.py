@@ -11,6 +11,9 @@ import binascii
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import Row
+from sqlalchemy.engine import Connection
+
 from selfiam.domain.errors import ValidationError
 
 DEFAULT_MAX_ITEMS = 100
@@ -50,3 +53,14 @@ def finish_page(
         page = rows[:max_items]
         return page, {"IsTruncated": True, "Marker": encode_marker(sort_key_of(page[-1]))}
     return rows, {"IsTruncated": False}
+
+
+def page_after(
+    conn: Connection, query: Any, column: Any, params: dict[str, Any] | Any
+) -> tuple[Sequence[Row[Any]], dict[str, Any]]:
+    """One page of ``query``'s rows ordered by ``column`` (the sort key), after the Marker."""
+    after = decode_marker(params.get("Marker"))
+    if after is not None:
+        query = query.where(column > after)
+    rows = conn.execute(query.order_by(column).limit(limit_of(params))).all()
+    return finish_page(rows, params, lambda r: getattr(r, column.key))

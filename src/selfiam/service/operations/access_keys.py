@@ -19,7 +19,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
 from selfiam.service.operations.users import authorize_user, no_such_user
-from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.pagination import page_after
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
@@ -81,11 +81,7 @@ def list_access_keys(ctx: OperationContext, params: Mapping[str, Any]) -> dict[s
     user = authorize_user(ctx, target_user_name(ctx, params))
     ak = t.access_keys
     query = select(ak).where(ak.c.user_id == user.user_id)
-    after = decode_marker(params.get("Marker"))
-    if after is not None:
-        query = query.where(ak.c.access_key_id > after)
-    rows = ctx.conn.execute(query.order_by(ak.c.access_key_id).limit(limit_of(params))).all()
-    page, more = finish_page(rows, params, lambda r: r.access_key_id)
+    page, more = page_after(ctx.conn, query, ak.c.access_key_id, params)
     return {"AccessKeyMetadata": [_metadata(r, user.name) for r in page], **more}
 
 

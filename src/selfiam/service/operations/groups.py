@@ -24,9 +24,9 @@ from selfiam.service.operations.account import GROUPS_PER_USER, GROUPS_QUOTA
 from selfiam.service.operations.users import (
     authorize_user,
     no_such_user,
-    page_by_name,
     path_prefix_filter,
 )
+from selfiam.service.pagination import page_after
 from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -93,7 +93,7 @@ def get_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any
     row = authorize_group(ctx, str(params["GroupName"]))
     u, gm = t.users, t.group_members
     query = select(u).join(gm, gm.c.user_id == u.c.user_id).where(gm.c.group_id == row.group_id)
-    page, more = page_by_name(ctx, query, u, params)
+    page, more = page_after(ctx.conn, query, u.c.name_lower, params)
     return {
         "Group": group_shape(row, ctx.account_id),
         "Users": [user_shape(r, ctx.account_id) for r in page],
@@ -102,7 +102,7 @@ def get_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any
 
 
 def _groups_page(ctx: OperationContext, query: Any, params: Mapping[str, Any]) -> dict[str, Any]:
-    page, more = page_by_name(ctx, query, t.groups, params)
+    page, more = page_after(ctx.conn, query, t.groups.c.name_lower, params)
     return {"Groups": [group_shape(r, ctx.account_id) for r in page], **more}
 
 

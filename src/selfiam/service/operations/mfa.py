@@ -14,7 +14,7 @@ accepted twice — by EnableMFADevice, ResyncMFADevice or GetSessionToken.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +34,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name, user_shape
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.users import authorize_user, no_such_user
-from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.pagination import page_after
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row, lock_user_row
@@ -252,11 +252,7 @@ def list_mfa_devices(ctx: OperationContext, params: Mapping[str, Any]) -> dict[s
     user = authorize_user(ctx, target_user_name(ctx, params))
     m = t.mfa_devices
     query = select(m).where(m.c.user_id == user.user_id)
-    after = decode_marker(params.get("Marker"))
-    if after is not None:
-        query = query.where(m.c.serial_number > after)
-    rows = ctx.conn.execute(query.order_by(m.c.serial_number).limit(limit_of(params))).all()
-    page, more = finish_page(rows, params, lambda r: r.serial_number)
+    page, more = page_after(ctx.conn, query, m.c.serial_number, params)
     return {"MFADevices": [_mfa_device_shape(r, user.name) for r in page], **more}
 
 
@@ -292,16 +288,12 @@ def list_virtual_mfa_devices(ctx: OperationContext, params: Mapping[str, Any]) -
         query = query.where(m.c.user_id.is_not(None))
     elif status == "Unassigned":
         query = query.where(m.c.user_id.is_(None))
-    after = decode_marker(params.get("Marker"))
-    if after is not None:
-        query = query.where(m.c.serial_number > after)
-    rows = ctx.conn.execute(query.order_by(m.c.serial_number).limit(limit_of(params))).all()
-    page, more = finish_page(rows, params, lambda r: r.serial_number)
+    page, more = page_after(ctx.conn, query, m.c.serial_number, params)
     devices = []
     for row in page:
         device: dict[str, Any] = {"SerialNumber": row.serial_number}
         if row.user_id is not None:
-            device["User"] = user_shape(cast("Row[Any]", row), ctx.account_id)
+            device["User"] = user_shape(row, ctx.account_id)
             device["EnableDate"] = row.enabled_at
         devices.append(device)
     return {"VirtualMFADevices": devices, **more}

@@ -27,7 +27,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import SIGNING_CERTIFICATES_PER_USER
 from selfiam.service.operations.users import authorize_user, no_such_user
-from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.pagination import page_after
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
@@ -101,11 +101,7 @@ def list_signing_certificates(ctx: OperationContext, params: Mapping[str, Any]) 
     user = authorize_user(ctx, target_user_name(ctx, params))
     sc = t.signing_certificates
     query = select(sc).where(sc.c.user_id == user.user_id)
-    after = decode_marker(params.get("Marker"))
-    if after is not None:
-        query = query.where(sc.c.certificate_id > after)
-    rows = ctx.conn.execute(query.order_by(sc.c.certificate_id).limit(limit_of(params))).all()
-    page, more = finish_page(rows, params, lambda r: r.certificate_id)
+    page, more = page_after(ctx.conn, query, sc.c.certificate_id, params)
     return {"Certificates": [_shape(r, user.name) for r in page], **more}
 
 

@@ -29,7 +29,7 @@ from selfiam.domain.ssh_keys import ENCODINGS, parse_ssh_public_key
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.users import authorize_user, no_such_user
-from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.pagination import page_after
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
@@ -129,11 +129,7 @@ def list_ssh_public_keys(ctx: OperationContext, params: Mapping[str, Any]) -> di
     user = authorize_user(ctx, target_user_name(ctx, params))
     sk = t.ssh_public_keys
     query = select(sk).where(sk.c.user_id == user.user_id)
-    after = decode_marker(params.get("Marker"))
-    if after is not None:
-        query = query.where(sk.c.ssh_public_key_id > after)
-    rows = ctx.conn.execute(query.order_by(sk.c.ssh_public_key_id).limit(limit_of(params))).all()
-    page, more = finish_page(rows, params, lambda r: r.ssh_public_key_id)
+    page, more = page_after(ctx.conn, query, sk.c.ssh_public_key_id, params)
     return {"SSHPublicKeys": [_metadata(r, user.name) for r in page], **more}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Table, exists, func, select
+from sqlalchemy import Row, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -22,7 +22,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_user, user_shape
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
-from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.pagination import page_after
 from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -158,18 +158,6 @@ def path_prefix_filter(column: Any, prefix: str | None) -> Any:
     return func.substr(column, 1, len(prefix)) == prefix if prefix else None
 
 
-def page_by_name(
-    ctx: OperationContext, query: Any, table: Table, params: Mapping[str, Any]
-) -> tuple[Sequence[Row[Any]], dict[str, Any]]:
-    """One page of ``query``'s users or groups (``table``), by case-folded name, after the
-    Marker: (rows, {IsTruncated, Marker?})."""
-    after = decode_marker(params.get("Marker"))
-    if after is not None:
-        query = query.where(table.c.name_lower > after)
-    rows = ctx.conn.execute(query.order_by(table.c.name_lower).limit(limit_of(params))).all()
-    return finish_page(rows, params, lambda r: r.name_lower)
-
-
 @operation("ListUsers", writes=False)
 def list_users(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     ctx.authorize(f"arn:aws:iam::{ctx.account_id}:user{params.get('PathPrefix') or '/'}")
@@ -178,7 +166,7 @@ def list_users(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, An
     prefix = path_prefix_filter(u.c.path, params.get("PathPrefix"))
     if prefix is not None:
         query = query.where(prefix)
-    page, more = page_by_name(ctx, query, u, params)
+    page, more = page_after(ctx.conn, query, u.c.name_lower, params)
     return {"Users": [user_shape(r, ctx.account_id) for r in page], **more}
 
 
