@@ -20,9 +20,10 @@ class RuntimeBackend:
 
     def authenticate(self, cred: SigV4Credential, source_ip: str) -> tuple[object, bytes]:
         scope = (cred.date, cred.region, cred.service)
-        return self.runtime.authenticate_access_key(
+        caller, signing_key, version = self.runtime.authenticate_versioned(
             cred.access_key_id, scope, session_token=cred.security_token
         )
+        return (caller, version), signing_key
 
     def invoke(
         self,
@@ -32,7 +33,9 @@ class RuntimeBackend:
         caller: object,
         meta: RequestMeta,
     ) -> dict[str, Any]:
-        assert isinstance(caller, Caller)
+        assert isinstance(caller, tuple)
+        principal, version = caller
+        assert isinstance(principal, Caller)
         info = RequestInfo(
             request_id=meta.request_id,
             now=meta.now,
@@ -41,8 +44,9 @@ class RuntimeBackend:
             user_agent=meta.user_agent,
             region=getattr(meta, "region", "us-east-1"),
             service=service,
+            auth_version=version,
         )
-        return self.runtime.invoke(service, operation, params, caller, info)
+        return self.runtime.invoke(service, operation, params, principal, info)
 
     def is_fast(self, service: str, action: str) -> bool:
         """Reads hash no password and take no write lock; an unknown action is refused

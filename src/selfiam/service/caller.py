@@ -56,3 +56,6 @@ class RequestInfo:
     user_agent: str = ""
     region: str = "us-east-1"
     service: str = "iam"
+    # The auth version read when the request's credentials were authenticated (its
+    # first read); a read operation's policies are valid at it (DESIGN rule 7).
+    auth_version: int | None = None

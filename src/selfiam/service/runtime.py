@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,19 +73,38 @@ class Runtime:
     ) -> tuple[Caller, bytes]:
         """The caller owning an active access key (or unexpired temporary credentials,
         with their ``session_token``), and its SigV4 signing key for ``scope``."""
+        caller, signing_key, _ = self.authenticate_versioned(access_key_id, scope, session_token)
+        return caller, signing_key
+
+    def authenticate_versioned(
+        self, access_key_id: str, scope: tuple[str, str, str], session_token: str | None = None
+    ) -> tuple[Caller, bytes, int]:
+        """As ``authenticate_access_key``, with the auth version read to authenticate,
+        for ``RequestInfo.auth_version``."""
         with read_transaction(self.engine) as conn:
             version = read_auth_version(conn)
-            return self.credentials.authenticate(
+            caller, signing_key = self.credentials.authenticate(
                 conn, version, access_key_id, scope, session_token=session_token, now=self.clock()
             )
+            return caller, signing_key, version
 
     # -- authorization support --------------------------------------------------------------
 
-    def principal_policies(self, conn: Connection, caller: Caller) -> PrincipalPolicies:
-        """The caller's policies, cached per auth version (cheap to check every request)."""
+    def principal_policies(
+        self, conn: Connection, caller: Caller, version: int | None = None
+    ) -> PrincipalPolicies:
+        """The caller's policies, cached per auth version (cheap to check every request).
+
+        ``version`` is one already read by this request (at authentication): a cache
+        entry at it is valid. Otherwise, and whenever the policies are loaded, the
+        version is read in ``conn``, so an entry is always labelled with the version
+        its policies were loaded at.
+        """
         assert caller.user_id is not None
-        version = read_auth_version(conn)
         cached = self._principals.get(caller.user_id)
+        if cached is not None and version is not None and cached[0] == version:
+            return cached[1]
+        version = read_auth_version(conn)
         if cached is not None and cached[0] == version:
             return cached[1]
         loaded = load_user_policies(conn, caller.user_id)
@@ -117,6 +137,8 @@ class Runtime:
             )
         ):
             self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
+        if op.writes and info.auth_version is not None:
+            info = replace(info, auth_version=None)  # a write decides on what it locked
         begin = transaction if op.writes else read_transaction
         ctx: OperationContext | None = None
         try:
