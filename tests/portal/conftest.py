@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +22,8 @@ from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
 from selfiam.store.engine import create_engine_for
 from selfiam.store.migrate import upgrade_to_head
+from support.clock import Clock
 from support.portal import PASSWORD, app_settings, mfa_code, post_form, sign_in
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

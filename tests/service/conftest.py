@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
 from selfiam.store.engine import create_engine_for, transaction
 from selfiam.store.migrate import upgrade_to_head
+from support.clock import Clock
 
 ACCOUNT = "123456789012"
 #: Read IAM; create, update and delete only your own access keys.
@@ -76,16 +76,6 @@ def denied(user: str, action: str, resource: str) -> str:
         f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: {action} "
         f"on resource: {resource} because no identity-based policy allows the {action} action"
     )
-
-
-class Clock:
-    """A settable clock, so time-based behaviour is testable."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
