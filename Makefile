@@ -33,7 +33,7 @@ $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
 test: $(STAMP_TEST) $(CHROMIUM) lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 tests
 
 bench: $(STAMP_TEST)
 	$(BIN)/python bench/policy_eval.py
