@@ -13,11 +13,10 @@ import pytest
 from sqlalchemy import func, select
 from tests.domain.test_certificates import make_certificate
 from tests.domain.test_ssh_keys import ed25519_public_key, openssh
-from tests.service.conftest import ACCOUNT, Call, Clock, denied
+from tests.service.conftest import ACCOUNT, Call, Clock, denied, fails
 
 from selfiam.auth.passwords import PasswordHasher
 from selfiam.domain.arns import user_arn
-from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.audit import read_records
 from selfiam.service.bootstrap import self_service_policy_document
@@ -174,13 +173,6 @@ def admin(call: Call, caller_for: Callable[[str], Caller]) -> Callable[[str], Ca
     return make
 
 
-def fails(code: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> AwsError:
-    with pytest.raises(AwsError) as raised:
-        fn(*args, **kw)
-    assert raised.value.code == code, raised.value.message
-    return raised.value
-
-
 # -- the plan -----------------------------------------------------------------------------
 
 
@@ -246,13 +238,13 @@ def test_offboarding_removes_everything_and_access_stops_at_once(
 
     assert set(bob.rows().values()) == {0}
     for index in (0, 1):
-        fails("InvalidClientTokenId", bob.caller, index)
-    fails("InvalidClientTokenId", bob.session_caller)
-    fails("NoSuchEntity", call, "GetUser", UserName="bob")
+        fails("InvalidClientTokenId", None, bob.caller, index)
+    fails("InvalidClientTokenId", None, bob.session_caller)
+    fails("NoSuchEntity", None, call, "GetUser", UserName="bob")
     # What was shared stays: groups, managed policies.
     assert call("GetGroup", GroupName="Auditors")["Users"] == []
     assert call("GetPolicy", PolicyArn=bob.custom)["Policy"]["AttachmentCount"] == 0
-    fails("NoSuchEntity", call, "ListMFADeviceTags", SerialNumber=BOB_MFA)
+    fails("NoSuchEntity", None, call, "ListMFADeviceTags", SerialNumber=BOB_MFA)
 
 
 def test_one_audit_record_names_the_user(bob: Bob, runtime: Runtime) -> None:
@@ -274,7 +266,7 @@ def test_the_name_can_be_reused_afterwards(bob: Bob, call: Call, runtime: Runtim
 
 def test_an_unknown_user(runtime: Runtime) -> None:
     err = fails(
-        "NoSuchEntity", offboard_user, runtime, Caller.root(ACCOUNT), "nobody", info(runtime)
+        "NoSuchEntity", None, offboard_user, runtime, Caller.root(ACCOUNT), "nobody", info(runtime)
     )
     assert err.message == "The user with name nobody cannot be found."
 
@@ -315,7 +307,7 @@ def test_lacking_any_part_is_refused_and_nothing_is_removed(
         lambda: offboard_user(runtime, caller, "bob", info(runtime)),
         lambda: plan_offboarding(runtime, caller, "bob"),
     ):
-        err = fails("AccessDenied", attempt)
+        err = fails("AccessDenied", None, attempt)
         assert err.message == denied("admin", missing, resource)
     assert bob.rows() == before
     assert bob.caller().user_name == "bob"
@@ -342,7 +334,7 @@ def test_the_parts_are_checked_on_their_own_resources_and_context(
             ),
         )
     )
-    err = fails("AccessDenied", offboard_user, runtime, caller, "bob", info(runtime))
+    err = fails("AccessDenied", None, offboard_user, runtime, caller, "bob", info(runtime))
     assert err.message == denied("admin", "iam:DetachUserPolicy", BOB_ARN)
     assert bob.rows()["users"] == 1
 
@@ -356,7 +348,7 @@ def test_an_explicit_deny_on_one_part_wins(
             {"Effect": "Deny", "Action": "iam:RemoveUserFromGroup", "Resource": AUDITORS},
         )
     )
-    err = fails("AccessDenied", offboard_user, runtime, caller, "bob", info(runtime))
+    err = fails("AccessDenied", None, offboard_user, runtime, caller, "bob", info(runtime))
     assert "iam:RemoveUserFromGroup" in err.message and "explicit deny" in err.message
     assert bob.rows()["group_members"] == 2
 
@@ -376,7 +368,7 @@ def test_unknown_users_are_reported_only_to_those_allowed(
     runtime: Runtime, admin: Callable[[str], Caller]
 ) -> None:
     caller = admin(policy(allow(["iam:GetUser"])))
-    err = fails("AccessDenied", offboard_user, runtime, caller, "nobody", info(runtime))
+    err = fails("AccessDenied", None, offboard_user, runtime, caller, "nobody", info(runtime))
     assert err.message == denied("admin", "iam:DeleteUser", user_arn(ACCOUNT, "nobody"))
 
 
@@ -393,9 +385,9 @@ def test_a_member_cannot_offboard_another_or_themselves(
     )
     call("AddUserToGroup", GroupName="SelfService", UserName="alice")
     alice = caller_for("alice")
-    fails("AccessDenied", offboard_user, runtime, alice, "bob", info(runtime))
-    fails("AccessDenied", offboard_user, runtime, alice, "alice", info(runtime))
-    fails("AccessDenied", offboard_user, runtime, bob.session_caller(), "bob", info(runtime))
+    fails("AccessDenied", None, offboard_user, runtime, alice, "bob", info(runtime))
+    fails("AccessDenied", None, offboard_user, runtime, alice, "alice", info(runtime))
+    fails("AccessDenied", None, offboard_user, runtime, bob.session_caller(), "bob", info(runtime))
     assert bob.rows()["users"] == 1
 
 
@@ -410,6 +402,6 @@ def test_session_credentials_without_mfa_call_no_iam_action(
     session = runtime.authenticate_access_key(
         creds["AccessKeyId"], IAM, session_token=creds["SessionToken"]
     )[0]
-    fails("InvalidClientTokenId", offboard_user, runtime, session, "bob", info(runtime))
+    fails("InvalidClientTokenId", None, offboard_user, runtime, session, "bob", info(runtime))
     assert bob.rows()["users"] == 1
     assert caller.user_name == "admin"
