@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, select
 
 from selfiam.domain.arns import user_arn
-from selfiam.domain.errors import AwsError, LimitExceeded, NoSuchEntity
+from selfiam.domain.errors import AwsError, NoSuchEntity
 from selfiam.domain.identifiers import new_access_key_id, new_secret_access_key
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
 from selfiam.service.operations.users import authorize_user, no_such_user
 from selfiam.service.pagination import page_after
+from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
@@ -48,11 +49,7 @@ def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     if not lock_user_row(ctx.conn, user.user_id):  # deleted since it was read
         raise no_such_user(name)
     ak = t.access_keys
-    count = ctx.conn.execute(
-        select(func.count()).select_from(ak).where(ak.c.user_id == user.user_id)
-    ).scalar_one()
-    if count >= ACCESS_KEYS_PER_USER:
-        raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}")
+    check_quota(ctx.conn, ak.c.user_id, user.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER)
     access_key_id = new_access_key_id()
     secret = new_secret_access_key()
     ctx.conn.execute(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 
 from selfiam.domain.certificates import parse_signing_certificate
@@ -19,7 +19,6 @@ from selfiam.domain.errors import (
     AwsError,
     DuplicateCertificate,
     InvalidInput,
-    LimitExceeded,
     NoSuchEntity,
 )
 from selfiam.domain.identifiers import new_signing_certificate_id
@@ -28,6 +27,7 @@ from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import SIGNING_CERTIFICATES_PER_USER
 from selfiam.service.operations.users import authorize_user, no_such_user
 from selfiam.service.pagination import page_after
+from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
@@ -67,13 +67,9 @@ def upload_signing_certificate(ctx: OperationContext, params: Mapping[str, Any])
     if not lock_user_row(ctx.conn, user.user_id):  # deleted since it was read
         raise no_such_user(name)
     sc = t.signing_certificates
-    count = ctx.conn.execute(
-        select(func.count()).select_from(sc).where(sc.c.user_id == user.user_id)
-    ).scalar_one()
-    if count >= SIGNING_CERTIFICATES_PER_USER:
-        raise LimitExceeded(
-            f"Cannot exceed quota for CertificatesPerUser: {SIGNING_CERTIFICATES_PER_USER}"
-        )
+    check_quota(
+        ctx.conn, sc.c.user_id, user.user_id, "CertificatesPerUser", SIGNING_CERTIFICATES_PER_USER
+    )
     certificate_id = new_signing_certificate_id()
     try:
         ctx.conn.execute(

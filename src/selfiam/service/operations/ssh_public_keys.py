@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 
 from selfiam.domain.errors import (
     AwsError,
     DuplicateSSHPublicKey,
     InvalidInput,
-    LimitExceeded,
     NoSuchEntity,
     UnrecognizedPublicKeyEncoding,
 )
@@ -30,6 +29,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.users import authorize_user, no_such_user
 from selfiam.service.pagination import page_after
+from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
@@ -69,13 +69,9 @@ def upload_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> d
     if not lock_user_row(ctx.conn, user.user_id):  # deleted since it was read
         raise no_such_user(name)
     sk = t.ssh_public_keys
-    count = ctx.conn.execute(
-        select(func.count()).select_from(sk).where(sk.c.user_id == user.user_id)
-    ).scalar_one()
-    if count >= SSH_PUBLIC_KEYS_PER_USER:
-        raise LimitExceeded(
-            f"Cannot exceed quota for SSHPublicKeysPerUser: {SSH_PUBLIC_KEYS_PER_USER}"
-        )
+    check_quota(
+        ctx.conn, sk.c.user_id, user.user_id, "SSHPublicKeysPerUser", SSH_PUBLIC_KEYS_PER_USER
+    )
     key_id = new_ssh_public_key_id()
     try:
         ctx.conn.execute(
