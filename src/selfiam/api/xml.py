@@ -1,9 +1,9 @@
 """AWS Query protocol responses: output dicts and errors to AWS's XML.
 
 The body is derived from the operation's output shape in botocore's model:
-``<CreateUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
-<CreateUserResult><User>...</User></CreateUserResult><ResponseMetadata>
-<RequestId>...</RequestId></ResponseMetadata></CreateUserResponse>``. Lists are
+an ``{Operation}Response`` element in the service's namespace wrapping an
+``{Operation}Result`` element (the output members) and ``ResponseMetadata``
+with the ``RequestId``. Lists are
 ``<member>`` elements, maps ``<entry><key/><value/></entry>``, timestamps
 ISO 8601 UTC with ``Z``, booleans ``true``/``false``, blobs base64; members that
 are absent or None are omitted, and an empty list is an empty element (as AWS
