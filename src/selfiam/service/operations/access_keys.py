@@ -18,7 +18,7 @@ from selfiam.domain.identifiers import new_access_key_id, new_secret_access_key
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
-from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.operations.users import authorize_user, no_such_user, users_credential
 from selfiam.service.pagination import page_after
 from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
@@ -83,20 +83,9 @@ def list_access_keys(ctx: OperationContext, params: Mapping[str, Any]) -> dict[s
 
 
 def _users_key(ctx: OperationContext, params: Mapping[str, Any]) -> Row[Any]:
-    """Authorize on the user, then find the key among that user's keys.
-
-    A key that exists but belongs to someone else is not found, as AWS says.
-    """
-    user = authorize_user(ctx, target_user_name(ctx, params))
-    access_key_id = str(params["AccessKeyId"])
-    ak = t.access_keys
-    row = ctx.conn.execute(
-        select(ak.c.access_key_id).where(
-            ak.c.access_key_id == access_key_id, ak.c.user_id == user.user_id
-        )
-    ).first()
-    if row is None:
-        raise no_such_key(access_key_id)
+    row, _ = users_credential(
+        ctx, params, t.access_keys.c.access_key_id, "AccessKeyId", no_such_key
+    )
     return row
 
 

@@ -25,7 +25,7 @@ from selfiam.domain.identifiers import new_signing_certificate_id
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import SIGNING_CERTIFICATES_PER_USER
-from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.operations.users import authorize_user, no_such_user, users_credential
 from selfiam.service.pagination import page_after
 from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
@@ -102,18 +102,11 @@ def list_signing_certificates(ctx: OperationContext, params: Mapping[str, Any]) 
 
 
 def _users_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> str:
-    """Authorize on the user, then find the certificate among that user's own."""
-    user = authorize_user(ctx, target_user_name(ctx, params))
-    certificate_id = str(params["CertificateId"])
     sc = t.signing_certificates
-    found = ctx.conn.execute(
-        select(sc.c.certificate_id).where(
-            sc.c.certificate_id == certificate_id, sc.c.user_id == user.user_id
-        )
-    ).first()
-    if found is None:
-        raise no_such_certificate(certificate_id)
-    return certificate_id
+    row, _ = users_credential(
+        ctx, params, sc.c.certificate_id, "CertificateId", no_such_certificate
+    )
+    return str(row.certificate_id)
 
 
 @operation("UpdateSigningCertificate")

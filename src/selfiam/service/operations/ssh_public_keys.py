@@ -27,7 +27,7 @@ from selfiam.domain.identifiers import new_ssh_public_key_id
 from selfiam.domain.ssh_keys import ENCODINGS, parse_ssh_public_key
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
-from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.operations.users import authorize_user, no_such_user, users_credential
 from selfiam.service.pagination import page_after
 from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
@@ -95,15 +95,9 @@ def upload_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> d
 
 
 def _users_key(ctx: OperationContext, params: Mapping[str, Any]) -> tuple[Row[Any], str]:
-    """Authorize on the user, then find the key among that user's own: (row, user name)."""
-    user = authorize_user(ctx, target_user_name(ctx, params))
-    key_id = str(params["SSHPublicKeyId"])
+    """The user's own SSH key named in the request: (row, user name)."""
     sk = t.ssh_public_keys
-    row = ctx.conn.execute(
-        select(sk).where(sk.c.ssh_public_key_id == key_id, sk.c.user_id == user.user_id)
-    ).first()
-    if row is None:
-        raise no_such_key(key_id)
+    row, user = users_credential(ctx, params, sk.c.ssh_public_key_id, "SSHPublicKeyId", no_such_key)
     return row, str(user.name)
 
 

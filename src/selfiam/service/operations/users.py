@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, exists, func, select
+from sqlalchemy import Column, Row, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +19,7 @@ from selfiam.domain.errors import (
 )
 from selfiam.domain.identifiers import new_user_id
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_user, user_shape
+from selfiam.service.lookup import find_user, target_user_name, user_shape
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
 from selfiam.service.pagination import page_after
@@ -71,6 +71,29 @@ def authorize_user(
         extra_context=extra_context,
     )
     return row
+
+
+def users_credential(
+    ctx: OperationContext,
+    params: Mapping[str, Any],
+    id_column: Column[Any],
+    id_param: str,
+    not_found: Callable[[str], AwsError],
+) -> tuple[Row[Any], Row[Any]]:
+    """Authorize on the target user (UserName, or the caller), then find the credential
+    ``params[id_param]`` among that user's own: (credential row, user row).
+
+    A credential that exists but belongs to someone else is not found, as AWS says.
+    """
+    user = authorize_user(ctx, target_user_name(ctx, params))
+    credential_id = str(params[id_param])
+    table = id_column.table
+    row = ctx.conn.execute(
+        select(table).where(id_column == credential_id, table.c.user_id == user.user_id)
+    ).first()
+    if row is None:
+        raise not_found(credential_id)
+    return row, user
 
 
 def _boundary_context(arn: str | None) -> dict[str, str | Sequence[str]] | None:
