@@ -54,6 +54,21 @@ def authorize_user(
     are the aws:ResourceTag context; an unknown name is authorized against the
     path-less ARN and then refused with NoSuchEntity, as AWS orders it.
     """
+    row, _ = authorize_user_with_tags(
+        ctx, name, action=action, request_tags=request_tags, extra_context=extra_context
+    )
+    return row
+
+
+def authorize_user_with_tags(
+    ctx: OperationContext,
+    name: str,
+    *,
+    action: str | None = None,
+    request_tags: Mapping[str, str] | None = None,
+    extra_context: Mapping[str, str | Sequence[str]] | None = None,
+) -> tuple[Row[Any], dict[str, str]]:
+    """:func:`authorize_user`, also returning the tags it loaded for the context."""
     row = find_user(ctx.conn, ctx.account_id, name)
     if row is None:
         ctx.authorize(
@@ -63,14 +78,15 @@ def authorize_user(
             extra_context=extra_context,
         )
         raise no_such_user(name)
+    tags = tagging.load_tags(ctx.conn, "user", row.user_id)
     ctx.authorize(
         user_arn(ctx.account_id, row.name, row.path),
         action=action,
-        resource_tags=tagging.load_tags(ctx.conn, "user", row.user_id),
+        resource_tags=tags,
         request_tags=request_tags,
         extra_context=extra_context,
     )
-    return row
+    return row, tags
 
 
 def users_credential(
@@ -168,9 +184,8 @@ def get_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]
     if name is None:
         ctx.authorize(root_arn(ctx.account_id))
         return {"User": _root_user(ctx)}
-    row = authorize_user(ctx, str(name))
+    row, tags = authorize_user_with_tags(ctx, str(name))
     out = user_shape(row, ctx.account_id)
-    tags = tagging.load_tags(ctx.conn, "user", row.user_id)
     if tags:
         out["Tags"] = tagging.tag_list(tags)
     return {"User": out}
