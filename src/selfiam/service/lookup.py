@@ -11,19 +11,23 @@ from selfiam.domain.arns import PARTITION, group_arn, user_arn
 from selfiam.domain.errors import NoSuchEntity, ValidationError
 from selfiam.service.context import OperationContext
 from selfiam.store import tables as t
+from selfiam.store.prepared import PreparedSelect
 
-# Built once (looked up on most requests): a reused statement skips per-call construction.
-_FIND_USER = select(t.users).where(
-    t.users.c.account_id == bindparam("account_id"),
-    t.users.c.name_lower == bindparam("name_lower"),
+# Looked up on most requests.
+_FIND_USER = PreparedSelect(
+    select(t.users).where(
+        t.users.c.account_id == bindparam("account_id"),
+        t.users.c.name_lower == bindparam("name_lower"),
+    )
 )
 
 
-def find_user(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
-    return conn.execute(_FIND_USER, {"account_id": account_id, "name_lower": name.lower()}).first()
+def find_user(conn: Connection, account_id: str, name: str) -> Any | None:
+    """The user's row (a named tuple of the ``users`` columns), or None."""
+    return _FIND_USER.first(conn, {"account_id": account_id, "name_lower": name.lower()})
 
 
-def get_user(conn: Connection, account_id: str, name: str) -> Row[Any]:
+def get_user(conn: Connection, account_id: str, name: str) -> Any:
     row = find_user(conn, account_id, name)
     if row is None:
         raise NoSuchEntity(f"The user with name {name} cannot be found.")

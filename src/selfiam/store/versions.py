@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, select
 
+from selfiam.store.prepared import PreparedSelect
 from selfiam.store.tables import AUTH_VERSION, state_versions
 
 
@@ -35,15 +36,15 @@ def bump_version(conn: Connection, name: str) -> int:
     return read_version(conn, name)
 
 
-# Built once: read on every request, and a reused statement skips SQLAlchemy's per-call
-# construction and cache-key work.
-_READ_VERSION = select(state_versions.c.version).where(state_versions.c.name == bindparam("name"))
+# Read on every request.
+_READ_VERSION = PreparedSelect(
+    select(state_versions.c.version).where(state_versions.c.name == bindparam("name"))
+)
 
 
 def read_version(conn: Connection, name: str) -> int:
     """The current value of counter ``name`` (0 if it does not exist)."""
-    value = conn.execute(_READ_VERSION, {"name": name}).scalar_one_or_none()
-    return int(value or 0)
+    return int(_READ_VERSION.scalar(conn, {"name": name}) or 0)
 
 
 def bump_auth_version(conn: Connection) -> int:

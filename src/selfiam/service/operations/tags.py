@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from selfiam.domain.errors import InvalidInput, LimitExceeded
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
 from selfiam.store import tables as t
+from selfiam.store.prepared import PreparedSelect
 
 TAGS_PER_RESOURCE = 50
 DUPLICATE_KEYS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
@@ -39,8 +40,8 @@ def _owned(resource_type: str, resource_id: str) -> Any:
     return (t.tags.c.resource_type == resource_type) & (t.tags.c.resource_id == resource_id)
 
 
-# Built once (read on most requests): a reused statement skips per-call construction.
-_LOAD_TAGS = (
+# Read on most requests.
+_LOAD_TAGS = PreparedSelect(
     select(t.tags.c.key, t.tags.c.value)
     .where(
         (t.tags.c.resource_type == bindparam("resource_type"))
@@ -52,9 +53,7 @@ _LOAD_TAGS = (
 
 def load_tags(conn: Connection, resource_type: str, resource_id: str) -> dict[str, str]:
     """Every tag of one resource, ordered by key (case-insensitively)."""
-    rows = conn.execute(
-        _LOAD_TAGS, {"resource_type": resource_type, "resource_id": resource_id}
-    ).all()
+    rows = _LOAD_TAGS.all(conn, {"resource_type": resource_type, "resource_id": resource_id})
     return {key: value for key, value in rows}
 
 
