@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from selfiam.api.endpoint import RequestMeta
 from selfiam.auth.sigv4 import SigV4Credential
@@ -18,15 +21,25 @@ class RuntimeBackend:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def authenticate(self, cred: SigV4Credential, source_ip: str) -> tuple[object, bytes]:
+    def session(self, service: str, action: str) -> AbstractContextManager[object]:
+        """A read (which cannot change what authentication saw) runs in the same read
+        transaction as its authentication; anything else gets its own transactions."""
+        if self.is_fast(service, action):
+            return self.runtime.read_session()
+        return nullcontext(None)
+
+    def authenticate(
+        self, session: object, cred: SigV4Credential, source_ip: str
+    ) -> tuple[object, bytes]:
         scope = (cred.date, cred.region, cred.service)
         caller, signing_key, version = self.runtime.authenticate_versioned(
-            cred.access_key_id, scope, session_token=cred.security_token
+            cred.access_key_id, scope, session_token=cred.security_token, conn=_conn(session)
         )
         return (caller, version), signing_key
 
     def invoke(
         self,
+        session: object,
         service: str,
         operation: str,
         params: dict[str, Any],
@@ -46,7 +59,7 @@ class RuntimeBackend:
             service=service,
             auth_version=version,
         )
-        return self.runtime.invoke(service, operation, params, principal, info)
+        return self.runtime.invoke(service, operation, params, principal, info, _conn(session))
 
     def is_fast(self, service: str, action: str) -> bool:
         """Reads hash no password and take no write lock; an unknown action is refused
@@ -67,3 +80,8 @@ class RuntimeBackend:
                 service=service,
             ),
         )
+
+
+def _conn(session: object) -> Connection | None:
+    assert session is None or isinstance(session, Connection)
+    return session

@@ -2,8 +2,9 @@
 
 Every request goes through the same steps, in this order:
 
-    parse SigV4 auth -> backend.authenticate (key lookup) -> verify signature
-    -> parse_request (model validation) -> backend.invoke -> serialize XML
+    parse SigV4 auth -> backend.session: backend.authenticate (key lookup)
+    -> verify signature -> parse_request (model validation) -> backend.invoke
+    -> serialize XML
 
 The service (iam or sts) is the one named in the credential scope, as boto3
 signs it. Any ``AwsError`` becomes AWS's XML error with its status; anything
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -60,7 +62,14 @@ class RequestMeta:
 class ApiBackend(Protocol):
     """What the endpoint needs from the service layer."""
 
-    def authenticate(self, cred: SigV4Credential, source_ip: str) -> tuple[object, bytes]:
+    def session(self, service: str, action: str) -> AbstractContextManager[object]:
+        """What one request's ``authenticate`` and ``invoke`` share (for a read, one
+        database transaction), opened before the one and closed after the other."""
+        ...
+
+    def authenticate(
+        self, session: object, cred: SigV4Credential, source_ip: str
+    ) -> tuple[object, bytes]:
         """The caller and the signing key for ``cred``'s scope.
 
         Called before the signature is verified; raises InvalidClientTokenId or
@@ -70,6 +79,7 @@ class ApiBackend(Protocol):
 
     def invoke(
         self,
+        session: object,
         service: str,
         operation: str,
         params: dict[str, Any],
@@ -145,10 +155,11 @@ class ApiApp:
         secure = scope.get("scheme") == "https"
         try:
             http = await _read(scope, receive, headers)
-            action = _action_hint(http)
+            params = _params(http)
+            action = params.get("Action", "Unknown")[:100]
             cred = parse_auth(http)
             service = cred.service
-            args = (http, cred, source_ip, secure, request_id, invoked)
+            args = (http, params, cred, action, source_ip, secure, request_id, invoked)
             if backend.is_fast(service, action):
                 return self.process(*args), 200
             return await run_in_threadpool(self.process, *args), 200
@@ -173,7 +184,9 @@ class ApiApp:
     def process(
         self,
         http: HttpRequest,
+        params: dict[str, str],
         cred: SigV4Credential,
+        action: str,
         source_ip: str,
         secure: bool,
         request_id: str,
@@ -181,20 +194,21 @@ class ApiApp:
     ) -> bytes:
         """Everything after the body is read, inline or in one trip to the threadpool."""
         backend = self.backend
-        caller, signing_key = backend.authenticate(cred, source_ip)
-        now = self.clock()
-        verify(http, cred, signing_key, now)
-        operation, params = parse_request(cred.service, _params(http))
-        meta = RequestMeta(
-            request_id=request_id,
-            source_ip=source_ip,
-            secure_transport=secure,
-            user_agent=http.header("User-Agent") or "",
-            now=now,
-            region=cred.region,
-        )
-        invoked.append(True)
-        output = backend.invoke(cred.service, operation, params, caller, meta)
+        with backend.session(cred.service, action) as session:
+            caller, signing_key = backend.authenticate(session, cred, source_ip)
+            now = self.clock()
+            verify(http, cred, signing_key, now)
+            operation, parsed = parse_request(cred.service, params)
+            meta = RequestMeta(
+                request_id=request_id,
+                source_ip=source_ip,
+                secure_transport=secure,
+                user_agent=http.header("User-Agent") or "",
+                now=now,
+                region=cred.region,
+            )
+            invoked.append(True)
+            output = backend.invoke(session, cred.service, operation, parsed, caller, meta)
         return serialize_response(cred.service, operation, output or {}, request_id)
 
 
@@ -211,18 +225,6 @@ async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes,
         headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def _action_hint(http: HttpRequest) -> str:
-    """The Action parameter as sent, for the audit record of a refused request."""
-    for key, value in http.query_pairs:
-        if key == "Action":
-            return value[:100]
-    if b"Action=" in http.body:
-        for key, value in parse_qsl(http.body.decode("utf-8", "replace")):
-            if key == "Action":
-                return value[:100]
-    return "Unknown"
 
 
 async def _read(scope: Scope, receive: Receive, headers: Headers) -> HttpRequest:

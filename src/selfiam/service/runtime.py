@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -77,16 +78,25 @@ class Runtime:
         return caller, signing_key
 
     def authenticate_versioned(
-        self, access_key_id: str, scope: tuple[str, str, str], session_token: str | None = None
+        self,
+        access_key_id: str,
+        scope: tuple[str, str, str],
+        session_token: str | None = None,
+        conn: Connection | None = None,
     ) -> tuple[Caller, bytes, int]:
         """As ``authenticate_access_key``, with the auth version read to authenticate,
-        for ``RequestInfo.auth_version``."""
-        with read_transaction(self.engine) as conn:
-            version = read_auth_version(conn)
+        for ``RequestInfo.auth_version``; in ``conn`` (a ``read_session``) if given."""
+        with nullcontext(conn) if conn is not None else read_transaction(self.engine) as c:
+            version = read_auth_version(c)
             caller, signing_key = self.credentials.authenticate(
-                conn, version, access_key_id, scope, session_token=session_token, now=self.clock()
+                c, version, access_key_id, scope, session_token=session_token, now=self.clock()
             )
             return caller, signing_key, version
+
+    def read_session(self) -> AbstractContextManager[Connection]:
+        """One read transaction for a whole request: its authentication and, if the
+        operation only reads, the operation (see ``invoke``'s ``conn``)."""
+        return read_transaction(self.engine)
 
     # -- authorization support --------------------------------------------------------------
 
@@ -117,9 +127,20 @@ class Runtime:
     # -- invocation ----------------------------------------------------------------------
 
     def invoke(
-        self, service: str, name: str, params: Mapping[str, Any], caller: Caller, info: RequestInfo
+        self,
+        service: str,
+        name: str,
+        params: Mapping[str, Any],
+        caller: Caller,
+        info: RequestInfo,
+        conn: Connection | None = None,
     ) -> dict[str, Any]:
-        """Run one operation in one transaction; every request leaves an audit record."""
+        """Run one operation in one transaction; every request leaves an audit record.
+
+        ``conn`` is the request's ``read_session``, if it has one: a read runs in it
+        (the transaction its caller was authenticated in); a write ignores it and
+        runs in a write transaction of its own.
+        """
         op = find_operation(service, name)
         if op is None:
             raise InvalidAction(f"Could not find operation {name} for version {_version(service)}")
@@ -139,10 +160,15 @@ class Runtime:
             self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
         if op.writes and info.auth_version is not None:
             info = replace(info, auth_version=None)  # a write decides on what it locked
-        begin = transaction if op.writes else read_transaction
+        if op.writes:
+            begin: AbstractContextManager[Connection] = transaction(self.engine)
+        elif conn is not None:
+            begin = nullcontext(conn)
+        else:
+            begin = read_transaction(self.engine)
         ctx: OperationContext | None = None
         try:
-            with begin(self.engine) as conn:
+            with begin as conn:
                 ctx = OperationContext(self, conn, caller, info, action)
                 result = op.handler(ctx, params)
                 if ctx.decision is None and op.authorized:
