@@ -27,7 +27,7 @@ from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
 from selfiam.service.principals import PrincipalPolicies, load_user_policies
 from selfiam.service.registry import find_operation
-from selfiam.store.engine import read_transaction, transaction
+from selfiam.store.engine import HeldReadConnection, read_transaction, transaction
 from selfiam.store.versions import bump_auth_version, read_auth_version
 
 Clock = Callable[[], datetime]
@@ -53,6 +53,7 @@ class Runtime:
         self._hasher = hasher
         self.credentials = CredentialCache(box)
         self.audit = AuditWriter(engine)
+        self._reads = HeldReadConnection(engine)
         self._principals: dict[str, tuple[int, PrincipalPolicies]] = {}
         self._lock = threading.Lock()
 
@@ -96,7 +97,7 @@ class Runtime:
     def read_session(self) -> AbstractContextManager[Connection]:
         """One read transaction for a whole request: its authentication and, if the
         operation only reads, the operation (see ``invoke``'s ``conn``)."""
-        return read_transaction(self.engine)
+        return self._reads.transaction()
 
     # -- authorization support --------------------------------------------------------------
 

@@ -28,6 +28,7 @@ class _Compiled:
     sql: str
     #: bind names in the order a positional DBAPI (sqlite3) wants them; None for named
     positions: tuple[str, ...] | None
+    literals: dict[str, Any]  # values the statement binds itself (``column == "x"``)
     binds: tuple[tuple[str, Processor], ...]  # bind processors that convert a value
     results: tuple[tuple[int, Processor], ...]  # column index -> result processor
     row: type
@@ -68,6 +69,8 @@ class PreparedSelect:
         return None if row is None else row[0]
 
     def _execute(self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+        if compiled.literals:
+            params = {**compiled.literals, **params}
         if compiled.binds:
             params = dict(params)
             for name, process in compiled.binds:
@@ -77,6 +80,8 @@ class PreparedSelect:
             if compiled.positions is not None
             else params
         )
+        if not conn.in_transaction():
+            conn.begin()  # as Connection.execute would (autobegin), so selfiam's BEGIN runs
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(compiled.sql, args)
@@ -96,6 +101,9 @@ class PreparedSelect:
 
 def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
+    literals = {
+        name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+    }
     binds = []
     for name, bind in compiled.binds.items():
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -110,7 +118,7 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
     positions = tuple(compiled.positiontup or ()) if dialect.positional else None
     fields = namedtuple("Row", [column.key for column in columns], rename=True)  # type: ignore[misc]
     row = type("Row", (fields,), {"__slots__": (), "_mapping": property(fields._asdict)})
-    return _Compiled(compiled.string, positions, tuple(binds), tuple(results), row)
+    return _Compiled(compiled.string, positions, literals, tuple(binds), tuple(results), row)
 
 
 def _convert(compiled: _Compiled, values: Sequence[Any]) -> Any:
