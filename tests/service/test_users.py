@@ -349,6 +349,22 @@ def test_put_and_delete_boundary(call: Call) -> None:
     assert "PermissionsBoundary" not in call("GetUser", UserName="alice")["User"]
 
 
+def test_listings_leave_out_boundary_and_tags(call: Call) -> None:
+    """AWS: ListUsers (and GetGroup's members) return a subset of the User structure,
+    without PermissionsBoundary and Tags; GetUser shows them."""
+    call("CreateUser", UserName="alice", PermissionsBoundary=READ_ONLY,
+         Tags=[{"Key": "team", "Value": "core"}])
+    call("CreateGroup", GroupName="devs")
+    call("AddUserToGroup", GroupName="devs", UserName="alice")
+    listed = [u for u in call("ListUsers")["Users"] if u["UserName"] == "alice"]
+    members = call("GetGroup", GroupName="devs")["Users"]
+    for user in (*listed, *members):
+        assert set(user) == {"Path", "UserName", "UserId", "Arn", "CreateDate"}
+    full = call("GetUser", UserName="alice")["User"]
+    assert full["PermissionsBoundary"]["PermissionsBoundaryArn"] == READ_ONLY
+    assert full["Tags"] == [{"Key": "team", "Value": "core"}]
+
+
 def test_put_boundary_errors(call: Call) -> None:
     missing = f"arn:aws:iam::{ACCOUNT}:policy/missing"
     fails("NoSuchEntity", "The user with name ghost cannot be found.",

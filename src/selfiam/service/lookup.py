@@ -79,8 +79,9 @@ def group_resource(ctx: OperationContext, name: str) -> str:
     return group_arn(ctx.account_id, row.name, row.path)
 
 
-def user_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
-    """A user as the model's User structure."""
+def listed_user_shape(row: Any, account_id: str) -> dict[str, Any]:
+    """A user as a listing (ListUsers, GetGroup) shows one: AWS leaves out the
+    PermissionsBoundary and Tags there, even though they belong to the User structure."""
     out: dict[str, Any] = {
         "Path": row.path,
         "UserName": row.name,
@@ -92,6 +93,12 @@ def user_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
     }
     if row.password_last_used is not None:
         out["PasswordLastUsed"] = row.password_last_used
+    return out
+
+
+def user_shape(row: Any, account_id: str) -> dict[str, Any]:
+    """A user as the model's User structure (with its permissions boundary)."""
+    out = listed_user_shape(row, account_id)
     if row.permissions_boundary_arn:
         out["PermissionsBoundary"] = {
             "PermissionsBoundaryType": "PermissionsBoundaryPolicy",

@@ -19,7 +19,7 @@ from selfiam.domain.errors import (
 )
 from selfiam.domain.identifiers import new_group_id
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_group, find_user, user_shape
+from selfiam.service.lookup import find_group, find_user, listed_user_shape
 from selfiam.service.operations.account import GROUPS_PER_USER, GROUPS_QUOTA
 from selfiam.service.operations.users import (
     authorize_user,
@@ -96,7 +96,7 @@ def get_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any
     page, more = page_after(ctx.conn, query, u.c.name_lower, params)
     return {
         "Group": group_shape(row, ctx.account_id),
-        "Users": [user_shape(r, ctx.account_id) for r in page],
+        "Users": [listed_user_shape(r, ctx.account_id) for r in page],
         **more,
     }
 

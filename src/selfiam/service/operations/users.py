@@ -19,7 +19,7 @@ from selfiam.domain.errors import (
 )
 from selfiam.domain.identifiers import new_user_id
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_user, target_user_name, user_shape
+from selfiam.service.lookup import find_user, listed_user_shape, target_user_name, user_shape
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
 from selfiam.service.pagination import page_after
@@ -205,7 +205,7 @@ def list_users(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, An
     if prefix is not None:
         query = query.where(prefix)
     page, more = page_after(ctx.conn, query, u.c.name_lower, params)
-    return {"Users": [user_shape(r, ctx.account_id) for r in page], **more}
+    return {"Users": [listed_user_shape(r, ctx.account_id) for r in page], **more}
 
 
 @operation("UpdateUser")
