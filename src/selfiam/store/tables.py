@@ -90,6 +90,19 @@ class UtcDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, read SQLAlchemy's stored text (``2026-11-27 10:00:00.123456``,
+        always UTC) in one step: ``fromisoformat`` parses it in C, about ten times
+        faster than the generic DateTime processor plus ``process_result_value``,
+        which a thousand-row listing feels."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+        return process
+
 
 # Column helpers: one definition of each kind of column keeps sizes consistent.
 ID = 32  # AIDA… (21), AKIA… (20), signing certificate ids (32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Row, exists, func, select
+from sqlalchemy import Column, Row, bindparam, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -22,12 +22,13 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_user, listed_user_shape, target_user_name, user_shape
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
-from selfiam.service.pagination import page_after
+from selfiam.service.pagination import decode_marker, finish_page, limit_of
 from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
+from selfiam.store.prepared import PreparedSelect
 
 TAGS_QUOTA = "TagsPerUser"
 
@@ -196,15 +197,39 @@ def path_prefix_filter(column: Any, prefix: str | None) -> Any:
     return func.substr(column, 1, len(prefix)) == prefix if prefix else None
 
 
+# A listing reads up to a thousand rows, so it runs prepared (store/prepared.py): one
+# statement for every page, with PathPrefix "/" and an empty Marker matching all users.
+_u = t.users
+_LIST_USERS = PreparedSelect(
+    select(
+        _u.c.path, _u.c.name, _u.c.user_id, _u.c.created_at, _u.c.password_last_used,
+        _u.c.name_lower,
+    )
+    .where(
+        _u.c.account_id == bindparam("account_id"),
+        func.substr(_u.c.path, 1, bindparam("prefix_length")) == bindparam("prefix"),
+        _u.c.name_lower > bindparam("after"),
+    )
+    .order_by(_u.c.name_lower)
+    .limit(bindparam("limit"))
+)
+
+
 @operation("ListUsers", writes=False)
 def list_users(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    ctx.authorize(f"arn:aws:iam::{ctx.account_id}:user{params.get('PathPrefix') or '/'}")
-    u = t.users
-    query = select(u).where(u.c.account_id == ctx.account_id)
-    prefix = path_prefix_filter(u.c.path, params.get("PathPrefix"))
-    if prefix is not None:
-        query = query.where(prefix)
-    page, more = page_after(ctx.conn, query, u.c.name_lower, params)
+    prefix = str(params.get("PathPrefix") or "/")
+    ctx.authorize(f"arn:aws:iam::{ctx.account_id}:user{prefix}")
+    rows = _LIST_USERS.all(
+        ctx.conn,
+        {
+            "account_id": ctx.account_id,
+            "prefix_length": len(prefix),
+            "prefix": prefix,
+            "after": decode_marker(params.get("Marker")) or "",
+            "limit": limit_of(params),
+        },
+    )
+    page, more = finish_page(rows, params, lambda r: r.name_lower)
     return {"Users": [listed_user_shape(r, ctx.account_id) for r in page], **more}
 
 
