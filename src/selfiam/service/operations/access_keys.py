@@ -61,7 +61,8 @@ def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
             created_at=ctx.info.now,
         )
     )
-    ctx.changed_authorization()
+    # No auth-version bump: no cache holds anything about a key that did not exist, and
+    # nothing cached about anyone else changes (a bump would make every caller reload).
     return {
         "AccessKey": {
             "UserName": user.name,
