@@ -11,10 +11,11 @@ import binascii
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row
+from sqlalchemy import Row, Select, bindparam
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import ValidationError
+from selfiam.store.prepared import PreparedSelect
 
 DEFAULT_MAX_ITEMS = 100
 _PREFIX = "m1:"
@@ -64,3 +65,27 @@ def page_after(
         query = query.where(column > after)
     rows = conn.execute(query.order_by(column).limit(limit_of(params))).all()
     return finish_page(rows, params, lambda r: getattr(r, column.key))
+
+
+class PreparedPage:
+    """A listing run often (ListUsers, ListAccessKeys), prepared once as :func:`page_after`'s
+    query: ``query`` ordered by ``column`` after a bound Marker, up to a bound limit.
+
+    The statement is the same for every page: with no Marker it starts after ``""``,
+    which every sort key (a non-empty name or id) follows.
+    """
+
+    def __init__(self, query: Select[Any], column: Any) -> None:
+        self._key = column.key
+        self._select = PreparedSelect(
+            query.where(column > bindparam("after")).order_by(column).limit(bindparam("limit"))
+        )
+
+    def page(
+        self, conn: Connection, params: dict[str, Any] | Any, values: dict[str, Any]
+    ) -> tuple[Sequence[Any], dict[str, Any]]:
+        """One page for the query's own parameters ``values`` and the request's Marker
+        and MaxItems: (rows, {IsTruncated, Marker?})."""
+        after = decode_marker(params.get("Marker")) or ""
+        rows = self._select.all(conn, {**values, "after": after, "limit": limit_of(params)})
+        return finish_page(rows, params, lambda r: getattr(r, self._key))

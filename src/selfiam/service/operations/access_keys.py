@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 
 from selfiam.domain.arns import user_arn
 from selfiam.domain.errors import AwsError, NoSuchEntity
@@ -19,7 +19,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
 from selfiam.service.operations.users import authorize_user, no_such_user, users_credential
-from selfiam.service.pagination import page_after
+from selfiam.service.pagination import PreparedPage
 from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -32,7 +32,7 @@ def no_such_key(access_key_id: str) -> AwsError:
     return NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
 
 
-def _metadata(row: Row[Any], user_name: str) -> dict[str, Any]:
+def _metadata(row: Any, user_name: str) -> dict[str, Any]:
     return {
         "UserName": user_name,
         "AccessKeyId": row.access_key_id,
@@ -74,12 +74,16 @@ def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     }
 
 
+_LIST_ACCESS_KEYS = PreparedPage(
+    select(t.access_keys).where(t.access_keys.c.user_id == bindparam("user_id")),
+    t.access_keys.c.access_key_id,
+)
+
+
 @operation("ListAccessKeys", writes=False)
 def list_access_keys(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     user = authorize_user(ctx, target_user_name(ctx, params))
-    ak = t.access_keys
-    query = select(ak).where(ak.c.user_id == user.user_id)
-    page, more = page_after(ctx.conn, query, ak.c.access_key_id, params)
+    page, more = _LIST_ACCESS_KEYS.page(ctx.conn, params, {"user_id": user.user_id})
     return {"AccessKeyMetadata": [_metadata(r, user.name) for r in page], **more}
 
 

@@ -22,13 +22,12 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_user, listed_user_shape, target_user_name, user_shape
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
-from selfiam.service.pagination import decode_marker, finish_page, limit_of
+from selfiam.service.pagination import PreparedPage
 from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
-from selfiam.store.prepared import PreparedSelect
 
 TAGS_QUOTA = "TagsPerUser"
 
@@ -197,21 +196,17 @@ def path_prefix_filter(column: Any, prefix: str | None) -> Any:
     return func.substr(column, 1, len(prefix)) == prefix if prefix else None
 
 
-# A listing reads up to a thousand rows, so it runs prepared (store/prepared.py): one
-# statement for every page, with PathPrefix "/" and an empty Marker matching all users.
+# PathPrefix "/" matches every user, so one prepared statement serves every ListUsers.
 _u = t.users
-_LIST_USERS = PreparedSelect(
+_LIST_USERS = PreparedPage(
     select(
         _u.c.path, _u.c.name, _u.c.user_id, _u.c.created_at, _u.c.password_last_used,
         _u.c.name_lower,
-    )
-    .where(
+    ).where(
         _u.c.account_id == bindparam("account_id"),
         func.substr(_u.c.path, 1, bindparam("prefix_length")) == bindparam("prefix"),
-        _u.c.name_lower > bindparam("after"),
-    )
-    .order_by(_u.c.name_lower)
-    .limit(bindparam("limit"))
+    ),
+    _u.c.name_lower,
 )
 
 
@@ -219,17 +214,8 @@ _LIST_USERS = PreparedSelect(
 def list_users(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     prefix = str(params.get("PathPrefix") or "/")
     ctx.authorize(f"arn:aws:iam::{ctx.account_id}:user{prefix}")
-    rows = _LIST_USERS.all(
-        ctx.conn,
-        {
-            "account_id": ctx.account_id,
-            "prefix_length": len(prefix),
-            "prefix": prefix,
-            "after": decode_marker(params.get("Marker")) or "",
-            "limit": limit_of(params),
-        },
-    )
-    page, more = finish_page(rows, params, lambda r: r.name_lower)
+    values = {"account_id": ctx.account_id, "prefix_length": len(prefix), "prefix": prefix}
+    page, more = _LIST_USERS.page(ctx.conn, params, values)
     return {"Users": [listed_user_shape(r, ctx.account_id) for r in page], **more}
 
 
