@@ -13,7 +13,7 @@ import pytest
 from tests.service.conftest import ACCOUNT, Call
 
 from selfiam.auth.secretbox import SecretBox
-from selfiam.domain.errors import AccessDenied
+from selfiam.domain.errors import AccessDenied, InvalidClientTokenId
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.bootstrap import self_service_policy_document
 from selfiam.service.caller import Caller, RequestInfo
@@ -252,6 +252,48 @@ def test_a_change_through_one_process_is_enforced_by_another(
         call("DetachGroupPolicy", GroupName="devs", PolicyArn=arn)
         with pytest.raises(AccessDenied):
             call_other("ListPolicies")
+    finally:
+        other.audit.flush()
+        engine.dispose()
+
+
+def test_credential_changes_keep_cached_policies_policy_changes_do_not(
+    call: Call, alice: Caller, runtime: Runtime
+) -> None:
+    """Two counters (DESIGN rule 7): deleting a key reloads credentials in every process but
+    no caller's policies; a detach reloads policies in every process."""
+    arn = create_policy(call, "Lister", doc("iam:ListPolicies"))
+    call("AttachGroupPolicy", GroupName="devs", PolicyArn=arn)
+    key = call("CreateAccessKey", UserName="alice")["AccessKey"]["AccessKeyId"]
+    scope = ("20261127", "us-east-1", "iam")
+    engine = create_engine_for(runtime.engine.url)
+    other = Runtime(engine, runtime.box, clock=runtime.clock)
+
+    def list_in_other() -> None:
+        caller, _, versions = other.authenticate_versioned(key, scope)
+        info = RequestInfo(
+            request_id=new_request_id(),
+            now=runtime.clock(),
+            auth_version=versions.auth,
+            policy_version=versions.policy,
+        )
+        other.invoke("iam", "ListPolicies", {}, caller, info)
+
+    try:
+        list_in_other()  # warms the other process's caches
+        policies_before = other._principals[alice.user_id][1]
+        spare = call("CreateAccessKey", UserName="alice")["AccessKey"]["AccessKeyId"]
+        call("DeleteAccessKey", UserName="alice", AccessKeyId=spare)
+        list_in_other()
+        assert other._principals[alice.user_id][1] is policies_before  # kept
+        call("DeleteAccessKey", UserName="alice", AccessKeyId=key)
+        with pytest.raises(InvalidClientTokenId):
+            other.authenticate_versioned(key, scope)  # the credential cache did reload
+        key = call("CreateAccessKey", UserName="alice")["AccessKey"]["AccessKeyId"]
+        call("DetachGroupPolicy", GroupName="devs", PolicyArn=arn)
+        with pytest.raises(AccessDenied):
+            list_in_other()
+        assert other._principals[alice.user_id][1] is not policies_before  # reloaded
     finally:
         other.audit.flush()
         engine.dispose()

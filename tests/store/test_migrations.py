@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, select
 
 from selfiam.store.engine import create_engine_for
 from selfiam.store.migrate import current_revision, head_revision, upgrade_to_head
-from selfiam.store.tables import AUTH_VERSION, metadata, state_versions
+from selfiam.store.tables import AUTH_VERSION, POLICY_VERSION, metadata, state_versions
 
 
 def _diffs(engine: Engine) -> list[object]:
@@ -28,8 +28,8 @@ def test_migrated_schema_matches_metadata(migrated_engine: Engine) -> None:
 def test_migrated_database_is_at_head_and_seeded(migrated_engine: Engine) -> None:
     assert current_revision(migrated_engine) == head_revision()
     with migrated_engine.connect() as conn:
-        rows = conn.execute(select(state_versions)).all()
-    assert [(r.name, r.version) for r in rows] == [(AUTH_VERSION, 0)]
+        rows = conn.execute(select(state_versions).order_by(state_versions.c.name)).all()
+    assert [(r.name, r.version) for r in rows] == [(AUTH_VERSION, 0), (POLICY_VERSION, 0)]
 
 
 def test_upgrade_is_idempotent(migrated_engine: Engine) -> None:
@@ -77,7 +77,7 @@ def test_concurrent_upgrades_serialize(db_url: str) -> None:
         assert errors == []
         assert current_revision(engines[0]) == head_revision()
         with engines[0].connect() as conn:
-            assert conn.execute(select(state_versions.c.version)).scalar_one() == 0
+            assert conn.execute(select(state_versions.c.version)).scalars().all() == [0, 0]
     finally:
         for e in engines:
             e.dispose()

@@ -9,10 +9,13 @@ from sqlalchemy import Engine
 
 from selfiam.store.engine import create_engine_for, read_transaction, transaction
 from selfiam.store.versions import (
+    Versions,
     bump_auth_version,
+    bump_policy_version,
     bump_version,
     read_auth_version,
     read_version,
+    read_versions,
 )
 
 
@@ -24,6 +27,15 @@ def test_bump_and_read(migrated_engine: Engine) -> None:
         assert bump_auth_version(conn) == 2
     with read_transaction(migrated_engine) as conn:
         assert read_auth_version(conn) == 2
+
+
+def test_both_counters_are_read_together(migrated_engine: Engine) -> None:
+    with transaction(migrated_engine) as conn:
+        bump_auth_version(conn)
+        bump_auth_version(conn)
+        bump_policy_version(conn)
+    with read_transaction(migrated_engine) as conn:
+        assert read_versions(conn) == Versions(auth=2, policy=1)
 
 
 def test_rolled_back_bump_is_not_seen(migrated_engine: Engine) -> None:

@@ -32,10 +32,10 @@ class RuntimeBackend:
         self, session: object, cred: SigV4Credential, source_ip: str
     ) -> tuple[object, bytes]:
         scope = (cred.date, cred.region, cred.service)
-        caller, signing_key, version = self.runtime.authenticate_versioned(
+        caller, signing_key, versions = self.runtime.authenticate_versioned(
             cred.access_key_id, scope, session_token=cred.security_token, conn=_conn(session)
         )
-        return (caller, version), signing_key
+        return (caller, versions), signing_key
 
     def invoke(
         self,
@@ -47,7 +47,7 @@ class RuntimeBackend:
         meta: RequestMeta,
     ) -> dict[str, Any]:
         assert isinstance(caller, tuple)
-        principal, version = caller
+        principal, versions = caller
         assert isinstance(principal, Caller)
         info = RequestInfo(
             request_id=meta.request_id,
@@ -57,7 +57,8 @@ class RuntimeBackend:
             user_agent=meta.user_agent,
             region=getattr(meta, "region", "us-east-1"),
             service=service,
-            auth_version=version,
+            auth_version=versions.auth,
+            policy_version=versions.policy,
         )
         return self.runtime.invoke(service, operation, params, principal, info, _conn(session))
 

@@ -103,7 +103,7 @@ def decide(
     caller = ctx.caller
     if caller.is_root:
         return Decision(caller.arn, action, resource, _ALLOWED_AS_ROOT)
-    principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.auth_version)
+    principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.policy_version)
     context = request_context(
         caller,
         ctx.info,

@@ -56,6 +56,7 @@ class RequestInfo:
     user_agent: str = ""
     region: str = "us-east-1"
     service: str = "iam"
-    # The auth version read when the request's credentials were authenticated (its
-    # first read); a read operation's policies are valid at it (DESIGN rule 7).
+    # The versions read when the request's credentials were authenticated (its first
+    # read); a read operation's caches are valid at them (DESIGN rule 7).
     auth_version: int | None = None
+    policy_version: int | None = None

@@ -32,6 +32,7 @@ class OperationContext:
     decision: str | None = None
     resource: str | None = None
     auth_changed: bool = False
+    policy_changed: bool = False
     audit_note: str | None = None
     _decisions: list[Decision] = field(default_factory=list)
 
@@ -65,5 +66,13 @@ class OperationContext:
             raise AccessDenied(decision.denial_message())
 
     def changed_authorization(self) -> None:
-        """Mark that this operation changes who may do what (bumps the auth version on commit)."""
+        """Mark that this operation changes who may do what: a principal's policies, or
+        who a principal is (both versions are bumped on commit)."""
+        self.auth_changed = True
+        self.policy_changed = True
+
+    def changed_credentials(self) -> None:
+        """Mark that this operation changes only how someone signs in or signs requests
+        (a key, a password, an MFA device): credential caches reload on the next request,
+        cached policies stay (only the auth version is bumped on commit)."""
         self.auth_changed = True

@@ -28,9 +28,9 @@ INLINE_KINDS = {
 }
 
 
-# The statements below are built once: every change to users, keys or policies bumps the
-# auth version and so reloads the policies of the next caller of every process, and
-# building them per call was most of that reload's cost.
+# The statements below are built once: every change to users, groups or policies bumps the
+# policy version (store/versions.py) and so reloads the policies of the next caller of
+# every process, and building them per call was most of that reload's cost.
 
 
 def _attached_statement(attachments: Table, owner_col: str) -> Any:

@@ -28,7 +28,13 @@ from selfiam.service.context import OperationContext
 from selfiam.service.principals import PrincipalPolicies, load_user_policies
 from selfiam.service.registry import find_operation
 from selfiam.store.engine import HeldReadConnection, read_transaction, transaction
-from selfiam.store.versions import bump_auth_version, read_auth_version
+from selfiam.store.versions import (
+    Versions,
+    bump_auth_version,
+    bump_policy_version,
+    read_policy_version,
+    read_versions,
+)
 
 Clock = Callable[[], datetime]
 
@@ -84,15 +90,16 @@ class Runtime:
         scope: tuple[str, str, str],
         session_token: str | None = None,
         conn: Connection | None = None,
-    ) -> tuple[Caller, bytes, int]:
-        """As ``authenticate_access_key``, with the auth version read to authenticate,
-        for ``RequestInfo.auth_version``; in ``conn`` (a ``read_session``) if given."""
+    ) -> tuple[Caller, bytes, Versions]:
+        """As ``authenticate_access_key``, with the versions read to authenticate, for
+        ``RequestInfo``'s; in ``conn`` (a ``read_session``) if given."""
         with nullcontext(conn) if conn is not None else read_transaction(self.engine) as c:
-            version = read_auth_version(c)
+            versions = read_versions(c)
             caller, signing_key = self.credentials.authenticate(
-                c, version, access_key_id, scope, session_token=session_token, now=self.clock()
+                c, versions.auth, access_key_id, scope, session_token=session_token,
+                now=self.clock(),
             )
-            return caller, signing_key, version
+            return caller, signing_key, versions
 
     def read_session(self) -> AbstractContextManager[Connection]:
         """One read transaction for a whole request: its authentication and, if the
@@ -104,7 +111,7 @@ class Runtime:
     def principal_policies(
         self, conn: Connection, caller: Caller, version: int | None = None
     ) -> PrincipalPolicies:
-        """The caller's policies, cached per auth version (cheap to check every request).
+        """The caller's policies, cached per policy version (cheap to check every request).
 
         ``version`` is one already read by this request (at authentication): a cache
         entry at it is valid. Otherwise, and whenever the policies are loaded, the
@@ -115,7 +122,7 @@ class Runtime:
         cached = self._principals.get(caller.user_id)
         if cached is not None and version is not None and cached[0] == version:
             return cached[1]
-        version = read_auth_version(conn)
+        version = read_policy_version(conn)
         if cached is not None and cached[0] == version:
             return cached[1]
         loaded = load_user_policies(conn, caller.user_id)
@@ -160,7 +167,8 @@ class Runtime:
         ):
             self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
         if op.writes and info.auth_version is not None:
-            info = replace(info, auth_version=None)  # a write decides on what it locked
+            # a write decides on what it locked
+            info = replace(info, auth_version=None, policy_version=None)
         if op.writes:
             begin: AbstractContextManager[Connection] = transaction(self.engine)
         elif conn is not None:
@@ -177,6 +185,8 @@ class Runtime:
                 if op.writes:
                     if ctx.auth_changed:
                         bump_auth_version(conn)
+                    if ctx.policy_changed:
+                        bump_policy_version(conn)
                     write_records(conn, [self._record(ctx, caller, info, action, None)])
                 else:
                     self.audit.submit(self._record(ctx, caller, info, action, None))

@@ -454,10 +454,15 @@ state_versions = Table(
 
 #: The change counter of everything that affects authentication or authorization.
 AUTH_VERSION = "auth"
+#: The change counter of what decides a principal's policies (a subset of AUTH_VERSION's).
+POLICY_VERSION = "policy"
 
 
 @event.listens_for(state_versions, "after_create")
 def _seed_state_versions(target: Table, connection: Connection, **_: Any) -> None:
     """Seed the counters when tables are made by ``metadata.create_all``
-    (the initial migration seeds them the same way)."""
-    connection.execute(target.insert(), [{"name": AUTH_VERSION, "version": 0}])
+    (migrations 0001 and 0004 seed them the same way)."""
+    connection.execute(
+        target.insert(),
+        [{"name": AUTH_VERSION, "version": 0}, {"name": POLICY_VERSION, "version": 0}],
+    )

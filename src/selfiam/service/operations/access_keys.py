@@ -102,7 +102,7 @@ def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
         .where(t.access_keys.c.access_key_id == key.access_key_id)
         .values(status=str(params["Status"]))
     )
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {}
 
 
@@ -112,7 +112,7 @@ def delete_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     ctx.conn.execute(
         t.access_keys.delete().where(t.access_keys.c.access_key_id == key.access_key_id)
     )
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {}
 
 

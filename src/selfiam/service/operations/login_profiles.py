@@ -105,7 +105,7 @@ def create_login_profile(ctx: OperationContext, params: Mapping[str, Any]) -> di
         )
     except IntegrityError:
         raise EntityAlreadyExists(f"Login Profile for user {user.name} already exists.") from None
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {
         "LoginProfile": {"UserName": user.name, "CreateDate": now, "PasswordResetRequired": reset}
     }
@@ -139,7 +139,7 @@ def update_login_profile(ctx: OperationContext, params: Mapping[str, Any]) -> di
             .where(t.login_profiles.c.user_id == user.user_id)
             .values(**values)
         )
-        ctx.changed_authorization()
+        ctx.changed_credentials()
     return {}
 
 
@@ -153,7 +153,7 @@ def delete_login_profile(ctx: OperationContext, params: Mapping[str, Any]) -> di
     ).rowcount
     if not deleted:
         raise no_such_profile(user.name)
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {}
 
 
@@ -203,5 +203,5 @@ def change_password(ctx: OperationContext, params: Mapping[str, Any]) -> dict[st
             password_changed_at=ctx.info.now,
         )
     )
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {}

@@ -186,7 +186,7 @@ def enable_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
         .where(m.c.serial_number == serial)
         .values(user_id=user.user_id, enabled_at=ctx.info.now, last_used_step=step)
     )
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {}
 
 
@@ -225,7 +225,7 @@ def deactivate_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> d
         .where(m.c.serial_number == device.serial_number, m.c.user_id == user.user_id)
         .values(user_id=None, enabled_at=None)
     )
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {}
 
 

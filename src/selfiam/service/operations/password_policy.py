@@ -48,7 +48,7 @@ def update_account_password_policy(
     a new MaxPasswordAge counts from each password's last change."""
     ctx.authorize("*")
     _store(ctx, PasswordPolicy.from_params(params))
-    ctx.changed_authorization()  # AllowUsersToChangePassword grants permissions
+    ctx.changed_credentials()  # AllowUsersToChangePassword grants permissions
     return {}
 
 
@@ -60,5 +60,5 @@ def delete_account_password_policy(
     if custom_policy(ctx.conn, ctx.account_id) is None:
         raise no_policy(ctx.account_id)
     _store(ctx, None)
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {}

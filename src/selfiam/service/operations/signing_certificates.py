@@ -87,7 +87,7 @@ def upload_signing_certificate(ctx: OperationContext, params: Mapping[str, Any])
         raise DuplicateCertificate(
             "The same certificate is already associated with a user in this account."
         ) from None
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     row = ctx.conn.execute(select(sc).where(sc.c.certificate_id == certificate_id)).one()
     return {"Certificate": _shape(row, user.name)}
 
@@ -115,7 +115,7 @@ def update_signing_certificate(ctx: OperationContext, params: Mapping[str, Any])
     status = check_status(str(params["Status"]))
     sc = t.signing_certificates
     ctx.conn.execute(sc.update().where(sc.c.certificate_id == certificate_id).values(status=status))
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {}
 
 
@@ -124,5 +124,5 @@ def delete_signing_certificate(ctx: OperationContext, params: Mapping[str, Any])
     certificate_id = _users_certificate(ctx, params)
     sc = t.signing_certificates
     ctx.conn.execute(sc.delete().where(sc.c.certificate_id == certificate_id))
-    ctx.changed_authorization()
+    ctx.changed_credentials()
     return {}
