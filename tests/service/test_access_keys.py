@@ -200,6 +200,24 @@ def test_last_used_after_a_signed_request(
     assert last == {"LastUsedDate": clock.now, "ServiceName": "iam", "Region": "us-east-1"}
 
 
+def test_last_used_before_the_audit_writer_wrote_it(
+    call: Call, runtime: Runtime, clock: Clock, alice: str
+) -> None:
+    """A use waits for the audit writer's next batch; the process that saw it reports it
+    at once all the same."""
+    call("AttachUserPolicy", UserName=alice,
+         PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    k = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
+    runtime.credentials.should_record_use(k, "iam", "eu-west-1", clock.now)  # as invoke does
+    last = call("GetAccessKeyLastUsed", AccessKeyId=k)["AccessKeyLastUsed"]
+    assert last == {"LastUsedDate": clock.now, "ServiceName": "iam", "Region": "eu-west-1"}
+    with read_transaction(runtime.engine) as conn:  # not written: nothing was submitted
+        stored = conn.execute(
+            select(t.access_keys.c.last_used_at).where(t.access_keys.c.access_key_id == k)
+        ).scalar_one()
+    assert stored is None
+
+
 def test_last_used_of_unknown_key(call: Call) -> None:
     missing = "AKIAAAAAAAAAAAAAAAAA"
     fails("NoSuchEntity", not_found(missing), call, "GetAccessKeyLastUsed", AccessKeyId=missing)

@@ -55,6 +55,7 @@ class CredentialCache:
         self._box = box
         self._entries: dict[str, _KeyEntry] = {}
         self._last_use: dict[tuple[str, str, str], datetime] = {}
+        self._latest_use: dict[str, tuple[datetime, str, str]] = {}
         self._lock = threading.Lock()
 
     def authenticate(
@@ -173,4 +174,13 @@ class CredentialCache:
         if last is not None and now - last < KEY_USE_GRANULARITY:
             return False
         self._last_use[k] = now
+        self._latest_use[access_key_id] = (now, service, region)
         return True
+
+    def recorded_use(self, access_key_id: str) -> tuple[datetime, str, str] | None:
+        """The latest use of a key this process recorded: (when, service, region).
+
+        It reaches the database with the audit writer's next batch, a few
+        milliseconds later; until then only this process knows it.
+        """
+        return self._latest_use.get(access_key_id)

@@ -135,12 +135,18 @@ def get_access_key_last_used(ctx: OperationContext, params: Mapping[str, Any]) -
         ctx.authorize("*")
         raise no_such_key(access_key_id)
     ctx.authorize(user_arn(ctx.account_id, row.name, row.path))
-    if row.last_used_at is None:
+    at, service, region = row.last_used_at, row.last_used_service, row.last_used_region
+    # A use this process recorded may still wait in the audit writer's queue: count it,
+    # so that whoever just used the key sees that use at once.
+    pending = ctx.runtime.credentials.recorded_use(access_key_id)
+    if pending is not None and (at is None or pending[0] > at):
+        at, service, region = pending
+    if at is None:
         last_used: dict[str, Any] = {"ServiceName": NOT_USED, "Region": NOT_USED}
     else:
         last_used = {
-            "LastUsedDate": row.last_used_at,
-            "ServiceName": row.last_used_service or NOT_USED,
-            "Region": row.last_used_region or NOT_USED,
+            "LastUsedDate": at,
+            "ServiceName": service or NOT_USED,
+            "Region": region or NOT_USED,
         }
     return {"UserName": row.name, "AccessKeyLastUsed": last_used}
