@@ -47,26 +47,27 @@ class PreparedSelect:
         self._lock = threading.Lock()
 
     def all(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Any]:
-        compiled = self._compiled(conn.dialect)
-        cursor = self._execute(conn, compiled, params or {})
-        try:
-            raw = cursor.fetchall()
-        finally:
-            cursor.close()
+        compiled, raw = self._fetch(conn, params, "fetchall")
         return [_convert(compiled, values) for values in raw]
 
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any | None:
-        compiled = self._compiled(conn.dialect)
-        cursor = self._execute(conn, compiled, params or {})
-        try:
-            values = cursor.fetchone()
-        finally:
-            cursor.close()
+        compiled, values = self._fetch(conn, params, "fetchone")
         return None if values is None else _convert(compiled, values)
 
     def scalar(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any | None:
         row = self.first(conn, params)
         return None if row is None else row[0]
+
+    def _fetch(
+        self, conn: Connection, params: Mapping[str, Any] | None, fetch: str
+    ) -> tuple[_Compiled, Any]:
+        """Run the statement and ``fetch`` (``fetchall`` or ``fetchone``) its raw rows."""
+        compiled = self._compiled(conn.dialect)
+        cursor = self._execute(conn, compiled, params or {})
+        try:
+            return compiled, getattr(cursor, fetch)()
+        finally:
+            cursor.close()
 
     def _execute(self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
         if compiled.literals:
