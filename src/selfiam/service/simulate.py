@@ -44,11 +44,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from selfiam.domain.errors import AwsError, InvalidInput, ValidationError
+from selfiam.domain.errors import InvalidInput, ValidationError
 from selfiam.policy import (
     Evaluation,
     MalformedPolicyError,
@@ -57,10 +57,19 @@ from selfiam.policy import (
     PolicyKind,
     PolicySet,
     Request,
-    RequestContext,
     context_keys,
     evaluate,
     parse_policy,
+)
+from selfiam.service.simulation_input import (
+    PRINCIPAL_PARAMETERS,
+    account_of,
+    action_names,
+    check_parameters,
+    optional_string,
+    paging,
+    request_context,
+    string_list,
 )
 
 __all__ = [
@@ -72,43 +81,6 @@ __all__ = [
     "simulate_principal_policy",
 ]
 
-_PARAMETERS = frozenset(
-    {
-        "PolicyInputList",
-        "PermissionsBoundaryPolicyInputList",
-        "ActionNames",
-        "ResourceArns",
-        "ResourcePolicy",
-        "ResourceOwner",
-        "CallerArn",
-        "ContextEntries",
-        "ResourceHandlingOption",
-        "MaxItems",
-        "Marker",
-        "OrderedOrganizationPolicyInputList",
-    }
-)
-# SimulatePrincipalPolicy's own parameters, resolved by the caller into StoredPolicies.
-_PRINCIPAL_PARAMETERS = (_PARAMETERS - {"OrderedOrganizationPolicyInputList"}) | {
-    "PolicySourceArn",
-    "PolicyExclusionList",
-}
-_CONTEXT_TYPES = frozenset(
-    {
-        "string",
-        "stringList",
-        "numeric",
-        "numericList",
-        "boolean",
-        "booleanList",
-        "ip",
-        "ipList",
-        "binary",
-        "binaryList",
-        "date",
-        "dateList",
-    }
-)
 _SOURCE_TYPES = {
     PolicyKind.MANAGED: "IAM Policy",
     PolicyKind.BOUNDARY: "Permissions Boundary Policy",
@@ -116,7 +88,6 @@ _SOURCE_TYPES = {
     PolicyKind.TRUST: "Resource Policy",
 }
 _RANK = {"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
-_DEFAULT_MAX_ITEMS = 100
 _ALLOW_ALL = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}'
 
 
@@ -164,162 +135,6 @@ def clear_caches() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Input validation, with AWS's ValidationError wording.
-
-
-def _null(member: str) -> AwsError:
-    name = member[0].lower() + member[1:]
-    return ValidationError(
-        f"1 validation error detected: Value null at '{name}' failed to satisfy constraint: "
-        "Member must not be null"
-    )
-
-
-def _string_list(params: Mapping[str, Any], member: str, *, required: bool) -> list[str] | None:
-    value = params.get(member)
-    if value is None:
-        if required:
-            raise _null(member)
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ValidationError(f"{member} must be a list of non-empty strings")
-    return value
-
-
-def _optional_string(params: Mapping[str, Any], member: str) -> str | None:
-    value = params.get(member)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValidationError(f"{member} must be a non-empty string")
-    return value
-
-
-def _check_parameters(
-    params: Mapping[str, Any],
-    allowed: frozenset[str] = _PARAMETERS,
-    operation: str = "SimulateCustomPolicy",
-) -> None:
-    if not isinstance(params, Mapping):
-        raise ValidationError(f"The request must be an object of {operation} parameters")
-    unknown = sorted(k for k in params if k not in allowed)
-    if unknown:
-        raise ValidationError(f"Unknown parameter(s) for {operation}: {', '.join(unknown)}")
-    if params.get("OrderedOrganizationPolicyInputList"):
-        raise InvalidInput("Service control policies are not simulated by selfiam")
-
-
-def _action_names(params: Mapping[str, Any]) -> list[str]:
-    actions = _string_list(params, "ActionNames", required=True)
-    assert actions is not None
-    for name in actions:
-        if not 3 <= len(name) <= 128:
-            raise ValidationError(
-                f"1 validation error detected: Value '{name}' at 'actionNames' failed to satisfy "
-                "constraint: Member must have length between 3 and 128"
-            )
-        if "*" in name or "?" in name or ":" not in name:
-            raise InvalidInput(
-                f"Action name {name} is not valid: give one operation with its service prefix, "
-                "such as iam:CreateUser; wildcards are not supported"
-            )
-    return actions
-
-
-def _paging(params: Mapping[str, Any], total: int) -> tuple[int, int]:
-    max_items = params.get("MaxItems", _DEFAULT_MAX_ITEMS)
-    if isinstance(max_items, bool) or not isinstance(max_items, int) or not 1 <= max_items <= 1000:
-        raise ValidationError(
-            f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy "
-            "constraint: Member must have value between 1 and 1000"
-        )
-    marker = params.get("Marker")
-    start = 0
-    if marker is not None:
-        if not isinstance(marker, str) or not marker.isdigit() or int(marker) > total:
-            raise InvalidInput("Invalid Marker: use the Marker of the previous response")
-        start = int(marker)
-    return start, max_items
-
-
-# ---------------------------------------------------------------------------------------------
-# The request context.
-
-
-def _context_values(entry: Any) -> tuple[str, str | list[str]]:
-    if not isinstance(entry, Mapping):
-        raise ValidationError("Each ContextEntries item must be an object")
-    name = entry.get("ContextKeyName")
-    if not isinstance(name, str) or not 5 <= len(name) <= 256:
-        raise ValidationError(
-            "ContextKeyName must be a string of 5 to 256 characters, such as aws:username"
-        )
-    ctype = entry.get("ContextKeyType", "string")
-    if ctype not in _CONTEXT_TYPES:
-        raise ValidationError(
-            f"1 validation error detected: Value '{ctype}' at 'contextEntries.member.contextKeyType'"
-            f" failed to satisfy constraint: Member must satisfy enum value set: "
-            f"[{', '.join(sorted(_CONTEXT_TYPES))}]"
-        )
-    raw = entry.get("ContextKeyValues", [])
-    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-        raise ValidationError(f"ContextKeyValues of {name} must be a list of strings")
-    values = list(raw)
-    if ctype.startswith("boolean"):
-        values = [v.lower() for v in values]
-        if any(v not in ("true", "false") for v in values):
-            raise InvalidInput(f"Context key {name} is boolean: its values must be true or false")
-    elif ctype.startswith("numeric"):
-        for v in values:
-            try:
-                float(v)
-            except ValueError:
-                raise InvalidInput(
-                    f"Context key {name} is numeric: {v!r} is not a number"
-                ) from None
-    if ctype.endswith("List") or len(values) != 1:
-        return name, values
-    return name, values[0]
-
-
-def _account_of(arn: str | None) -> str | None:
-    if not arn:
-        return None
-    if arn.isdigit() and len(arn) == 12:
-        return arn
-    parts = arn.split(":", 5)
-    return (parts[4] or None) if len(parts) == 6 else None
-
-
-def _request_context(
-    params: Mapping[str, Any], caller_arn: str | None, now: datetime
-) -> RequestContext:
-    entries = params.get("ContextEntries") or []
-    if not isinstance(entries, list):
-        raise ValidationError("ContextEntries must be a list")
-    values: dict[str, str | list[str]] = {}
-    for entry in entries:
-        name, value = _context_values(entry)
-        values[name] = value
-    given = {k.lower() for k in values}
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    defaults: dict[str, str] = {
-        "aws:CurrentTime": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "aws:EpochTime": str(int(now.timestamp())),
-    }
-    if caller_arn:
-        defaults["aws:PrincipalArn"] = caller_arn
-        account = _account_of(caller_arn)
-        if account:
-            defaults["aws:PrincipalAccount"] = account
-    for key, value in defaults.items():
-        if key.lower() not in given:
-            values[key] = value
-    return RequestContext(values)
-
-
-# ---------------------------------------------------------------------------------------------
 # Evaluation and the response shape.
 
 
@@ -357,13 +172,13 @@ class _Simulation:
     def __init__(
         self, params: Mapping[str, Any], now: datetime, stored: StoredPolicies | None = None
     ) -> None:
-        identity_texts = _string_list(params, "PolicyInputList", required=stored is None) or []
-        boundary_texts = _string_list(params, "PermissionsBoundaryPolicyInputList", required=False)
-        resources = _string_list(params, "ResourceArns", required=False) or ["*"]
-        resource_text = _optional_string(params, "ResourcePolicy")
-        self.caller_arn = _optional_string(params, "CallerArn")
-        owner = _optional_string(params, "ResourceOwner")
-        _optional_string(params, "ResourceHandlingOption")  # EC2 scenarios: accepted, unused
+        identity_texts = string_list(params, "PolicyInputList", required=stored is None) or []
+        boundary_texts = string_list(params, "PermissionsBoundaryPolicyInputList", required=False)
+        resources = string_list(params, "ResourceArns", required=False) or ["*"]
+        resource_text = optional_string(params, "ResourcePolicy")
+        self.caller_arn = optional_string(params, "CallerArn")
+        owner = optional_string(params, "ResourceOwner")
+        optional_string(params, "ResourceHandlingOption")  # EC2 scenarios: accepted, unused
         if resource_text is not None and self.caller_arn is None:
             raise InvalidInput(
                 "CallerArn is required with ResourcePolicy: it is the principal the policy's "
@@ -389,14 +204,14 @@ class _Simulation:
         self.resource_policy = _resource_policy(resource_text) if resource_text else None
         self.resources = resources
         self.per_resource = resources != ["*"]
-        self.owner_account = _account_of(owner)
-        self.caller_account = _account_of(self.caller_arn)
-        self.context = _request_context(params, self.caller_arn, now)
+        self.owner_account = account_of(owner)
+        self.caller_account = account_of(self.caller_arn)
+        self.context = request_context(params, self.caller_arn, now)
 
     def _request(self, action: str, resource: str, *, same_account: bool = False) -> Request:
         account = None
         if resource != "*" and not same_account:
-            account = _account_of(resource) or self.owner_account
+            account = account_of(resource) or self.owner_account
         return Request(
             action=action,
             resource=resource,
@@ -479,8 +294,8 @@ def simulate_custom_policy(params: Mapping[str, Any], *, now: datetime) -> dict[
     Raises MalformedPolicyError for a policy IAM would reject (the API answers
     MalformedPolicyDocument), ValidationError / InvalidInput for other bad input.
     """
-    _check_parameters(params)
-    actions = _action_names(params)
+    check_parameters(params)
+    actions = action_names(params)
     return _simulate(params, actions, _Simulation(params, now))
 
 
@@ -492,15 +307,15 @@ def simulate_principal_policy(
 
     ``CallerArn`` should default to the PolicySourceArn; the caller fills it in.
     """
-    _check_parameters(params, _PRINCIPAL_PARAMETERS, "SimulatePrincipalPolicy")
-    actions = _action_names(params)
+    check_parameters(params, PRINCIPAL_PARAMETERS, "SimulatePrincipalPolicy")
+    actions = action_names(params)
     return _simulate(params, actions, _Simulation(params, now, stored))
 
 
 def _simulate(
     params: Mapping[str, Any], actions: list[str], simulation: _Simulation
 ) -> dict[str, Any]:
-    start, max_items = _paging(params, len(actions))
+    start, max_items = paging(params, len(actions))
     page = actions[start : start + max_items]
     response: dict[str, Any] = {
         "EvaluationResults": [simulation.result(action) for action in page],
@@ -535,7 +350,7 @@ def context_keys_for_custom_policy(params: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError(
             f"Unknown parameter(s) for GetContextKeysForCustomPolicy: {', '.join(unknown)}"
         )
-    texts: Sequence[str] | None = _string_list(params, "PolicyInputList", required=True)
+    texts: Sequence[str] | None = string_list(params, "PolicyInputList", required=True)
     assert texts is not None
     policies = [_any_policy(text, n) for n, text in enumerate(texts, 1)]
     return {"ContextKeyNames": context_keys(policies)}
@@ -546,8 +361,8 @@ def context_keys_for_principal_policy(
 ) -> dict[str, Any]:
     """GetContextKeysForPrincipalPolicy: the keys of the stored policies and of any given."""
     allowed = frozenset({"PolicySourceArn", "PolicyInputList"})
-    _check_parameters(params, allowed, "GetContextKeysForPrincipalPolicy")
-    texts = _string_list(params, "PolicyInputList", required=False) or []
+    check_parameters(params, allowed, "GetContextKeysForPrincipalPolicy")
+    texts = string_list(params, "PolicyInputList", required=False) or []
     policies = [*stored.identity, *((stored.boundary,) if stored.boundary else ())]
     policies += [_any_policy(text, n) for n, text in enumerate(texts, 1)]
     return {"ContextKeyNames": context_keys(policies)}

@@ -1,0 +1,198 @@
+"""The simulator's inputs: boto3's parameters checked with AWS's wording, and the request
+context built from ``ContextEntries`` (see :mod:`selfiam.service.simulate`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from selfiam.domain.errors import AwsError, InvalidInput, ValidationError
+from selfiam.policy import RequestContext
+
+PARAMETERS = frozenset(
+    {
+        "PolicyInputList",
+        "PermissionsBoundaryPolicyInputList",
+        "ActionNames",
+        "ResourceArns",
+        "ResourcePolicy",
+        "ResourceOwner",
+        "CallerArn",
+        "ContextEntries",
+        "ResourceHandlingOption",
+        "MaxItems",
+        "Marker",
+        "OrderedOrganizationPolicyInputList",
+    }
+)
+# SimulatePrincipalPolicy's own parameters, resolved by the caller into StoredPolicies.
+PRINCIPAL_PARAMETERS = (PARAMETERS - {"OrderedOrganizationPolicyInputList"}) | {
+    "PolicySourceArn",
+    "PolicyExclusionList",
+}
+CONTEXT_TYPES = frozenset(
+    {
+        "string",
+        "stringList",
+        "numeric",
+        "numericList",
+        "boolean",
+        "booleanList",
+        "ip",
+        "ipList",
+        "binary",
+        "binaryList",
+        "date",
+        "dateList",
+    }
+)
+DEFAULT_MAX_ITEMS = 100
+
+
+def _null(member: str) -> AwsError:
+    name = member[0].lower() + member[1:]
+    return ValidationError(
+        f"1 validation error detected: Value null at '{name}' failed to satisfy constraint: "
+        "Member must not be null"
+    )
+
+
+def string_list(params: Mapping[str, Any], member: str, *, required: bool) -> list[str] | None:
+    value = params.get(member)
+    if value is None:
+        if required:
+            raise _null(member)
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValidationError(f"{member} must be a list of non-empty strings")
+    return value
+
+
+def optional_string(params: Mapping[str, Any], member: str) -> str | None:
+    value = params.get(member)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{member} must be a non-empty string")
+    return value
+
+
+def check_parameters(
+    params: Mapping[str, Any],
+    allowed: frozenset[str] = PARAMETERS,
+    operation: str = "SimulateCustomPolicy",
+) -> None:
+    if not isinstance(params, Mapping):
+        raise ValidationError(f"The request must be an object of {operation} parameters")
+    unknown = sorted(k for k in params if k not in allowed)
+    if unknown:
+        raise ValidationError(f"Unknown parameter(s) for {operation}: {', '.join(unknown)}")
+    if params.get("OrderedOrganizationPolicyInputList"):
+        raise InvalidInput("Service control policies are not simulated by selfiam")
+
+
+def action_names(params: Mapping[str, Any]) -> list[str]:
+    actions = string_list(params, "ActionNames", required=True)
+    assert actions is not None
+    for name in actions:
+        if not 3 <= len(name) <= 128:
+            raise ValidationError(
+                f"1 validation error detected: Value '{name}' at 'actionNames' failed to satisfy "
+                "constraint: Member must have length between 3 and 128"
+            )
+        if "*" in name or "?" in name or ":" not in name:
+            raise InvalidInput(
+                f"Action name {name} is not valid: give one operation with its service prefix, "
+                "such as iam:CreateUser; wildcards are not supported"
+            )
+    return actions
+
+
+def paging(params: Mapping[str, Any], total: int) -> tuple[int, int]:
+    max_items = params.get("MaxItems", DEFAULT_MAX_ITEMS)
+    if isinstance(max_items, bool) or not isinstance(max_items, int) or not 1 <= max_items <= 1000:
+        raise ValidationError(
+            f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy "
+            "constraint: Member must have value between 1 and 1000"
+        )
+    marker = params.get("Marker")
+    start = 0
+    if marker is not None:
+        if not isinstance(marker, str) or not marker.isdigit() or int(marker) > total:
+            raise InvalidInput("Invalid Marker: use the Marker of the previous response")
+        start = int(marker)
+    return start, max_items
+
+
+def _context_values(entry: Any) -> tuple[str, str | list[str]]:
+    if not isinstance(entry, Mapping):
+        raise ValidationError("Each ContextEntries item must be an object")
+    name = entry.get("ContextKeyName")
+    if not isinstance(name, str) or not 5 <= len(name) <= 256:
+        raise ValidationError(
+            "ContextKeyName must be a string of 5 to 256 characters, such as aws:username"
+        )
+    ctype = entry.get("ContextKeyType", "string")
+    if ctype not in CONTEXT_TYPES:
+        raise ValidationError(
+            f"1 validation error detected: Value '{ctype}' at 'contextEntries.member.contextKeyType'"
+            f" failed to satisfy constraint: Member must satisfy enum value set: "
+            f"[{', '.join(sorted(CONTEXT_TYPES))}]"
+        )
+    raw = entry.get("ContextKeyValues", [])
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        raise ValidationError(f"ContextKeyValues of {name} must be a list of strings")
+    values = list(raw)
+    if ctype.startswith("boolean"):
+        values = [v.lower() for v in values]
+        if any(v not in ("true", "false") for v in values):
+            raise InvalidInput(f"Context key {name} is boolean: its values must be true or false")
+    elif ctype.startswith("numeric"):
+        for v in values:
+            try:
+                float(v)
+            except ValueError:
+                raise InvalidInput(
+                    f"Context key {name} is numeric: {v!r} is not a number"
+                ) from None
+    if ctype.endswith("List") or len(values) != 1:
+        return name, values
+    return name, values[0]
+
+
+def account_of(arn: str | None) -> str | None:
+    if not arn:
+        return None
+    if arn.isdigit() and len(arn) == 12:
+        return arn
+    parts = arn.split(":", 5)
+    return (parts[4] or None) if len(parts) == 6 else None
+
+
+def request_context(
+    params: Mapping[str, Any], caller_arn: str | None, now: datetime
+) -> RequestContext:
+    entries = params.get("ContextEntries") or []
+    if not isinstance(entries, list):
+        raise ValidationError("ContextEntries must be a list")
+    values: dict[str, str | list[str]] = {}
+    for entry in entries:
+        name, value = _context_values(entry)
+        values[name] = value
+    given = {k.lower() for k in values}
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    defaults: dict[str, str] = {
+        "aws:CurrentTime": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+    }
+    if caller_arn:
+        defaults["aws:PrincipalArn"] = caller_arn
+        account = account_of(caller_arn)
+        if account:
+            defaults["aws:PrincipalAccount"] = account
+    for key, value in defaults.items():
+        if key.lower() not in given:
+            values[key] = value
+    return RequestContext(values)
