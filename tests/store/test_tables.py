@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, create_engine, delete, func, select
+from sqlalchemy.dialects.sqlite import DATETIME
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from selfiam.domain import identifiers as ids
@@ -175,6 +176,27 @@ def test_times_come_back_aware_utc(migrated_engine: Engine) -> None:
     assert got == plus_two
     assert got.utcoffset() == timedelta(0)
     assert got.hour == 12 and got.microsecond == 123456
+
+
+def test_sqlite_times_are_stored_as_sqlalchemy_stores_them() -> None:
+    """UtcDateTime writes and reads SQLite's text itself (fast paths); the text must stay
+    SQLAlchemy's own, six microsecond digits included, so rows written before and after
+    sort and compare alike."""
+    dialect = create_engine("sqlite://").dialect
+    write = t.UtcDateTime().bind_processor(dialect)
+    read = t.UtcDateTime().result_processor(dialect, None)
+    reference = DATETIME().bind_processor(dialect)
+    for value in (
+        datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 11, 27, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
+    ):
+        stored = write(value)
+        assert stored == reference(value.astimezone(UTC).replace(tzinfo=None))
+        assert read(stored) == value and read(stored).tzinfo is UTC
+    with pytest.raises(ValueError):
+        write(datetime(2024, 1, 1))
 
 
 def test_naive_times_are_refused(migrated_engine: Engine) -> None:
