@@ -60,6 +60,15 @@ def test_unknown_action(sqlite_server: LiveServer) -> None:
     assert "<Code>InvalidAction</Code>" in body
 
 
+def test_answers_carry_a_request_id_and_no_server_banner(sqlite_server: LiveServer) -> None:
+    req = urllib.request.Request(f"{sqlite_server.endpoint}/?Action=ListUsers&Version=2010-05-08")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=30)
+    headers = refused.value.headers
+    assert headers["x-amzn-RequestId"]
+    assert headers["Server"] is None
+
+
 def test_unsigned_request_is_refused_and_audited(sqlite_server: LiveServer) -> None:
     status, body = fetch(f"{sqlite_server.endpoint}/?Action=ListUsers&Version=2010-05-08")
     assert status == 403

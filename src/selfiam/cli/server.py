@@ -134,6 +134,7 @@ def serve(
             port=settings.port,
             log_level=log_level,
             access_log=False,
+            server_header=False,  # AWS sends no "server: uvicorn"; no need to advertise it
         )
         return
     uvicorn.run(
@@ -142,4 +143,5 @@ def serve(
         port=settings.port,
         log_level=log_level,
         access_log=False,
+        server_header=False,
     )
