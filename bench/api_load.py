@@ -1,7 +1,8 @@
 """API load: selfiam's IAM endpoint side by side with moto_server, over HTTP, in one run.
 
 Run: ``.venv/bin/python bench/api_load.py`` (``--quick`` for a short run,
-``--workers N`` to serve selfiam with N uvicorn worker processes).
+``--workers N`` to serve selfiam with N uvicorn worker processes, ``--postgres`` to serve it
+from a new PostgreSQL database on the test suite's server instead of SQLite).
 
 Both servers run as subprocesses on free loopback ports: selfiam (``selfiam init`` then
 ``selfiam serve``, SQLite in a temporary data directory, through the integration tests'
@@ -63,6 +64,7 @@ from botocore.credentials import Credentials
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from support.postgres import create_database, drop_database  # noqa: E402
 from support.server import free_port, live_server  # noqa: E402
 
 REGION = "us-east-1"
@@ -98,15 +100,18 @@ class Target:
 
 
 @contextlib.contextmanager
-def selfiam_server(tmp: Path, workers: int) -> Iterator[Target]:
+def selfiam_server(tmp: Path, workers: int, postgres: bool = False) -> Iterator[Target]:
     env_before = os.environ.get("SELFIAM_WORKERS")
     if workers > 1:
         os.environ["SELFIAM_WORKERS"] = str(workers)  # read by `selfiam serve`
+    database_url = create_database() if postgres else None
     try:
-        with live_server(tmp / "selfiam") as srv:
+        with live_server(tmp / "selfiam", database_url) as srv:
             if workers > 1:
                 _wait_for_children(srv.process.pid, workers)
-            config = (f"selfiam serve, SQLite (WAL), "
+            storage = ("PostgreSQL (its server's CPU not counted)" if postgres
+                       else "SQLite (WAL)")
+            config = (f"selfiam serve, {storage}, "
                       f"{workers} uvicorn worker process{'es' if workers > 1 else ''}")
             yield Target("selfiam", srv.endpoint, srv.process.pid, srv.admin_key_id,
                          srv.admin_secret, config)
@@ -115,6 +120,8 @@ def selfiam_server(tmp: Path, workers: int) -> Iterator[Target]:
             os.environ.pop("SELFIAM_WORKERS", None)
         else:
             os.environ["SELFIAM_WORKERS"] = env_before
+        if database_url is not None:
+            drop_database(database_url)
 
 
 def _wait_for_children(pid: int, count: int, timeout: float = 30.0) -> None:
@@ -497,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds per scenario and concurrency (default 60, quick 15)")
     ap.add_argument("--only", default=None,
                     help="comma-separated scenario names to run (default: all)")
+    ap.add_argument("--postgres", action="store_true",
+                    help="serve selfiam from a new database on SELFIAM_TEST_POSTGRES_URL's "
+                         "server (default SQLite)")
     args = ap.parse_args(argv)
     chosen = [sc for sc in scenarios(args.quick)
               if not args.only or sc.name in args.only.split(",")]
@@ -507,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     tmp = Path(tempfile.mkdtemp(prefix="selfiam-api-load-"))
     try:
-        with selfiam_server(tmp, args.workers) as selfiam, moto_server(tmp) as moto:
+        with (selfiam_server(tmp, args.workers, args.postgres) as selfiam,
+              moto_server(tmp) as moto):
             for target in (selfiam, moto):
                 t0 = time.perf_counter()
                 prepare(target, max(CONCURRENCIES))
