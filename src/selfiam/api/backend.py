@@ -24,7 +24,7 @@ class RuntimeBackend:
     def session(self, service: str, action: str) -> AbstractContextManager[object]:
         """A read (which cannot change what authentication saw) runs in the same read
         transaction as its authentication; anything else gets its own transactions."""
-        if self.is_fast(service, action):
+        if _is_read(service, action):
             return self.runtime.read_session()
         return nullcontext(None)
 
@@ -63,10 +63,11 @@ class RuntimeBackend:
         return self.runtime.invoke(service, operation, params, principal, info, _conn(session))
 
     def is_fast(self, service: str, action: str) -> bool:
-        """Reads hash no password and take no write lock; an unknown action is refused
-        quickly (InvalidAction)."""
-        op = find_operation(service, action)
-        return op is None or not op.writes
+        """Reads hash no password and take no write lock, so on a local database (SQLite)
+        they never block for long; an unknown action is refused quickly (InvalidAction).
+        On PostgreSQL every query waits for the network: a read on the event loop would
+        stall every other request meanwhile, so reads go to the threadpool too."""
+        return _is_read(service, action) and self.runtime.local_database
 
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
         self.runtime.record_rejection(
@@ -81,6 +82,11 @@ class RuntimeBackend:
                 service=service,
             ),
         )
+
+
+def _is_read(service: str, action: str) -> bool:
+    op = find_operation(service, action)
+    return op is None or not op.writes
 
 
 def _conn(session: object) -> Connection | None:

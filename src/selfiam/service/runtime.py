@@ -60,6 +60,8 @@ class Runtime:
         self.credentials = CredentialCache(box)
         self.audit = AuditWriter(engine)
         self._reads = HeldReadConnection(engine)
+        #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).
+        self.local_database = engine.dialect.name == "sqlite"
         self._principals: dict[str, tuple[int, PrincipalPolicies]] = {}
         self._lock = threading.Lock()
 
