@@ -10,9 +10,9 @@ The service (iam or sts) is the one named in the credential scope, as boto3
 signs it. Any ``AwsError`` becomes AWS's XML error with its status; anything
 else is logged (traceback and request id only, never the request's secrets)
 and answered as a 500 InternalFailure. Every response carries
-``x-amzn-RequestId``. Backend calls of writes may block (SQLite's write lock,
-argon2), so for them all the steps after reading the body run in the
-threadpool, in one trip; reads run inline (see ``ApiApp``).
+``x-amzn-RequestId``. Backend calls that may block (writes: SQLite's write
+lock, argon2; any query to PostgreSQL) run all the steps after reading the body
+in the threadpool, in one trip; the others run inline (see ``ApiApp``).
 """
 
 from __future__ import annotations
@@ -117,10 +117,11 @@ def _utc_now() -> datetime:
 class ApiApp:
     """The ASGI callable serving ``/``: no Starlette request, response or middleware.
 
-    Reads (operations registered with ``writes=False``, which hash no password)
-    run inline on the event loop: their SQLite reads take microseconds, less than
-    the hand-off to a worker thread and back. Writes and anything slow (argon2,
-    SQLite's write lock) run in the threadpool.
+    What ``ApiBackend.is_fast`` allows runs inline on the event loop: reads
+    (operations registered with ``writes=False``, which hash no password) on
+    SQLite, whose queries take microseconds, less than the hand-off to a worker
+    thread and back. Writes and anything that may wait (argon2, SQLite's write
+    lock, PostgreSQL's round trips) run in the threadpool.
     """
 
     def __init__(self, backend: ApiBackend, clock: Callable[[], datetime] = _utc_now) -> None:
