@@ -1,6 +1,10 @@
 """The policy change counter: the principal-policy cache's own, so that credential changes
 (a deleted key, a new password) no longer make every caller reload its policies.
 
+Upgrading several nodes: stop the selfiam processes of earlier versions before starting
+this one. They bump only the auth counter, so a policy change made through one of them
+would not reach this version's policy caches.
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-27
