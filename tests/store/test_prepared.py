@@ -90,10 +90,10 @@ def test_runs_inside_the_callers_transaction(migrated_engine: Engine) -> None:
 def test_held_read_connection_is_reused_and_nests(migrated_engine: Engine) -> None:
     _seed(migrated_engine)
     held = HeldReadConnection(migrated_engine)
-    with held.transaction() as first:
-        with held.transaction() as nested:  # a nested use gets a pooled connection
-            assert nested is not first
-            assert nested.connection.dbapi_connection is not first.connection.dbapi_connection
+    # a nested use gets a pooled connection
+    with held.transaction() as first, held.transaction() as nested:
+        assert nested is not first
+        assert nested.connection.dbapi_connection is not first.connection.dbapi_connection
     with held.transaction() as again:
         kept = again is first
     # SQLite keeps its connection between transactions; PostgreSQL checks one out each time
