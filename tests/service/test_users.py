@@ -358,6 +358,7 @@ def test_listings_leave_out_boundary_and_tags(call: Call) -> None:
     call("AddUserToGroup", GroupName="devs", UserName="alice")
     listed = [u for u in call("ListUsers")["Users"] if u["UserName"] == "alice"]
     members = call("GetGroup", GroupName="devs")["Users"]
+    assert len(listed) == 1 and len(members) == 1
     for user in (*listed, *members):
         assert set(user) == {"Path", "UserName", "UserId", "Arn", "CreateDate"}
     full = call("GetUser", UserName="alice")["User"]
