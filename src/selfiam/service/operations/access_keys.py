@@ -18,12 +18,14 @@ from selfiam.domain.identifiers import new_access_key_id, new_secret_access_key
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
-from selfiam.service.operations.users import authorize_user, no_such_user, users_credential
+from selfiam.service.operations.users import (
+    authorize_user,
+    lock_user_within_quota,
+    users_credential,
+)
 from selfiam.service.pagination import PreparedPage
-from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
-from selfiam.store.locks import lock_user_row
 
 NOT_USED = "N/A"
 
@@ -46,10 +48,10 @@ def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     """Create a key; the user's row lock makes the two-key limit hold under concurrency."""
     name = target_user_name(ctx, params)
     user = authorize_user(ctx, name)
-    if not lock_user_row(ctx.conn, user.user_id):  # deleted since it was read
-        raise no_such_user(name)
     ak = t.access_keys
-    check_quota(ctx.conn, ak.c.user_id, user.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER)
+    lock_user_within_quota(
+        ctx, user, name, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER
+    )
     access_key_id = new_access_key_id()
     secret = new_secret_access_key()
     ctx.conn.execute(

@@ -25,12 +25,14 @@ from selfiam.domain.identifiers import new_signing_certificate_id
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import SIGNING_CERTIFICATES_PER_USER
-from selfiam.service.operations.users import authorize_user, no_such_user, users_credential
+from selfiam.service.operations.users import (
+    authorize_user,
+    lock_user_within_quota,
+    users_credential,
+)
 from selfiam.service.pagination import page_after
-from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
-from selfiam.store.locks import lock_user_row
 
 STATUSES = ("Active", "Inactive")
 
@@ -64,11 +66,9 @@ def upload_signing_certificate(ctx: OperationContext, params: Mapping[str, Any])
     user = authorize_user(ctx, name)
     body = str(params["CertificateBody"])
     parsed = parse_signing_certificate(body, ctx.info.now)
-    if not lock_user_row(ctx.conn, user.user_id):  # deleted since it was read
-        raise no_such_user(name)
     sc = t.signing_certificates
-    check_quota(
-        ctx.conn, sc.c.user_id, user.user_id, "CertificatesPerUser", SIGNING_CERTIFICATES_PER_USER
+    lock_user_within_quota(
+        ctx, user, name, sc.c.user_id, "CertificatesPerUser", SIGNING_CERTIFICATES_PER_USER
     )
     certificate_id = new_signing_certificate_id()
     try:

@@ -27,12 +27,14 @@ from selfiam.domain.identifiers import new_ssh_public_key_id
 from selfiam.domain.ssh_keys import ENCODINGS, parse_ssh_public_key
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
-from selfiam.service.operations.users import authorize_user, no_such_user, users_credential
+from selfiam.service.operations.users import (
+    authorize_user,
+    lock_user_within_quota,
+    users_credential,
+)
 from selfiam.service.pagination import page_after
-from selfiam.service.quotas import check_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
-from selfiam.store.locks import lock_user_row
 
 SSH_PUBLIC_KEYS_PER_USER = 5
 STATUSES = ("Active", "Inactive")
@@ -66,11 +68,9 @@ def upload_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> d
     user = authorize_user(ctx, name)
     body = str(params["SSHPublicKeyBody"])
     parsed = parse_ssh_public_key(body)
-    if not lock_user_row(ctx.conn, user.user_id):  # deleted since it was read
-        raise no_such_user(name)
     sk = t.ssh_public_keys
-    check_quota(
-        ctx.conn, sk.c.user_id, user.user_id, "SSHPublicKeysPerUser", SSH_PUBLIC_KEYS_PER_USER
+    lock_user_within_quota(
+        ctx, user, name, sk.c.user_id, "SSHPublicKeysPerUser", SSH_PUBLIC_KEYS_PER_USER
     )
     key_id = new_ssh_public_key_id()
     try:

@@ -23,7 +23,7 @@ from selfiam.service.lookup import find_user, listed_user_shape, target_user_nam
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
 from selfiam.service.pagination import PreparedPage
-from selfiam.service.quotas import check_account_quota
+from selfiam.service.quotas import check_account_quota, check_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
@@ -87,6 +87,23 @@ def authorize_user_with_tags(
         extra_context=extra_context,
     )
     return row, tags
+
+
+def lock_user_within_quota(
+    ctx: OperationContext,
+    user: Any,
+    name: str,
+    owner_column: Column[Any],
+    quota_name: str,
+    quota: int,
+) -> None:
+    """Lock the user's row (held until the transaction ends), then refuse one more of
+    ``owner_column``'s credentials beyond ``quota``: with the lock, two concurrent
+    creators are counted one after the other (DESIGN rule 6). NoSuchEntity (about
+    ``name``, as the request gave it) if the user was deleted since it was read."""
+    if not lock_user_row(ctx.conn, user.user_id):
+        raise no_such_user(name)
+    check_quota(ctx.conn, owner_column, user.user_id, quota_name, quota)
 
 
 def users_credential(
