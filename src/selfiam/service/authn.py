@@ -19,6 +19,7 @@ import hmac
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -103,6 +104,14 @@ class CredentialCache:
         ).first()
         if row is None or row.status != "Active":
             raise InvalidClientTokenId(INVALID_TOKEN)
+        caller, secret = self._owner(conn, row, access_key_id)
+        return _KeyEntry(version, caller, secret)
+
+    def _owner(
+        self, conn: Connection, row: Any, access_key_id: str, **session: Any
+    ) -> tuple[Caller, str]:
+        """The user a key row (joined with its user) belongs to, as a Caller, and the
+        key's secret, decrypted; ``session`` adds temporary credentials' own fields."""
         secret = self._box.open(row.secret_ciphertext, access_key_id.encode()).decode()
         caller = Caller(
             account_id=row.account_id,
@@ -111,8 +120,9 @@ class CredentialCache:
             user_name=row.name,
             access_key_id=access_key_id,
             principal_tags=load_user_tags(conn, row.user_id),
+            **session,
         )
-        return _KeyEntry(version, caller, secret)
+        return caller, secret
 
     def _check_session(
         self, access_key_id: str, entry: _KeyEntry, token: str, now: datetime | None
@@ -146,16 +156,12 @@ class CredentialCache:
         ).first()
         if row is None:
             raise InvalidClientTokenId(INVALID_TOKEN)
-        secret = self._box.open(row.secret_ciphertext, access_key_id.encode()).decode()
-        caller = Caller(
-            account_id=row.account_id,
-            arn=user_arn(row.account_id, row.name, row.path),
-            user_id=row.user_id,
-            user_name=row.name,
-            access_key_id=access_key_id,
+        caller, secret = self._owner(
+            conn,
+            row,
+            access_key_id,
             session_token_id=access_key_id,
             mfa_authenticated_at=row.mfa_authenticated_at,
-            principal_tags=load_user_tags(conn, row.user_id),
         )
         return _KeyEntry(
             version,
