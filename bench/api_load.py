@@ -41,8 +41,6 @@ import http.client
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -64,8 +62,10 @@ from botocore.credentials import Credentials
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from support.moto import MOTO_KEY  # noqa: E402
+from support.moto import moto_server as start_moto_server  # noqa: E402
 from support.postgres import create_database, drop_database  # noqa: E402
-from support.server import free_port, live_server  # noqa: E402
+from support.server import live_server  # noqa: E402
 
 REGION = "us-east-1"
 VERSION = "2010-05-08"
@@ -132,31 +132,9 @@ def _wait_for_children(pid: int, count: int, timeout: float = 30.0) -> None:
 
 @contextlib.contextmanager
 def moto_server(tmp: Path) -> Iterator[Target]:
-    exe = Path(sys.executable).with_name("moto_server")
-    port = free_port()
-    log = (tmp / "moto.log").open("wb")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited with {proc.returncode}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("moto_server did not start listening in time")
-            time.sleep(0.05)
-        yield Target("moto_server", f"http://127.0.0.1:{port}", proc.pid, "AKIAIOSFODNN7EXAMPLE",
-                     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "moto_server (Werkzeug, threaded)")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with start_moto_server(tmp / "moto.log", timeout=60) as moto:
+        yield Target("moto_server", moto.endpoint, moto.process.pid, *MOTO_KEY,
+                     "moto_server (Werkzeug, threaded)")
 
 
 # --- CPU of a process tree -------------------------------------------------------------------

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from support.server import free_port
+from support.server import free_port, wait_for_port
 
 MOTO_ACCOUNT = "123456789012"
 #: Credentials moto accepts (any will do); never real ones.
@@ -75,16 +73,7 @@ def moto_server(log_path: Path, timeout: float = 30.0) -> Iterator[MotoServer]:
         [binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited with {proc.returncode}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("moto_server did not start listening in time")
-            time.sleep(0.05)
+        wait_for_port(port, proc, "moto_server", timeout)
         yield MotoServer(f"http://127.0.0.1:{port}", MOTO_ACCOUNT, proc)
     finally:
         proc.terminate()

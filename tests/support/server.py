@@ -109,7 +109,7 @@ def live_server(data_dir: Path, database_url: str | None = None) -> Iterator[Liv
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_for_port(port, proc)
+        wait_for_port(port, proc)
         yield LiveServer(
             endpoint=f"http://127.0.0.1:{port}",
             account_id=facts["account_id"],
@@ -128,13 +128,17 @@ def live_server(data_dir: Path, database_url: str | None = None) -> Iterator[Liv
         log.close()
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_for_port(
+    port: int, proc: subprocess.Popen[bytes], name: str = "selfiam serve", timeout: float = 30.0
+) -> None:
+    """Wait until ``proc`` (called ``name`` in errors) listens on ``port``; fail if it
+    exits first or takes longer than ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"selfiam serve exited with {proc.returncode}")
+            raise RuntimeError(f"{name} exited with {proc.returncode}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
-    raise RuntimeError("selfiam serve did not start listening in time")
+    raise RuntimeError(f"{name} did not start listening in time")
