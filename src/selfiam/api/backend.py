@@ -49,17 +49,7 @@ class RuntimeBackend:
         assert isinstance(caller, tuple)
         principal, versions = caller
         assert isinstance(principal, Caller)
-        info = RequestInfo(
-            request_id=meta.request_id,
-            now=meta.now,
-            source_ip=meta.source_ip,
-            secure_transport=meta.secure_transport,
-            user_agent=meta.user_agent,
-            region=getattr(meta, "region", "us-east-1"),
-            service=service,
-            auth_version=versions.auth,
-            policy_version=versions.policy,
-        )
+        info = _request_info(service, meta, versions)
         return self.runtime.invoke(service, operation, params, principal, info, _conn(session))
 
     def is_fast(self, service: str, action: str) -> bool:
@@ -71,17 +61,24 @@ class RuntimeBackend:
 
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
         self.runtime.record_rejection(
-            f"{service}:{action}",
-            error,
-            RequestInfo(
-                request_id=meta.request_id,
-                now=meta.now,
-                source_ip=meta.source_ip,
-                secure_transport=meta.secure_transport,
-                user_agent=meta.user_agent,
-                service=service,
-            ),
+            f"{service}:{action}", error, _request_info(service, meta)
         )
+
+
+def _request_info(service: str, meta: RequestMeta, versions: Any = None) -> RequestInfo:
+    """The service layer's view of the request; ``versions`` as its authentication read
+    them (none for a request refused before that)."""
+    return RequestInfo(
+        request_id=meta.request_id,
+        now=meta.now,
+        source_ip=meta.source_ip,
+        secure_transport=meta.secure_transport,
+        user_agent=meta.user_agent,
+        region=meta.region,
+        service=service,
+        auth_version=versions.auth if versions is not None else None,
+        policy_version=versions.policy if versions is not None else None,
+    )
 
 
 def _is_read(service: str, action: str) -> bool:
