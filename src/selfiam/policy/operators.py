@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import product
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from selfiam.policy.context import RequestContext
 from selfiam.policy.errors import MalformedPolicyError
@@ -34,6 +34,7 @@ from selfiam.policy.patterns import Matcher, compile_arn_glob, compile_glob
 from selfiam.policy.variables import Template
 
 Compare = Callable[[float, float], bool]
+_T = TypeVar("_T")
 
 
 class Family(NamedTuple):
@@ -281,42 +282,35 @@ def compile_values(
             return ValueSet(_text_predicate(kind, texts))
         return ValueSet(None, kind, templates)
     if kind == "numeric":
-        numbers: list[float] = []
-        for v in values:
-            number = parse_policy_number(v)
-            if number is None:
-                raise MalformedPolicyError(describe(v) + " is not a number.")
-            numbers.append(number)
+        numbers = _parse_each(values, parse_policy_number, describe, " is not a number.")
         return ValueSet(_compare_predicate(numbers, family.compare, parse_request_number))
     if kind == "date":
-        dates: list[float] = []
-        for v in values:
-            date = parse_date(v)
-            if date is None:
-                raise MalformedPolicyError(
-                    describe(v) + " is not a date: use ISO 8601 (2020-01-01T00:00:00Z) "
-                    "or epoch seconds."
-                )
-            dates.append(date)
+        problem = " is not a date: use ISO 8601 (2020-01-01T00:00:00Z) or epoch seconds."
+        dates = _parse_each(values, parse_date, describe, problem)
         return ValueSet(_compare_predicate(dates, family.compare, parse_date))
     if kind == "ip":
-        ranges: list[_IpRange] = []
-        for v in values:
-            net = parse_network(v)
-            if net is None:
-                raise MalformedPolicyError(describe(v) + " is not an IP address or CIDR range.")
-            ranges.append(net)
-        return ValueSet(_ip_predicate(ranges))
+        problem = " is not an IP address or CIDR range."
+        return ValueSet(_ip_predicate(_parse_each(values, parse_network, describe, problem)))
     if kind == "binary":
-        blobs: set[bytes] = set()
-        for v in values:
-            blob = _b64(v)
-            if blob is None:
-                raise MalformedPolicyError(describe(v) + " is not base64.")
-            blobs.add(blob)
-        frozen = frozenset(blobs)
+        frozen = frozenset(_parse_each(values, _b64, describe, " is not base64."))
         return ValueSet(lambda v: _request_bytes(v) in frozen)
     raise AssertionError(f"no values for {family.name}")  # Null is handled by the caller
+
+
+def _parse_each(
+    values: Sequence[str],
+    parse: Callable[[str], _T | None],
+    describe: Callable[[str], str],
+    problem: str,
+) -> list[_T]:
+    """Every policy value parsed; MalformedPolicyError naming the first one that is not."""
+    parsed: list[_T] = []
+    for v in values:
+        value = parse(v)
+        if value is None:
+            raise MalformedPolicyError(describe(v) + problem)
+        parsed.append(value)
+    return parsed
 
 
 def _compare_predicate(
