@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from support.server import free_port, wait_for_port
+from support.server import free_port, stop, wait_for_port
 
 MOTO_ACCOUNT = "123456789012"
 #: Credentials moto accepts (any will do); never real ones.
@@ -76,10 +76,5 @@ def moto_server(log_path: Path, timeout: float = 30.0) -> Iterator[MotoServer]:
         wait_for_port(port, proc, "moto_server", timeout)
         yield MotoServer(f"http://127.0.0.1:{port}", MOTO_ACCOUNT, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
         log.close()
