@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from selfiam.cli.printable import printable
 from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.caller import Caller, RequestInfo
@@ -42,6 +43,6 @@ class RootSession:
                 service, operation, params, Caller.root(self.account_id), info
             )
         except AwsError as err:
-            raise click.ClickException(f"{err.code}: {err.message}") from None
+            raise click.ClickException(printable(f"{err.code}: {err.message}")) from None
         finally:
             self.runtime.audit.flush()
