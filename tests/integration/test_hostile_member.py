@@ -19,7 +19,12 @@ throttles, simulator paging.
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -655,3 +660,26 @@ def test_victor_still_signs_in_with_his_own_password(world: World) -> None:
     with httpx.Client(base_url=world.server.endpoint, timeout=60) as client:
         r = sign_in(client, world.account, "victor")
         assert r.status_code == 303 and r.headers["location"].endswith("/portal/signin/mfa")
+
+
+# -- an anonymous client: what it writes into the audit trail prints harmlessly -------------
+
+HOSTILE_ACTION = "\x1b]0;owned\x07\x1b[2J"
+
+
+def test_an_unsigned_request_with_escapes_prints_escaped_in_the_audit(world: World) -> None:
+    """Finding 8 end to end: the Action of an unsigned request reaches the trail as sent;
+    `selfiam audit` shows it escaped, with no control character a terminal would act on."""
+    body = urllib.parse.urlencode({"Action": HOSTILE_ACTION, "Version": "2010-05-08"}).encode()
+    request = urllib.request.Request(world.server.endpoint + "/", data=body, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403
+    out = ""
+    for _ in range(50):  # the trail is written in batches: ask until the record is there
+        out = world.server.selfiam("audit", "--limit", "1000").stdout
+        if "owned" in out:
+            break
+        time.sleep(0.2)
+    assert "iam:\\x1b]0;owned\\x07\\x1b[2J" in out
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", out)
