@@ -48,15 +48,15 @@ def create(
     params: dict[str, Any] = {"UserName": name}
     if path:
         params["Path"] = path
-    created = session.call("CreateUser", **params)["User"]
-    for group in groups:
-        session.call("AddUserToGroup", GroupName=group, UserName=name)
+    steps: list[tuple[str, dict[str, Any]]] = [("CreateUser", params)]
+    steps += [("AddUserToGroup", {"GroupName": g, "UserName": name}) for g in groups]
     password = None
     if not no_password:
-        password = temporary_password(session.runtime, session.account_id, created["UserName"])
-        session.call(
-            "CreateLoginProfile", UserName=name, Password=password, PasswordResetRequired=True
-        )
+        password = temporary_password(session.runtime, session.account_id, name)
+        login = {"UserName": name, "Password": password, "PasswordResetRequired": True}
+        steps.append(("CreateLoginProfile", login))
+    # One transaction: an unknown group or a refused password leaves no user behind.
+    created = session.call_together(*steps)[0]["User"]
     echo(f"created {printable(created['Arn'])} ({printable(created['UserId'])})")
     for group in groups:
         echo(f"  member of {printable(group)}")

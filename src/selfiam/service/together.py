@@ -1,6 +1,6 @@
 """All-or-nothing: several operations that one portal action needs, in one transaction.
 
-Some buttons are more than one IAM operation: "remove MFA" is DeactivateMFADevice then
+Some buttons (and ``selfiam user create``) are more than one IAM operation: "remove MFA" is DeactivateMFADevice then
 DeleteVirtualMFADevice (AWS's console does both), "create user" is CreateUser then
 CreateLoginProfile. Run one call at a time, a refusal of the second leaves the first done
 (a device deactivated but never deleted, a user without the password the admin was told
@@ -32,8 +32,9 @@ from selfiam.store.versions import bump_auth_version, bump_policy_version
 #: One step: (service, operation name, parameters), e.g. ("iam", "DeleteVirtualMFADevice", ...).
 Step = tuple[str, str, Mapping[str, Any]]
 
-#: More steps than any portal action needs: a caller cannot make one transaction unbounded.
-MAX_STEPS = 8
+#: More than any caller needs (the CLI's user create: the user, 10 groups, a password); a
+#: caller cannot make one transaction unbounded.
+MAX_STEPS = 16
 
 
 def invoke_together(
