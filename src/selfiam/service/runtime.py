@@ -26,7 +26,7 @@ from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
 from selfiam.service.principals import PrincipalPolicies, load_user_policies
-from selfiam.service.registry import find_operation
+from selfiam.service.registry import Operation, find_operation
 from selfiam.store.engine import HeldReadConnection, read_transaction, transaction
 from selfiam.store.versions import (
     Versions,
@@ -151,26 +151,8 @@ class Runtime:
         (the transaction its caller was authenticated in); a write ignores it and
         runs in a write transaction of its own.
         """
-        op = find_operation(service, name)
-        if op is None:
-            raise InvalidAction(f"Could not find operation {name} for version {_version(service)}")
+        op, info = self.admit(service, name, caller, info)
         action = f"{service}:{name}"
-        if service == "iam" and caller.is_temporary and caller.mfa_authenticated_at is None:
-            # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA.
-            error = InvalidClientTokenId(INVALID_TOKEN)
-            self.audit.submit(self._record(None, caller, info, action, error))
-            raise error
-        if (
-            caller.access_key_id
-            and not caller.is_temporary
-            and self.credentials.should_record_use(
-                caller.access_key_id, info.service, info.region, info.now
-            )
-        ):
-            self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
-        if op.writes and info.auth_version is not None:
-            # a write decides on what it locked
-            info = replace(info, auth_version=None, policy_version=None)
         if op.writes:
             begin: AbstractContextManager[Connection] = transaction(self.engine)
         elif conn is not None:
@@ -196,6 +178,32 @@ class Runtime:
         except AwsError as err:
             self.audit.submit(self._record(ctx, caller, info, action, err))
             raise
+
+    def admit(
+        self, service: str, name: str, caller: Caller, info: RequestInfo
+    ) -> tuple[Operation, RequestInfo]:
+        """What every invocation checks before its transaction: the operation exists, the
+        caller may call it at all, the key's use is noted; the ``info`` to run it with."""
+        op = find_operation(service, name)
+        if op is None:
+            raise InvalidAction(f"Could not find operation {name} for version {_version(service)}")
+        if service == "iam" and caller.is_temporary and caller.mfa_authenticated_at is None:
+            # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA.
+            error = InvalidClientTokenId(INVALID_TOKEN)
+            self.audit.submit(self._record(None, caller, info, f"{service}:{name}", error))
+            raise error
+        if (
+            caller.access_key_id
+            and not caller.is_temporary
+            and self.credentials.should_record_use(
+                caller.access_key_id, info.service, info.region, info.now
+            )
+        ):
+            self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
+        if op.writes and info.auth_version is not None:
+            # a write decides on what it locked
+            info = replace(info, auth_version=None, policy_version=None)
+        return op, info
 
     def record_rejection(self, action: str, error: AwsError, info: RequestInfo) -> None:
         """Audit a request refused before any caller was established."""
