@@ -151,8 +151,8 @@ def replace(req: HttpRequest, **changes: Any) -> HttpRequest:
 
 
 @pytest.mark.parametrize("service", ["iam", "sts"])
-@pytest.mark.parametrize("region", ["us-east-1", "eu-west-3", "cn-north-1", "selfiam-local"])
-def test_header_signature_verifies_for_both_services_in_any_region(
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-3", "cn-north-1", "us-gov-west-1"])
+def test_header_signature_verifies_for_both_services_in_any_partitions_region(
     service: str, region: str
 ) -> None:
     operation, kwargs = (
@@ -399,6 +399,16 @@ GOOD_REST = "SignedHeaders=content-type;host;x-amz-date, Signature=abc"
             f"AWS4-HMAC-SHA256 Credential={AKID}/20240301//iam/aws4_request, {GOOD_REST}",
             SignatureDoesNotMatch,
             "Credential should be scoped to a valid region, not ''. ",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 Credential={AKID}/20240301/selfiam-local/iam/aws4_request, {GOOD_REST}",
+            SignatureDoesNotMatch,
+            "Credential should be scoped to a valid region, not 'selfiam-local'. ",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 Credential={AKID}/20240301/aws-global/sts/aws4_request, {GOOD_REST}",
+            SignatureDoesNotMatch,
+            "Credential should be scoped to a valid region, not 'aws-global'. ",
         ),
         (
             f"AWS4-HMAC-SHA256 Credential={AKID}/20240229/us-east-1/iam/aws4_request, {GOOD_REST}",

@@ -2,8 +2,8 @@
 
 Every request goes through the same steps, in this order:
 
-    parse SigV4 auth -> backend.session: backend.authenticate (key lookup)
-    -> verify signature -> parse_request (model validation) -> backend.invoke
+    parse SigV4 auth -> backend.session: backend.authenticate (key lookup,
+    signature verified before any cache is filled) -> parse_request (model validation) -> backend.invoke
     -> serialize XML
 
 The service (iam or sts) is the one named in the credential scope, as boto3
@@ -68,12 +68,13 @@ class ApiBackend(Protocol):
         ...
 
     def authenticate(
-        self, session: object, cred: SigV4Credential, source_ip: str
-    ) -> tuple[object, bytes]:
-        """The caller and the signing key for ``cred``'s scope.
+        self, session: object, cred: SigV4Credential, verify: Callable[[bytes], None]
+    ) -> object:
+        """The caller behind ``cred``, once ``verify`` accepted the signing key of its scope.
 
-        Called before the signature is verified; raises InvalidClientTokenId or
-        ExpiredToken (AwsError) for an unknown, inactive or expired key.
+        Raises InvalidClientTokenId or ExpiredToken (AwsError) for an unknown,
+        inactive or expired key, and whatever ``verify`` raises (SignatureDoesNotMatch);
+        caches nothing for a request whose signature fails.
         """
         ...
 
@@ -196,9 +197,10 @@ class ApiApp:
         """Everything after the body is read, inline or in one trip to the threadpool."""
         backend = self.backend
         with backend.session(cred.service, action) as session:
-            caller, signing_key = backend.authenticate(session, cred, source_ip)
             now = self.clock()
-            verify(http, cred, signing_key, now)
+            caller = backend.authenticate(
+                session, cred, lambda signing_key: verify(http, cred, signing_key, now)
+            )
             operation, parsed = parse_request(cred.service, params)
             meta = RequestMeta(
                 request_id=request_id,
