@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from selfiam.api.limits import MAX_INDEX_DIGITS, MAX_NAME_PARTS, index_too_long, name_too_deep
 from selfiam.api.model import (
     Constraints,
     member_path_name,
@@ -338,10 +339,17 @@ def _operation_decoder(service: str, operation: Any) -> _Structure | None:
 
 
 def _build_trie(params: Mapping[str, str]) -> Node:
+    """The parameters as a trie; InvalidQueryParameter for a name deeper than any input
+    (``limits.MAX_NAME_PARTS``) or with a list position of too many digits."""
     root: Node = {}
     for key, value in params.items():
+        parts = key.split(".", MAX_NAME_PARTS)
+        if len(parts) > MAX_NAME_PARTS:
+            raise name_too_deep(key)
         node = root
-        for part in key.split("."):
+        for part in parts:
+            if len(part) > MAX_INDEX_DIGITS and part.isdecimal():
+                raise index_too_long(key)
             child = node.get(part)
             if child is None:
                 child = node[part] = {}
