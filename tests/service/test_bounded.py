@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from selfiam.service.audit import AuditRecord, AuditWriter, read_records
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
@@ -73,3 +74,27 @@ def test_principal_policy_cache_stays_bounded(
 
 
 _READ = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}}'
+
+
+def test_audit_queue_is_bounded_and_loses_nothing(runtime: Runtime) -> None:
+    writer = AuditWriter(runtime.engine, max_queued=5)
+    now = runtime.clock()
+    for n in range(60):
+        writer.submit(
+            AuditRecord(
+                now,
+                f"bounded-{n}",
+                ACCOUNT,
+                None,
+                "iam:GetUser",
+                None,
+                "error",
+                "AccessDenied",
+                "127.0.0.1",
+                None,
+            )
+        )
+        assert writer._queue.qsize() <= 5
+    writer.flush()
+    written = read_records(runtime.engine, action="iam:GetUser", limit=100)
+    assert sorted(r.request_id for r in written) == sorted(f"bounded-{n}" for n in range(60))

@@ -9,7 +9,10 @@ constraint (required, length, pattern, enum, range) is collected into one
 at 'userName' failed to satisfy constraint: ...; ...").
 
 A decoder is compiled once per shape (regexes included) and cached, so a
-request costs one pass over its parameters.
+request costs one pass over its parameters. The caches need no bound: they are
+keyed by the model's own shape and operation names (an unknown action is refused
+before a decoder is looked up), so they never hold more than the two models.
+Requests' sizes are bounded in ``limits``.
 """
 
 from __future__ import annotations
