@@ -8,7 +8,6 @@ stored, so memory is released even when no new key arrives. Reads take no lock
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -42,18 +41,20 @@ class BoundedCache(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         """The value stored for ``key``, or None if absent or older than ``max_age``."""
-        item = self._data.get(key)
+        data = self._data
+        item = data.get(key)
         if item is None:
             return None
-        value, stored_at = item
-        if self._clock() - stored_at > self.max_age:
+        if self._clock() - item[1] > self.max_age:
             with self._lock:
-                if self._data.get(key) is item:
-                    del self._data[key]
+                if data.get(key) is item:
+                    del data[key]
             return None
-        with contextlib.suppress(KeyError):  # evicted meanwhile: the value is still right
-            self._data.move_to_end(key)
-        return value
+        try:  # noqa: SIM105 (contextlib.suppress costs a call on the hot path)
+            data.move_to_end(key)
+        except KeyError:  # evicted meanwhile by another thread: the value is still right
+            pass
+        return item[0]
 
     def __getitem__(self, key: K) -> V:
         value = self.get(key)
