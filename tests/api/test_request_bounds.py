@@ -6,7 +6,13 @@ import asyncio
 import json
 from typing import Any
 
-from selfiam.api.limits import MAX_BODY_BYTES, MAX_HEADERS, MAX_INDEX_DIGITS, MAX_PARAMETERS
+from selfiam.api.limits import (
+    MAX_BODY_BYTES,
+    MAX_HEAD_BYTES,
+    MAX_HEADERS,
+    MAX_INDEX_DIGITS,
+    MAX_PARAMETERS,
+)
 
 from .conftest import Api, error_code, error_message
 
@@ -117,7 +123,7 @@ def test_too_many_headers(api: Api) -> None:
 
 
 def test_query_string_over_the_cap(api: Api) -> None:
-    query = b"Action=GetUser&X=" + b"x" * MAX_BODY_BYTES
+    query = b"Action=GetUser&X=" + b"x" * MAX_HEAD_BYTES
     assert run_raw(api, [(b"host", b"iam.amazonaws.com")], chunks=1, query=query) == (413, 0)
 
 

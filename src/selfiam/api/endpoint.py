@@ -228,7 +228,7 @@ async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes,
 async def _read(scope: Scope, receive: Receive, headers: Headers) -> HttpRequest:
     """The request as SigV4 sees it, its body read once (and bounded, as its query)."""
     query_string: bytes = scope.get("query_string", b"")
-    if len(query_string) > limits.MAX_BODY_BYTES:
+    if len(query_string) > limits.MAX_HEAD_BYTES:
         raise limits.query_too_large()
     declared = headers.get("content-length", "")
     if declared.isdigit() and (len(declared) > 12 or int(declared) > limits.MAX_BODY_BYTES):

@@ -2,10 +2,14 @@
 
 Every bound keeps a request's cost linear in its own size and small (DESIGN rule 8):
 
-* the body and the query string: ``MAX_BODY_BYTES`` each. The largest input of any
-  operation served here is a 131,072-character policy document, 393,216 bytes once
-  fully percent-encoded; a larger body is refused from its Content-Length, or as soon
-  as more arrives, before the rest is read;
+* the body: ``MAX_BODY_BYTES``. The largest input of any operation served here is a
+  131,072-character policy document, 393,216 bytes once fully percent-encoded; a
+  larger body is refused from its Content-Length, or as soon as more arrives, before
+  the rest is read;
+* the request's head (request line and headers), query string included:
+  ``MAX_HEAD_BYTES``, enforced by ``protocol.BoundedHeadProtocol`` before the app is
+  called, and for the query string by the endpoint too (SDKs send Query operations
+  as POST; a presigned URL is a few hundred bytes);
 * ``MAX_HEADERS`` header lines: SigV4 joins the values of every signed header, so the
   header count times the SignedHeaders list would otherwise grow quadratically;
 * ``MAX_PARAMETERS`` parameters (counted before they are decoded): each costs a dict
@@ -23,6 +27,7 @@ from selfiam.domain.errors import AwsError
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_HEADERS",
+    "MAX_HEAD_BYTES",
     "MAX_INDEX_DIGITS",
     "MAX_NAME_PARTS",
     "MAX_PARAMETERS",
@@ -33,6 +38,7 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 512 * 1024
+MAX_HEAD_BYTES = 64 * 1024
 MAX_HEADERS = 100
 MAX_PARAMETERS = 2_000
 MAX_NAME_PARTS = 8
@@ -64,7 +70,7 @@ def body_too_large() -> RequestEntityTooLarge:
 
 def query_too_large() -> RequestEntityTooLarge:
     return RequestEntityTooLarge(
-        f"The query string is too large: at most {MAX_BODY_BYTES} bytes are accepted."
+        f"The query string is too large: at most {MAX_HEAD_BYTES} bytes are accepted."
     )
 
 

@@ -134,6 +134,7 @@ def serve(
     """Serve the IAM and STS APIs."""
     import uvicorn
 
+    from selfiam.api.protocol import PROTOCOL
     from selfiam.app import create_app
 
     settings = settings_from(data_dir, database_url, host=host, port=port)
@@ -167,6 +168,7 @@ def serve(
             server_header=False,  # AWS sends no "server: uvicorn"; no need to advertise it
             proxy_headers=bool(proxies),
             forwarded_allow_ips=proxies,
+            http=PROTOCOL,
         )
         return
     uvicorn.run(
@@ -178,4 +180,5 @@ def serve(
         server_header=False,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies,
+        http=PROTOCOL,
     )
