@@ -286,7 +286,11 @@ def _credential(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
             f"from HTTP: '{date}' != '{request_day}', from '{date_source}'."
         )
-    names = tuple(name.strip().lower() for name in signed_headers.split(";") if name.strip())
+    # Each name once (a client never repeats one): repeats would multiply the canonical
+    # request's size by the headers' size. A client that did repeat one gets a mismatch.
+    names = tuple(
+        dict.fromkeys(name.strip().lower() for name in signed_headers.split(";") if name.strip())
+    )
     if "host" not in names:
         raise IncompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
     return SigV4Credential(
