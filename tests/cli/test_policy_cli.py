@@ -244,16 +244,27 @@ def test_self_service_alice_manages_her_own_key_not_bobs(tmp_path: Path) -> None
     }
     result = simulate_cli(request, tmp_path)
     assert result.exit_code == 0, result.output
-    create, delete, list_users = json.loads(result.stdout)["EvaluationResults"]
-    per_resource = {
-        r["EvalResourceName"]: r["EvalResourceDecision"] for r in create["ResourceSpecificResults"]
+    results = json.loads(result.stdout)["EvaluationResults"]
+    # One result per (action, resource), action-major, as AWS answers.
+    found = {(r["EvalActionName"], r["EvalResourceName"]): r for r in results}
+    assert list(found) == [
+        (action, resource)
+        for action in request["ActionNames"]
+        for resource in request["ResourceArns"]
+    ]
+    decided = {pair: r["EvalDecision"] for pair, r in found.items()}
+    assert decided == {
+        ("iam:CreateAccessKey", ALICE): "allowed",
+        ("iam:CreateAccessKey", BOB): "implicitDeny",
+        ("iam:DeleteUser", ALICE): "implicitDeny",
+        ("iam:DeleteUser", BOB): "implicitDeny",
+        ("iam:ListUsers", ALICE): "allowed",
+        ("iam:ListUsers", BOB): "allowed",
     }
-    assert per_resource == {ALICE: "allowed", BOB: "implicitDeny"}
-    assert create["EvalDecision"] == "implicitDeny"  # the most restrictive over the resources
-    assert delete["EvalDecision"] == "implicitDeny"
-    assert list_users["EvalDecision"] == "allowed"
-    own = create["ResourceSpecificResults"][0]["MatchedStatements"]
-    assert [m["SourcePolicyId"] for m in own] == ["PolicyInputList.1"]
+    own = found[("iam:CreateAccessKey", ALICE)]
+    (specific,) = own["ResourceSpecificResults"]
+    assert (specific["EvalResourceName"], specific["EvalResourceDecision"]) == (ALICE, "allowed")
+    assert [m["SourcePolicyId"] for m in specific["MatchedStatements"]] == ["PolicyInputList.1"]
 
 
 @pytest.mark.parametrize(
