@@ -126,10 +126,11 @@ def max_items(params: Mapping[str, Any]) -> int:
 
 
 def request_digest(params: Mapping[str, Any]) -> str:
-    """A fingerprint of everything but the paging parameters: a Marker names a position in
-    the results of one request, and is refused with any other."""
-    rest = {k: v for k, v in params.items() if k not in ("Marker", "MaxItems")}
-    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), default=str)
+    """A fingerprint of the list a Marker indexes, ActionNames × ResourceArns: a Marker
+    names a position in that list, and is refused with any other. (A client may change
+    the rest between pages, e.g. MaxItems; the position still means the same pair.)"""
+    product = [params.get("ActionNames"), params.get("ResourceArns")]
+    text = json.dumps(product, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=_DIGEST_BYTES).hexdigest()
 
 
