@@ -41,7 +41,8 @@ and passes them as ``StoredPolicies`` with the name AWS's simulator gives each s
 ``PermissionsBoundaryPolicyInputList`` replaces the stored boundary, as AWS documents.
 
 Cost: each distinct policy text is parsed once per process (an LRU keyed by text, kind and
-input position), and each distinct list of policies is indexed once, so a batch of thousands
+input position, bounded by the size of the text it holds), and each distinct list of
+policies is indexed once, so a batch of thousands
 of requests, or the pages of one request, spend their time evaluating, not parsing. One
 result's work is bounded from above before any is computed (``simulation_cost``); a request
 whose single result would cost more than a page is refused with InvalidInput.
@@ -52,7 +53,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from selfiam.domain.errors import InvalidInput, ValidationError
@@ -68,6 +68,7 @@ from selfiam.policy import (
     evaluate,
     parse_policy,
 )
+from selfiam.service.simulation_cache import SizedCache
 from selfiam.service.simulation_cost import check_result_steps, page_size, result_steps
 from selfiam.service.simulation_input import (
     PRINCIPAL_PARAMETERS,
@@ -107,13 +108,25 @@ _ALLOW_ALL = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*"
 # Parsing, once per distinct text.
 
 
-@lru_cache(maxsize=1024)
+#: Parsed texts (and the errors of bad ones): at most 4 MiB of policy text.
+_PARSED: SizedCache[tuple[str, PolicyKind, str], Policy | MalformedPolicyError] = SizedCache(
+    1024, 4 << 20
+)
+#: Indexed lists of input policies: at most 2 MiB of policy text (their parsed statements
+#: and per-action candidates are what costs memory).
+_SETS: SizedCache[tuple[tuple[str, ...], PolicyKind, str], PolicySet] = SizedCache(256, 2 << 20)
+
+
 def _compiled(text: str, kind: PolicyKind, policy_id: str) -> Policy | MalformedPolicyError:
     """The parsed policy, or the error it raised (cached too: a bad text is parsed once)."""
-    try:
-        return parse_policy(text, kind, policy_id)
-    except MalformedPolicyError as exc:
-        return exc.with_traceback(None)
+
+    def parse() -> Policy | MalformedPolicyError:
+        try:
+            return parse_policy(text, kind, policy_id)
+        except MalformedPolicyError as exc:
+            return exc.with_traceback(None)
+
+    return _PARSED.get((text, kind, policy_id), len(text), parse)
 
 
 def _parse(text: str, kind: PolicyKind, policy_id: str) -> Policy:
@@ -123,10 +136,13 @@ def _parse(text: str, kind: PolicyKind, policy_id: str) -> Policy:
     return result
 
 
-@lru_cache(maxsize=256)
 def _policy_set(texts: tuple[str, ...], kind: PolicyKind, prefix: str) -> PolicySet:
     """A list of input policies, parsed and indexed once (``prefix.N`` names policy N)."""
-    return PolicySet(_parse(text, kind, f"{prefix}.{n}") for n, text in enumerate(texts, 1))
+
+    def index() -> PolicySet:
+        return PolicySet(_parse(text, kind, f"{prefix}.{n}") for n, text in enumerate(texts, 1))
+
+    return _SETS.get((texts, kind, prefix), sum(map(len, texts)), index)
 
 
 def _resource_policy(text: str) -> Policy:
@@ -142,8 +158,8 @@ def _resource_policy(text: str) -> Policy:
 
 def clear_caches() -> None:
     """Forget parsed policies (tests, and a process that wants its memory back)."""
-    _compiled.cache_clear()
-    _policy_set.cache_clear()
+    _PARSED.clear()
+    _SETS.clear()
 
 
 # ---------------------------------------------------------------------------------------------
