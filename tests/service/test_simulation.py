@@ -631,6 +631,11 @@ def test_markers(call: Call) -> None:
     assert [r["EvalActionName"] for r in rest["EvaluationResults"]] == params["ActionNames"][1:]
 
 
+def test_no_action_names_is_an_empty_answer(call: Call) -> None:
+    page = call("SimulateCustomPolicy", PolicyInputList=[doc("s3:*")], ActionNames=[])
+    assert page == {"EvaluationResults": [], "IsTruncated": False}
+
+
 @pytest.mark.parametrize("max_items", [0, 1001, -1])
 def test_max_items_bounds(call: Call, max_items: int) -> None:
     with pytest.raises(ValidationError) as invalid:

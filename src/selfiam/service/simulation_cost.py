@@ -83,5 +83,5 @@ def check_result_steps(steps: int) -> None:
 
 
 def page_size(max_items: int, remaining: int, steps: int) -> int:
-    """How many results the next page holds."""
-    return max(1, min(max_items, remaining, PAGE_STEPS // steps))
+    """How many results the next page holds: at least one while any remain."""
+    return min(remaining, max(1, min(max_items, PAGE_STEPS // steps)))
