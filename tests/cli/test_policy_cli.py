@@ -244,27 +244,16 @@ def test_self_service_alice_manages_her_own_key_not_bobs(tmp_path: Path) -> None
     }
     result = simulate_cli(request, tmp_path)
     assert result.exit_code == 0, result.output
-    results = json.loads(result.stdout)["EvaluationResults"]
-    # One result per (action, resource), action-major, as AWS answers.
-    found = {(r["EvalActionName"], r["EvalResourceName"]): r for r in results}
-    assert list(found) == [
-        (action, resource)
-        for action in request["ActionNames"]
-        for resource in request["ResourceArns"]
-    ]
-    decided = {pair: r["EvalDecision"] for pair, r in found.items()}
-    assert decided == {
-        ("iam:CreateAccessKey", ALICE): "allowed",
-        ("iam:CreateAccessKey", BOB): "implicitDeny",
-        ("iam:DeleteUser", ALICE): "implicitDeny",
-        ("iam:DeleteUser", BOB): "implicitDeny",
-        ("iam:ListUsers", ALICE): "allowed",
-        ("iam:ListUsers", BOB): "allowed",
+    create, delete, list_users = json.loads(result.stdout)["EvaluationResults"]
+    per_resource = {
+        r["EvalResourceName"]: r["EvalResourceDecision"] for r in create["ResourceSpecificResults"]
     }
-    own = found[("iam:CreateAccessKey", ALICE)]
-    (specific,) = own["ResourceSpecificResults"]
-    assert (specific["EvalResourceName"], specific["EvalResourceDecision"]) == (ALICE, "allowed")
-    assert [m["SourcePolicyId"] for m in specific["MatchedStatements"]] == ["PolicyInputList.1"]
+    assert per_resource == {ALICE: "allowed", BOB: "implicitDeny"}
+    assert create["EvalDecision"] == "implicitDeny"  # the most restrictive over the resources
+    assert delete["EvalDecision"] == "implicitDeny"
+    assert list_users["EvalDecision"] == "allowed"
+    own = create["ResourceSpecificResults"][0]["MatchedStatements"]
+    assert [m["SourcePolicyId"] for m in own] == ["PolicyInputList.1"]
 
 
 @pytest.mark.parametrize(
@@ -580,9 +569,10 @@ def test_every_emitted_key_is_in_botocore_output_shape() -> None:
 # --- every result, one at a time -------------------------------------------------------------
 
 
-def test_cli_prints_every_result_of_a_long_product(tmp_path: Path) -> None:
-    """Past the API's pages (MaxItems defaults to 100): the CLI prints all 1,500 results."""
-    actions = [f"s3:Action{i}" for i in range(30)]
+def test_cli_prints_every_result_of_a_long_request(tmp_path: Path) -> None:
+    """Past the API's pages (MaxItems defaults to 100): the CLI prints all 300 actions, each
+    with its 50 resources."""
+    actions = [f"s3:Action{i}" for i in range(300)]
     resources = [f"arn:aws:s3:::bucket/k{i}" for i in range(50)]
     request = {"PolicyInputList": [doc(allow("s3:*"))], "ActionNames": actions,
                "ResourceArns": resources}  # fmt: skip
@@ -590,9 +580,11 @@ def test_cli_prints_every_result_of_a_long_product(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output[:500]
     response = json.loads(result.stdout)
     assert response["IsTruncated"] is False and "Marker" not in response
-    assert [
-        (r["EvalActionName"], r["EvalResourceName"]) for r in response["EvaluationResults"]
-    ] == [(a, r) for a in actions for r in resources]
+    results = response["EvaluationResults"]
+    assert [r["EvalActionName"] for r in results] == actions
+    for result_of_action in results:
+        specific = result_of_action["ResourceSpecificResults"]
+        assert [s["EvalResourceName"] for s in specific] == resources
     batch = simulate_cli([request, {"PolicyInputList": [doc(allow("s3:*"))]}], tmp_path)
     whole, bad = json.loads(batch.stdout)
     assert whole == response
@@ -620,10 +612,8 @@ def test_results_are_computed_as_they_are_taken() -> None:
     results = custom_policy_results(request, now=NOW)
     assert simulator.evaluations.value == before
     first = next(results)
-    assert (first["EvalActionName"], first["EvalResourceName"]) == (
-        "s3:Action0",
-        "arn:aws:s3:::b/0",
-    )
-    assert simulator.evaluations.value == before + 1
+    assert first["EvalActionName"] == "s3:Action0"
+    assert len(first["ResourceSpecificResults"]) == 1000
+    assert simulator.evaluations.value == before + 1000  # one action's resources, no more
     with pytest.raises(MalformedPolicyError):  # the request is checked before any result
         custom_policy_results({"PolicyInputList": ["{"], "ActionNames": ["s3:A"]}, now=NOW)

@@ -469,7 +469,7 @@ def test_role_source(call: Call, runtime: Runtime) -> None:
     assert simulate(call, role, "s3:GetObject", "*")["EvalDecision"] == "implicitDeny"
 
 
-# --- bounded work: pages of the ActionNames x ResourceArns product (issue 10) -------------
+# --- bounded work: pages of actions, each over every resource (issue 10) -----------------
 
 
 def evaluations() -> int:
@@ -493,37 +493,40 @@ def walk(call: Call, operation: str, **params: Any) -> list[dict[str, Any]]:
         marker = page["Marker"]
 
 
-def test_a_page_costs_its_own_results_not_the_product(call: Call) -> None:
-    """200 actions x 500 resources used to answer 100 results of 500 resources each (50,000
-    evaluations, 23 MB): now a page is MaxItems (action, resource) results, each evaluated
-    once, whatever the size of the product."""
+def test_a_page_costs_its_own_actions_not_the_request(call: Call) -> None:
+    """200 actions x 500 resources used to answer a page of 100 results of 500 resources
+    each (50,000 evaluations): a page now stops when its estimated work reaches PAGE_STEPS,
+    computes only its own actions (each over every resource, counted), and its answer is
+    bounded by the page, whatever the size of the request."""
+    from selfiam.service.simulation_cost import PAGE_STEPS, STATEMENT_STEPS
+
     actions = [f"iam:Action{i}" for i in range(200)]
     resources = [f"arn:aws:iam::{ACCOUNT}:user/u{i}" for i in range(500)]
     params = {"PolicyInputList": [doc("iam:*")], "ActionNames": actions, "ResourceArns": resources}
     page = call("SimulateCustomPolicy", **params)
     results = page["EvaluationResults"]
-    specific = sum(len(r.get("ResourceSpecificResults", [])) for r in results)
-    assert len(results) == 100 and specific == 100  # was 100 and 50,000
-    assert [(r["EvalActionName"], r["EvalResourceName"]) for r in results] == [
-        (actions[0], resource) for resource in resources[:100]
-    ]
-    assert page["IsTruncated"] is True
+    taken = len(results)
+    assert 1 <= taken < 100 and page["IsTruncated"] is True  # was 100 results
+    specific = [s for r in results for s in r["ResourceSpecificResults"]]
+    assert len(specific) == taken * len(resources)
+    assert len(specific) * STATEMENT_STEPS <= PAGE_STEPS  # was 50,000 x 16 = 800,000
+    assert len(json.dumps(page)) <= 16 * PAGE_STEPS
+    assert [r["EvalActionName"] for r in results] == actions[:taken]
+    for result in results:
+        assert [s["EvalResourceName"] for s in result["ResourceSpecificResults"]] == resources
+        assert result["EvalDecision"] == "allowed"
     before = evaluations()
     assert call("SimulateCustomPolicy", **params) == page
-    assert evaluations() - before == 100
+    assert evaluations() - before == taken * len(resources)
 
     before = evaluations()
     deep = call("SimulateCustomPolicy", **params, MaxItems=3, Marker=page["Marker"])
-    assert [(r["EvalActionName"], r["EvalResourceName"]) for r in deep["EvaluationResults"]] == [
-        (actions[0], resources[100]),
-        (actions[0], resources[101]),
-        (actions[0], resources[102]),
-    ]
-    assert evaluations() - before == 3
+    assert [r["EvalActionName"] for r in deep["EvaluationResults"]] == actions[taken : taken + 3]
+    assert evaluations() - before == 3 * len(resources)
 
 
 @pytest.mark.usefixtures("self_service")
-def test_every_pair_exactly_once_in_order(call: Call) -> None:
+def test_every_action_once_in_order_with_every_resource(call: Call) -> None:
     actions = ["iam:GetUser", "iam:CreateAccessKey", "iam:DeleteUser", "iam:ListUsers"]
     resources = [ALICE, BOB, "*"]
     for operation, extra in (
@@ -537,24 +540,27 @@ def test_every_pair_exactly_once_in_order(call: Call) -> None:
             ActionNames=actions,
             ResourceArns=resources,
             ContextEntries=context_of("alice", mfa=True),
-            MaxItems=5,
+            MaxItems=3,
             **extra,
         )
         results = [r for page in pages for r in page["EvaluationResults"]]
-        assert [len(p["EvaluationResults"]) for p in pages] == [5, 5, 2]
-        assert [(r["EvalActionName"], r["EvalResourceName"]) for r in results] == [
-            (a, r) for a in actions for r in resources
-        ]
+        assert [len(p["EvaluationResults"]) for p in pages] == [3, 1]
+        assert [r["EvalActionName"] for r in results] == actions
         # SimulatePrincipalPolicy's CallerArn defaults to the user: the details of a
         # resource in the same account need no second evaluation.
-        assert evaluations() - before == len(results) == 12
-        decided = {(r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"] for r in results}
+        assert evaluations() - before == len(actions) * len(resources) == 12
+        decided = {
+            (r["EvalActionName"], s["EvalResourceName"]): s["EvalResourceDecision"]
+            for r in results
+            for s in r["ResourceSpecificResults"]
+        }
+        assert list(decided) == [(a, r) for a in actions for r in resources]
         assert decided[("iam:CreateAccessKey", ALICE)] == "allowed"
         assert decided[("iam:CreateAccessKey", BOB)] == "implicitDeny"
-        for result in results:
-            (own,) = result["ResourceSpecificResults"]
-            assert own["EvalResourceName"] == result["EvalResourceName"]
-            assert own["EvalResourceDecision"] == result["EvalDecision"]
+        for result in results:  # the top level is the most restrictive over the resources
+            own = [s["EvalResourceDecision"] for s in result["ResourceSpecificResults"]]
+            worst = max(own, key=["allowed", "implicitDeny", "explicitDeny"].index)
+            assert result["EvalDecision"] == worst
 
 
 def test_costly_results_make_shorter_pages(call: Call) -> None:
@@ -598,6 +604,29 @@ def test_one_result_costing_more_than_a_page_is_refused(call: Call) -> None:
     assert evaluations() == before
 
 
+def test_one_action_over_too_many_resources_is_refused(call: Call) -> None:
+    """A result holds every resource: 10,000 of them cost more than a page for one action."""
+    resources = [f"arn:aws:s3:::bucket/{'k' * 40}{i}" for i in range(10_000)]
+    before = evaluations()
+    with pytest.raises(InvalidInput) as refused:
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[doc("s3:*")],
+            ActionNames=["s3:GetObject"],
+            ResourceArns=resources,
+        )
+    assert refused.value.message.startswith("The simulation is too large: one result would take")
+    assert evaluations() == before
+    fits = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[doc("s3:*")],
+        ActionNames=["s3:GetObject", "s3:PutObject"],
+        ResourceArns=resources[:1000],
+    )
+    assert [len(r["ResourceSpecificResults"]) for r in fits["EvaluationResults"]] == [1000, 1000]
+    assert evaluations() - before == 2000
+
+
 def test_markers(call: Call) -> None:
     from selfiam.service.simulation_input import encode_marker, request_digest
 
@@ -616,7 +645,7 @@ def test_markers(call: Call) -> None:
         "bm90IGEgbWFya2Vy",  # base64 of "not a marker"
         good[:-4],
         encode_marker(0, digest),  # the first page has no Marker
-        encode_marker(3, digest),  # past the last result
+        encode_marker(3, digest),  # past the last action
         encode_marker(10**18, digest),
         encode_marker(1, "0" * 24),  # another request's
     ]
@@ -626,7 +655,9 @@ def test_markers(call: Call) -> None:
         assert invalid.value.message == "Invalid Marker."
     with pytest.raises(ValidationError):  # a Marker is valid only for its own request
         call("SimulateCustomPolicy", **other, Marker=good)
-    # MaxItems may change between pages; the Marker still names the next result.
+    with pytest.raises(ValidationError):  # its results would hold other resources
+        call("SimulateCustomPolicy", **params, ResourceArns=["arn:aws:s3:::b/k"], Marker=good)
+    # MaxItems may change between pages; the Marker still names the next action.
     rest = call("SimulateCustomPolicy", **{**params, "MaxItems": 1000}, Marker=good)
     assert [r["EvalActionName"] for r in rest["EvaluationResults"]] == params["ActionNames"][1:]
 

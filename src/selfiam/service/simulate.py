@@ -8,15 +8,16 @@ response dict, reads no clock (``now`` is passed in) and imports nothing of the 
 What AWS answers, and what this module copies (IAM API reference: SimulateCustomPolicy,
 EvaluationResult, ResourceSpecificResult, Statement, ContextEntry):
 
-* One ``EvaluationResult`` per action and resource, action-major (every resource of the
-  first action, then of the second, ...); without ``ResourceArns`` the resource is ``*``.
-  When ``ResourceArns`` is given, ``ResourceSpecificResults`` repeats the result's own
-  resource with its decision, as AWS's answers do.
-* Paging (``MaxItems``, default 100, and ``Marker``): the i-th result is computed from i
-  alone, so a page costs its own results, never the whole product. A page also stops
-  early when its work would pass ``simulation_cost.PAGE_STEPS`` (AWS documents that fewer
-  than MaxItems may come back with IsTruncated); a Marker is opaque, names the next
-  result and is valid only for the request it came from (``Invalid Marker.`` otherwise).
+* One ``EvaluationResult`` per action name, whatever the number of resource ARNs: the
+  top-level ``EvalDecision`` is the most restrictive decision over the resources
+  (explicitDeny > implicitDeny > allowed) and, when ``ResourceArns`` is more than ``["*"]``,
+  ``ResourceSpecificResults`` gives each resource's own decision.
+* Paging (``MaxItems``, default 100, and ``Marker``) is over actions: the i-th result is
+  computed from action i alone, so a page costs its own actions, never the whole request.
+  A page also stops early when its work would pass ``simulation_cost.PAGE_STEPS`` (AWS
+  documents that fewer than MaxItems may come back with IsTruncated); a Marker is opaque,
+  names the next action and is valid only for the ActionNames and ResourceArns it came
+  from (``Invalid Marker.`` otherwise).
 * ``MatchedStatements`` name the input they come from the way AWS's simulator does:
   ``PolicyInputList.N`` (type ``IAM Policy``), ``PermissionsBoundaryPolicyInputList.N``
   (``Permissions Boundary Policy``) and ``ResourcePolicy`` (``Resource Policy``), with the
@@ -44,8 +45,9 @@ Cost: each distinct policy text is parsed once per process (an LRU keyed by text
 input position, bounded by the size of the text it holds), and each distinct list of
 policies is indexed once, so a batch of thousands
 of requests, or the pages of one request, spend their time evaluating, not parsing. One
-result's work is bounded from above before any is computed (``simulation_cost``); a request
-whose single result would cost more than a page is refused with InvalidInput.
+result's work (one action over every resource) is bounded from above before any is computed
+(``simulation_cost``); a request whose single result would cost more than a page is refused
+with InvalidInput.
 """
 
 from __future__ import annotations
@@ -69,7 +71,12 @@ from selfiam.policy import (
     parse_policy,
 )
 from selfiam.service.simulation_cache import SizedCache
-from selfiam.service.simulation_cost import check_result_steps, page_size, result_steps
+from selfiam.service.simulation_cost import (
+    action_steps,
+    check_result_steps,
+    decision_steps,
+    page_size,
+)
 from selfiam.service.simulation_input import (
     PRINCIPAL_PARAMETERS,
     account_of,
@@ -101,6 +108,7 @@ _SOURCE_TYPES = {
     PolicyKind.RESOURCE: "Resource Policy",
     PolicyKind.TRUST: "Resource Policy",
 }
+_RANK = {"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
 _ALLOW_ALL = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}'
 
 
@@ -207,8 +215,8 @@ evaluations = _Counter()
 
 
 class _Simulation:
-    """One call's parsed inputs; `result(i)` builds the i-th EvaluationResult of the
-    ActionNames × ResourceArns product (action-major) from its index alone."""
+    """One call's parsed inputs; `result(i)` builds the EvaluationResult of the i-th action
+    name (every resource of it) from its index alone."""
 
     def __init__(
         self, params: Mapping[str, Any], now: datetime, stored: StoredPolicies | None = None
@@ -249,14 +257,15 @@ class _Simulation:
         self.owner_account = account_of(owner)
         self.caller_account = account_of(self.caller_arn)
         self.context = request_context(params, self.caller_arn, now)
-        self.total = len(self.actions) * len(self.resources)
-        self.steps = result_steps(
+        self.total = len(self.actions)
+        steps = decision_steps(
             self.identity.policies,
             self.boundary.policies if self.boundary is not None else (),
             (self.resource_policy,) if self.resource_policy is not None else (),
             self.context,
             cross_account=self.caller_account is not None,
         )
+        self.steps = action_steps(steps, self.resources)
         check_result_steps(self.steps)
 
     def _evaluate(
@@ -316,30 +325,39 @@ class _Simulation:
         return evaluation, extra
 
     def result(self, index: int) -> dict[str, Any]:
-        action = self.actions[index // len(self.resources)]
-        resource = self.resources[index % len(self.resources)]
-        evaluation, extra = self._one(action, resource)
-        matched = [_statement(m, self.sources) for m in evaluation.matched_statements]
+        action = self.actions[index]
+        outcomes = [(resource, *self._one(action, resource)) for resource in self.resources]
+        worst = max(outcomes, key=lambda o: _RANK[o[1].decision])
+        decision = worst[1].decision
+        # The statements of every resource decided like the aggregate, each once, in the
+        # order first seen (a dict: a list's `in` made this quadratic in the resources).
+        matched: dict[MatchedStatement, None] = {}
         missing: dict[str, str] = {}
-        for key in evaluation.missing_context_keys:
-            missing.setdefault(key.lower(), key)
+        for _resource, evaluation, _extra in outcomes:
+            if evaluation.decision == decision:
+                matched.update(dict.fromkeys(evaluation.matched_statements))
+            for key in evaluation.missing_context_keys:
+                missing.setdefault(key.lower(), key)
         result: dict[str, Any] = {
             "EvalActionName": action,
-            "EvalResourceName": resource,
-            "EvalDecision": evaluation.decision,
-            "MatchedStatements": matched,
+            "EvalResourceName": worst[0],
+            "EvalDecision": decision,
+            "MatchedStatements": [_statement(m, self.sources) for m in matched],
             "MissingContextValues": [missing[k] for k in sorted(missing)],
-            **extra,
         }
+        result.update(worst[2])
         if self.per_resource:
             result["ResourceSpecificResults"] = [
                 {
                     "EvalResourceName": resource,
                     "EvalResourceDecision": evaluation.decision,
-                    "MatchedStatements": list(matched),
+                    "MatchedStatements": [
+                        _statement(m, self.sources) for m in evaluation.matched_statements
+                    ],
                     "MissingContextValues": list(evaluation.missing_context_keys),
                     **extra,
                 }
+                for resource, evaluation, extra in outcomes
             ]
         return result
 
@@ -371,7 +389,7 @@ def simulate_principal_policy(
 
 def custom_policy_results(params: Mapping[str, Any], *, now: datetime) -> Iterator[dict[str, Any]]:
     """Every EvaluationResult of a SimulateCustomPolicy request, in order, one at a time
-    (the CLI's batches: memory stays that of one result, however long the product).
+    (the CLI's batches: memory stays that of one result, however many the actions).
 
     The request is checked before this returns; Marker and MaxItems are ignored.
     """
@@ -381,7 +399,8 @@ def custom_policy_results(params: Mapping[str, Any], *, now: datetime) -> Iterat
 
 
 def _page(params: Mapping[str, Any], simulation: _Simulation) -> dict[str, Any]:
-    """The page the Marker asks for: at most MaxItems results and PAGE_STEPS of work."""
+    """The page the Marker asks for: at most MaxItems results (actions) and PAGE_STEPS of
+    work."""
     limit = max_items(params)
     digest = request_digest(params)
     start = start_of(params, simulation.total, digest)

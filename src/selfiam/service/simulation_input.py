@@ -126,16 +126,17 @@ def max_items(params: Mapping[str, Any]) -> int:
 
 
 def request_digest(params: Mapping[str, Any]) -> str:
-    """A fingerprint of the list a Marker indexes, ActionNames × ResourceArns: a Marker
-    names a position in that list, and is refused with any other. (A client may change
-    the rest between pages, e.g. MaxItems; the position still means the same pair.)"""
+    """A fingerprint of what a Marker points into: it names a position in ActionNames,
+    whose results each cover every ResourceArns entry, and is refused with other lists.
+    (A client may change the rest between pages, e.g. MaxItems; the position still means
+    the same action.)"""
     product = [params.get("ActionNames"), params.get("ResourceArns")]
     text = json.dumps(product, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=_DIGEST_BYTES).hexdigest()
 
 
 def encode_marker(index: int, digest: str) -> str:
-    """The Marker of the page that starts at result ``index`` (opaque to clients)."""
+    """The Marker of the page that starts at result (action) ``index``; opaque to clients."""
     return base64.urlsafe_b64encode(f"{_MARKER_PREFIX}{index}:{digest}".encode()).decode()
 
 
