@@ -4,9 +4,10 @@
 `selfiam.service.simulate`), so a policy can be tried from a shell or CI before it is
 applied. It reads one request object, or an array of them: a batch of thousands of cases
 runs in one process, each distinct policy parsed once. Where the API pages (MaxItems,
-Marker), the CLI prints every result of a request, written out one at a time as it is
-computed, so memory holds the input and one result, however long ActionNames ×
-ResourceArns is; a request that gives MaxItems or Marker gets exactly that page instead.
+Marker), the CLI prints every result of a request (one per action, each with every
+resource), written out one at a time as it is computed, so memory holds the input and one
+result, however many the actions; a request that gives MaxItems or Marker gets exactly
+that page instead.
 ``validate`` parses one document the way CreatePolicy / PutUserPolicy /
 UpdateAssumeRolePolicy would.
 """

@@ -130,8 +130,8 @@ def request_digest(params: Mapping[str, Any]) -> str:
     whose results each cover every ResourceArns entry, and is refused with other lists.
     (A client may change the rest between pages, e.g. MaxItems; the position still means
     the same action.)"""
-    product = [params.get("ActionNames"), params.get("ResourceArns")]
-    text = json.dumps(product, separators=(",", ":"), default=str)
+    lists = [params.get("ActionNames"), params.get("ResourceArns")]
+    text = json.dumps(lists, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=_DIGEST_BYTES).hexdigest()
 
 

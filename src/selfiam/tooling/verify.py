@@ -209,9 +209,13 @@ class PagingError(RuntimeError):
 def _paged(
     call: Callable[..., Mapping[str, Any]], page_size: int | None = None, **params: Any
 ) -> dict[str, str]:
-    """Action name -> EvalDecision over every page (IsTruncated / Marker), as AWS and
-    selfiam page them; an action answered more than once keeps its most restrictive
-    decision (one result per resource, or per action with ResourceSpecificResults)."""
+    """Action name -> EvalDecision over every page (IsTruncated / Marker).
+
+    AWS and selfiam answer one result per action whose top-level EvalDecision is the most
+    restrictive over ResourceArns (each resource's own is in ResourceSpecificResults);
+    the battery asks one resource per call, so that is the resource's decision. AWS's
+    simulator used to answer one result per resource instead, each with that same
+    aggregate: an action answered more than once keeps its most restrictive decision."""
     if page_size is not None:
         params["MaxItems"] = page_size
     decisions: dict[str, str] = {}
