@@ -564,3 +564,56 @@ def test_every_emitted_key_is_in_botocore_output_shape() -> None:
     _check_shape(
         context_keys_for_custom_policy({"PolicyInputList": [SELF_SERVICE]}), keys_output, "keys"
     )
+
+
+# --- every result, one at a time -------------------------------------------------------------
+
+
+def test_cli_prints_every_result_of_a_long_request(tmp_path: Path) -> None:
+    """Past the API's pages (MaxItems defaults to 100): the CLI prints all 300 actions, each
+    with its 50 resources."""
+    actions = [f"s3:Action{i}" for i in range(300)]
+    resources = [f"arn:aws:s3:::bucket/k{i}" for i in range(50)]
+    request = {"PolicyInputList": [doc(allow("s3:*"))], "ActionNames": actions,
+               "ResourceArns": resources}  # fmt: skip
+    result = simulate_cli(request, tmp_path)
+    assert result.exit_code == 0, result.output[:500]
+    response = json.loads(result.stdout)
+    assert response["IsTruncated"] is False and "Marker" not in response
+    results = response["EvaluationResults"]
+    assert [r["EvalActionName"] for r in results] == actions
+    for result_of_action in results:
+        specific = result_of_action["ResourceSpecificResults"]
+        assert [s["EvalResourceName"] for s in specific] == resources
+    batch = simulate_cli([request, {"PolicyInputList": [doc(allow("s3:*"))]}], tmp_path)
+    whole, bad = json.loads(batch.stdout)
+    assert whole == response
+    assert bad["Error"]["Code"] == "ValidationError"
+
+
+def test_cli_gives_the_page_asked_for(tmp_path: Path) -> None:
+    request = {"PolicyInputList": [doc(allow("s3:*"))], "ActionNames": ["s3:A", "s3:B", "s3:C"],
+               "MaxItems": 2}  # fmt: skip
+    first = json.loads(simulate_cli(request, tmp_path).stdout)
+    assert [r["EvalActionName"] for r in first["EvaluationResults"]] == ["s3:A", "s3:B"]
+    assert first["IsTruncated"] is True
+    rest = json.loads(simulate_cli({**request, "Marker": first["Marker"]}, tmp_path).stdout)
+    assert [r["EvalActionName"] for r in rest["EvaluationResults"]] == ["s3:C"]
+
+
+def test_results_are_computed_as_they_are_taken() -> None:
+    from selfiam.service import simulate as simulator
+    from selfiam.service.simulate import custom_policy_results
+
+    request = {"PolicyInputList": [doc(allow("s3:*"))],
+               "ActionNames": [f"s3:Action{i}" for i in range(1000)],
+               "ResourceArns": [f"arn:aws:s3:::b/{i}" for i in range(1000)]}  # fmt: skip
+    before = simulator.evaluations.value
+    results = custom_policy_results(request, now=NOW)
+    assert simulator.evaluations.value == before
+    first = next(results)
+    assert first["EvalActionName"] == "s3:Action0"
+    assert len(first["ResourceSpecificResults"]) == 1000
+    assert simulator.evaluations.value == before + 1000  # one action's resources, no more
+    with pytest.raises(MalformedPolicyError):  # the request is checked before any result
+        custom_policy_results({"PolicyInputList": ["{"], "ActionNames": ["s3:A"]}, now=NOW)

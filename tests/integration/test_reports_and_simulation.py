@@ -156,3 +156,70 @@ def test_simulate_custom_policy(sqlite_server: LiveServer) -> None:
     with pytest.raises(ClientError) as malformed:
         admin.simulate_custom_policy(PolicyInputList=["{"], ActionNames=["s3:GetObject"])
     assert malformed.value.response["Error"]["Code"] == "MalformedPolicyDocument"
+
+
+def test_simulator_paginators_return_every_action_once_in_order(sqlite_server: LiveServer) -> None:
+    """boto3's paginators follow Marker/IsTruncated: every action exactly once, in order,
+    each with every resource in ResourceSpecificResults, whatever the page size."""
+    admin = sqlite_server.client()
+    acct = sqlite_server.account_id
+    _self_service_user(sqlite_server, "sim-pager")
+    pager = f"arn:aws:iam::{acct}:user/sim-pager"
+    actions = [f"iam:Action{i}" for i in range(30)] + ["iam:ListUsers", "iam:CreateAccessKey"]
+    resources = [f"arn:aws:iam::{acct}:user/u{i}" for i in range(40)] + [pager]
+    policy = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:List*",
+                                                  "Resource": "*"}]}
+    )  # fmt: skip
+    calls = {
+        "simulate_custom_policy": {"PolicyInputList": [policy]},
+        "simulate_principal_policy": {"PolicySourceArn": pager},
+    }
+    rank = ["allowed", "implicitDeny", "explicitDeny"].index
+    for operation, extra in calls.items():
+        for page_size in (1000, 5):
+            pages = list(
+                admin.get_paginator(operation).paginate(
+                    ActionNames=actions,
+                    ResourceArns=resources,
+                    PaginationConfig={"PageSize": page_size},
+                    **extra,
+                )
+            )
+            sizes = [len(p["EvaluationResults"]) for p in pages]
+            assert max(sizes) <= page_size and sum(sizes) == len(actions) == 32
+            results = [r for p in pages for r in p["EvaluationResults"]]
+            assert [r["EvalActionName"] for r in results] == actions
+            decided = {}
+            for result in results:
+                specific = result["ResourceSpecificResults"]
+                assert [s["EvalResourceName"] for s in specific] == resources
+                own = [s["EvalResourceDecision"] for s in specific]
+                assert result["EvalDecision"] == max(own, key=rank)
+                decided.update(
+                    {(result["EvalActionName"], s["EvalResourceName"]): s["EvalResourceDecision"]
+                     for s in specific}
+                )  # fmt: skip
+            assert decided[("iam:ListUsers", pager)] == "allowed"
+            assert decided[("iam:Action0", pager)] != "allowed"
+    first = admin.simulate_custom_policy(
+        PolicyInputList=[policy], ActionNames=actions, ResourceArns=resources, MaxItems=10
+    )
+    assert len(first["EvaluationResults"]) == 10 and first["IsTruncated"] is True
+    listed = first["EvaluationResults"][1]
+    assert (listed["EvalActionName"], listed["EvalDecision"]) == ("iam:Action1", "implicitDeny")
+
+    with pytest.raises(ClientError) as invalid:
+        admin.simulate_custom_policy(
+            PolicyInputList=[policy], ActionNames=actions, Marker="not-a-marker"
+        )
+    assert invalid.value.response["Error"] == {
+        "Code": "ValidationError",
+        "Message": "Invalid Marker.",
+        "Type": "Sender",
+    }
+    with pytest.raises(ClientError) as other:  # a Marker of other ActionNames
+        admin.simulate_custom_policy(
+            PolicyInputList=[policy], ActionNames=actions[:5], Marker=first["Marker"]
+        )
+    assert other.value.response["Error"]["Code"] == "ValidationError"

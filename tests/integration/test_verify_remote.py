@@ -94,3 +94,32 @@ def test_unknown_group_and_user(sqlite_server: LiveServer) -> None:
     assert "GetGroup: NoSuchEntity:" in result.output
     result = run(sqlite_server, "--user", "nobody-here")
     assert result.exit_code == 1 and "GetUser: NoSuchEntity:" in result.output
+
+
+def test_paged_answers_are_followed_on_a_live_endpoint(sqlite_server: LiveServer) -> None:
+    """Two results a page: both simulators follow Marker / IsTruncated to the same answers."""
+    from selfiam.tooling.verify import (
+        CustomPolicySimulator,
+        PrincipalSimulator,
+        Target,
+        battery,
+        mismatches,
+        run_battery,
+    )
+
+    admin = sqlite_server.client()
+    admin.create_user(UserName="verified-paged")
+    admin.add_user_to_group(GroupName="SelfService", UserName="verified-paged")
+    target = Target("verified-paged", account=sqlite_server.account_id)
+    probes = battery(target)
+    arn = target.user_arn
+    for simulator, paged in (
+        (PrincipalSimulator(admin, arn), PrincipalSimulator(admin, arn, page_size=2)),
+        (
+            CustomPolicySimulator(admin, [SELF_SERVICE.read_text()]),
+            CustomPolicySimulator(admin, [SELF_SERVICE.read_text()], page_size=2),
+        ),
+    ):
+        whole = run_battery(probes, simulator, target.member)
+        assert run_battery(probes, paged, target.member) == whole
+        assert not mismatches(whole)

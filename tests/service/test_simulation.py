@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from tests.service.conftest import ACCOUNT, Call
 
-from selfiam.domain.errors import AccessDenied, InvalidInput, MalformedPolicyDocument, NoSuchEntity
+from selfiam.domain.errors import (
+    AccessDenied,
+    InvalidInput,
+    MalformedPolicyDocument,
+    NoSuchEntity,
+    ValidationError,
+)
 from selfiam.service.bootstrap import self_service_policy_document
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
@@ -461,3 +467,236 @@ def test_role_source(call: Call, runtime: Runtime) -> None:
     (statement,) = result["MatchedStatements"]
     assert (statement["SourcePolicyId"], statement["SourcePolicyType"]) == ("deploy", "role")
     assert simulate(call, role, "s3:GetObject", "*")["EvalDecision"] == "implicitDeny"
+
+
+# --- bounded work: pages of actions, each over every resource (issue 10) -----------------
+
+
+def evaluations() -> int:
+    """The simulator's evaluation counter (read at call time: it did not exist before)."""
+    from selfiam.service import simulate as simulator
+
+    return int(simulator.evaluations.value)
+
+
+def walk(call: Call, operation: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page, following Marker; asserts each page keeps to MaxItems."""
+    pages: list[dict[str, Any]] = []
+    marker: str | None = None
+    while True:
+        page = call(operation, **params, **({"Marker": marker} if marker else {}))
+        assert len(page["EvaluationResults"]) <= params.get("MaxItems", 100)
+        pages.append(page)
+        if not page["IsTruncated"]:
+            assert "Marker" not in page
+            return pages
+        marker = page["Marker"]
+
+
+def test_a_page_costs_its_own_actions_not_the_request(call: Call) -> None:
+    """200 actions x 500 resources used to answer a page of 100 results of 500 resources
+    each (50,000 evaluations): a page now stops when its estimated work reaches PAGE_STEPS,
+    computes only its own actions (each over every resource, counted), and its answer is
+    bounded by the page, whatever the size of the request."""
+    from selfiam.service.simulation_cost import PAGE_STEPS, STATEMENT_STEPS
+
+    actions = [f"iam:Action{i}" for i in range(200)]
+    resources = [f"arn:aws:iam::{ACCOUNT}:user/u{i}" for i in range(500)]
+    params = {"PolicyInputList": [doc("iam:*")], "ActionNames": actions, "ResourceArns": resources}
+    page = call("SimulateCustomPolicy", **params)
+    results = page["EvaluationResults"]
+    taken = len(results)
+    assert 1 <= taken < 100 and page["IsTruncated"] is True  # was 100 results
+    specific = [s for r in results for s in r["ResourceSpecificResults"]]
+    assert len(specific) == taken * len(resources)
+    assert len(specific) * STATEMENT_STEPS <= PAGE_STEPS  # was 50,000 x 16 = 800,000
+    assert len(json.dumps(page)) <= 16 * PAGE_STEPS
+    assert [r["EvalActionName"] for r in results] == actions[:taken]
+    for result in results:
+        assert [s["EvalResourceName"] for s in result["ResourceSpecificResults"]] == resources
+        assert result["EvalDecision"] == "allowed"
+    before = evaluations()
+    assert call("SimulateCustomPolicy", **params) == page
+    assert evaluations() - before == taken * len(resources)
+
+    before = evaluations()
+    deep = call("SimulateCustomPolicy", **params, MaxItems=3, Marker=page["Marker"])
+    assert [r["EvalActionName"] for r in deep["EvaluationResults"]] == actions[taken : taken + 3]
+    assert evaluations() - before == 3 * len(resources)
+
+
+@pytest.mark.usefixtures("self_service")
+def test_every_action_once_in_order_with_every_resource(call: Call) -> None:
+    actions = ["iam:GetUser", "iam:CreateAccessKey", "iam:DeleteUser", "iam:ListUsers"]
+    resources = [ALICE, BOB, "*"]
+    for operation, extra in (
+        ("SimulateCustomPolicy", {"PolicyInputList": [self_service_policy_document()]}),
+        ("SimulatePrincipalPolicy", {"PolicySourceArn": ALICE}),
+    ):
+        before = evaluations()
+        pages = walk(
+            call,
+            operation,
+            ActionNames=actions,
+            ResourceArns=resources,
+            ContextEntries=context_of("alice", mfa=True),
+            MaxItems=3,
+            **extra,
+        )
+        results = [r for page in pages for r in page["EvaluationResults"]]
+        assert [len(p["EvaluationResults"]) for p in pages] == [3, 1]
+        assert [r["EvalActionName"] for r in results] == actions
+        # SimulatePrincipalPolicy's CallerArn defaults to the user: the details of a
+        # resource in the same account need no second evaluation.
+        assert evaluations() - before == len(actions) * len(resources) == 12
+        decided = {
+            (r["EvalActionName"], s["EvalResourceName"]): s["EvalResourceDecision"]
+            for r in results
+            for s in r["ResourceSpecificResults"]
+        }
+        assert list(decided) == [(a, r) for a in actions for r in resources]
+        assert decided[("iam:CreateAccessKey", ALICE)] == "allowed"
+        assert decided[("iam:CreateAccessKey", BOB)] == "implicitDeny"
+        for result in results:  # the top level is the most restrictive over the resources
+            own = [s["EvalResourceDecision"] for s in result["ResourceSpecificResults"]]
+            worst = max(own, key=["allowed", "implicitDeny", "explicitDeny"].index)
+            assert result["EvalDecision"] == worst
+
+
+def test_costly_results_make_shorter_pages(call: Call) -> None:
+    """A page holds at most PAGE_STEPS of estimated work: ForAnyValue:StringLike with 400
+    patterns over 40 tag keys costs ~90,000 steps a result, so a page holds 5 of them."""
+    from selfiam.service.simulation_cost import PAGE_STEPS
+
+    patterns = [f"t{i}*" for i in range(400)]
+    policy = doc("s3:*", Condition={"ForAnyValue:StringLike": {"aws:TagKeys": patterns}})
+    tags = entry("aws:TagKeys", *[f"k-{i}" for i in range(40)], kind="stringList")
+    actions = [f"s3:Action{i}" for i in range(10)]
+    before = evaluations()
+    pages = walk(
+        call,
+        "SimulateCustomPolicy",
+        PolicyInputList=[policy],
+        ActionNames=actions,
+        ContextEntries=[tags],
+        MaxItems=1000,
+    )
+    sizes = [len(p["EvaluationResults"]) for p in pages]
+    assert sum(sizes) == 10 and max(sizes) < 10 and len(pages) > 1
+    assert evaluations() - before == 10
+    assert [r["EvalActionName"] for p in pages for r in p["EvaluationResults"]] == actions
+    assert max(sizes) <= PAGE_STEPS // (400 * 40 * 5)
+
+
+def test_one_result_costing_more_than_a_page_is_refused(call: Call) -> None:
+    patterns = [f"t{i}*" for i in range(400)]
+    policy = doc("s3:*", Condition={"ForAnyValue:StringLike": {"aws:TagKeys": patterns}})
+    tags = entry("aws:TagKeys", *[f"key-{i}" for i in range(1000)], kind="stringList")
+    before = evaluations()
+    with pytest.raises(InvalidInput) as refused:
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[policy],
+            ActionNames=["s3:GetObject"],
+            ContextEntries=[tags],
+        )
+    assert refused.value.message.startswith("The simulation is too large: one result would take")
+    assert evaluations() == before
+
+
+def test_one_action_over_too_many_resources_is_refused(call: Call) -> None:
+    """A result holds every resource: 10,000 of them cost more than a page for one action."""
+    resources = [f"arn:aws:s3:::bucket/{'k' * 40}{i}" for i in range(10_000)]
+    before = evaluations()
+    with pytest.raises(InvalidInput) as refused:
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[doc("s3:*")],
+            ActionNames=["s3:GetObject"],
+            ResourceArns=resources,
+        )
+    assert refused.value.message.startswith("The simulation is too large: one result would take")
+    assert evaluations() == before
+    fits = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[doc("s3:*")],
+        ActionNames=["s3:GetObject", "s3:PutObject"],
+        ResourceArns=resources[:1000],
+    )
+    assert [len(r["ResourceSpecificResults"]) for r in fits["EvaluationResults"]] == [1000, 1000]
+    assert evaluations() - before == 2000
+
+
+def test_markers(call: Call) -> None:
+    from selfiam.service.simulation_input import encode_marker, request_digest
+
+    params: dict[str, Any] = {
+        "PolicyInputList": [doc("s3:Get*")],
+        "ActionNames": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        "MaxItems": 1,
+    }
+    first = call("SimulateCustomPolicy", **params)
+    good = first["Marker"]
+    assert len(good) <= 320 and good.isascii()
+    other = {**params, "ActionNames": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]}
+    digest = request_digest(params)
+    bad = [
+        "garbage",
+        "bm90IGEgbWFya2Vy",  # base64 of "not a marker"
+        good[:-4],
+        encode_marker(0, digest),  # the first page has no Marker
+        encode_marker(3, digest),  # past the last action
+        encode_marker(10**18, digest),
+        encode_marker(1, "0" * 24),  # another request's
+    ]
+    for marker in bad:
+        with pytest.raises(ValidationError) as invalid:
+            call("SimulateCustomPolicy", **params, Marker=marker)
+        assert invalid.value.message == "Invalid Marker."
+    with pytest.raises(ValidationError):  # a Marker is valid only for its own request
+        call("SimulateCustomPolicy", **other, Marker=good)
+    with pytest.raises(ValidationError):  # its results would hold other resources
+        call("SimulateCustomPolicy", **params, ResourceArns=["arn:aws:s3:::b/k"], Marker=good)
+    # MaxItems may change between pages; the Marker still names the next action.
+    rest = call("SimulateCustomPolicy", **{**params, "MaxItems": 1000}, Marker=good)
+    assert [r["EvalActionName"] for r in rest["EvaluationResults"]] == params["ActionNames"][1:]
+
+
+def test_no_action_names_is_an_empty_answer(call: Call) -> None:
+    page = call("SimulateCustomPolicy", PolicyInputList=[doc("s3:*")], ActionNames=[])
+    assert page == {"EvaluationResults": [], "IsTruncated": False}
+
+
+@pytest.mark.parametrize("max_items", [0, 1001, -1])
+def test_max_items_bounds(call: Call, max_items: int) -> None:
+    with pytest.raises(ValidationError) as invalid:
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[doc("s3:*")],
+            ActionNames=["s3:GetObject"],
+            MaxItems=max_items,
+        )
+    assert invalid.value.message == (
+        f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy "
+        "constraint: Member must have value between 1 and 1000"
+    )
+
+
+def test_heavy_reads_leave_the_event_loop(runtime: Runtime) -> None:
+    from selfiam.api.backend import RuntimeBackend
+
+    backend = RuntimeBackend(runtime)
+    assert runtime.local_database
+    assert backend.is_fast("iam", "GetUser") and backend.is_fast("iam", "ListUsers")
+    for action in (
+        "SimulateCustomPolicy",
+        "SimulatePrincipalPolicy",
+        "GetContextKeysForCustomPolicy",
+        "GetContextKeysForPrincipalPolicy",
+        "GetAccountAuthorizationDetails",
+        "GetCredentialReport",
+        "ListEntitiesForPolicy",
+        "GetAccountSummary",
+        "CreateUser",
+    ):
+        assert not backend.is_fast("iam", action), action

@@ -13,8 +13,10 @@ from click.testing import CliRunner, Result
 from selfiam.cli.main import cli
 from selfiam.tooling.escalation import PATHS
 from selfiam.tooling.verify import (
+    CustomPolicySimulator,
     LocalSimulator,
     Outcome,
+    PagingError,
     Target,
     battery,
     mismatches,
@@ -103,6 +105,35 @@ def test_one_simulation_per_resource_and_mfa_state() -> None:
     outcomes = run_battery(probes, Counting(), MEMBER)
     assert [o.probe for o in outcomes] == probes
     assert len(calls) == len({(p.resource, p.mfa) for p in probes})
+
+
+def test_every_page_of_the_simulator_is_read() -> None:
+    """One result a page: the battery still gets every decision, the same as in one page."""
+    probes = battery(Target(MEMBER))
+    whole = run_battery(probes, LocalSimulator([SELF_SERVICE.read_text()]), MEMBER)
+    paged = run_battery(probes, LocalSimulator([SELF_SERVICE.read_text()], page_size=1), MEMBER)
+    assert paged == whole
+    assert not mismatches(paged)
+
+
+class _StuckEndpoint:
+    """An IAM endpoint whose pages never end: IsTruncated with the same Marker again."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def simulate_custom_policy(self, **params: Any) -> dict[str, Any]:
+        self.calls += 1
+        result = {"EvalActionName": params["ActionNames"][0], "EvalDecision": "allowed"}
+        return {"EvaluationResults": [result], "IsTruncated": True, "Marker": "again"}
+
+
+def test_a_marker_that_does_not_advance_stops_the_run() -> None:
+    endpoint = _StuckEndpoint()
+    simulator = CustomPolicySimulator(endpoint, ["{}"])
+    with pytest.raises(PagingError):
+        simulator.decisions(["iam:GetUser"], "*", [])
+    assert endpoint.calls == 2
 
 
 # --- the checked-in policy -------------------------------------------------------------------

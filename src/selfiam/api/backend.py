@@ -61,11 +61,38 @@ class RuntimeBackend:
         """Reads hash no password and take no write lock, so on a local database (SQLite)
         they never block for long; an unknown action is refused quickly (InvalidAction).
         On PostgreSQL every query waits for the network: a read on the event loop would
-        stall every other request meanwhile, so reads go to the threadpool too."""
-        return _is_read(service, action) and self.runtime.local_database
+        stall every other request meanwhile, so reads go to the threadpool too. So do the
+        reads whose cost grows with the request or the account rather than a few indexed
+        rows (`_HEAVY_READS`)."""
+        return (
+            (service, action) not in _HEAVY_READS
+            and _is_read(service, action)
+            and self.runtime.local_database
+        )
 
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
         self.runtime.record_rejection(f"{service}:{action}", error, _request_info(service, meta))
+
+
+#: Reads that may take long on any database: the simulator and the context-key operations
+#: parse and evaluate the policies the request carries (a megabyte of them); a page of
+#: GetAccountAuthorizationDetails holds up to 1,000 entities with every policy document and
+#: version; GetCredentialReport sends a report as long as the account's user list;
+#: ListEntitiesForPolicy reads every entity attached to the policy before it pages;
+#: GetAccountSummary counts every table of the account.
+_HEAVY_READS = frozenset(
+    ("iam", action)
+    for action in (
+        "SimulateCustomPolicy",
+        "SimulatePrincipalPolicy",
+        "GetContextKeysForCustomPolicy",
+        "GetContextKeysForPrincipalPolicy",
+        "GetAccountAuthorizationDetails",
+        "GetCredentialReport",
+        "ListEntitiesForPolicy",
+        "GetAccountSummary",
+    )
+)
 
 
 def _request_info(service: str, meta: RequestMeta, versions: Any = None) -> RequestInfo:

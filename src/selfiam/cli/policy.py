@@ -3,14 +3,21 @@
 ``simulate`` answers SimulateCustomPolicy exactly as the API will (same function,
 `selfiam.service.simulate`), so a policy can be tried from a shell or CI before it is
 applied. It reads one request object, or an array of them: a batch of thousands of cases
-runs in one process, each distinct policy parsed once. ``validate`` parses one document the
-way CreatePolicy / PutUserPolicy / UpdateAssumeRolePolicy would.
+runs in one process, each distinct policy parsed once. Where the API pages (MaxItems,
+Marker), the CLI prints every result of a request (one per action, each with every
+resource), written out one at a time as it is computed, so memory holds the input and one
+result, however many the actions; a request that gives MaxItems or Marker gets exactly
+that page instead.
+``validate`` parses one document the way CreatePolicy / PutUserPolicy /
+UpdateAssumeRolePolicy would.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import textwrap
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any, NoReturn
 
@@ -25,7 +32,7 @@ from selfiam.policy import (
     parse_policy,
     policy_size,
 )
-from selfiam.service.simulate import simulate_custom_policy
+from selfiam.service.simulate import custom_policy_results, simulate_custom_policy
 
 _KINDS = [kind.value for kind in PolicyKind]
 
@@ -83,8 +90,10 @@ def simulate(source: IO[str], now: str | None) -> None:
     """Answer SimulateCustomPolicy for one request object or an array of them.
 
     An object prints the response (boto3's keys) and exits 1 with the error on stderr if
-    the request is bad. An array prints an array of responses in order; a bad element's
-    response is {"Error": {"Code": ..., "Message": ...}} and the rest still run.
+    the request is bad. An array prints an array of responses in order, one line each; a
+    bad element's response is {"Error": {"Code": ..., "Message": ...}} and the rest still
+    run. Every result is printed (IsTruncated false) unless the request gives MaxItems or
+    Marker, which ask for one page as the API answers it.
     """
     moment = _parse_now(now)
     text = _read(source)
@@ -93,23 +102,60 @@ def simulate(source: IO[str], now: str | None) -> None:
     except ValueError as exc:
         _fail("ValidationError", f"the input is not JSON: {exc}")
     if isinstance(document, list):
-        lines = [json.dumps(_answer(item, moment), separators=(",", ":")) for item in document]
-        echo("[\n" + ",\n".join(lines) + "\n]" if lines else "[]")
+        _batch(document, moment)
         return
     try:
-        response = simulate_custom_policy(document, now=moment)
+        chunks = _response(document, moment, indent=2)
     except (AwsError, MalformedPolicyError) as exc:
         _fail(*error_of(exc))
-    echo(json.dumps(response, indent=2))
+    _write(chunks)
+    click.echo()
 
 
-def _answer(item: Any, moment: datetime) -> dict[str, Any]:
-    """One batch element's response, or its error; one bad case never stops the batch."""
-    try:
-        return simulate_custom_policy(item, now=moment)
-    except Exception as exc:  # noqa: BLE001 - reported in the element, as the API would
-        code, message = error_of(exc)
-        return {"Error": {"Code": code, "Message": message}}
+def _batch(requests: list[Any], moment: datetime) -> None:
+    """One line per request, each written as soon as its results are."""
+    if not requests:
+        click.echo("[]")
+        return
+    for n, item in enumerate(requests):
+        click.echo("[" if n == 0 else ",")
+        try:
+            chunks = _response(item, moment, indent=None)
+        except Exception as exc:  # noqa: BLE001 - reported in the element, as the API would
+            code, message = error_of(exc)
+            chunks = iter([_dumps({"Error": {"Code": code, "Message": message}}, None)])
+        _write(chunks)
+    click.echo("\n]")
+
+
+def _response(request: Any, moment: datetime, indent: int | None) -> Iterator[str]:
+    """The response as text pieces. Checks the request (raising its error) before
+    returning; the results are then computed one by one as the pieces are taken."""
+    if isinstance(request, dict) and ("Marker" in request or "MaxItems" in request):
+        return iter([_dumps(simulate_custom_policy(request, now=moment), indent)])
+    results = custom_policy_results(request, now=moment)
+    return _streamed(results, indent)
+
+
+def _streamed(results: Iterator[dict[str, Any]], indent: int | None) -> Iterator[str]:
+    pad = "" if indent is None else " " * indent
+    newline = "" if indent is None else "\n"
+    yield "{" + newline + pad + '"EvaluationResults": ['
+    for n, result in enumerate(results):
+        text = _dumps(result, indent)
+        if indent is not None:
+            text = textwrap.indent(text, pad * 2)
+        yield ("," if n else "") + newline + text
+    yield newline + pad + "]," + newline + pad + '"IsTruncated": false' + newline + "}"
+
+
+def _dumps(value: Any, indent: int | None) -> str:
+    return json.dumps(value, indent=indent, separators=None if indent else (",", ":"))
+
+
+def _write(chunks: Iterable[str]) -> None:
+    for chunk in chunks:
+        click.echo(chunk, nl=False)
 
 
 @policy.command()

@@ -12,6 +12,12 @@ EvaluationResult, ResourceSpecificResult, Statement, ContextEntry):
   top-level ``EvalDecision`` is the most restrictive decision over the resources
   (explicitDeny > implicitDeny > allowed) and, when ``ResourceArns`` is more than ``["*"]``,
   ``ResourceSpecificResults`` gives each resource's own decision.
+* Paging (``MaxItems``, default 100, and ``Marker``) is over actions: the i-th result is
+  computed from action i alone, so a page costs its own actions, never the whole request.
+  A page also stops early when its work would pass ``simulation_cost.PAGE_STEPS`` (AWS
+  documents that fewer than MaxItems may come back with IsTruncated); a Marker is opaque,
+  names the next action and is valid only for the ActionNames and ResourceArns it came
+  from (``Invalid Marker.`` otherwise).
 * ``MatchedStatements`` name the input they come from the way AWS's simulator does:
   ``PolicyInputList.N`` (type ``IAM Policy``), ``PermissionsBoundaryPolicyInputList.N``
   (``Permissions Boundary Policy``) and ``ResourcePolicy`` (``Resource Policy``), with the
@@ -36,16 +42,19 @@ and passes them as ``StoredPolicies`` with the name AWS's simulator gives each s
 ``PermissionsBoundaryPolicyInputList`` replaces the stored boundary, as AWS documents.
 
 Cost: each distinct policy text is parsed once per process (an LRU keyed by text, kind and
-input position), and each distinct list of policies is indexed once, so a batch of thousands
-of requests over the same policies spends its time evaluating, not parsing.
+input position, bounded by the size of the text it holds), and each distinct list of
+policies is indexed once, so a batch of thousands
+of requests, or the pages of one request, spend their time evaluating, not parsing. One
+result's work (one action over every resource) is bounded from above before any is computed
+(``simulation_cost``); a request whose single result would cost more than a page is refused
+with InvalidInput.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from selfiam.domain.errors import InvalidInput, ValidationError
@@ -61,20 +70,32 @@ from selfiam.policy import (
     evaluate,
     parse_policy,
 )
+from selfiam.service.simulation_cache import SizedCache
+from selfiam.service.simulation_cost import (
+    action_steps,
+    check_result_steps,
+    decision_steps,
+    page_size,
+)
 from selfiam.service.simulation_input import (
     PRINCIPAL_PARAMETERS,
     account_of,
     action_names,
     check_parameters,
+    encode_marker,
+    max_items,
     optional_string,
-    paging,
     request_context,
+    request_digest,
+    start_of,
     string_list,
 )
 
 __all__ = [
     "StoredPolicies",
     "clear_caches",
+    "custom_policy_results",
+    "evaluations",
     "context_keys_for_custom_policy",
     "context_keys_for_principal_policy",
     "simulate_custom_policy",
@@ -95,18 +116,29 @@ _ALLOW_ALL = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*"
 # Parsing, once per distinct text.
 
 
-@lru_cache(maxsize=1024)
+#: Parsed texts (and the errors of bad ones): at most 4 MiB of policy text.
+_PARSED: SizedCache[tuple[str, PolicyKind, str], Policy | MalformedPolicyError] = SizedCache(
+    1024, 4 << 20
+)
+#: Indexed lists of input policies: at most 2 MiB of policy text (their parsed statements
+#: and per-action candidates are what costs memory).
+_SETS: SizedCache[tuple[tuple[str, ...], PolicyKind, str], PolicySet] = SizedCache(256, 2 << 20)
+
+
 def _compiled(text: str, kind: PolicyKind, policy_id: str) -> Policy | MalformedPolicyError:
     """The parsed policy, or the error it raised (cached too: a bad text is parsed once).
 
-    Bounded to 1,024 texts (LRU) of at most the model's 131,072 characters, filled only
-    by authenticated and authorized simulations; no age bound: a text's parse never
-    goes stale.
+    Bounded by ``_PARSED`` (count and text size), filled only by authenticated and
+    authorized simulations; no age bound: a text's parse never goes stale.
     """
-    try:
-        return parse_policy(text, kind, policy_id)
-    except MalformedPolicyError as exc:
-        return exc.with_traceback(None)
+
+    def parse() -> Policy | MalformedPolicyError:
+        try:
+            return parse_policy(text, kind, policy_id)
+        except MalformedPolicyError as exc:
+            return exc.with_traceback(None)
+
+    return _PARSED.get((text, kind, policy_id), len(text), parse)
 
 
 def _parse(text: str, kind: PolicyKind, policy_id: str) -> Policy:
@@ -116,11 +148,13 @@ def _parse(text: str, kind: PolicyKind, policy_id: str) -> Policy:
     return result
 
 
-@lru_cache(maxsize=256)
 def _policy_set(texts: tuple[str, ...], kind: PolicyKind, prefix: str) -> PolicySet:
-    """A list of input policies, parsed and indexed once (``prefix.N`` names policy N);
-    bounded to 256 lists (LRU), never stale, like ``_compiled``."""
-    return PolicySet(_parse(text, kind, f"{prefix}.{n}") for n, text in enumerate(texts, 1))
+    """A list of input policies, parsed and indexed once (``prefix.N`` names policy N)."""
+
+    def index() -> PolicySet:
+        return PolicySet(_parse(text, kind, f"{prefix}.{n}") for n, text in enumerate(texts, 1))
+
+    return _SETS.get((texts, kind, prefix), sum(map(len, texts)), index)
 
 
 def _resource_policy(text: str) -> Policy:
@@ -136,8 +170,8 @@ def _resource_policy(text: str) -> Policy:
 
 def clear_caches() -> None:
     """Forget parsed policies (tests, and a process that wants its memory back)."""
-    _compiled.cache_clear()
-    _policy_set.cache_clear()
+    _PARSED.clear()
+    _SETS.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,12 +206,26 @@ def _statement(m: MatchedStatement, sources: Mapping[str, tuple[str, str]]) -> d
     }
 
 
+class _Counter:
+    """Evaluations done by the simulator in this process (tests read it to count work)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+evaluations = _Counter()
+
+
 class _Simulation:
-    """One call's parsed inputs; `result(action)` builds one EvaluationResult."""
+    """One call's parsed inputs; `result(i)` builds the EvaluationResult of the i-th action
+    name (every resource of it) from its index alone."""
 
     def __init__(
         self, params: Mapping[str, Any], now: datetime, stored: StoredPolicies | None = None
     ) -> None:
+        self.actions = action_names(params)
         identity_texts = string_list(params, "PolicyInputList", required=stored is None) or []
         boundary_texts = string_list(params, "PermissionsBoundaryPolicyInputList", required=False)
         resources = string_list(params, "ResourceArns", required=False) or ["*"]
@@ -213,6 +261,27 @@ class _Simulation:
         self.owner_account = account_of(owner)
         self.caller_account = account_of(self.caller_arn)
         self.context = request_context(params, self.caller_arn, now)
+        self.total = len(self.actions)
+        steps = decision_steps(
+            self.identity.policies,
+            self.boundary.policies if self.boundary is not None else (),
+            (self.resource_policy,) if self.resource_policy is not None else (),
+            self.context,
+            cross_account=self.caller_account is not None,
+        )
+        self.steps = action_steps(steps, self.resources)
+        check_result_steps(self.steps)
+
+    def _evaluate(
+        self,
+        request: Request,
+        identity: PolicySet,
+        *,
+        boundary: PolicySet | None = None,
+        resource_policy: Policy | None = None,
+    ) -> Evaluation:
+        evaluations.value += 1
+        return evaluate(request, identity, boundary=boundary, resource_policy=resource_policy)
 
     def _request(self, action: str, resource: str, *, same_account: bool = False) -> Request:
         account = None
@@ -236,17 +305,17 @@ class _Simulation:
             return {}
         alone = self._request(action, resource, same_account=True)
         details: dict[str, str] = {
-            "IAM Policy": evaluate(alone, self.identity, boundary=self.boundary).decision
+            "IAM Policy": self._evaluate(alone, self.identity, boundary=self.boundary).decision
         }
         if self.resource_policy is not None:
             everything = _policy_set((_ALLOW_ALL,), PolicyKind.MANAGED, "AllowAll")
-            decision = evaluate(request, everything, resource_policy=self.resource_policy)
+            decision = self._evaluate(request, everything, resource_policy=self.resource_policy)
             details["Resource Policy"] = decision.decision
         return details
 
     def _one(self, action: str, resource: str) -> tuple[Evaluation, dict[str, Any]]:
         request = self._request(action, resource)
-        evaluation = evaluate(
+        evaluation = self._evaluate(
             request, self.identity, boundary=self.boundary, resource_policy=self.resource_policy
         )
         extra: dict[str, Any] = {}
@@ -255,19 +324,22 @@ class _Simulation:
             extra["EvalDecisionDetails"] = details
         if self.boundary is not None:
             alone = self._request(action, resource, same_account=True)
-            allowed = evaluate(alone, self.boundary).decision == "allowed"
+            allowed = self._evaluate(alone, self.boundary).decision == "allowed"
             extra["PermissionsBoundaryDecisionDetail"] = {"AllowedByPermissionsBoundary": allowed}
         return evaluation, extra
 
-    def result(self, action: str) -> dict[str, Any]:
+    def result(self, index: int) -> dict[str, Any]:
+        action = self.actions[index]
         outcomes = [(resource, *self._one(action, resource)) for resource in self.resources]
         worst = max(outcomes, key=lambda o: _RANK[o[1].decision])
         decision = worst[1].decision
-        matched: list[MatchedStatement] = []
+        # The statements of every resource decided like the aggregate, each once, in the
+        # order first seen (a dict: a list's `in` made this quadratic in the resources).
+        matched: dict[MatchedStatement, None] = {}
         missing: dict[str, str] = {}
         for _resource, evaluation, _extra in outcomes:
             if evaluation.decision == decision:
-                matched.extend(m for m in evaluation.matched_statements if m not in matched)
+                matched.update(dict.fromkeys(evaluation.matched_statements))
             for key in evaluation.missing_context_keys:
                 missing.setdefault(key.lower(), key)
         result: dict[str, Any] = {
@@ -293,16 +365,18 @@ class _Simulation:
             ]
         return result
 
+    def results(self, start: int, stop: int) -> Iterator[dict[str, Any]]:
+        return (self.result(i) for i in range(start, stop))
+
 
 def simulate_custom_policy(params: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
-    """SimulateCustomPolicy: boto3's parameters in, boto3's response dict out.
+    """SimulateCustomPolicy: boto3's parameters in, boto3's response dict out (one page).
 
     Raises MalformedPolicyError for a policy IAM would reject (the API answers
     MalformedPolicyDocument), ValidationError / InvalidInput for other bad input.
     """
     check_parameters(params)
-    actions = action_names(params)
-    return _simulate(params, actions, _Simulation(params, now))
+    return _page(params, _Simulation(params, now))
 
 
 def simulate_principal_policy(
@@ -314,21 +388,33 @@ def simulate_principal_policy(
     ``CallerArn`` should default to the PolicySourceArn; the caller fills it in.
     """
     check_parameters(params, PRINCIPAL_PARAMETERS, "SimulatePrincipalPolicy")
-    actions = action_names(params)
-    return _simulate(params, actions, _Simulation(params, now, stored))
+    return _page(params, _Simulation(params, now, stored))
 
 
-def _simulate(
-    params: Mapping[str, Any], actions: list[str], simulation: _Simulation
-) -> dict[str, Any]:
-    start, max_items = paging(params, len(actions))
-    page = actions[start : start + max_items]
+def custom_policy_results(params: Mapping[str, Any], *, now: datetime) -> Iterator[dict[str, Any]]:
+    """Every EvaluationResult of a SimulateCustomPolicy request, in order, one at a time
+    (the CLI's batches: memory stays that of one result, however many the actions).
+
+    The request is checked before this returns; Marker and MaxItems are ignored.
+    """
+    check_parameters(params)
+    simulation = _Simulation(params, now)
+    return simulation.results(0, simulation.total)
+
+
+def _page(params: Mapping[str, Any], simulation: _Simulation) -> dict[str, Any]:
+    """The page the Marker asks for: at most MaxItems results (actions) and PAGE_STEPS of
+    work."""
+    limit = max_items(params)
+    digest = request_digest(params)
+    start = start_of(params, simulation.total, digest)
+    stop = start + page_size(limit, simulation.total - start, simulation.steps)
     response: dict[str, Any] = {
-        "EvaluationResults": [simulation.result(action) for action in page],
-        "IsTruncated": start + max_items < len(actions),
+        "EvaluationResults": list(simulation.results(start, stop)),
+        "IsTruncated": stop < simulation.total,
     }
     if response["IsTruncated"]:
-        response["Marker"] = str(start + max_items)
+        response["Marker"] = encode_marker(stop, digest)
     return response
 
 

@@ -3,6 +3,10 @@ context built from ``ContextEntries`` (see :mod:`selfiam.service.simulate`)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +52,8 @@ CONTEXT_TYPES = frozenset(
     }
 )
 DEFAULT_MAX_ITEMS = 100
+_MARKER_PREFIX = "s1:"
+_DIGEST_BYTES = 12
 
 
 def _null(member: str) -> AwsError:
@@ -109,20 +115,55 @@ def action_names(params: Mapping[str, Any]) -> list[str]:
     return actions
 
 
-def paging(params: Mapping[str, Any], total: int) -> tuple[int, int]:
-    max_items = params.get("MaxItems", DEFAULT_MAX_ITEMS)
-    if isinstance(max_items, bool) or not isinstance(max_items, int) or not 1 <= max_items <= 1000:
+def max_items(params: Mapping[str, Any]) -> int:
+    value = params.get("MaxItems", DEFAULT_MAX_ITEMS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
         raise ValidationError(
-            f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy "
+            f"1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy "
             "constraint: Member must have value between 1 and 1000"
         )
+    return value
+
+
+def request_digest(params: Mapping[str, Any]) -> str:
+    """A fingerprint of what a Marker points into: it names a position in ActionNames,
+    whose results each cover every ResourceArns entry, and is refused with other lists.
+    (A client may change the rest between pages, e.g. MaxItems; the position still means
+    the same action.)"""
+    lists = [params.get("ActionNames"), params.get("ResourceArns")]
+    text = json.dumps(lists, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=_DIGEST_BYTES).hexdigest()
+
+
+def encode_marker(index: int, digest: str) -> str:
+    """The Marker of the page that starts at result (action) ``index``; opaque to clients."""
+    return base64.urlsafe_b64encode(f"{_MARKER_PREFIX}{index}:{digest}".encode()).decode()
+
+
+def start_of(params: Mapping[str, Any], total: int, digest: str) -> int:
+    """The index of the first result of the page the Marker asks for (0 without one).
+
+    A Marker is valid only for the request it came from and names a result that exists,
+    so no Marker makes the server compute anything but one bounded page.
+    """
     marker = params.get("Marker")
-    start = 0
-    if marker is not None:
-        if not isinstance(marker, str) or not marker.isdigit() or int(marker) > total:
-            raise InvalidInput("Invalid Marker: use the Marker of the previous response")
-        start = int(marker)
-    return start, max_items
+    if marker is None:
+        return 0
+    invalid = ValidationError("Invalid Marker.")
+    if not isinstance(marker, str) or len(marker) > 320:
+        raise invalid
+    try:
+        text = base64.urlsafe_b64decode(marker.encode("ascii")).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise invalid from None
+    prefix, _, rest = text.partition(_MARKER_PREFIX)
+    index, _, given = rest.partition(":")
+    if prefix or not index.isdigit() or len(index) > 20 or given != digest:
+        raise invalid
+    start = int(index)
+    if not 0 < start < total:
+        raise invalid
+    return start
 
 
 def _context_values(entry: Any) -> tuple[str, str | list[str]]:

@@ -197,23 +197,54 @@ def run_battery(probes: Sequence[Probe], simulator: Simulator, member: str) -> l
 # Simulators.
 
 
-def _paged(call: Callable[..., Mapping[str, Any]], **params: Any) -> dict[str, str]:
+_RANK = {"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
+#: Pages followed for one call before giving up on an endpoint that never ends them.
+MAX_PAGES = 10_000
+
+
+class PagingError(RuntimeError):
+    """The endpoint's IsTruncated / Marker do not lead to the end of the results."""
+
+
+def _paged(
+    call: Callable[..., Mapping[str, Any]], page_size: int | None = None, **params: Any
+) -> dict[str, str]:
+    """Action name -> EvalDecision over every page (IsTruncated / Marker).
+
+    AWS and selfiam answer one result per action whose top-level EvalDecision is the most
+    restrictive over ResourceArns (each resource's own is in ResourceSpecificResults);
+    the battery asks one resource per call, so that is the resource's decision. AWS's
+    simulator used to answer one result per resource instead, each with that same
+    aggregate: an action answered more than once keeps its most restrictive decision."""
+    if page_size is not None:
+        params["MaxItems"] = page_size
     decisions: dict[str, str] = {}
-    while True:
+    seen: set[str] = set()
+    for _ in range(MAX_PAGES):
         response = call(**params)
         for result in response.get("EvaluationResults", []):
-            decisions[result["EvalActionName"]] = result["EvalDecision"]
+            action, decision = result["EvalActionName"], result["EvalDecision"]
+            if _RANK.get(decision, 2) >= _RANK.get(decisions.get(action, "allowed"), 2):
+                decisions[action] = decision
         if not response.get("IsTruncated"):
             return decisions
-        params["Marker"] = response["Marker"]
+        marker = response.get("Marker")
+        if not marker or marker in seen:
+            raise PagingError(f"IsTruncated without a new Marker (after {len(seen)} pages)")
+        seen.add(marker)
+        params["Marker"] = marker
+    raise PagingError(f"more than {MAX_PAGES} pages of results")
 
 
 class LocalSimulator:
     """selfiam's own engine, SimulateCustomPolicy's semantics, no server."""
 
-    def __init__(self, policies: Sequence[str], now: datetime | None = None) -> None:
+    def __init__(
+        self, policies: Sequence[str], now: datetime | None = None, page_size: int | None = None
+    ) -> None:
         self.policies = list(policies)
         self.now = now or datetime.now(UTC)
+        self.page_size = page_size
 
     def decisions(
         self, actions: Sequence[str], resource: str, context: list[dict[str, Any]]
@@ -225,6 +256,7 @@ class LocalSimulator:
 
         return _paged(
             call,
+            self.page_size,
             PolicyInputList=self.policies,
             ActionNames=list(actions),
             ResourceArns=[resource],
@@ -235,15 +267,17 @@ class LocalSimulator:
 class CustomPolicySimulator:
     """An endpoint's SimulateCustomPolicy over the given policy documents."""
 
-    def __init__(self, client: Any, policies: Sequence[str]) -> None:
+    def __init__(self, client: Any, policies: Sequence[str], page_size: int | None = None) -> None:
         self.client = client
         self.policies = list(policies)
+        self.page_size = page_size
 
     def decisions(
         self, actions: Sequence[str], resource: str, context: list[dict[str, Any]]
     ) -> dict[str, str]:
         return _paged(
             self.client.simulate_custom_policy,
+            self.page_size,
             PolicyInputList=self.policies,
             ActionNames=list(actions),
             ResourceArns=[resource],
@@ -254,15 +288,17 @@ class CustomPolicySimulator:
 class PrincipalSimulator:
     """An endpoint's SimulatePrincipalPolicy: the user's own, group and boundary policies."""
 
-    def __init__(self, client: Any, principal_arn: str) -> None:
+    def __init__(self, client: Any, principal_arn: str, page_size: int | None = None) -> None:
         self.client = client
         self.principal_arn = principal_arn
+        self.page_size = page_size
 
     def decisions(
         self, actions: Sequence[str], resource: str, context: list[dict[str, Any]]
     ) -> dict[str, str]:
         return _paged(
             self.client.simulate_principal_policy,
+            self.page_size,
             PolicySourceArn=self.principal_arn,
             ActionNames=list(actions),
             ResourceArns=[resource],
