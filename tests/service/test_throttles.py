@@ -137,6 +137,8 @@ def test_failures_lock_the_device_in_every_process(
         other.engine.dispose()
     codes = audit_codes(runtime, "sts:GetSessionToken")
     assert codes == ["AccessDenied"] * 5 + ["Throttling"] * 2
+    with read_transaction(runtime.engine) as conn:  # the counts committed, nothing else
+        assert conn.execute(select(func.count()).select_from(t.sts_sessions)).scalar_one() == 0
     clock.now += MFA.first_lockout
     assert alice.session_token(alice.code())["Credentials"]["AccessKeyId"].startswith("ASIA")
 

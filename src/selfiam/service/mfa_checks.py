@@ -120,8 +120,9 @@ def check_totp(
 
 
 def _devices(conn: Connection, user_id: str | None, serial: str | None) -> Sequence[Row[Any]]:
-    """The devices the code may come from, in serial order (the order their throttle
-    rows are locked in)."""
+    """The devices the code may come from, locked in serial order: a device's row is
+    always locked before its throttle row (as EnableMFADevice, ResyncMFADevice and
+    DeleteVirtualMFADevice do), so no two checks can deadlock on PostgreSQL."""
     m = t.mfa_devices
     query = select(m)
     if serial is not None:
@@ -130,7 +131,7 @@ def _devices(conn: Connection, user_id: str | None, serial: str | None) -> Seque
         query = query.where(m.c.user_id == user_id)
     elif serial is None:
         return []
-    return conn.execute(query.order_by(m.c.serial_number)).all()
+    return conn.execute(query.order_by(m.c.serial_number).with_for_update()).all()
 
 
 def _verify(
