@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -288,8 +289,67 @@ def test_change_password_shares_the_sign_in_throttle(
     assert alice.password_step("New-Passw0rd!42").stage == "mfa"
 
 
-def test_forgotten_rows_are_pruned_as_attempts_come(runtime: Runtime, clock: Clock) -> None:
-    runtime.hasher = fast_hasher()
+# -- concurrency, on both databases -------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_runtime(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[Runtime]:
+    """A Runtime on a fresh database of each kind, with alice and her password."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'throttle.db'}"
+        else:
+            url = stack.enter_context(fresh_database())
+        engine = create_engine_for(url)
+        stack.callback(engine.dispose)
+        upgrade_to_head(engine)
+        with transaction(engine) as conn:
+            create_account(conn, clock(), ACCOUNT)
+        rt = Runtime(engine, SecretBox(SecretBox.generate_key()), clock=clock, hasher=fast_hasher())
+        stack.callback(rt.audit.flush)
+        root = Caller.root(ACCOUNT)
+        for op, params in (
+            ("CreateUser", {"UserName": "alice"}),
+            ("CreateLoginProfile", {"UserName": "alice", "Password": PASSWORD}),
+        ):
+            rt.invoke(
+                "iam", op, params, root, RequestInfo(request_id=new_request_id(), now=clock())
+            )
+        yield rt
+
+
+def test_concurrent_wrong_passwords_check_at_most_the_limit(
+    any_runtime: Runtime, clock: Clock
+) -> None:
+    """20 wrong passwords at once: 5 are checked, 15 refused unchecked (the old code read
+    the count, then wrote it: all 20 were checked)."""
+    rt = any_runtime
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(n: int) -> None:
+        barrier.wait()
+        try:
+            sign_in(rt, CONFIG, ACCOUNT, "alice", f"guess-{n}", clock(), source_ip=f"10.0.0.{n}")
+            outcome = "signed in"
+        except SignInRefused as refused:
+            outcome = str(refused)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(outcomes) == sorted([INCORRECT] * 5 + [THROTTLED] * 15)
+    checked = audit_codes(rt, "signin:ConsoleLogin")
+    assert checked.count("AccessDenied") == 5 and checked.count("Throttling") == 15
+
+
+def test_forgotten_rows_are_pruned_as_attempts_come(any_runtime: Runtime, clock: Clock) -> None:
+    runtime = any_runtime
     f = t.secret_throttles
 
     def rows() -> int:
@@ -306,63 +366,3 @@ def test_forgotten_rows_are_pruned_as_attempts_come(runtime: Runtime, clock: Clo
     clock.now += throttle.SIGN_IN.forget_after
     guess("late")
     assert rows() == 30 - throttle.PRUNE_BATCH + 2
-
-
-# -- concurrency, on both databases -------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'throttle.db'}"
-    else:
-        with fresh_database() as url:
-            yield url
-
-
-def test_concurrent_wrong_passwords_check_at_most_the_limit(
-    database_url: str, clock: Clock
-) -> None:
-    """20 wrong passwords at once: 5 are checked, 15 refused unchecked (the old code read
-    the count, then wrote it: all 20 were checked)."""
-    engine = create_engine_for(database_url)
-    upgrade_to_head(engine)
-    with transaction(engine) as conn:
-        create_account(conn, clock(), ACCOUNT)
-    rt = Runtime(engine, SecretBox(SecretBox.generate_key()), clock=clock, hasher=fast_hasher())
-    try:
-        root = Caller.root(ACCOUNT)
-        for op, params in (
-            ("CreateUser", {"UserName": "alice"}),
-            ("CreateLoginProfile", {"UserName": "alice", "Password": PASSWORD}),
-        ):
-            rt.invoke(
-                "iam", op, params, root, RequestInfo(request_id=new_request_id(), now=clock())
-            )
-        barrier = threading.Barrier(20)
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def attempt(n: int) -> None:
-            barrier.wait()
-            try:
-                sign_in(
-                    rt, CONFIG, ACCOUNT, "alice", f"guess-{n}", clock(), source_ip=f"10.0.0.{n}"
-                )
-                outcome = "signed in"
-            except SignInRefused as refused:
-                outcome = str(refused)
-            with lock:
-                outcomes.append(outcome)
-
-        threads = [threading.Thread(target=attempt, args=(n,)) for n in range(20)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        assert sorted(outcomes) == sorted([INCORRECT] * 5 + [THROTTLED] * 15)
-        checked = audit_codes(rt, "signin:ConsoleLogin")
-        assert checked.count("AccessDenied") == 5 and checked.count("Throttling") == 15
-    finally:
-        rt.audit.flush()
-        engine.dispose()
