@@ -131,14 +131,26 @@ def _insert_missing(conn: Connection, subject: Subject, now: datetime) -> None:
 
 
 def load(conn: Connection, subject: Subject, now: datetime) -> State:
-    """The subject's state, its row locked until the transaction ends."""
+    """The subject's state, its row locked until the transaction ends.
+
+    A forgotten row may be pruned by another transaction while this one waits for its
+    lock (PostgreSQL); the row is then inserted again, and that one is this
+    transaction's until it commits.
+    """
     f = t.secret_throttles
-    _insert_missing(conn, subject, now)
-    row = conn.execute(
+    query = (
         select(f.c.failures, f.c.lockouts, f.c.locked_until, f.c.expires_at)
         .where(f.c.scope == subject[0], f.c.subject == subject[1])
         .with_for_update()
-    ).one()
+    )
+    row = None
+    for _ in range(3):
+        _insert_missing(conn, subject, now)
+        row = conn.execute(query).first()
+        if row is not None:
+            break
+    if row is None:
+        raise RuntimeError(f"the throttle row of {subject[0]} {subject[1]!r} keeps vanishing")
     if row.expires_at <= now:
         return State()
     return State(row.failures, row.lockouts, row.locked_until)
