@@ -102,6 +102,7 @@ def check_totp(
         if admitted is not None:
             open_devices.append((device, admitted))
     if not open_devices:
+        throttle.prune(conn, now, ["mfa"])
         if isinstance(ctx_or_conn, OperationContext):
             ctx_or_conn.audit_error_code = throttle.THROTTLED_CODE
         raise MfaRefused(locked=True)
@@ -110,10 +111,12 @@ def check_totp(
         if step is not None and _claim(conn, device.serial_number, step):
             ok = throttle.record(admitted, MFA, now, True, forgive=True)
             throttle.store(conn, device_subject(device.serial_number), ok, MFA, now)
+            throttle.prune(conn, now, ["mfa"])
             return step
     for device, admitted in open_devices:
         failed = throttle.record(admitted, MFA, now, False, forgive=True)
         throttle.store(conn, device_subject(device.serial_number), failed, MFA, now)
+    throttle.prune(conn, now, ["mfa"])
     if isinstance(ctx_or_conn, OperationContext):
         ctx_or_conn.commit_on_error = True
     raise MfaRefused()

@@ -16,9 +16,9 @@ IMMEDIATE``), so the limits hold across processes and nodes and under concurrenc
   reservation back, or with ``forgive`` clears the count and the escalation.
 
 A row is forgotten ``forget_after`` after its last attempt or the end of its
-lockout, whichever is later; every reservation deletes a few forgotten rows, so
-the table holds only live subjects (bounded work: never more than
-``PRUNE_BATCH`` rows per request).
+lockout, whichever is later; every reservation (and every TOTP check) deletes a
+few forgotten rows of its scopes, so the table holds only live subjects (bounded
+work: never more than ``PRUNE_BATCH`` rows per request).
 """
 
 from __future__ import annotations
@@ -172,12 +172,18 @@ def store(conn: Connection, subject: Subject, state: State, limits: Limits, now:
     )
 
 
-def prune(conn: Connection, now: datetime) -> None:
-    """Delete up to ``PRUNE_BATCH`` forgotten rows (skipping rows others hold locked)."""
+def prune(conn: Connection, now: datetime, scopes: Sequence[str]) -> None:
+    """Delete up to ``PRUNE_BATCH`` forgotten rows of ``scopes``, skipping rows others
+    hold locked.
+
+    Call it once the transaction has locked and stored every throttle row it needs
+    (a row it stored is not forgotten): it never waits, so a transaction waiting for
+    a row it took cannot be part of a deadlock.
+    """
     f = t.secret_throttles
     forgotten = (
         select(f.c.scope, f.c.subject)
-        .where(f.c.expires_at <= now)
+        .where(f.c.scope.in_(scopes), f.c.expires_at <= now)
         .limit(PRUNE_BATCH)
         .with_for_update(skip_locked=True)
     )
@@ -200,14 +206,14 @@ def reserve(conn: Connection, limits: Limits, subjects: Sequence[Subject], now: 
     check, then :func:`settle` the outcome. Subjects are locked in the order given:
     callers pass them in one fixed order (user, then address).
     """
-    prune(conn, now)
     admitted = [admit(load(conn, subject, now), limits, now) for subject in subjects]
-    if any(state is None for state in admitted):
-        return False
-    for subject, state in zip(subjects, admitted, strict=True):
-        assert state is not None
-        store(conn, subject, state, limits, now)
-    return True
+    ok = all(state is not None for state in admitted)
+    if ok:
+        for subject, state in zip(subjects, admitted, strict=True):
+            assert state is not None
+            store(conn, subject, state, limits, now)
+    prune(conn, now, sorted({scope for scope, _ in subjects}))
+    return ok
 
 
 def settle(
