@@ -151,8 +151,8 @@ def replace(req: HttpRequest, **changes: Any) -> HttpRequest:
 
 
 @pytest.mark.parametrize("service", ["iam", "sts"])
-@pytest.mark.parametrize("region", ["us-east-1", "eu-west-3", "cn-north-1", "selfiam-local"])
-def test_header_signature_verifies_for_both_services_in_any_region(
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-3", "cn-north-1", "us-gov-west-1"])
+def test_header_signature_verifies_for_both_services_in_any_partitions_region(
     service: str, region: str
 ) -> None:
     operation, kwargs = (
@@ -401,6 +401,16 @@ GOOD_REST = "SignedHeaders=content-type;host;x-amz-date, Signature=abc"
             "Credential should be scoped to a valid region, not ''. ",
         ),
         (
+            f"AWS4-HMAC-SHA256 Credential={AKID}/20240301/selfiam-local/iam/aws4_request, {GOOD_REST}",
+            SignatureDoesNotMatch,
+            "Credential should be scoped to a valid region, not 'selfiam-local'. ",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 Credential={AKID}/20240301/aws-global/sts/aws4_request, {GOOD_REST}",
+            SignatureDoesNotMatch,
+            "Credential should be scoped to a valid region, not 'aws-global'. ",
+        ),
+        (
             f"AWS4-HMAC-SHA256 Credential={AKID}/20240229/us-east-1/iam/aws4_request, {GOOD_REST}",
             SignatureDoesNotMatch,
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
@@ -498,3 +508,23 @@ def test_verify_runs_many_times() -> None:
         fresh = replace(req)  # a new request object, as the server would build
         verify(fresh, parse_auth(fresh), key, SIGNED_AT)
     print(f"parse_auth+verify: {(time.perf_counter() - start) / 500 * 1e6:.1f} us/request")
+
+
+def test_repeated_signed_header_names_count_once() -> None:
+    """A SignedHeaders list repeating a header name thousands of times, with that header
+    sent many times, must not build a canonical request of their product's size."""
+    req = sign()
+    headers = [(k.encode(), v.encode()) for k, v in req.headers.items()]
+    headers += [(b"x-pad", b"p" * 100)] * 90
+    authorization = req.header("Authorization") or ""
+    head, _, rest = authorization.partition("SignedHeaders=")
+    names, _, tail = rest.partition(",")
+    padded = f"{head}SignedHeaders={names}{';x-pad' * 20_000},{tail}"
+    headers = [(k, v) for k, v in headers if k != b"authorization"]
+    headers.append((b"authorization", padded.encode()))
+    bloated = HttpRequest(req.method, req.path, req.query_string, Headers(raw=headers), req.body)
+    cred = parse_auth(bloated)
+    assert cred.signed_headers.count("x-pad") == 1
+    assert len(cred.signed_headers) == len(names.split(";")) + 1
+    with pytest.raises(SignatureDoesNotMatch):
+        verify(bloated, cred, key_for(cred), SIGNED_AT)

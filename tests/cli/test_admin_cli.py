@@ -105,6 +105,9 @@ def test_user_create_in_group_and_audit_trail(tmp_path: Path) -> None:
 
     code, out = run("user", "create", "frank", "--group", "NoSuchGroup", "--data-dir", data)
     assert code != 0 and "NoSuchEntity" in out
+    # All or nothing: no user frank was left behind without his group and password.
+    code, out = run("user", "remove", "frank", "--dry-run", "--data-dir", data)
+    assert code != 0 and "NoSuchEntity" in out
 
     code, out = run("audit", "--data-dir", data, "--action", "iam:CreateUser")
     assert code == 0

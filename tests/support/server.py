@@ -87,8 +87,11 @@ def _selfiam_cmd(*args: str) -> list[str]:
 
 
 @contextmanager
-def live_server(data_dir: Path, database_url: str | None = None) -> Iterator[LiveServer]:
-    """``selfiam init`` then ``selfiam serve`` on a free port; stopped afterwards."""
+def live_server(
+    data_dir: Path, database_url: str | None = None, serve_args: tuple[str, ...] = ()
+) -> Iterator[LiveServer]:
+    """``selfiam init`` then ``selfiam serve`` (with ``serve_args``) on a free port;
+    stopped afterwards."""
     data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{data_dir / 'selfiam.db'}"
     port = free_port()
@@ -104,7 +107,7 @@ def live_server(data_dir: Path, database_url: str | None = None) -> Iterator[Liv
     facts = json.loads(init.stdout)
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
-        _selfiam_cmd("serve", *common, "--port", str(port)),
+        _selfiam_cmd("serve", *common, "--port", str(port), *serve_args),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

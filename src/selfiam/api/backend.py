@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -29,13 +30,17 @@ class RuntimeBackend:
         return nullcontext(None)
 
     def authenticate(
-        self, session: object, cred: SigV4Credential, source_ip: str
-    ) -> tuple[object, bytes]:
+        self, session: object, cred: SigV4Credential, verify: Callable[[bytes], None]
+    ) -> object:
         scope = (cred.date, cred.region, cred.service)
-        caller, signing_key, versions = self.runtime.authenticate_versioned(
-            cred.access_key_id, scope, session_token=cred.security_token, conn=_conn(session)
+        caller, _, versions = self.runtime.authenticate_versioned(
+            cred.access_key_id,
+            scope,
+            session_token=cred.security_token,
+            conn=_conn(session),
+            verify=verify,
         )
-        return (caller, versions), signing_key
+        return caller, versions
 
     def invoke(
         self,
@@ -60,9 +65,7 @@ class RuntimeBackend:
         return _is_read(service, action) and self.runtime.local_database
 
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
-        self.runtime.record_rejection(
-            f"{service}:{action}", error, _request_info(service, meta)
-        )
+        self.runtime.record_rejection(f"{service}:{action}", error, _request_info(service, meta))
 
 
 def _request_info(service: str, meta: RequestMeta, versions: Any = None) -> RequestInfo:

@@ -2,8 +2,8 @@
 
 Every request goes through the same steps, in this order:
 
-    parse SigV4 auth -> backend.session: backend.authenticate (key lookup)
-    -> verify signature -> parse_request (model validation) -> backend.invoke
+    parse SigV4 auth -> backend.session: backend.authenticate (key lookup,
+    signature verified before any cache is filled) -> parse_request (model validation) -> backend.invoke
     -> serialize XML
 
 The service (iam or sts) is the one named in the credential scope, as boto3
@@ -30,17 +30,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from selfiam.api import limits
 from selfiam.api.query import parse_request
 from selfiam.api.xml import serialize_error, serialize_response
 from selfiam.auth.sigv4 import HttpRequest, SigV4Credential, parse_auth, verify
 from selfiam.domain.errors import AwsError, InternalFailure
 
-__all__ = ["ApiApp", "ApiBackend", "MAX_BODY_BYTES", "RequestMeta", "create_api_app"]
+__all__ = ["ApiApp", "ApiBackend", "RequestMeta", "create_api_app"]
 
 logger = logging.getLogger(__name__)
 
-# IAM's largest inputs (policy documents, certificates) are well under this.
-MAX_BODY_BYTES = 1024 * 1024
 _INTERNAL_MESSAGE = (
     "The request processing has failed because of an unknown error, exception or failure."
 )
@@ -68,12 +67,13 @@ class ApiBackend(Protocol):
         ...
 
     def authenticate(
-        self, session: object, cred: SigV4Credential, source_ip: str
-    ) -> tuple[object, bytes]:
-        """The caller and the signing key for ``cred``'s scope.
+        self, session: object, cred: SigV4Credential, verify: Callable[[bytes], None]
+    ) -> object:
+        """The caller behind ``cred``, once ``verify`` accepted the signing key of its scope.
 
-        Called before the signature is verified; raises InvalidClientTokenId or
-        ExpiredToken (AwsError) for an unknown, inactive or expired key.
+        Raises InvalidClientTokenId or ExpiredToken (AwsError) for an unknown,
+        inactive or expired key, and whatever ``verify`` raises (SignatureDoesNotMatch);
+        caches nothing for a request whose signature fails.
         """
         ...
 
@@ -98,12 +98,6 @@ class ApiBackend(Protocol):
         """Record a request refused before it reached ``invoke`` (bad signature,
         unknown key, invalid parameters), so that every request leaves an audit record."""
         ...
-
-
-class _RequestTooLarge(AwsError):
-    code = "RequestEntityTooLarge"
-    status = 413
-    sender_fault = True
 
 
 class _ClientDisconnect(Exception):
@@ -155,6 +149,8 @@ class ApiApp:
         source_ip = client[0] if client else ""
         secure = scope.get("scheme") == "https"
         try:
+            if len(scope["headers"]) > limits.MAX_HEADERS:
+                raise limits.too_many_headers()
             http = await _read(scope, receive, headers)
             params = _params(http)
             action = params.get("Action", "Unknown")[:100]
@@ -196,9 +192,10 @@ class ApiApp:
         """Everything after the body is read, inline or in one trip to the threadpool."""
         backend = self.backend
         with backend.session(cred.service, action) as session:
-            caller, signing_key = backend.authenticate(session, cred, source_ip)
             now = self.clock()
-            verify(http, cred, signing_key, now)
+            caller = backend.authenticate(
+                session, cred, lambda signing_key: verify(http, cred, signing_key, now)
+            )
             operation, parsed = parse_request(cred.service, params)
             meta = RequestMeta(
                 request_id=request_id,
@@ -229,10 +226,13 @@ async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes,
 
 
 async def _read(scope: Scope, receive: Receive, headers: Headers) -> HttpRequest:
-    """The request as SigV4 sees it, its body read once (and bounded)."""
+    """The request as SigV4 sees it, its body read once (and bounded, as its query)."""
+    query_string: bytes = scope.get("query_string", b"")
+    if len(query_string) > limits.MAX_HEAD_BYTES:
+        raise limits.query_too_large()
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _RequestTooLarge("Request body is too large.")
+    if declared.isdigit() and (len(declared) > 12 or int(declared) > limits.MAX_BODY_BYTES):
+        raise limits.body_too_large()
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -242,8 +242,8 @@ async def _read(scope: Scope, receive: Receive, headers: Headers) -> HttpRequest
             raise _ClientDisconnect
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _RequestTooLarge("Request body is too large.")
+        if size > limits.MAX_BODY_BYTES:
+            raise limits.body_too_large()
         chunks.append(chunk)
         more = message.get("more_body", False)
     raw_path = scope.get("raw_path")
@@ -251,7 +251,7 @@ async def _read(scope: Scope, receive: Receive, headers: Headers) -> HttpRequest
     return HttpRequest(
         method=scope["method"],
         path=path,
-        query_string=scope.get("query_string", b"").decode("utf-8", "replace"),
+        query_string=query_string.decode("utf-8", "replace"),
         headers=headers,
         body=b"".join(chunks),
     )
@@ -261,8 +261,10 @@ def _params(http: HttpRequest) -> dict[str, str]:
     """The operation's flat parameters: query string, then a form body, without auth ones.
 
     Both parts are covered by the signature (the query directly, the body by its
-    hash), so merging them cannot smuggle in unsigned parameters.
+    hash), so merging them cannot smuggle in unsigned parameters. Their number is
+    bounded before either is decoded.
     """
+    limits.check_parameter_count(http.query_string, http.body)
     params = {k: v for k, v in http.query_pairs if not k.startswith("X-Amz-")}
     content_type = (http.header("Content-Type") or "").split(";", 1)[0].strip().lower()
     if http.body and content_type in (_FORM, ""):

@@ -44,6 +44,7 @@ class ServiceSpec:
 
 
 _lock = threading.Lock()
+#: One entry per name in SERVICES at most: unbounded by construction.
 _specs: dict[str, ServiceSpec] = {}
 _session: botocore.session.Session | None = None
 

@@ -9,7 +9,10 @@ constraint (required, length, pattern, enum, range) is collected into one
 at 'userName' failed to satisfy constraint: ...; ...").
 
 A decoder is compiled once per shape (regexes included) and cached, so a
-request costs one pass over its parameters.
+request costs one pass over its parameters. The caches need no bound: they are
+keyed by the model's own shape and operation names (an unknown action is refused
+before a decoder is looked up), so they never hold more than the two models.
+Requests' sizes are bounded in ``limits``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from selfiam.api.limits import MAX_INDEX_DIGITS, MAX_NAME_PARTS, index_too_long, name_too_deep
 from selfiam.api.model import (
     Constraints,
     member_path_name,
@@ -338,10 +342,17 @@ def _operation_decoder(service: str, operation: Any) -> _Structure | None:
 
 
 def _build_trie(params: Mapping[str, str]) -> Node:
+    """The parameters as a trie; InvalidQueryParameter for a name deeper than any input
+    (``limits.MAX_NAME_PARTS``) or with a list position of too many digits."""
     root: Node = {}
     for key, value in params.items():
+        parts = key.split(".", MAX_NAME_PARTS)
+        if len(parts) > MAX_NAME_PARTS:
+            raise name_too_deep(key)
         node = root
-        for part in key.split("."):
+        for part in parts:
+            if len(part) > MAX_INDEX_DIGITS and part.isdecimal():
+                raise index_too_long(key)
             child = node.get(part)
             if child is None:
                 child = node[part] = {}

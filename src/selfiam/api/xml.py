@@ -9,7 +9,8 @@ ISO 8601 UTC with ``Z``, booleans ``true``/``false``, blobs base64; members that
 are absent or None are omitted, and an empty list is an empty element (as AWS
 sends ``<Users/>``), so boto3 sees ``[]``.
 
-A writer is compiled once per shape and cached per operation.
+A writer is compiled once per shape and cached per operation; the caches need no
+bound, being keyed by the model's shapes and by operations that exist in it.
 """
 
 from __future__ import annotations

@@ -10,6 +10,13 @@ Two steps, with the key lookup in between (the caller owns it):
 3. ``verify`` rebuilds the canonical request and string to sign and compares
    signatures in constant time. The clock is passed in, never read here.
 
+A credential scope must name a service selfiam answers (``iam`` or ``sts``) and a
+region of one of AWS's partitions as botocore's ``endpoints.json`` lists them (aws,
+aws-cn, aws-us-gov, the ISO partitions...): both are checked while parsing, before
+any signing key is derived, so a request cannot make the server derive (or cache)
+keys for scopes it invents. Pseudo-regions such as ``aws-global`` are refused, as
+AWS refuses them.
+
 Like AWS for every service but S3, a signature is valid for 15 minutes either
 side of its X-Amz-Date, presigned or not: STS and IAM ignore X-Amz-Expires
 (aws-sdk-go#2167; EKS tokens presigned with X-Amz-Expires=0 or 60 work for the
@@ -25,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from functools import cached_property
+from functools import cache, cached_property
 from urllib.parse import quote, unquote_plus
 
 from selfiam.domain.errors import (
@@ -40,6 +47,7 @@ __all__ = [
     "SigV4Credential",
     "derive_signing_key",
     "parse_auth",
+    "regions",
     "verify",
 ]
 
@@ -123,6 +131,15 @@ class SigV4Credential:
     @property
     def scope(self) -> str:
         return f"{self.date}/{self.region}/{self.service}/aws4_request"
+
+
+@cache
+def regions() -> frozenset[str]:
+    """Every region of every partition in botocore's ``endpoints.json``, loaded once."""
+    from botocore.loaders import create_loader
+
+    data = create_loader().load_data("endpoints")
+    return frozenset(region for partition in data["partitions"] for region in partition["regions"])
 
 
 def derive_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
@@ -259,15 +276,21 @@ def _credential(
     if service not in SERVICES:
         # Both services are served here; name the one most requests are for.
         raise SignatureDoesNotMatch("Credential should be scoped to correct service: 'iam'. ")
-    if not region:
-        raise SignatureDoesNotMatch("Credential should be scoped to a valid region, not ''. ")
+    if region not in regions():
+        raise SignatureDoesNotMatch(
+            f"Credential should be scoped to a valid region, not '{region}'. "
+        )
     request_day = f"{when.year:04d}{when.month:02d}{when.day:02d}"
     if date != request_day:
         raise SignatureDoesNotMatch(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
             f"from HTTP: '{date}' != '{request_day}', from '{date_source}'."
         )
-    names = tuple(name.strip().lower() for name in signed_headers.split(";") if name.strip())
+    # Each name once (a client never repeats one): repeats would multiply the canonical
+    # request's size by the headers' size. A client that did repeat one gets a mismatch.
+    names = tuple(
+        dict.fromkeys(name.strip().lower() for name in signed_headers.split(";") if name.strip())
+    )
     if "host" not in names:
         raise IncompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
     return SigV4Credential(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from selfiam.cli.options import database_options, settings_from
+from selfiam.cli.printable import echo, printable
 from selfiam.service.audit import read_records
 from selfiam.service.factory import open_runtime
 
@@ -56,8 +57,9 @@ def audit(
             if ":user/" in (r.caller_arn or "") and r.caller_arn.rsplit("/", 1)[-1] == user_name
         ]
     for r in records:
-        error = f" {r.error_code}" if r.error_code else ""
-        click.echo(
-            f"{r.at:%Y-%m-%dT%H:%M:%SZ} {r.decision:<12} {r.action:<32} "
-            f"{r.caller_arn} -> {r.resource or '-'}{error} [{r.source_ip}] {r.request_id}"
+        error = f" {printable(r.error_code)}" if r.error_code else ""
+        echo(
+            f"{r.at:%Y-%m-%dT%H:%M:%SZ} {printable(r.decision):<12} {printable(r.action):<32} "
+            f"{printable(r.caller_arn or '-')} -> {printable(r.resource or '-')}{error} "
+            f"[{printable(r.source_ip)}] {printable(r.request_id)}"
         )

@@ -12,6 +12,7 @@ import sys
 import click
 
 from selfiam.catalog import Catalog, CatalogUnavailableError
+from selfiam.cli.printable import echo
 from selfiam.policy import PolicyKind
 from selfiam.tooling.lint import ERROR, FileReport, Finding, lint_policy, render_json, render_text
 
@@ -66,8 +67,8 @@ def lint(files: tuple[str, ...], fmt: str, expand: bool, kind: str, strict: bool
             continue
         reports.append(lint_policy(text, path=path, kind=PolicyKind(kind), catalog=catalog))
     if fmt == "json":
-        click.echo(json.dumps(render_json(reports, expand=expand), indent=2))
+        echo(json.dumps(render_json(reports, expand=expand), indent=2))
     else:
-        click.echo(render_text(reports, expand=expand, catalog=catalog))
+        echo(render_text(reports, expand=expand, catalog=catalog))
     failed = any(r.errors for r in reports) or (strict and any(r.warnings for r in reports))
     sys.exit(1 if failed else 0)

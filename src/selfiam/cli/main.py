@@ -41,6 +41,17 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the subcommand; an error's message (which may quote a stored name or an
+        endpoint's answer) is made printable before click shows it."""
+        from selfiam.cli.printable import printable_lines
+
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = printable_lines(exc.message)
+            raise
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="selfiam")

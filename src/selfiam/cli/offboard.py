@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import click
 
+from selfiam.cli.printable import echo, printable
 from selfiam.tooling.endpoint import aws_errors, connect, endpoint_options
 from selfiam.tooling.offboard import inventory, prove_gone, run
 
@@ -24,7 +25,7 @@ def _pause_hook() -> Callable[[int], None] | None:
 
     def after_step(number: int) -> None:
         if number == limit:
-            click.echo(f"pausing after step {number} ({PAUSE_AFTER_ENV})")
+            echo(f"pausing after step {number} ({PAUSE_AFTER_ENV})")
             time.sleep(3600)
 
     return after_step
@@ -58,21 +59,23 @@ def offboard(
     with aws_errors():
         inv = inventory(endpoint.iam, user)
         if not inv.exists:
-            click.echo(f"user {user} does not exist on {endpoint.label}: nothing to remove")
+            echo(
+                f"user {printable(user)} does not exist on {printable(endpoint.label)}: nothing to remove"
+            )
             if not dry_run and not prove_gone(endpoint.iam, user):  # pragma: no cover - race
-                raise click.ClickException(f"user {user} appeared meanwhile")
+                raise click.ClickException(f"user {printable(user)} appeared meanwhile")
             return
-        click.echo(f"to remove from {endpoint.label} ({len(inv.steps)} step(s)):")
+        echo(f"to remove from {printable(endpoint.label)} ({len(inv.steps)} step(s)):")
         for step in inv.steps:
-            click.echo(f"  {step.action}: {step.what}")
+            echo(f"  {step.action}: {printable(step.what)}")
         for note in inv.notes:
-            click.echo(f"  note: {note}")
+            echo(f"  note: {printable(note)}")
         if dry_run:
-            click.echo("dry run: nothing removed")
+            echo("dry run: nothing removed")
             return
         if not yes:
-            click.confirm(f"Remove all of this and delete user {user}?", abort=True)
-        run(inv, click.echo, _pause_hook())
+            click.confirm(f"Remove all of this and delete user {printable(user)}?", abort=True)
+        run(inv, lambda line: echo(printable(line)), _pause_hook())
         if not prove_gone(endpoint.iam, user):
-            raise click.ClickException(f"GetUser still finds {user} after DeleteUser")
-    click.echo(f"user {user} no longer exists (GetUser: NoSuchEntity)")
+            raise click.ClickException(f"GetUser still finds {printable(user)} after DeleteUser")
+    echo(f"user {printable(user)} no longer exists (GetUser: NoSuchEntity)")

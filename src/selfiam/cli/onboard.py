@@ -7,6 +7,7 @@ import os
 
 import click
 
+from selfiam.cli.printable import echo, printable
 from selfiam.tooling.endpoint import aws_errors, connect, endpoint_options
 from selfiam.tooling.onboard import (
     OnboardingError,
@@ -60,7 +61,12 @@ def onboard_command(
     try:
         with aws_errors():
             done = onboard(
-                endpoint, user, groups=groups, tags=tag_list, path=path, report=click.echo
+                endpoint,
+                user,
+                groups=groups,
+                tags=tag_list,
+                path=path,
+                report=lambda line: echo(printable(line)),
             )
         if handle is not None:
             write_onboarded(handle, done)
@@ -70,10 +76,10 @@ def onboard_command(
             handle.close()
             os.unlink(output)
         if isinstance(exc, OnboardingError):
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(exc)) from None
         raise
     if output is not None:
-        click.echo(f"sign-in URL and temporary password written to {output} (mode 0600)")
+        echo(f"sign-in URL and temporary password written to {printable(output)} (mode 0600)")
     else:
-        click.echo(f"sign-in URL: {done.sign_in_url}")
-        click.echo(f"temporary password (shown once; must be changed at sign-in): {done.password}")
+        echo(f"sign-in URL: {printable(done.sign_in_url)}")
+        echo(f"temporary password (shown once; must be changed at sign-in): {done.password}")

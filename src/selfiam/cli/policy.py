@@ -16,6 +16,7 @@ from typing import IO, Any, NoReturn
 
 import click
 
+from selfiam.cli.printable import echo, printable
 from selfiam.domain.errors import AwsError
 from selfiam.policy import (
     MalformedPolicyError,
@@ -60,7 +61,7 @@ def _parse_now(text: str | None) -> datetime:
 
 
 def _fail(code: str, message: str) -> NoReturn:
-    click.echo(f"{code}: {message}", err=True)
+    echo(printable(f"{code}: {message}"), err=True)
     sys.exit(1)
 
 
@@ -93,13 +94,13 @@ def simulate(source: IO[str], now: str | None) -> None:
         _fail("ValidationError", f"the input is not JSON: {exc}")
     if isinstance(document, list):
         lines = [json.dumps(_answer(item, moment), separators=(",", ":")) for item in document]
-        click.echo("[\n" + ",\n".join(lines) + "\n]" if lines else "[]")
+        echo("[\n" + ",\n".join(lines) + "\n]" if lines else "[]")
         return
     try:
         response = simulate_custom_policy(document, now=moment)
     except (AwsError, MalformedPolicyError) as exc:
         _fail(*error_of(exc))
-    click.echo(json.dumps(response, indent=2))
+    echo(json.dumps(response, indent=2))
 
 
 def _answer(item: Any, moment: datetime) -> dict[str, Any]:
@@ -132,7 +133,7 @@ def validate(path: IO[str], kind: str) -> None:
         )
     except MalformedPolicyError as exc:
         _fail("MalformedPolicyDocument", exc.message)
-    click.echo("OK")
+    echo("OK")
 
 
 from selfiam.cli.lint import lint  # noqa: E402 - registered on the group defined above

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
+from selfiam.cli.printable import printable
 from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.factory import account_of, open_runtime
 from selfiam.service.runtime import Runtime
+from selfiam.service.together import invoke_together
 from selfiam.settings import Settings
 
 
@@ -30,18 +34,35 @@ class RootSession:
 
     def call(self, operation: str, service: str = "iam", **params: Any) -> dict[str, Any]:
         """Invoke an operation as root; an AWS error becomes a one-line CLI error."""
-        info = RequestInfo(
+        with self._errors():
+            return self.runtime.invoke(
+                service, operation, params, Caller.root(self.account_id), self._info(service)
+            )
+
+    def call_together(self, *steps: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """IAM operations ``(operation, params)`` as root in one transaction: all or none."""
+        with self._errors():
+            return invoke_together(
+                self.runtime,
+                [("iam", operation, params) for operation, params in steps],
+                Caller.root(self.account_id),
+                self._info("iam"),
+            )
+
+    def _info(self, service: str) -> RequestInfo:
+        return RequestInfo(
             request_id=new_request_id(),
             now=self.runtime.clock(),
             source_ip="local",
             user_agent="selfiam-cli",
             service=service,
         )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
         try:
-            return self.runtime.invoke(
-                service, operation, params, Caller.root(self.account_id), info
-            )
+            yield
         except AwsError as err:
-            raise click.ClickException(f"{err.code}: {err.message}") from None
+            raise click.ClickException(printable(f"{err.code}: {err.message}")) from None
         finally:
             self.runtime.audit.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -73,6 +74,24 @@ def init(
     _initialize(runtime, settings, output)
 
 
+def _proxies(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    """The trusted proxies: IP addresses or networks, comma-separated; none if empty.
+
+    uvicorn reads a malformed entry as a literal that never matches, silently; here
+    it is an error, so that an operator learns of the typo at once. ``serve`` passes
+    both of uvicorn's options even when there are none, so its defaults (proxy headers
+    on, trusted from $FORWARDED_ALLOW_IPS or the loopback addresses) never apply: a
+    local client could otherwise choose its own address (aws:SourceIp, the audit trail).
+    """
+    proxies = [item.strip() for item in value.split(",") if item.strip()]
+    for item in proxies:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not an IP address or network") from None
+    return proxies
+
+
 @click.command()
 @database_options
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
@@ -92,6 +111,16 @@ def init(
     help="Worker processes (or $SELFIAM_WORKERS). Each opens its own database connections "
     "and caches, kept right across processes by the database's auth version.",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    "proxies",
+    default="",
+    metavar="LIST",
+    callback=_proxies,
+    help="Comma-separated IP addresses or networks of reverse proxies whose "
+    "X-Forwarded-For and X-Forwarded-Proto are trusted (the client's address for "
+    "aws:SourceIp and the audit trail). Default: none, whatever $FORWARDED_ALLOW_IPS says.",
+)
 def serve(
     data_dir: str | None,
     database_url: str | None,
@@ -100,10 +129,12 @@ def serve(
     init_if_missing: bool,
     log_level: str,
     workers: int,
+    proxies: list[str],
 ) -> None:
     """Serve the IAM and STS APIs."""
     import uvicorn
 
+    from selfiam.api.protocol import PROTOCOL
     from selfiam.app import create_app
 
     settings = settings_from(data_dir, database_url, host=host, port=port)
@@ -135,6 +166,9 @@ def serve(
             log_level=log_level,
             access_log=False,
             server_header=False,  # AWS sends no "server: uvicorn"; no need to advertise it
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies,
+            http=PROTOCOL,
         )
         return
     uvicorn.run(
@@ -144,4 +178,7 @@ def serve(
         log_level=log_level,
         access_log=False,
         server_header=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+        http=PROTOCOL,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from selfiam.cli.printable import echo, printable
 from selfiam.tooling.endpoint import aws_errors, connect, endpoint_options
 from selfiam.tooling.setup import DEFAULT_GROUP, DEFAULT_POLICY_NAME, Result, setup_self_service
 
@@ -49,7 +50,7 @@ def self_service(
     endpoint = connect(endpoint_url, profile, region)
 
     def report(result: Result) -> None:
-        click.echo(result.line(dry_run=dry_run))
+        echo(printable(result.line(dry_run=dry_run)))
 
     with aws_errors():
         results = setup_self_service(
@@ -63,8 +64,10 @@ def self_service(
         )
     changes = sum(r.changed for r in results)
     if dry_run:
-        click.echo(f"dry run on {endpoint.label}: {changes} change(s) would be made, none made")
+        echo(
+            f"dry run on {printable(endpoint.label)}: {changes} change(s) would be made, none made"
+        )
     elif changes:
-        click.echo(f"{changes} change(s) made on {endpoint.label}")
+        echo(f"{changes} change(s) made on {printable(endpoint.label)}")
     else:
-        click.echo(f"nothing to change on {endpoint.label}: already set up")
+        echo(f"nothing to change on {printable(endpoint.label)}: already set up")

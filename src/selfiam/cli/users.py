@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from selfiam.cli.options import database_options, settings_from
+from selfiam.cli.printable import echo, printable
 from selfiam.cli.root import RootSession
 from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
@@ -47,20 +48,20 @@ def create(
     params: dict[str, Any] = {"UserName": name}
     if path:
         params["Path"] = path
-    created = session.call("CreateUser", **params)["User"]
-    for group in groups:
-        session.call("AddUserToGroup", GroupName=group, UserName=name)
+    steps: list[tuple[str, dict[str, Any]]] = [("CreateUser", params)]
+    steps += [("AddUserToGroup", {"GroupName": g, "UserName": name}) for g in groups]
     password = None
     if not no_password:
-        password = temporary_password(session.runtime, session.account_id, created["UserName"])
-        session.call(
-            "CreateLoginProfile", UserName=name, Password=password, PasswordResetRequired=True
-        )
-    click.echo(f"created {created['Arn']} ({created['UserId']})")
+        password = temporary_password(session.runtime, session.account_id, name)
+        login = {"UserName": name, "Password": password, "PasswordResetRequired": True}
+        steps.append(("CreateLoginProfile", login))
+    # One transaction: an unknown group or a refused password leaves no user behind.
+    created = session.call_together(*steps)[0]["User"]
+    echo(f"created {printable(created['Arn'])} ({printable(created['UserId'])})")
     for group in groups:
-        click.echo(f"  member of {group}")
+        echo(f"  member of {printable(group)}")
     if password is not None:
-        click.echo(f"  temporary password (shown once; must be changed at sign-in): {password}")
+        echo(f"  temporary password (shown once; must be changed at sign-in): {password}")
 
 
 @user.command("remove")
@@ -82,17 +83,17 @@ def remove(
         plan = plan_offboarding(session.runtime, root, name, _request(session))
         _print_plan(plan)
         if dry_run:
-            click.echo("dry run: nothing removed.")
+            echo("dry run: nothing removed.")
             return
         if not yes:
-            click.confirm(f"Remove {plan.user_name} and all of the above?", abort=True)
+            click.confirm(f"Remove {printable(plan.user_name)} and all of the above?", abort=True)
         report = offboard_user(session.runtime, root, plan.user_name, _request(session))
     except AwsError as err:
-        raise click.ClickException(f"{err.code}: {err.message}") from None
+        raise click.ClickException(printable(f"{err.code}: {err.message}")) from None
     finally:
         session.runtime.audit.flush()
-    click.echo(
-        f"removed {report.plan.user_arn} at {report.removed_at:%Y-%m-%d %H:%M:%S} UTC "
+    echo(
+        f"removed {printable(report.plan.user_arn)} at {report.removed_at:%Y-%m-%d %H:%M:%S} UTC "
         f"(request {report.request_id}); their keys and sessions no longer work."
     )
 
@@ -108,9 +109,9 @@ def _request(session: RootSession) -> RequestInfo:
 
 
 def _print_plan(plan: OffboardingPlan) -> None:
-    click.echo(f"offboarding {plan.user_arn} ({plan.user_id}) removes:")
+    echo(f"offboarding {printable(plan.user_arn)} ({printable(plan.user_id)}) removes:")
     for title, lines in plan.sections():
-        click.echo(f"  {title}:")
+        echo(f"  {title}:")
         for line in lines:
-            click.echo(f"    {line}")
-    click.echo("  the user itself")
+            echo(f"    {printable(line)}")
+    echo("  the user itself")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from selfiam.cli.printable import echo, markup_safe, printable
 from selfiam.tooling.endpoint import aws_errors, clients
 from selfiam.tooling.verify import (
     DEFAULT_MEMBER,
@@ -49,17 +50,19 @@ def _render(outcomes: list[Outcome], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    # Cells hold Text objects: a name or an endpoint's answer is shown as it is, never
+    # read as rich markup or passed to the terminal as an escape sequence.
+    table = Table(title=markup_safe(title))
     for column in ("action", "resource", "MFA", "expected", "actual", "ok"):
         table.add_column(column, no_wrap=column != "resource")
     for outcome in outcomes:
         probe = outcome.probe
         table.add_row(
-            probe.action,
-            probe.resource,
-            probe.mfa,
-            probe.expected,
-            outcome.decision,
+            markup_safe(probe.action),
+            markup_safe(probe.resource),
+            markup_safe(probe.mfa),
+            markup_safe(probe.expected),
+            markup_safe(outcome.decision),
             "ok" if outcome.ok else "[bold red]MISMATCH[/]",
         )
     console = Console(width=None if sys.stdout.isatty() else 200)
@@ -138,7 +141,9 @@ def self_service(
             arn = iam.get_group(GroupName=name, MaxItems=1)["Group"]["Arn"]
             documents, policy_arns = group_policies(iam, name)
         if not documents:
-            raise click.ClickException(f"group {name} has no policies: every request is denied")
+            raise click.ClickException(
+                f"group {printable(name)} has no policies: every request is denied"
+            )
         target = Target(
             DEFAULT_MEMBER,
             _account_of(arn),
@@ -160,8 +165,8 @@ def self_service(
             if not isinstance(exc, AwsError | MalformedPolicyError):
                 raise
             code, message = error_of(exc)
-            raise click.ClickException(f"{code}: {message}") from None
+            raise click.ClickException(printable(f"{code}: {message}")) from None
     _render(outcomes, f"self-service of {subject} for {target.member}, via {where}")
     wrong = mismatches(outcomes)
-    click.echo(f"{len(outcomes)} checks, {len(wrong)} mismatch(es)")
+    echo(f"{len(outcomes)} checks, {len(wrong)} mismatch(es)")
     sys.exit(1 if wrong else 0)

@@ -101,32 +101,31 @@ def _password_policy(view: View) -> PasswordPolicy:
 
 @pages.post("/admin/users")
 def create_user(view: View) -> Response:
-    """CreateUser, then CreateLoginProfile with a generated password that must be changed."""
+    """CreateUser and CreateLoginProfile (a generated password that must be changed), all
+    or nothing: a member allowed the one but not the other creates no user."""
     name, path = view.field("UserName").strip(), view.field("Path").strip() or None
+    password = generate_password(_password_policy(view), name)
     try:
-        created = call(view, "CreateUser", UserName=name, Path=path)["User"]
-    except (ValidationError, AccessDenied) as err:
+        _, user_params = parse_request(
+            "iam", {"Action": "CreateUser", "UserName": name, **({"Path": path} if path else {})}
+        )
+        created = view.invoke_together(
+            ("CreateUser", user_params),
+            (
+                "CreateLoginProfile",
+                {"UserName": name, "Password": password, "PasswordResetRequired": True},
+            ),
+        )[0]["User"]
+    except AwsError as err:
         listing = section(lambda: call(view, "ListUsers", MaxItems=1000)["Users"])
         form = {"UserName": name[:64], "Path": (path or "")[:512], "error": err.message}
         return view.render("admin/users.html", status=err.status, users=listing, form=form)
-    password = generate_password(_password_policy(view), created["UserName"])
-    profile_error = None
-    try:
-        view.invoke(
-            "CreateLoginProfile",
-            UserName=created["UserName"],
-            Password=password,
-            PasswordResetRequired=True,
-        )
-    except AwsError as err:
-        profile_error = err.message
     account = view.member.account_id
     origin = f"{view.request.url.scheme}://{view.request.url.netloc}"
     return view.render(
         "admin/user_created.html",
         user=created,
-        password=None if profile_error else password,
-        profile_error=profile_error,
+        password=password,
         account=account,
         signin_link=f"{origin}{view.base}/signin?account={account}",
     )

@@ -281,11 +281,15 @@ def enable_mfa(view: View) -> Response:
 
 @pages.post("/credentials/mfa/remove")
 def remove_mfa(view: View) -> Response:
-    """Deactivate the device, then delete it (AWS's console does both)."""
+    """Deactivate the device and delete it (AWS's console does both), all or nothing: the
+    member needs both iam:DeactivateMFADevice on the user and iam:DeleteVirtualMFADevice on
+    the device, or the device stays assigned and AWS's AccessDenied is shown."""
     user, serial = _target(view), view.field("SerialNumber")
     try:
-        view.invoke("DeactivateMFADevice", UserName=user, SerialNumber=serial)
-        view.invoke("DeleteVirtualMFADevice", SerialNumber=serial)
+        view.invoke_together(
+            ("DeactivateMFADevice", {"UserName": user, "SerialNumber": serial}),
+            ("DeleteVirtualMFADevice", {"SerialNumber": serial}),
+        )
     except AwsError as err:
         return _refused(view, "DeactivateMFADevice", err)
     return _back(view, user, "mfa-removed")

@@ -178,6 +178,17 @@ class View:
         clean = {k: v for k, v in params.items() if v is not None}
         return self.runtime.invoke(service, operation, clean, caller, self.info())
 
+    def invoke_together(self, *steps: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run IAM operations ``(operation, params)`` as the member, all or nothing: one
+        button that needs more than one operation never leaves a half-done change."""
+        from selfiam.service.together import invoke_together
+
+        caller = self.member.caller()
+        clean = [
+            ("iam", op, {k: v for k, v in params.items() if v is not None}) for op, params in steps
+        ]
+        return invoke_together(self.runtime, clean, caller, self.info())
+
     @property
     def csrf(self) -> str:
         """The token every form of this page carries in its ``csrf`` field."""

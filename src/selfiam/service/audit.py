@@ -7,6 +7,10 @@ for the queue to drain), which keeps a write lock off every read. The thread
 lets a batch gather for up to ``_LINGER`` seconds after its first record, so a
 busy server writes one batch per interval rather than one transaction per
 request (``flush()`` cuts the wait short).
+
+The queue holds at most ``MAX_QUEUED`` items: past that, ``submit`` waits for the
+writer (back-pressure) rather than grow memory or drop a record, so a flood of
+requests faster than the database can take their records slows down instead.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from selfiam.store.engine import read_transaction, transaction
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+#: Records (and key uses) waiting for the writer: about 1 KiB each at most.
+MAX_QUEUED = 20_000
 #: How long a batch may wait for more records after its first one (seconds).
 _LINGER = 0.02
 
@@ -77,9 +83,9 @@ def write_key_uses(conn: Connection, uses: list[KeyUse]) -> None:
 class AuditWriter:
     """Writes queued audit records in batches on a daemon thread."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, max_queued: int = MAX_QUEUED) -> None:
         self._engine = engine
-        self._queue: queue.Queue[AuditRecord | KeyUse] = queue.Queue()
+        self._queue: queue.Queue[AuditRecord | KeyUse] = queue.Queue(max_queued)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()  # set by flush(): write now, don't linger

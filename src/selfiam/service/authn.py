@@ -10,13 +10,21 @@ their session token, and long-term keys without one. The token is checked
 against its stored SHA-256 in constant time, and the expiry against the clock
 on every request: neither is cached away. A deleted user's sessions go with
 the user's row (FK cascade) and the version bump, at once.
+
+Every cache here is bounded (DESIGN rule 8) and filled only once a request's
+signature has been verified: ``authenticate`` derives the scope's signing key,
+hands it to the caller's ``verify`` and stores the entry and the key only if
+that returns. The entries (``MAX_KEYS`` access keys, each with at most
+``MAX_SCOPES`` signing keys) are forgotten ``ENTRY_MAX_AGE`` seconds after they
+were loaded; the key-use stamps, keyed by key, service and region (regions are
+checked against AWS's list before this point), hold ``MAX_KEY_USES`` entries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +37,7 @@ from selfiam.auth.sigv4 import derive_signing_key
 from selfiam.domain.arns import user_arn
 from selfiam.domain.errors import ExpiredToken, InvalidClientTokenId
 from selfiam.domain.identifiers import TEMPORARY_ACCESS_KEY_PREFIX
+from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller
 from selfiam.service.principals import load_user_tags
 from selfiam.store import tables as t
@@ -36,6 +45,24 @@ from selfiam.store import tables as t
 INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED_TOKEN = "The security token included in the request is expired"
 KEY_USE_GRANULARITY = timedelta(minutes=1)
+#: Access keys whose caller and signing keys a process keeps, least recently used out first.
+MAX_KEYS = 10_000
+#: Signing keys kept per access key: one per (date, region, service) in use; a client
+#: signs for one or two regions and services, and two dates around midnight.
+MAX_SCOPES = 8
+#: Seconds an entry is kept after it was loaded (a reload costs one query and a decryption).
+ENTRY_MAX_AGE = 15 * 60.0
+#: Key-use stamps (per key, service and region) and latest uses (per key) kept.
+MAX_KEY_USES = 20_000
+#: Seconds a latest use is kept: the audit writer stores it in the database within
+#: milliseconds, and GetAccessKeyLastUsed reads it there afterwards.
+LATEST_USE_MAX_AGE = 5 * 60.0
+
+Scope = tuple[str, str, str]
+
+
+def _signing_keys() -> BoundedCache[Scope, bytes]:
+    return BoundedCache(MAX_SCOPES, ENTRY_MAX_AGE)
 
 
 @dataclass
@@ -43,31 +70,38 @@ class _KeyEntry:
     version: int
     caller: Caller
     secret: str
-    signing_keys: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
+    signing_keys: BoundedCache[Scope, bytes] = field(default_factory=_signing_keys)
     # Temporary credentials only:
     token_sha256: bytes | None = None
     expires_at: datetime | None = None
 
 
 class CredentialCache:
-    """access key id -> (caller, signing keys), valid for one auth version."""
+    """access key id -> (caller, signing keys), valid for one auth version (bounds: see
+    the module's docstring)."""
 
-    def __init__(self, box: SecretBox) -> None:
+    def __init__(
+        self, box: SecretBox, *, max_keys: int = MAX_KEYS, max_key_uses: int = MAX_KEY_USES
+    ) -> None:
         self._box = box
-        self._entries: dict[str, _KeyEntry] = {}
-        self._last_use: dict[tuple[str, str, str], datetime] = {}
-        self._latest_use: dict[str, tuple[datetime, str, str]] = {}
-        self._lock = threading.Lock()
+        self._entries: BoundedCache[str, _KeyEntry] = BoundedCache(max_keys, ENTRY_MAX_AGE)
+        self._last_use: BoundedCache[tuple[str, str, str], datetime] = BoundedCache(
+            max_key_uses, KEY_USE_GRANULARITY.total_seconds()
+        )
+        self._latest_use: BoundedCache[str, tuple[datetime, str, str]] = BoundedCache(
+            max_key_uses, LATEST_USE_MAX_AGE
+        )
 
     def authenticate(
         self,
         conn: Connection,
         version: int,
         access_key_id: str,
-        scope: tuple[str, str, str],
+        scope: Scope,
         *,
         session_token: str | None = None,
         now: datetime | None = None,
+        verify: Callable[[bytes], None] | None = None,
     ) -> tuple[Caller, bytes]:
         """The caller behind ``access_key_id`` and the signing key for ``scope``
         (date, region, service).
@@ -75,23 +109,37 @@ class CredentialCache:
         InvalidClientTokenId if the key is unknown or inactive, if a temporary key
         comes without its session token (or with another one), or a long-term key
         with one; ExpiredToken if temporary credentials expired before ``now``.
+        ``verify`` checks the request's signature with the signing key and raises if
+        it does not match; nothing is cached unless it returns. Without it, the
+        caller vouches for the request itself (in-process callers and tests).
         """
         temporary = access_key_id.startswith(TEMPORARY_ACCESS_KEY_PREFIX)
         if temporary != (session_token is not None):
             raise InvalidClientTokenId(INVALID_TOKEN)
         entry = self._entries.get(access_key_id)
+        loaded = False
         if entry is None or entry.version != version:
             load = self._load_session if temporary else self._load
-            entry = load(conn, version, access_key_id)
-            with self._lock:
-                self._entries[access_key_id] = entry
+            entry, loaded = load(conn, version, access_key_id), True
         if session_token is not None:
             self._check_session(access_key_id, entry, session_token, now)
         key = entry.signing_keys.get(scope)
+        derived = key is None
         if key is None:
             key = derive_signing_key(entry.secret, *scope)
-            entry.signing_keys[scope] = key
+        if verify is not None:
+            verify(key)
+        if derived:
+            entry.signing_keys.put(scope, key)
+        if loaded:
+            self._entries.put(access_key_id, entry)
         return entry.caller, key
+
+    def sizes(self) -> tuple[int, int, int, int]:
+        """(access keys, signing keys over all of them, key-use stamps, latest uses) held."""
+        entries = self._entries.values()
+        scopes = sum(len(entry.signing_keys) for entry in entries)
+        return len(entries), scopes, len(self._last_use), len(self._latest_use)
 
     def _load(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
         ak, u = t.access_keys, t.users
@@ -134,8 +182,7 @@ class CredentialCache:
         if not hmac.compare_digest(digest, entry.token_sha256):
             raise InvalidClientTokenId(INVALID_TOKEN)
         if now >= entry.expires_at:
-            with self._lock:
-                self._entries.pop(access_key_id, None)
+            self._entries.pop(access_key_id)
             raise ExpiredToken(EXPIRED_TOKEN)
 
     def _load_session(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
@@ -179,8 +226,8 @@ class CredentialCache:
         last = self._last_use.get(k)
         if last is not None and now - last < KEY_USE_GRANULARITY:
             return False
-        self._last_use[k] = now
-        self._latest_use[access_key_id] = (now, service, region)
+        self._last_use.put(k, now)
+        self._latest_use.put(access_key_id, (now, service, region))
         return True
 
     def recorded_use(self, access_key_id: str) -> tuple[datetime, str, str] | None:

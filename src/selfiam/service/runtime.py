@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
@@ -23,10 +22,11 @@ from selfiam.domain.errors import (
 )
 from selfiam.service.audit import AuditRecord, AuditWriter, KeyUse, write_records
 from selfiam.service.authn import INVALID_TOKEN, CredentialCache
+from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
 from selfiam.service.principals import PrincipalPolicies, load_user_policies
-from selfiam.service.registry import find_operation
+from selfiam.service.registry import Operation, find_operation
 from selfiam.store.engine import HeldReadConnection, read_transaction, transaction
 from selfiam.store.versions import (
     Versions,
@@ -37,6 +37,9 @@ from selfiam.store.versions import (
 )
 
 Clock = Callable[[], datetime]
+#: Principals whose compiled policies a process keeps, and for how long (seconds).
+MAX_PRINCIPALS = 10_000
+PRINCIPALS_MAX_AGE = 15 * 60.0
 
 
 def utc_now() -> datetime:
@@ -62,8 +65,12 @@ class Runtime:
         self._reads = HeldReadConnection(engine)
         #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).
         self.local_database = engine.dialect.name == "sqlite"
-        self._principals: dict[str, tuple[int, PrincipalPolicies]] = {}
-        self._lock = threading.Lock()
+        #: user id -> (policy version, compiled policies): filled only for callers
+        #: authenticated by a verified signature (or an in-process caller), so at most one
+        #: entry per user; bounded anyway (LRU) and reloaded after PRINCIPALS_MAX_AGE.
+        self._principals: BoundedCache[str, tuple[int, PrincipalPolicies]] = BoundedCache(
+            MAX_PRINCIPALS, PRINCIPALS_MAX_AGE
+        )
 
     @property
     def hasher(self) -> PasswordHasher:
@@ -92,14 +99,21 @@ class Runtime:
         scope: tuple[str, str, str],
         session_token: str | None = None,
         conn: Connection | None = None,
+        verify: Callable[[bytes], None] | None = None,
     ) -> tuple[Caller, bytes, Versions]:
         """As ``authenticate_access_key``, with the versions read to authenticate, for
-        ``RequestInfo``'s; in ``conn`` (a ``read_session``) if given."""
+        ``RequestInfo``'s; in ``conn`` (a ``read_session``) if given. ``verify`` checks
+        the request's signature before anything is cached (``CredentialCache``)."""
         with nullcontext(conn) if conn is not None else read_transaction(self.engine) as c:
             versions = read_versions(c)
             caller, signing_key = self.credentials.authenticate(
-                c, versions.auth, access_key_id, scope, session_token=session_token,
+                c,
+                versions.auth,
+                access_key_id,
+                scope,
+                session_token=session_token,
                 now=self.clock(),
+                verify=verify,
             )
             return caller, signing_key, versions
 
@@ -130,8 +144,7 @@ class Runtime:
         loaded = load_user_policies(conn, caller.user_id)
         if loaded is None:
             raise NoSuchEntity(f"The user with name {caller.user_name} cannot be found.")
-        with self._lock:
-            self._principals[caller.user_id] = (version, loaded)
+        self._principals.put(caller.user_id, (version, loaded))
         return loaded
 
     # -- invocation ----------------------------------------------------------------------
@@ -151,26 +164,8 @@ class Runtime:
         (the transaction its caller was authenticated in); a write ignores it and
         runs in a write transaction of its own.
         """
-        op = find_operation(service, name)
-        if op is None:
-            raise InvalidAction(f"Could not find operation {name} for version {_version(service)}")
+        op, info = self.admit(service, name, caller, info)
         action = f"{service}:{name}"
-        if service == "iam" and caller.is_temporary and caller.mfa_authenticated_at is None:
-            # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA.
-            error = InvalidClientTokenId(INVALID_TOKEN)
-            self.audit.submit(self._record(None, caller, info, action, error))
-            raise error
-        if (
-            caller.access_key_id
-            and not caller.is_temporary
-            and self.credentials.should_record_use(
-                caller.access_key_id, info.service, info.region, info.now
-            )
-        ):
-            self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
-        if op.writes and info.auth_version is not None:
-            # a write decides on what it locked
-            info = replace(info, auth_version=None, policy_version=None)
         if op.writes:
             begin: AbstractContextManager[Connection] = transaction(self.engine)
         elif conn is not None:
@@ -207,6 +202,32 @@ class Runtime:
         if refusal is not None:
             raise refusal
         return result
+
+    def admit(
+        self, service: str, name: str, caller: Caller, info: RequestInfo
+    ) -> tuple[Operation, RequestInfo]:
+        """What every invocation checks before its transaction: the operation exists, the
+        caller may call it at all, the key's use is noted; the ``info`` to run it with."""
+        op = find_operation(service, name)
+        if op is None:
+            raise InvalidAction(f"Could not find operation {name} for version {_version(service)}")
+        if service == "iam" and caller.is_temporary and caller.mfa_authenticated_at is None:
+            # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA.
+            error = InvalidClientTokenId(INVALID_TOKEN)
+            self.audit.submit(self._record(None, caller, info, f"{service}:{name}", error))
+            raise error
+        if (
+            caller.access_key_id
+            and not caller.is_temporary
+            and self.credentials.should_record_use(
+                caller.access_key_id, info.service, info.region, info.now
+            )
+        ):
+            self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
+        if op.writes and info.auth_version is not None:
+            # a write decides on what it locked
+            info = replace(info, auth_version=None, policy_version=None)
+        return op, info
 
     def record_rejection(self, action: str, error: AwsError, info: RequestInfo) -> None:
         """Audit a request refused before any caller was established."""

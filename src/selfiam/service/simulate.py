@@ -97,7 +97,12 @@ _ALLOW_ALL = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*"
 
 @lru_cache(maxsize=1024)
 def _compiled(text: str, kind: PolicyKind, policy_id: str) -> Policy | MalformedPolicyError:
-    """The parsed policy, or the error it raised (cached too: a bad text is parsed once)."""
+    """The parsed policy, or the error it raised (cached too: a bad text is parsed once).
+
+    Bounded to 1,024 texts (LRU) of at most the model's 131,072 characters, filled only
+    by authenticated and authorized simulations; no age bound: a text's parse never
+    goes stale.
+    """
     try:
         return parse_policy(text, kind, policy_id)
     except MalformedPolicyError as exc:
@@ -113,7 +118,8 @@ def _parse(text: str, kind: PolicyKind, policy_id: str) -> Policy:
 
 @lru_cache(maxsize=256)
 def _policy_set(texts: tuple[str, ...], kind: PolicyKind, prefix: str) -> PolicySet:
-    """A list of input policies, parsed and indexed once (``prefix.N`` names policy N)."""
+    """A list of input policies, parsed and indexed once (``prefix.N`` names policy N);
+    bounded to 256 lists (LRU), never stale, like ``_compiled``."""
     return PolicySet(_parse(text, kind, f"{prefix}.{n}") for n, text in enumerate(texts, 1))
 
 

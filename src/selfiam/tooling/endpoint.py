@@ -124,7 +124,9 @@ def aws_errors() -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
-        raise click.ClickException(describe(exc)) from None
+        from selfiam.cli.printable import printable
+
+        raise click.ClickException(printable(describe(exc))) from None
 
 
 def endpoint_options(fn: F) -> F:

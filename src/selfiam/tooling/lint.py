@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from selfiam.catalog import Action, Catalog
+from selfiam.cli.printable import printable
 from selfiam.policy import MalformedPolicyError, PolicyKind, PolicySizeExceededError, parse_policy
 from selfiam.policy.ast import Policy, Statement
 from selfiam.tooling.escalation import BY_ACTION, Scope
@@ -324,22 +325,26 @@ def _suggest(word: str, candidates: Iterable[str]) -> str | None:
 def _where(finding: Finding) -> str:
     if finding.statement is None:
         return ""
-    sid = f' (Sid "{finding.sid}")' if finding.sid else ""
+    sid = f' (Sid "{printable(finding.sid)}")' if finding.sid else ""
     return f" statement {finding.statement}{sid}:"
 
 
 def render_text(reports: Sequence[FileReport], *, expand: bool, catalog: Catalog | None) -> str:
-    """Readable lines: ``FILE: statement N (Sid "S"): severity [code]: message``."""
+    """Readable lines: ``FILE: statement N (Sid "S"): severity [code]: message``.
+
+    What a policy says (a Sid, a pattern, a message quoting one) is made `printable`: one
+    finding is one line, and a document cannot send escape sequences to the terminal."""
     lines: list[str] = []
     for report in reports:
+        path = printable(report.path)
         lines.extend(
-            f"{report.path}:{_where(f)} {f.severity} [{f.code}]: {f.message}"
+            f"{path}:{_where(f)} {f.severity} [{f.code}]: {printable(f.message)}"
             for f in report.findings
         )
         if expand:
             for e in report.expansions:
-                sid = f' (Sid "{e.sid}")' if e.sid else ""
-                head = f"{report.path}: statement {e.statement}{sid}: {e.element} {e.pattern}"
+                sid = f' (Sid "{printable(e.sid)}")' if e.sid else ""
+                head = f"{path}: statement {e.statement}{sid}: {e.element} {printable(e.pattern)}"
                 if e.pattern == "*":
                     lines.append(f"{head} matches every action ({len(e.actions)})")
                     continue
