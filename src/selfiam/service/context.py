@@ -34,6 +34,13 @@ class OperationContext:
     auth_changed: bool = False
     policy_changed: bool = False
     audit_note: str | None = None
+    #: Set by a secret check that counted a failure (service/throttle.py): the runtime
+    #: commits the transaction even though the operation fails, so the count holds.
+    #: Such a check comes before the operation writes anything else.
+    commit_on_error: bool = False
+    #: The audit trail's error code when it must differ from the one the caller is
+    #: told (an attempt refused by a throttle looks like a wrong secret to the caller).
+    audit_error_code: str | None = None
     _decisions: list[Decision] = field(default_factory=list)
 
     @property

@@ -186,7 +186,9 @@ def verify_login(
     else:
         ok = hasher.verify(profile.password_hash, password)
     arn = user_arn(account_id, user.name, user.path) if user is not None else None
-    _audit_signin(runtime, account_id, arn, now, ok, source_ip, user_agent)
+    audit_signin(
+        runtime, account_id, arn, now, None if ok else "AccessDenied", source_ip, user_agent
+    )
     if not ok or user is None or profile is None:
         return None
     rehashed = hasher.hash(password) if hasher.needs_rehash(profile.password_hash) else None
@@ -213,15 +215,16 @@ def verify_login(
     )
 
 
-def _audit_signin(
+def audit_signin(
     runtime: Runtime,
-    account_id: str,
+    account_id: str | None,
     arn: str | None,
     now: datetime,
-    ok: bool,
+    error_code: str | None,
     source_ip: str | None,
     user_agent: str | None,
 ) -> None:
+    """A ``signin:ConsoleLogin`` record: allowed, or refused with ``error_code``."""
     runtime.audit.submit(
         AuditRecord(
             at=now,
@@ -230,9 +233,9 @@ def _audit_signin(
             caller_arn=arn,
             action="signin:ConsoleLogin",
             resource=arn,
-            decision="allowed" if ok else "error",
-            error_code=None if ok else "AccessDenied",
-            source_ip=source_ip,
+            decision="allowed" if error_code is None else "error",
+            error_code=error_code,
+            source_ip=source_ip or None,
             user_agent=user_agent[:1024] if user_agent else None,
         )
     )

@@ -1,41 +1,54 @@
 """Signing in to the portal: account, user name and password, then the MFA code if the
-user has a device; failed attempts throttled per user name and per source address.
+user has a device; attempts throttled per user name and per source address.
 
 Every failure of the first step gets the same message, whether the account, the
 user or the password was wrong (and an unknown user costs the same argon2 work,
-in :func:`~selfiam.service.passwords.verify_login`). After ``MAX_FAILURES``
-failures within ``FAILURE_WINDOW`` for a user name — existing or not — or for a
-source address, further attempts are refused without checking the password
-until the oldest failure leaves the window.
+in :func:`~selfiam.service.passwords.verify_login`). Each attempt — a password or
+an MFA code — is reserved in the database before the secret is checked
+(:mod:`selfiam.service.throttle`, limits :data:`~selfiam.service.throttle.SIGN_IN`):
+after ``MAX_FAILURES`` failures for a user name — existing or not — or for a source
+address, further attempts are refused without checking anything for
+``FAILURE_WINDOW``. Concurrent attempts cannot overtake the limit (each holds its
+reservation while its password is hashed), and a right password only gives its own
+reservation back: it never clears earlier failures, MFA failures included. MFA
+codes are also counted per device (:mod:`selfiam.service.mfa_checks`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from selfiam.domain import totp
 from selfiam.domain.identifiers import new_request_id
+from selfiam.service import throttle
 from selfiam.service.audit import AuditRecord
-from selfiam.service.passwords import effective_policy, login_profile, verify_login
+from selfiam.service.mfa_checks import MfaRefused, check_totp
+from selfiam.service.passwords import (
+    SignIn,
+    audit_signin,
+    effective_policy,
+    login_profile,
+    verify_login,
+)
 from selfiam.service.portal_sessions import (
     PortalConfig,
     PortalSession,
     create_session,
     load_session,
 )
+from selfiam.service.throttle import THROTTLED_CODE
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction, transaction
 
 if TYPE_CHECKING:
     from selfiam.service.runtime import Runtime
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES = throttle.SIGN_IN.max_failures
+FAILURE_WINDOW = throttle.SIGN_IN.first_lockout
 INCORRECT = "Your authentication information is incorrect. Please try again."
 THROTTLED = "Too many failed sign-in attempts. Wait a few minutes, then try again."
 HARD_EXPIRED = "Your password has expired. Contact your administrator to reset it."
@@ -68,46 +81,19 @@ def resolve_account(runtime: Runtime, text: str) -> str | None:
     return str(found.account_id) if found is not None else None
 
 
-def _subjects(account_text: str, user_name: str, source_ip: str) -> list[tuple[str, str]]:
-    who = f"{account_text.strip().lower()[:63]}/{user_name.lower()[:MAX_NAME]}"
-    return [("user", who), ("address", source_ip[:128] or "unknown")]
+def _subjects(account: str, user_name: str, source_ip: str) -> list[throttle.Subject]:
+    """What an attempt counts against, in the order their rows are locked."""
+    return [throttle.user_subject(account, user_name), throttle.address_subject(source_ip)]
 
 
-def throttled(conn: Connection, subjects: list[tuple[str, str]], now: datetime) -> bool:
-    f = t.sign_in_failures
-    since = now - FAILURE_WINDOW
-    for scope, subject in subjects:
-        count = conn.execute(
-            select(func.count())
-            .select_from(f)
-            .where(f.c.scope == scope, f.c.subject == subject, f.c.failed_at > since)
-        ).scalar_one()
-        if count >= MAX_FAILURES:
-            return True
-    return False
-
-
-def _record_failure(runtime: Runtime, subjects: list[tuple[str, str]], now: datetime) -> None:
-    f = t.sign_in_failures
+def _reserve(runtime: Runtime, subjects: list[throttle.Subject], now: datetime) -> bool:
     with transaction(runtime.engine) as conn:
-        conn.execute(f.delete().where(f.c.failed_at <= now - FAILURE_WINDOW))
-        conn.execute(
-            f.insert(), [{"scope": s, "subject": x, "failed_at": now} for s, x in subjects]
-        )
+        return throttle.reserve(conn, throttle.SIGN_IN, subjects, now)
 
 
-def _clear_user_failures(runtime: Runtime, subjects: list[tuple[str, str]]) -> None:
-    f = t.sign_in_failures
+def _settle(runtime: Runtime, subjects: list[throttle.Subject], now: datetime, ok: bool) -> None:
     with transaction(runtime.engine) as conn:
-        for scope, subject in subjects:
-            if scope == "user":
-                conn.execute(f.delete().where(f.c.scope == scope, f.c.subject == subject))
-
-
-def _check_not_throttled(runtime: Runtime, subjects: list[tuple[str, str]], now: datetime) -> None:
-    with read_transaction(runtime.engine) as conn:
-        if throttled(conn, subjects, now):
-            raise SignInRefused(THROTTLED)
+        throttle.settle(conn, throttle.SIGN_IN, subjects, now, ok)
 
 
 def _has_mfa(conn: Connection, user_id: str) -> bool:
@@ -130,18 +116,25 @@ def sign_in(
     else "password" if the password must be changed first, else "active"."""
     account_id = resolve_account(runtime, account_text)
     subjects = _subjects(account_id or account_text, user_name, source_ip)
-    _check_not_throttled(runtime, subjects, now)
+    if not _reserve(runtime, subjects, now):
+        audit_signin(runtime, account_id, None, now, THROTTLED_CODE, source_ip, user_agent or None)
+        raise SignInRefused(THROTTLED)
+    checked: SignIn | None = None
     if account_id is None or not user_name or len(user_name) > MAX_NAME:
         runtime.hasher.verify_dummy(password)
-        _record_failure(runtime, subjects, now)
+    else:
+        checked = verify_login(
+            runtime,
+            account_id,
+            user_name,
+            password,
+            now,
+            source_ip=source_ip,
+            user_agent=user_agent,
+        )
+    _settle(runtime, subjects, now, checked is not None)
+    if checked is None or account_id is None:
         raise SignInRefused(INCORRECT)
-    checked = verify_login(
-        runtime, account_id, user_name, password, now, source_ip=source_ip, user_agent=user_agent
-    )
-    if checked is None:
-        _record_failure(runtime, subjects, now)
-        raise SignInRefused(INCORRECT)
-    _clear_user_failures(runtime, subjects)
     if checked.must_contact_admin:
         raise SignInRefused(HARD_EXPIRED)
     with transaction(runtime.engine) as conn:
@@ -167,34 +160,6 @@ def sign_in(
     return SignedIn(token, session)
 
 
-def _claim_code(conn: Connection, runtime: Runtime, user_id: str, code: str, now: datetime) -> bool:
-    """Accept ``code`` from one of the user's enabled devices, once (the step is claimed
-    with a conditional UPDATE, as GetSessionToken does)."""
-    m = t.mfa_devices
-    devices = conn.execute(
-        select(m.c.serial_number, m.c.seed_ciphertext, m.c.last_used_step).where(
-            m.c.user_id == user_id
-        )
-    ).all()
-    for device in devices:
-        seed = runtime.box.open(device.seed_ciphertext, device.serial_number.encode()).decode()
-        step = totp.verify(seed, code, now, device.last_used_step)
-        if step is None:
-            continue
-        claimed = conn.execute(
-            m.update()
-            .where(
-                m.c.serial_number == device.serial_number,
-                m.c.user_id == user_id,
-                or_(m.c.last_used_step.is_(None), m.c.last_used_step < step),
-            )
-            .values(last_used_step=step)
-        ).rowcount
-        if claimed == 1:
-            return True
-    return False
-
-
 def complete_mfa(
     runtime: Runtime,
     config: PortalConfig,
@@ -209,12 +174,24 @@ def complete_mfa(
     if session.stage != "mfa":
         raise SignInRefused(INCORRECT)
     subjects = _subjects(session.account_id, session.user_name, source_ip)
-    _check_not_throttled(runtime, subjects, now)
     code = code.strip().replace(" ", "")
     ps = t.portal_sessions
     token: str | None = None
+    refusal = INVALID_MFA
+    audit_code = "InvalidAuthenticationCode"
     with transaction(runtime.engine) as conn:
-        ok = _claim_code(conn, runtime, session.user_id, code, now)
+        # One transaction: the reservation, the check and its outcome commit together.
+        ok = False
+        if throttle.reserve(conn, throttle.SIGN_IN, subjects, now):
+            try:
+                check_totp(conn, runtime.box, session.user_id, None, code, now)
+                ok = True
+            except MfaRefused as refused:
+                if refused.locked:
+                    audit_code = THROTTLED_CODE
+            throttle.settle(conn, throttle.SIGN_IN, subjects, now, ok)
+        else:
+            refusal, audit_code = THROTTLED, THROTTLED_CODE
         profile = login_profile(conn, session.user_id) if ok else None
         if profile is not None:
             policy = effective_policy(conn, session.account_id)
@@ -233,10 +210,9 @@ def complete_mfa(
                 mfa_authenticated_at=now,
             )
     if token is None:
-        _record_failure(runtime, subjects, now)
-        _audit_mfa(runtime, session, now, False, source_ip)
-        raise SignInRefused(INVALID_MFA)
-    _audit_mfa(runtime, session, now, True, source_ip)
+        _audit_mfa(runtime, session, now, audit_code, source_ip)
+        raise SignInRefused(refusal)
+    _audit_mfa(runtime, session, now, None, source_ip)
     signed = load_session(runtime, token, now, config)
     if signed is None:
         raise SignInRefused(INCORRECT)
@@ -244,7 +220,11 @@ def complete_mfa(
 
 
 def _audit_mfa(
-    runtime: Runtime, session: PortalSession, now: datetime, ok: bool, source_ip: str
+    runtime: Runtime,
+    session: PortalSession,
+    now: datetime,
+    error_code: str | None,
+    source_ip: str,
 ) -> None:
     runtime.audit.submit(
         AuditRecord(
@@ -254,8 +234,8 @@ def _audit_mfa(
             caller_arn=session.arn,
             action="signin:ConsoleLoginMFA",
             resource=session.arn,
-            decision="allowed" if ok else "error",
-            error_code=None if ok else "InvalidAuthenticationCode",
+            decision="allowed" if error_code is None else "error",
+            error_code=error_code,
             source_ip=source_ip or None,
             user_agent=None,
         )

@@ -173,24 +173,35 @@ class Runtime:
         else:
             begin = read_transaction(self.engine)
         ctx: OperationContext | None = None
+        refusal: AwsError | None = None
         try:
             with begin as conn:
                 ctx = OperationContext(self, conn, caller, info, action)
-                result = op.handler(ctx, params)
-                if ctx.decision is None and op.authorized:
-                    raise InternalFailure(f"{action} ran without an authorization decision")
-                if op.writes:
-                    if ctx.auth_changed:
-                        bump_auth_version(conn)
-                    if ctx.policy_changed:
-                        bump_policy_version(conn)
-                    write_records(conn, [self._record(ctx, caller, info, action, None)])
+                try:
+                    result = op.handler(ctx, params)
+                except AwsError as err:
+                    if not (op.writes and ctx.commit_on_error):
+                        raise
+                    # A failed secret check: its count commits, with the request's record.
+                    refusal = err
+                    write_records(conn, [self._record(ctx, caller, info, action, err)])
                 else:
-                    self.audit.submit(self._record(ctx, caller, info, action, None))
-            return result
+                    if ctx.decision is None and op.authorized:
+                        raise InternalFailure(f"{action} ran without an authorization decision")
+                    if op.writes:
+                        if ctx.auth_changed:
+                            bump_auth_version(conn)
+                        if ctx.policy_changed:
+                            bump_policy_version(conn)
+                        write_records(conn, [self._record(ctx, caller, info, action, None)])
+                    else:
+                        self.audit.submit(self._record(ctx, caller, info, action, None))
         except AwsError as err:
             self.audit.submit(self._record(ctx, caller, info, action, err))
             raise
+        if refusal is not None:
+            raise refusal
+        return result
 
     def admit(
         self, service: str, name: str, caller: Caller, info: RequestInfo
@@ -254,10 +265,16 @@ class Runtime:
             action=action,
             resource=ctx.resource if ctx is not None else None,
             decision=decision,
-            error_code=error.code if error is not None else None,
+            error_code=_audit_code(ctx, error),
             source_ip=info.source_ip,
             user_agent=info.user_agent[:1024] if info.user_agent else None,
         )
+
+
+def _audit_code(ctx: OperationContext | None, error: AwsError | None) -> str | None:
+    if error is None:
+        return None
+    return (ctx.audit_error_code if ctx is not None else None) or error.code
 
 
 def _version(service: str) -> str:

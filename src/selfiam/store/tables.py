@@ -413,20 +413,6 @@ portal_sessions = Table(
     CheckConstraint("stage IN ('mfa', 'password', 'active')", name="stage"),
 )
 
-sign_in_failures = Table(
-    "sign_in_failures", metadata,
-    # Failed portal sign-ins, counted per user name and per source address to throttle
-    # guessing. ``subject`` is "ACCOUNT/name_lower" for scope "user", the address for
-    # scope "address"; it need not name an existing user.
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
-    Column("scope", String(8), nullable=False),
-    Column("subject", String(128), nullable=False),
-    _ts("failed_at"),
-    Index("ix_sign_in_failures_scope_subject_failed_at", "scope", "subject", "failed_at"),
-    CheckConstraint("scope IN ('user', 'address')", name="scope"),
-)
-
 RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa")
 
 tags = Table(
@@ -484,3 +470,27 @@ def _seed_state_versions(target: Table, connection: Connection, **_: Any) -> Non
         target.insert(),
         [{"name": AUTH_VERSION, "version": 0}, {"name": POLICY_VERSION, "version": 0}],
     )
+
+
+#: Scopes of ``secret_throttles``: a portal user name, a source address, an MFA device.
+THROTTLE_SCOPES = ("user", "address", "mfa")
+
+secret_throttles = Table(
+    "secret_throttles", metadata,
+    # Failed checks of a secret (password, MFA code), counted per subject so that the
+    # limit holds across processes (selfiam.service.throttle). ``subject`` is
+    # "ACCOUNT/name_lower" for scope "user" (it need not name an existing user), the
+    # address for "address", the device's serial number for "mfa".
+    Column("scope", String(8), nullable=False),
+    Column("subject", String(256), nullable=False),
+    # Failures since the last lockout or success, attempts in progress included.
+    Column("failures", Integer, nullable=False, default=0),
+    # Lockouts since the last success: each one lasts longer.
+    Column("lockouts", Integer, nullable=False, default=0),
+    _ts("locked_until", nullable=True),
+    # When the row may be forgotten (deleted) if nothing happens to it before.
+    _ts("expires_at"),
+    PrimaryKeyConstraint("scope", "subject"),
+    Index("ix_secret_throttles_expires_at", "expires_at"),
+    CheckConstraint("scope IN ('user', 'address', 'mfa')", name="scope"),
+)

@@ -6,6 +6,7 @@ against the user's ARN. Setting a password checks it against the account's
 policy (or IAM's default one) and reuse prevention, records
 ``password_changed_at`` (MaxPasswordAge counts from it) and bumps the auth
 version, so that portal sessions opened with the old password can be ended.
+ChangePassword's OldPassword shares the portal's sign-in throttle per user name.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from selfiam.domain.errors import (
     AccessDenied,
     AwsError,
     EntityAlreadyExists,
+    EntityTemporarilyUnmodifiable,
     InvalidInput,
     InvalidUserType,
     NoSuchEntity,
     ValidationError,
 )
+from selfiam.service import throttle
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations import tags as tagging
@@ -157,6 +160,32 @@ def delete_login_profile(ctx: OperationContext, params: Mapping[str, Any]) -> di
     return {}
 
 
+def _check_old_password(
+    ctx: OperationContext, user: Row[Any], profile: Row[Any], password: str
+) -> None:
+    """Check the caller's current password, counted against the portal's sign-in
+    throttle for their user name (a wrong one here is a sign-in guess too).
+
+    While the user name is locked out the password is not checked, and the answer is
+    EntityTemporarilyUnmodifiable: of the errors AWS documents for ChangePassword it
+    is the one that means "try again after waiting several minutes" (LimitExceeded
+    is about account quotas, which waiting does not change).
+    """
+    now = ctx.info.now
+    subjects = [throttle.user_subject(ctx.account_id, user.name)]
+    if not throttle.reserve(ctx.conn, throttle.SIGN_IN, subjects, now):
+        ctx.audit_error_code = throttle.THROTTLED_CODE
+        raise EntityTemporarilyUnmodifiable(
+            f"Too many incorrect passwords for user {user.name}: "
+            "wait a few minutes, then try again."
+        )
+    ok = ctx.runtime.hasher.verify(profile.password_hash, password)
+    throttle.settle(ctx.conn, throttle.SIGN_IN, subjects, now, ok)
+    if not ok:
+        ctx.commit_on_error = True  # the failure counts; nothing else was written
+        raise AccessDenied("The old password is incorrect.")
+
+
 @operation("ChangePassword")
 def change_password(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """The caller changes their own password; there is no UserName to aim it elsewhere.
@@ -182,9 +211,7 @@ def change_password(ctx: OperationContext, params: Mapping[str, Any]) -> dict[st
     profile = login_profile(ctx.conn, user.user_id)
     if profile is None:
         raise no_such_profile(user.name)
-    hasher = ctx.runtime.hasher
-    if not hasher.verify(profile.password_hash, str(params["OldPassword"])):
-        raise AccessDenied("The old password is incorrect.")
+    _check_old_password(ctx, user, profile, str(params["OldPassword"]))
     effective = policy or effective_policy(ctx.conn, ctx.account_id)
     portal_session = caller.access_key_id is None
     expired = effective.is_expired(profile.password_changed_at, ctx.info.now)

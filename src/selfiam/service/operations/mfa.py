@@ -8,7 +8,9 @@ deactivating, resyncing, getting and listing a user's devices on the user's ARN.
 
 A device is assigned to at most one user. Every accepted code's TOTP step is
 remembered (``last_used_step``, kept across deactivation), so no code is
-accepted twice — by EnableMFADevice, ResyncMFADevice or GetSessionToken.
+accepted twice — by EnableMFADevice, ResyncMFADevice or GetSessionToken — and
+every check is counted per device (:mod:`selfiam.service.mfa_checks`): a device
+that failed too often refuses every code for a while.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from selfiam.domain.errors import (
 )
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import target_user_name, user_shape
+from selfiam.service.mfa_checks import MfaRefused, check_totp, forget_device
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.users import authorize_user, no_such_user
 from selfiam.service.pagination import page_after
@@ -92,8 +95,28 @@ def _users_device(ctx: OperationContext, user: Row[Any], serial: str) -> Row[Any
     return row
 
 
-def _open_seed(ctx: OperationContext, row: Row[Any]) -> str:
-    return ctx.runtime.box.open(row.seed_ciphertext, row.serial_number.encode()).decode()
+def _check_codes(
+    ctx: OperationContext,
+    user_id: str | None,
+    serial: str,
+    params: Mapping[str, Any],
+    window: int,
+) -> None:
+    """Two consecutive codes from the device, checked (and counted) by check_totp, which
+    also records the second one's step as the device's last used step."""
+    try:
+        check_totp(
+            ctx,
+            ctx.runtime.box,
+            user_id,
+            serial,
+            str(params["AuthenticationCode1"]),
+            ctx.info.now,
+            second_code=str(params["AuthenticationCode2"]),
+            window=window,
+        )
+    except MfaRefused:
+        raise InvalidAuthenticationCode(INVALID_CODE) from None
 
 
 def _account_label(ctx: OperationContext) -> str:
@@ -172,19 +195,11 @@ def enable_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     ).scalar_one()
     if count >= MFA_DEVICES_PER_USER:
         raise LimitExceeded(f"Cannot exceed quota for MFADevicesPerUser: {MFA_DEVICES_PER_USER}")
-    step = totp.two_consecutive(
-        _open_seed(ctx, device),
-        str(params["AuthenticationCode1"]),
-        str(params["AuthenticationCode2"]),
-        ctx.info.now,
-        last_used_step=device.last_used_step,
-    )
-    if step is None:
-        raise InvalidAuthenticationCode(INVALID_CODE)
+    _check_codes(ctx, None, serial, params, totp.ENABLE_WINDOW_STEPS)
     ctx.conn.execute(
         m.update()
         .where(m.c.serial_number == serial)
-        .values(user_id=user.user_id, enabled_at=ctx.info.now, last_used_step=step)
+        .values(user_id=user.user_id, enabled_at=ctx.info.now)
     )
     ctx.changed_credentials()
     return {}
@@ -197,18 +212,8 @@ def resync_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     serial = str(params["SerialNumber"])
     m = t.mfa_devices
     lock_row(ctx.conn, m, m.c.serial_number, serial)
-    device = _users_device(ctx, user, serial)
-    step = totp.two_consecutive(
-        _open_seed(ctx, device),
-        str(params["AuthenticationCode1"]),
-        str(params["AuthenticationCode2"]),
-        ctx.info.now,
-        window=totp.RESYNC_WINDOW_STEPS,
-        last_used_step=device.last_used_step,
-    )
-    if step is None:
-        raise InvalidAuthenticationCode(INVALID_CODE)
-    ctx.conn.execute(m.update().where(m.c.serial_number == serial).values(last_used_step=step))
+    _users_device(ctx, user, serial)
+    _check_codes(ctx, user.user_id, serial, params, totp.RESYNC_WINDOW_STEPS)
     return {}
 
 
@@ -240,6 +245,7 @@ def delete_virtual_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) 
     if deleted != 1:
         raise DeleteConflict("MFA device is still in use.")
     delete_owned(ctx.conn, "mfa", serial)
+    forget_device(ctx.conn, serial)
     return {}
 
 

@@ -8,7 +8,8 @@ GetSessionToken's credentials carry the user's permissions; with SerialNumber
 and TokenCode (a code from the user's own enabled MFA device) they also carry
 the MFA facts (``aws:MultiFactorAuthPresent``, ``aws:MultiFactorAuthAge``).
 Only the SHA-256 of the session token is stored, and the secret is sealed with
-the access key id as associated data.
+the access key id as associated data. Codes are checked, and failures counted per
+device, by :func:`selfiam.service.mfa_checks.check_totp`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
-
-from selfiam.domain import totp
 from selfiam.domain.errors import AccessDenied, ValidationError
 from selfiam.domain.identifiers import (
     new_secret_access_key,
@@ -28,6 +26,7 @@ from selfiam.domain.identifiers import (
     new_temporary_access_key_id,
 )
 from selfiam.service.context import OperationContext
+from selfiam.service.mfa_checks import MfaRefused, check_totp
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 
@@ -57,39 +56,6 @@ def get_caller_identity(ctx: OperationContext, params: Mapping[str, Any]) -> dic
     }
 
 
-def _check_mfa_code(ctx: OperationContext, user_id: str, serial: str, code: str) -> None:
-    """Accept ``code`` from the caller's own enabled device ``serial``, once.
-
-    The step is claimed with a conditional UPDATE, so two requests racing with
-    the same code cannot both succeed, on either database.
-    """
-    m = t.mfa_devices
-    device = ctx.conn.execute(
-        select(m.c.seed_ciphertext, m.c.last_used_step).where(
-            m.c.serial_number == serial,
-            m.c.account_id == ctx.account_id,
-            m.c.user_id == user_id,
-        )
-    ).first()
-    if device is None:
-        raise AccessDenied(UNKNOWN_DEVICE)
-    seed = ctx.runtime.box.open(device.seed_ciphertext, serial.encode()).decode()
-    step = totp.verify(seed, code, ctx.info.now, device.last_used_step)
-    if step is None:
-        raise AccessDenied(INVALID_PASS_CODE)
-    claimed = ctx.conn.execute(
-        m.update()
-        .where(
-            m.c.serial_number == serial,
-            m.c.user_id == user_id,
-            or_(m.c.last_used_step.is_(None), m.c.last_used_step < step),
-        )
-        .values(last_used_step=step)
-    ).rowcount
-    if claimed != 1:
-        raise AccessDenied(INVALID_PASS_CODE)
-
-
 @operation("GetSessionToken", service="sts", authorized=False)
 def get_session_token(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Temporary credentials for the calling user, with MFA facts if a code was given."""
@@ -108,7 +74,10 @@ def get_session_token(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     if serial is not None:
         if code is None:
             raise AccessDenied(INVALID_PASS_CODE)
-        _check_mfa_code(ctx, caller.user_id, str(serial), str(code))
+        try:
+            check_totp(ctx, ctx.runtime.box, caller.user_id, str(serial), str(code), ctx.info.now)
+        except MfaRefused as refused:
+            raise AccessDenied(UNKNOWN_DEVICE if refused.unknown else INVALID_PASS_CODE) from None
         mfa_at = ctx.info.now
     now = ctx.info.now
     expires = now + timedelta(seconds=duration)
