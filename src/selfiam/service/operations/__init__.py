@@ -12,6 +12,7 @@ from selfiam.service.operations import (  # noqa: F401
     managed_policies,
     mfa,
     password_policy,
+    roles,
     signing_certificates,
     simulation,
     ssh_public_keys,
