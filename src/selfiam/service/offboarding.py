@@ -191,7 +191,8 @@ def _authorize_user(ctx: OperationContext, name: str) -> Row[Any]:
     Temporary credentials obtained without MFA call no IAM operation (AWS), so
     they call none of these IAM operations in one step either.
     """
-    if ctx.caller.is_temporary and ctx.caller.mfa_authenticated_at is None:
+    caller = ctx.caller
+    if caller.is_temporary and not caller.is_role_session and caller.mfa_authenticated_at is None:
         raise InvalidClientTokenId(INVALID_TOKEN)
     return authorize_user(ctx, name, action="iam:DeleteUser")
 

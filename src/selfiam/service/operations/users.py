@@ -16,6 +16,7 @@ from selfiam.domain.errors import (
     EntityAlreadyExists,
     InvalidInput,
     NoSuchEntity,
+    ValidationError,
 )
 from selfiam.domain.identifiers import new_user_id
 from selfiam.service.context import OperationContext
@@ -198,6 +199,8 @@ def _root_user(ctx: OperationContext) -> dict[str, Any]:
 @operation("GetUser", writes=False)
 def get_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = params.get("UserName") or ctx.caller.user_name
+    if name is None and ctx.caller.is_role_session:
+        raise ValidationError("Must specify userName when calling with non-User credentials")
     if name is None:
         ctx.authorize(root_arn(ctx.account_id))
         return {"User": _root_user(ctx)}
