@@ -346,7 +346,9 @@ def test_offboarding_the_user_ends_the_sessions_they_started(
         world.session(answer)
     info = RequestInfo(request_id="r", now=world.clock(), service="selfiam")
     call("DeleteAccessKey", UserName="alice", AccessKeyId=world.alice_key)
-    offboard_user(runtime, Caller.root(ACCOUNT), "alice", info)
+    report = offboard_user(runtime, Caller.root(ACCOUNT), "alice", info)
+    listed = {s.access_key_id for s in report.plan.sts_sessions}
+    assert listed == {a["Credentials"]["AccessKeyId"] for a in (first, hop)}
     for answer in (first, hop):
         creds = answer["Credentials"]
         fails(
@@ -406,3 +408,35 @@ def test_session_tags_are_principal_tags(world: World, call: Call) -> None:
     out = world.assume(Tags=[{"Key": "Project", "Value": "x"}])
     session = world.session(out)
     assert dict(session.principal_tags) == {"Project": "x"}
+
+
+def test_expired_role_session_is_refused(world: World, runtime: Runtime, clock: Clock) -> None:
+    world.role(trust({"AWS": ALICE}))
+    creds = world.assume(DurationSeconds=900)["Credentials"]
+    clock.now += timedelta(seconds=900)
+    fails(
+        "ExpiredToken",
+        "The security token included in the request is expired",
+        runtime.authenticate_access_key,
+        creds["AccessKeyId"],
+        STS,
+        creds["SessionToken"],
+    )
+
+
+def test_wrong_session_token_is_refused(world: World, runtime: Runtime) -> None:
+    world.role(trust({"AWS": ALICE}))
+    creds = world.assume()["Credentials"]
+    token = creds["SessionToken"]
+    other = ("B" if token[0] == "A" else "A") + token[1:]
+    fails(
+        "InvalidClientTokenId",
+        INVALID,
+        runtime.authenticate_access_key,
+        creds["AccessKeyId"],
+        STS,
+        other,
+    )
+    fails(
+        "InvalidClientTokenId", INVALID, runtime.authenticate_access_key, creds["AccessKeyId"], STS
+    )
