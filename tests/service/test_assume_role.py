@@ -141,6 +141,8 @@ def test_answer_shape(world: World) -> None:
         "Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/alice@laptop",
     }
     assert "PackedPolicySize" not in out
+    last_used = world.call("GetRole", RoleName="deploy")["Role"]["RoleLastUsed"]
+    assert last_used == {"LastUsedDate": world.clock(), "Region": "us-east-1"}
 
 
 def test_unknown_role_is_access_denied(world: World) -> None:

@@ -216,3 +216,12 @@ def test_access_denied_names_the_role_arn(
 def test_account_summary_counts_roles(call: Call, role: dict[str, object]) -> None:
     summary = call("GetAccountSummary")["SummaryMap"]
     assert summary["Roles"] == 1 and summary["RolePolicySizeQuota"] == 10240
+
+
+def test_authorization_details_list_the_role(call: Call, role: dict[str, object]) -> None:
+    call("PutRolePolicy", RoleName="deployer", PolicyName="s3", PolicyDocument=ALLOW_S3)
+    out = call("GetAccountAuthorizationDetails", Filter=["Role"])
+    (detail,) = out["RoleDetailList"]
+    assert detail["Arn"] == ROLE_ARN and detail["RoleId"] == role["RoleId"]
+    assert [p["PolicyName"] for p in detail["RolePolicyList"]] == ["s3"]
+    assert detail["Tags"] == [{"Key": "team", "Value": "ops"}]

@@ -238,6 +238,12 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             expires_at=expires,
         )
     )
+    # RoleLastUsed: selfiam counts a role as used when it is assumed.
+    ctx.conn.execute(
+        t.roles.update()
+        .where(t.roles.c.role_id == role.role_id)
+        .values(last_used_at=now, last_used_region=ctx.info.region)
+    )
     out: dict[str, Any] = {
         "Credentials": {
             "AccessKeyId": key_id,
