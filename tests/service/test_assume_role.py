@@ -442,3 +442,51 @@ def test_wrong_session_token_is_refused(world: World, runtime: Runtime) -> None:
     fails(
         "InvalidClientTokenId", INVALID, runtime.authenticate_access_key, creds["AccessKeyId"], STS
     )
+
+
+TAGGING_TRUST = doc(
+    {"Effect": "Allow", "Principal": {"AWS": ALICE}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
+)
+
+
+def test_transitive_tags_pass_down_a_chain(world: World, call: Call) -> None:
+    """[ar] Transitive session tags go to the sessions a session starts, which may not
+    restate them."""
+    world.role(TAGGING_TRUST)
+    call(
+        "CreateRole",
+        RoleName="second",
+        AssumeRolePolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ROLE},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ),
+    )
+    tags = [{"Key": "project", "Value": "x"}, {"Key": "cost", "Value": "1"}]
+    first = world.session(world.assume(Tags=tags, TransitiveTagKeys=["project"]))
+    second_arn = f"arn:aws:iam::{ACCOUNT}:role/second"
+    hop = world.session(world.assume(caller=first, RoleArn=second_arn))
+    assert dict(hop.principal_tags) == {"project": "x"}
+    fails(
+        "ValidationError",
+        None,
+        world.assume,
+        caller=first,
+        RoleArn=second_arn,
+        Tags=[{"Key": "Project", "Value": "y"}],
+    )
+    fails("ValidationError", None, world.assume, Tags=tags, TransitiveTagKeys=["other"])
+
+
+def test_policy_arns_narrow_the_session(world: World, call: Call) -> None:
+    world.role(trust({"AWS": ALICE}))
+    call("PutRolePolicy", RoleName="deploy", PolicyName="all", PolicyDocument=ALLOW_ALL)
+    read_only = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+    session = world.session(world.assume(PolicyArns=[{"arn": read_only}]))
+    assert call("ListRoles", caller=session)["Roles"]
+    fails("AccessDenied", None, call, "CreateUser", UserName="x", caller=session)
+    unknown = f"arn:aws:iam::{ACCOUNT}:policy/none"
+    nothing = world.session(world.assume(PolicyArns=[{"arn": unknown}]))
+    fails("AccessDenied", None, call, "ListRoles", caller=nothing)

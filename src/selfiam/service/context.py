@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy.engine import Connection
 
@@ -64,14 +64,16 @@ class OperationContext:
         )
         self._record(decision)
 
-    def refuse(self, resource: str, *, action: str | None = None) -> None:
+    def refuse(self, resource: str, *, action: str | None = None) -> NoReturn:
         """Deny without asking the engine: a resource with no policy that could allow
         (AssumeRole of a role that does not exist: AWS answers AccessDenied, not
         NoSuchEntity, so that existence is not revealed)."""
         nothing = Evaluation(
             decision="implicitDeny", matched_statements=(), missing_context_keys=()
         )
-        self._record(Decision(self.caller.arn, action or self.action, resource, nothing))
+        decision = Decision(self.caller.arn, action or self.action, resource, nothing)
+        self._record(decision)
+        raise AccessDenied(decision.denial_message())  # _record raised already
 
     def _record(self, decision: Decision) -> None:
         self._decisions.append(decision)

@@ -27,13 +27,19 @@ from typing import Any
 from sqlalchemy import Row, select
 
 from selfiam.domain.arns import ArnError, assumed_role_arn, parse_iam_arn, role_arn
-from selfiam.domain.errors import AccessDenied, PackedPolicyTooLarge, ValidationError
+from selfiam.domain.errors import (
+    AccessDenied,
+    InvalidClientTokenId,
+    PackedPolicyTooLarge,
+    ValidationError,
+)
 from selfiam.domain.identifiers import (
     new_secret_access_key,
     new_session_token,
     new_temporary_access_key_id,
 )
 from selfiam.policy import PolicyKind, policy_size
+from selfiam.service.authn import INVALID_TOKEN
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_role
@@ -46,6 +52,7 @@ from selfiam.service.operations.sts import (
 )
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
+from selfiam.store.locks import lock_row, lock_user_row
 
 DEFAULT_DURATION = 3600
 CHAINED_MAX_DURATION = 3600
@@ -166,7 +173,6 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     role = _role_for(ctx, arn)
     if role is None:
         ctx.refuse(arn)
-        raise AssertionError("refuse() raises")
     resource = role_arn(ctx.account_id, role.name, role.path)
     extra: dict[str, str | Sequence[str]] = {"sts:RoleSessionName": session_name}
     if params.get("ExternalId") is not None:
@@ -210,12 +216,19 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     key_id = new_temporary_access_key_id()
     secret = new_secret_access_key()
     token = new_session_token()
+    origin = caller.user_id or caller.origin_user_id
+    assert origin is not None
+    # Lock the role and the user the session will hang on: one deleted since it was read
+    # would fail the insert's foreign key (a 500), where AWS would say no.
+    if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, role.role_id):
+        ctx.refuse(arn)
+    if not lock_user_row(ctx.conn, origin):
+        raise InvalidClientTokenId(INVALID_TOKEN)
     rs = t.role_sessions
     # This role's sessions that have expired are of no further use: drop them.
     ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
     if caller.mfa_authenticated_at is not None and mfa_at is None:
         mfa_at = caller.mfa_authenticated_at  # the MFA of the credentials that called
-    origin = caller.user_id or caller.origin_user_id
     ctx.conn.execute(
         rs.insert().values(
             access_key_id=key_id,
