@@ -76,5 +76,8 @@ CredentialReportNotPresent = _error("CredentialReportNotPresent", "ReportNotPres
 CredentialReportExpired = _error("CredentialReportExpired", "ReportExpired", 410)
 CredentialReportNotReady = _error("CredentialReportNotReady", "ReportInProgress", 404)
 
+# STS (codes and statuses from botocore's STS error shapes).
+PackedPolicyTooLarge = _error("PackedPolicyTooLarge", "PackedPolicyTooLarge", 400)
+
 ServiceFailure = _error("ServiceFailure", "ServiceFailure", 500, sender=False)
 InternalFailure = _error("InternalFailure", "InternalFailure", 500, sender=False)

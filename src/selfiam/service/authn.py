@@ -9,7 +9,9 @@ Temporary credentials (``ASIA…`` keys from GetSessionToken) must come with
 their session token, and long-term keys without one. The token is checked
 against its stored SHA-256 in constant time, and the expiry against the clock
 on every request: neither is cached away. A deleted user's sessions go with
-the user's row (FK cascade) and the version bump, at once.
+the user's row (FK cascade) and the version bump, at once. Role sessions
+(AssumeRole) are loaded by :mod:`selfiam.service.role_sessions` and end the same
+way with their role or with the user who started them.
 
 Every cache here is bounded (DESIGN rule 8) and filled only once a request's
 signature has been verified: ``authenticate`` derives the scope's signing key,
@@ -40,6 +42,7 @@ from selfiam.domain.identifiers import TEMPORARY_ACCESS_KEY_PREFIX
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller
 from selfiam.service.principals import load_user_tags
+from selfiam.service.role_sessions import load_role_session
 from selfiam.store import tables as t
 
 INVALID_TOKEN = "The security token included in the request is invalid."
@@ -202,7 +205,7 @@ class CredentialCache:
             .where(s.c.access_key_id == access_key_id)
         ).first()
         if row is None:
-            raise InvalidClientTokenId(INVALID_TOKEN)
+            return self._load_role_session(conn, version, access_key_id)
         caller, secret = self._owner(
             conn,
             row,
@@ -216,6 +219,18 @@ class CredentialCache:
             secret,
             token_sha256=bytes.fromhex(row.session_token_sha256),
             expires_at=row.expires_at,
+        )
+
+    def _load_role_session(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
+        loaded = load_role_session(conn, self._box, access_key_id)
+        if loaded is None:
+            raise InvalidClientTokenId(INVALID_TOKEN)
+        return _KeyEntry(
+            version,
+            loaded.caller,
+            loaded.secret,
+            token_sha256=loaded.token_sha256,
+            expires_at=loaded.expires_at,
         )
 
     def should_record_use(

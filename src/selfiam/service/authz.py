@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from selfiam.policy import Evaluation, Request, RequestContext, evaluate
+from selfiam.policy import Evaluation, Policy, Request, RequestContext, evaluate
 
 if TYPE_CHECKING:
     from selfiam.service.caller import Caller, RequestInfo
@@ -22,11 +22,13 @@ class Decision:
     denied_by_boundary: bool = False
 
     def denial_message(self) -> str:
-        """AWS's AccessDenied wording for IAM."""
+        """AWS's AccessDenied wording for IAM; STS's gives no reason."""
         head = (
             f"User: {self.caller_arn} is not authorized to perform: {self.action} "
             f"on resource: {self.resource}"
         )
+        if self.action.startswith("sts:"):
+            return head
         if self.evaluation.decision == "explicitDeny":
             kinds = {m.policy_kind.name for m in self.evaluation.matched_statements}
             where = (
@@ -52,7 +54,7 @@ def request_context(
     """The global condition keys AWS puts in an IAM request's context."""
     now = info.now
     values: dict[str, str | Sequence[str]] = {
-        "aws:PrincipalArn": caller.arn,
+        "aws:PrincipalArn": caller.principal_arn,
         "aws:PrincipalAccount": caller.account_id,
         "aws:PrincipalType": caller.principal_type,
         "aws:SourceIp": info.source_ip,
@@ -60,8 +62,12 @@ def request_context(
         "aws:EpochTime": str(int(now.timestamp())),
         "aws:SecureTransport": "true" if info.secure_transport else "false",
         "aws:RequestedRegion": info.region,
-        "aws:userid": caller.user_id or caller.account_id,
+        "aws:userid": caller.unique_id,
     }
+    if caller.token_issued_at is not None:
+        values["aws:TokenIssueTime"] = caller.token_issued_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if caller.source_identity is not None:
+        values["aws:SourceIdentity"] = caller.source_identity
     if info.user_agent:
         values["aws:UserAgent"] = info.user_agent
     if caller.user_name is not None:
@@ -99,7 +105,10 @@ def decide(
     resource_tags: Mapping[str, str] | None = None,
     request_tags: Mapping[str, str] | None = None,
     extra_context: Mapping[str, str | Sequence[str]] | None = None,
+    resource_policy: Policy | None = None,
 ) -> Decision:
+    """``resource_policy`` is the resource's own policy (a role's trust policy for
+    sts:AssumeRole), evaluated with the caller's as AWS does in one account."""
     caller = ctx.caller
     if caller.is_root:
         return Decision(caller.arn, action, resource, _ALLOWED_AS_ROOT)
@@ -119,8 +128,13 @@ def decide(
         principal_account=caller.account_id,
         resource_account=caller.account_id,
     )
+    session = caller.session_policies if caller.session_policies is not None else principal.session
     evaluation = evaluate(
-        request, principal.identity, boundary=principal.boundary, session=principal.session
+        request,
+        principal.identity,
+        boundary=principal.boundary,
+        session=session,
+        resource_policy=resource_policy,
     )
     by_boundary = False
     if evaluation.decision == "implicitDeny" and principal.boundary is not None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from selfiam.policy import PolicySet
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated principal: an IAM user, or the account's root.
+    """An authenticated principal: an IAM user, a session of a role, or the account's root.
 
     ``access_key_id`` is the key the request was signed with (None for the CLI
     acting as root, or for a portal session). ``mfa_authenticated_at`` is set
@@ -16,6 +18,11 @@ class Caller:
     portal sessions), as in AWS. ``via_console`` marks a portal session: like
     AWS's console sessions (temporary credentials), it always carries
     ``aws:MultiFactorAuthPresent`` — "false" when signed in without MFA.
+
+    A role session (AssumeRole) has no ``user_id``: ``arn`` is its assumed-role ARN
+    (``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``), ``role_arn`` the role's own,
+    ``origin_user_id`` the IAM user who started it (directly or through a chain of
+    roles), and ``session_policies`` what the Policy/PolicyArns parameters narrowed it to.
     """
 
     account_id: str
@@ -27,14 +34,41 @@ class Caller:
     mfa_authenticated_at: datetime | None = None
     principal_tags: tuple[tuple[str, str], ...] = field(default=())
     via_console: bool = False
+    role_id: str | None = None
+    role_name: str | None = None
+    role_arn: str | None = None
+    session_name: str | None = None
+    source_identity: str | None = None
+    origin_user_id: str | None = None
+    token_issued_at: datetime | None = None
+    session_policies: PolicySet | None = None
 
     @property
     def is_root(self) -> bool:
-        return self.user_id is None
+        return self.user_id is None and self.role_id is None
+
+    @property
+    def is_role_session(self) -> bool:
+        return self.role_id is not None
 
     @property
     def principal_type(self) -> str:
+        if self.role_id is not None:
+            return "AssumedRole"
         return "Account" if self.is_root else "User"
+
+    @property
+    def unique_id(self) -> str:
+        """``aws:userid`` and GetCallerIdentity's UserId: AIDA…, AROA…:SESSION, or the
+        account id for the root."""
+        if self.role_id is not None:
+            return f"{self.role_id}:{self.session_name}"
+        return self.user_id or self.account_id
+
+    @property
+    def principal_arn(self) -> str:
+        """``aws:PrincipalArn``: a role session's is its role's ARN, as in AWS."""
+        return self.role_arn or self.arn
 
     @property
     def is_temporary(self) -> bool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import AccessDenied
+from selfiam.policy import Evaluation, Policy
 from selfiam.service.authz import Decision, decide
 from selfiam.service.caller import Caller, RequestInfo
 
@@ -55,6 +56,7 @@ class OperationContext:
         resource_tags: Mapping[str, str] | None = None,
         request_tags: Mapping[str, str] | None = None,
         extra_context: Mapping[str, str | Sequence[str]] | None = None,
+        resource_policy: Policy | None = None,
     ) -> None:
         """Ask the policy engine; raise AccessDenied (AWS's message) unless allowed."""
         act = action or self.action
@@ -65,9 +67,24 @@ class OperationContext:
             resource_tags=resource_tags,
             request_tags=request_tags,
             extra_context=extra_context,
+            resource_policy=resource_policy,
         )
+        self._record(decision)
+
+    def refuse(self, resource: str, *, action: str | None = None) -> NoReturn:
+        """Deny without asking the engine: a resource with no policy that could allow
+        (AssumeRole of a role that does not exist: AWS answers AccessDenied, not
+        NoSuchEntity, so that existence is not revealed)."""
+        nothing = Evaluation(
+            decision="implicitDeny", matched_statements=(), missing_context_keys=()
+        )
+        decision = Decision(self.caller.arn, action or self.action, resource, nothing)
+        self._record(decision)
+        raise AccessDenied(decision.denial_message())  # _record raised already
+
+    def _record(self, decision: Decision) -> None:
         self._decisions.append(decision)
-        self.resource = resource
+        self.resource = decision.resource
         self.decision = decision.evaluation.decision
         if self.decision != "allowed":
             raise AccessDenied(decision.denial_message())

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.engine import Connection
 
-from selfiam.domain.arns import PARTITION, group_arn, user_arn
-from selfiam.domain.errors import NoSuchEntity, ValidationError
+from selfiam.domain.arns import PARTITION, group_arn, role_arn, user_arn
+from selfiam.domain.errors import AwsError, NoSuchEntity, ValidationError
 from selfiam.service.context import OperationContext
 from selfiam.store import tables as t
 from selfiam.store.prepared import PreparedSelect
@@ -49,6 +49,25 @@ def get_group(conn: Connection, account_id: str, name: str) -> Row[Any]:
     return row
 
 
+def find_role(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
+    return conn.execute(
+        select(t.roles).where(
+            t.roles.c.account_id == account_id, t.roles.c.name_lower == name.lower()
+        )
+    ).first()
+
+
+def no_such_role(name: str) -> AwsError:
+    return NoSuchEntity(f"The role with name {name} cannot be found.")
+
+
+def get_role(conn: Connection, account_id: str, name: str) -> Row[Any]:
+    row = find_role(conn, account_id, name)
+    if row is None:
+        raise no_such_role(name)
+    return row
+
+
 def target_user_name(ctx: OperationContext, params: dict[str, Any] | Any) -> str:
     """The UserName parameter, or the caller's own name when it is omitted (as AWS).
 
@@ -77,6 +96,13 @@ def group_resource(ctx: OperationContext, name: str) -> str:
     if row is None:
         return group_arn(ctx.account_id, name)
     return group_arn(ctx.account_id, row.name, row.path)
+
+
+def role_resource(ctx: OperationContext, name: str) -> str:
+    row = find_role(ctx.conn, ctx.account_id, name)
+    if row is None:
+        return role_arn(ctx.account_id, name)
+    return role_arn(ctx.account_id, row.name, row.path)
 
 
 def listed_user_shape(row: Any, account_id: str) -> dict[str, Any]:

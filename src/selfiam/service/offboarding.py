@@ -86,7 +86,7 @@ class OffboardingPlan:
     attached_policies: tuple[str, ...]  # policy ARNs
     permissions_boundary: str | None
     groups: tuple[tuple[str, str], ...]  # (name, ARN)
-    sts_sessions: tuple[Session, ...]  # unexpired temporary credentials
+    sts_sessions: tuple[Session, ...]  # unexpired temporary credentials, of roles too
     portal_sessions: int
     tags: tuple[tuple[str, str], ...]
 
@@ -191,7 +191,8 @@ def _authorize_user(ctx: OperationContext, name: str) -> Row[Any]:
     Temporary credentials obtained without MFA call no IAM operation (AWS), so
     they call none of these IAM operations in one step either.
     """
-    if ctx.caller.is_temporary and ctx.caller.mfa_authenticated_at is None:
+    caller = ctx.caller
+    if caller.is_temporary and not caller.is_role_session and caller.mfa_authenticated_at is None:
         raise InvalidClientTokenId(INVALID_TOKEN)
     return authorize_user(ctx, name, action="iam:DeleteUser")
 
@@ -229,11 +230,16 @@ def _collect(ctx: OperationContext, user: Row[Any]) -> OffboardingPlan:
         .where(gm.c.user_id == uid)
         .order_by(g.c.name_lower)
     ).all()
-    sessions = conn.execute(
-        select(s.c.access_key_id, s.c.expires_at)
-        .where(s.c.user_id == uid, s.c.expires_at > ctx.info.now)
-        .order_by(s.c.expires_at)
-    ).all()
+    sessions = [
+        row
+        for table in (s, t.role_sessions)  # role sessions the user started, chains included
+        for row in conn.execute(
+            select(table.c.access_key_id, table.c.expires_at).where(
+                table.c.user_id == uid, table.c.expires_at > ctx.info.now
+            )
+        ).all()
+    ]
+    sessions.sort(key=lambda r: (r.expires_at, r.access_key_id))
     has_profile = conn.execute(
         select(t.login_profiles.c.user_id).where(t.login_profiles.c.user_id == uid)
     ).first()
@@ -324,6 +330,7 @@ def _remove(ctx: OperationContext, plan: OffboardingPlan) -> None:
         t.user_policy_attachments,
         t.group_members,
         t.sts_sessions,
+        t.role_sessions,
     ]
     portal = _portal_sessions_table()
     if portal is not None:

@@ -1,4 +1,5 @@
-"""Load the policies that apply to a user: inline, attached, through groups, and the boundary."""
+"""Load the policies that apply to a user (inline, attached, through groups, and the
+boundary) or to the sessions of a role (its inline and attached policies, its boundary)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,9 @@ _INLINE = select(t.inline_policies.c.name, t.inline_policies.c.document).where(
 )
 _USER = select(t.users.c.name, t.users.c.permissions_boundary_arn).where(
     t.users.c.user_id == bindparam("user_id")
+)
+_ROLE = select(t.roles.c.name, t.roles.c.permissions_boundary_arn).where(
+    t.roles.c.role_id == bindparam("role_id")
 )
 _GROUPS = (
     select(t.groups.c.group_id, t.groups.c.name)
@@ -129,6 +133,24 @@ def load_user_policies(conn: Connection, user_id: str) -> PrincipalPolicies | No
     for group_id, group_name in user_groups(conn, user_id):
         found += inline_policies(conn, "group", group_id, group_name)
         found += attached_policies(conn, "group", group_id)
+    return _principal(conn, found, boundary_arn)
+
+
+def load_role_policies(conn: Connection, role_id: str) -> PrincipalPolicies | None:
+    """Every policy that applies to the sessions of a role (before their session
+    policies), or None if the role no longer exists."""
+    role = conn.execute(_ROLE, {"role_id": role_id}).first()
+    if role is None:
+        return None
+    name, boundary_arn = role
+    found = inline_policies(conn, "role", role_id, name)
+    found += attached_policies(conn, "role", role_id)
+    return _principal(conn, found, boundary_arn)
+
+
+def _principal(
+    conn: Connection, found: list[tuple[str, Policy]], boundary_arn: str | None
+) -> PrincipalPolicies:
     policies = [policy for _, policy in found]
     boundary = None
     if boundary_arn:

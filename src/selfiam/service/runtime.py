@@ -25,7 +25,11 @@ from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
-from selfiam.service.principals import PrincipalPolicies, load_user_policies
+from selfiam.service.principals import (
+    PrincipalPolicies,
+    load_role_policies,
+    load_user_policies,
+)
 from selfiam.service.registry import Operation, find_operation
 from selfiam.store.engine import HeldReadConnection, read_transaction, transaction
 from selfiam.store.versions import (
@@ -134,17 +138,25 @@ class Runtime:
         version is read in ``conn``, so an entry is always labelled with the version
         its policies were loaded at.
         """
-        assert caller.user_id is not None
-        cached = self._principals.get(caller.user_id)
+        # A role's sessions share the role's policies (keyed by its AROA… id); each
+        # session's own session policies travel in its Caller.
+        principal_id = caller.role_id or caller.user_id
+        assert principal_id is not None
+        cached = self._principals.get(principal_id)
         if cached is not None and version is not None and cached[0] == version:
             return cached[1]
         version = read_policy_version(conn)
         if cached is not None and cached[0] == version:
             return cached[1]
-        loaded = load_user_policies(conn, caller.user_id)
+        if caller.role_id is not None:
+            loaded = load_role_policies(conn, caller.role_id)
+            missing = f"The role with name {caller.role_name} cannot be found."
+        else:
+            loaded = load_user_policies(conn, principal_id)
+            missing = f"The user with name {caller.user_name} cannot be found."
         if loaded is None:
-            raise NoSuchEntity(f"The user with name {caller.user_name} cannot be found.")
-        self._principals.put(caller.user_id, (version, loaded))
+            raise NoSuchEntity(missing)
+        self._principals.put(principal_id, (version, loaded))
         return loaded
 
     # -- invocation ----------------------------------------------------------------------
@@ -211,7 +223,12 @@ class Runtime:
         op = find_operation(service, name)
         if op is None:
             raise InvalidAction(f"Could not find operation {name} for version {_version(service)}")
-        if service == "iam" and caller.is_temporary and caller.mfa_authenticated_at is None:
+        if (
+            service == "iam"
+            and caller.is_temporary
+            and caller.role_id is None
+            and caller.mfa_authenticated_at is None
+        ):
             # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA.
             error = InvalidClientTokenId(INVALID_TOKEN)
             self.audit.submit(self._record(None, caller, info, f"{service}:{name}", error))

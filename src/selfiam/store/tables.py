@@ -494,3 +494,32 @@ secret_throttles = Table(
     Index("ix_secret_throttles_expires_at", "expires_at"),
     CheckConstraint("scope IN ('user', 'address', 'mfa')", name="scope"),
 )
+
+role_sessions = Table(
+    "role_sessions", metadata,
+    # Temporary credentials of a role (AssumeRole): ASIA… key id, sealed secret, and the
+    # SHA-256 of the session token, as in sts_sessions. A session ends with its role and
+    # with the user who started it (directly or through a chain of roles): both FKs
+    # cascade, and deleting either bumps the auth version (DESIGN rule 9).
+    _id("access_key_id", primary_key=True),
+    _account_fk(),
+    Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    _user_fk(),
+    # The credentials AssumeRole was called with (an AKIA, or a parent session's ASIA key):
+    # recorded, not a foreign key, since a parent session may expire before its child.
+    Column("issuer_access_key_id", String(ID), nullable=True),
+    Column("chained", Boolean, nullable=False, default=False),  # called with role credentials
+    Column("session_name", String(64), nullable=False),
+    Column("source_identity", String(64), nullable=True),
+    Column("secret_ciphertext", LargeBinary, nullable=False),  # AD = access key id
+    Column("session_token_sha256", String(64), nullable=False),
+    _ts("mfa_authenticated_at", nullable=True),
+    Column("mfa_serial_number", String(256), nullable=True),
+    Column("session_policy", Text, nullable=True),  # the Policy parameter, as given
+    Column("session_policy_arns", Text, nullable=True),  # JSON list of PolicyArns
+    Column("session_tags", Text, nullable=True),  # JSON object {key: value}
+    Column("transitive_tag_keys", Text, nullable=True),  # JSON list
+    _ts("created_at"),
+    _ts("expires_at"),
+)

@@ -4,6 +4,7 @@ from selfiam.service import audit_log, offboarding  # noqa: F401
 from selfiam.service.operations import (  # noqa: F401
     access_keys,
     account,
+    assume_role,
     authorization_details,
     credential_report,
     groups,
@@ -12,6 +13,7 @@ from selfiam.service.operations import (  # noqa: F401
     managed_policies,
     mfa,
     password_policy,
+    roles,
     signing_certificates,
     simulation,
     ssh_public_keys,

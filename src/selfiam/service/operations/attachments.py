@@ -1,8 +1,8 @@
-"""Attaching managed policies to users and groups, and listing who uses a policy.
+"""Attaching managed policies to users, groups and roles, and listing who uses a policy.
 
-AWS authorizes Attach/Detach*Policy against the *user or group* ARN, with the
+AWS authorizes Attach/Detach*Policy against the *user, group or role* ARN, with the
 policy's ARN in the request context as ``iam:PolicyARN`` (so an admin can be
-allowed to attach only some policies). A user or group holds at most ten
+allowed to attach only some policies). A user, group or role holds at most ten
 managed policies; the owner's row is locked before the count (DESIGN rule 6).
 """
 
@@ -44,6 +44,7 @@ USER = _Owner("user", "UserName", t.users, "user_id", t.user_policy_attachments,
 GROUP = _Owner(
     "group", "GroupName", t.groups, "group_id", t.group_policy_attachments, "PoliciesPerGroup"
 )
+ROLE = _Owner("role", "RoleName", t.roles, "role_id", t.role_policy_attachments, "PoliciesPerRole")
 
 
 def _attach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,6 +156,21 @@ def list_attached_group_policies(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
     return _list_attached(ctx, GROUP, params)
+
+
+@operation("AttachRolePolicy")
+def attach_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    return _attach(ctx, ROLE, params)
+
+
+@operation("DetachRolePolicy")
+def detach_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    return _detach(ctx, ROLE, params)
+
+
+@operation("ListAttachedRolePolicies", writes=False)
+def list_attached_role_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    return _list_attached(ctx, ROLE, params)
 
 
 # -- ListEntitiesForPolicy ------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""Inline policies of users and groups: Put, Get, List and Delete.
+"""Inline policies of users, groups and roles: Put, Get, List and Delete.
 
 AWS's quota is on the *aggregate* size of an entity's inline policies (user
-2,048, group 5,120 characters, white space not counted), not on each one. The
+2,048, group 5,120, role 10,240 characters, white space not counted), not on each one. The
 check sums the stored documents after locking the owner's row, so two
 concurrent Puts cannot both squeeze under the quota (DESIGN rule 6).
 """
@@ -39,6 +39,7 @@ class _Owner(PolicyOwner):
 
 USER = _Owner("user", "UserName", t.users, "user_id", PolicyKind.INLINE_USER)
 GROUP = _Owner("group", "GroupName", t.groups, "group_id", PolicyKind.INLINE_GROUP)
+ROLE = _Owner("role", "RoleName", t.roles, "role_id", PolicyKind.INLINE_ROLE)
 
 
 def inline_documents(conn: Connection, owner_type: str, owner_id: str) -> list[tuple[str, str]]:
@@ -186,3 +187,23 @@ def list_group_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dic
 @operation("DeleteGroupPolicy")
 def delete_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     return _delete(ctx, GROUP, params)
+
+
+@operation("PutRolePolicy")
+def put_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    return _put(ctx, ROLE, params)
+
+
+@operation("GetRolePolicy", writes=False)
+def get_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    return _get(ctx, ROLE, params)
+
+
+@operation("ListRolePolicies", writes=False)
+def list_role_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    return _list(ctx, ROLE, params)
+
+
+@operation("DeleteRolePolicy")
+def delete_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    return _delete(ctx, ROLE, params)

@@ -34,7 +34,14 @@ from selfiam.policy import (
     parse_policy,
 )
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import get_group, get_user, group_resource, user_resource
+from selfiam.service.lookup import (
+    get_group,
+    get_role,
+    get_user,
+    group_resource,
+    role_resource,
+    user_resource,
+)
 from selfiam.store import tables as t
 
 AWS_NAMESPACE = "aws"
@@ -42,19 +49,24 @@ AWS_NAMESPACE = "aws"
 
 @dataclass(frozen=True)
 class PolicyOwner:
-    """A user or a group, as the operations on its attached or inline policies address it."""
+    """A user, group or role, as the operations on its attached or inline policies
+    address it."""
 
-    kind: str  # "user" or "group" (also inline_policies.owner_type)
+    kind: str  # "user", "group" or "role" (also inline_policies.owner_type)
     name_param: str
     table: Table
     key: str
 
     def resource(self, ctx: OperationContext, name: str) -> str:
-        return user_resource(ctx, name) if self.kind == "user" else group_resource(ctx, name)
+        return _RESOURCES[self.kind](ctx, name)
 
     def get(self, ctx: OperationContext, name: str) -> Row[Any]:
-        getter = get_user if self.kind == "user" else get_group
-        return getter(ctx.conn, ctx.account_id, name)
+        row: Row[Any] = _GETTERS[self.kind](ctx.conn, ctx.account_id, name)
+        return row
+
+
+_RESOURCES = {"user": user_resource, "group": group_resource, "role": role_resource}
+_GETTERS = {"user": get_user, "group": get_group, "role": get_role}
 
 
 # -- documents -------------------------------------------------------------------------

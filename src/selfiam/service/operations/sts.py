@@ -50,7 +50,7 @@ def get_caller_identity(ctx: OperationContext, params: Mapping[str, Any]) -> dic
     """Who the caller is. AWS never denies it, even under an explicit Deny."""
     caller = ctx.caller
     return {
-        "UserId": caller.user_id or caller.account_id,
+        "UserId": caller.unique_id,
         "Account": caller.account_id,
         "Arn": caller.arn,
     }

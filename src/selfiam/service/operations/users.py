@@ -16,6 +16,7 @@ from selfiam.domain.errors import (
     EntityAlreadyExists,
     InvalidInput,
     NoSuchEntity,
+    ValidationError,
 )
 from selfiam.domain.identifiers import new_user_id
 from selfiam.service.context import OperationContext
@@ -129,7 +130,7 @@ def users_credential(
     return row, user
 
 
-def _boundary_context(arn: str | None) -> dict[str, str | Sequence[str]] | None:
+def boundary_context(arn: str | None) -> dict[str, str | Sequence[str]] | None:
     return {"iam:PermissionsBoundary": arn} if arn else None
 
 
@@ -156,7 +157,7 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     boundary = params.get("PermissionsBoundary")
     tags = tagging.request_tags(params.get("Tags"))
     arn = user_arn(ctx.account_id, name, path)
-    ctx.authorize(arn, request_tags=tags or None, extra_context=_boundary_context(boundary))
+    ctx.authorize(arn, request_tags=tags or None, extra_context=boundary_context(boundary))
     if tags:
         # Creating with tags also tags: AWS asks for iam:TagUser on the new user.
         ctx.authorize(arn, action="iam:TagUser", request_tags=tags)
@@ -198,6 +199,8 @@ def _root_user(ctx: OperationContext) -> dict[str, Any]:
 @operation("GetUser", writes=False)
 def get_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = params.get("UserName") or ctx.caller.user_name
+    if name is None and ctx.caller.is_role_session:
+        raise ValidationError("Must specify userName when calling with non-User credentials")
     if name is None:
         ctx.authorize(root_arn(ctx.account_id))
         return {"User": _root_user(ctx)}
@@ -301,7 +304,7 @@ def put_user_permissions_boundary(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
     boundary = str(params["PermissionsBoundary"])
-    row = authorize_user(ctx, str(params["UserName"]), extra_context=_boundary_context(boundary))
+    row = authorize_user(ctx, str(params["UserName"]), extra_context=boundary_context(boundary))
     check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     ctx.conn.execute(
         t.users.update()
@@ -319,7 +322,7 @@ def delete_user_permissions_boundary(
     name = str(params["UserName"])
     current = find_user(ctx.conn, ctx.account_id, name)
     boundary = current.permissions_boundary_arn if current is not None else None
-    row = authorize_user(ctx, name, extra_context=_boundary_context(boundary))
+    row = authorize_user(ctx, name, extra_context=boundary_context(boundary))
     ctx.conn.execute(
         t.users.update()
         .where(t.users.c.user_id == row.user_id)
