@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import AccessDenied
 from selfiam.policy import Evaluation, Policy
-from selfiam.service.authz import Decision, decide
+from selfiam.service.authz import Decision, decide, decide_federated
 from selfiam.service.caller import Caller, RequestInfo
 
 if TYPE_CHECKING:
@@ -70,6 +70,32 @@ class OperationContext:
             resource_policy=resource_policy,
         )
         self._record(decision)
+
+    def authorize_federated(
+        self,
+        resource: str,
+        *,
+        principal_arn: str,
+        account_id: str,
+        trust: Policy,
+        context: Mapping[str, str | Sequence[str]],
+        denial: str,
+        action: str | None = None,
+    ) -> None:
+        """As ``authorize``, for a principal that is an identity provider (a web identity
+        token's issuer) rather than the caller; AccessDenied says ``denial``."""
+        self._record(
+            decide_federated(
+                self.info,
+                principal_arn,
+                account_id,
+                action or self.action,
+                resource,
+                trust,
+                context,
+                denial,
+            )
+        )
 
     def refuse(self, resource: str, *, action: str | None = None) -> NoReturn:
         """Deny without asking the engine: a resource with no policy that could allow
