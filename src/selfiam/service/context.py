@@ -97,14 +97,18 @@ class OperationContext:
             )
         )
 
-    def refuse(self, resource: str, *, action: str | None = None) -> NoReturn:
+    def refuse(
+        self, resource: str, *, action: str | None = None, message: str | None = None
+    ) -> NoReturn:
         """Deny without asking the engine: a resource with no policy that could allow
         (AssumeRole of a role that does not exist: AWS answers AccessDenied, not
         NoSuchEntity, so that existence is not revealed)."""
         nothing = Evaluation(
             decision="implicitDeny", matched_statements=(), missing_context_keys=()
         )
-        decision = Decision(self.caller.arn, action or self.action, resource, nothing)
+        decision = Decision(
+            self.caller.arn, action or self.action, resource, nothing, message=message
+        )
         self._record(decision)
         raise AccessDenied(decision.denial_message())  # _record raised already
 

@@ -61,9 +61,7 @@ class IssuerKeys:
         self._clock = clock
         self._max_age = max_age
         self._min_refetch = min_refetch
-        self._sets: BoundedCache[str, IssuerKeySet] = BoundedCache(
-            max_issuers, max_age * 2, clock
-        )
+        self._sets: BoundedCache[str, IssuerKeySet] = BoundedCache(max_issuers, max_age * 2, clock)
         self._locks = [threading.Lock() for _ in range(_STRIPES)]
         #: Fetches attempted (discovery + key set counts one), for tests and metrics.
         self.fetches = 0

@@ -20,4 +20,5 @@ from selfiam.service.operations import (  # noqa: F401
     ssh_public_keys,
     sts,
     users,
+    web_identity,
 )

@@ -164,9 +164,7 @@ def validate_trust_policy(conn: Connection, account_id: str, document: str) -> P
                 raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{value}"')
         for value in stmt.principal.federated if stmt.principal is not None else ():
             if is_oidc_provider_arn(value) and provider_by_arn(conn, account_id, value) is None:
-                raise MalformedPolicyDocument(
-                    f'Invalid principal in policy: "Federated":"{value}"'
-                )
+                raise MalformedPolicyDocument(f'Invalid principal in policy: "Federated":"{value}"')
     return policy
 
 

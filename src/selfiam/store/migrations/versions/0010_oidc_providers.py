@@ -31,20 +31,23 @@ def upgrade() -> None:
         sa.Column("thumbprints", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.account_id"],
-            name=op.f("fk_oidc_providers_account_id_accounts"), ondelete="CASCADE",
+            ["account_id"],
+            ["accounts.account_id"],
+            name=op.f("fk_oidc_providers_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("provider_id", name=op.f("pk_oidc_providers")),
-        sa.UniqueConstraint(
-            "account_id", "name", name=op.f("uq_oidc_providers_account_id_name")
-        ),
+        sa.UniqueConstraint("account_id", "name", name=op.f("uq_oidc_providers_account_id_name")),
     )
     with op.batch_alter_table("role_sessions") as batch:
         batch.alter_column("user_id", existing_type=sa.String(length=32), nullable=True)
         batch.add_column(sa.Column("oidc_provider_id", sa.String(length=32), nullable=True))
         batch.create_foreign_key(
             op.f("fk_role_sessions_oidc_provider_id_oidc_providers"),
-            "oidc_providers", ["oidc_provider_id"], ["provider_id"], ondelete="CASCADE",
+            "oidc_providers",
+            ["oidc_provider_id"],
+            ["provider_id"],
+            ondelete="CASCADE",
         )
         batch.create_index(
             op.f("ix_role_sessions_oidc_provider_id"), ["oidc_provider_id"], unique=False
