@@ -98,7 +98,7 @@ class IssuerKeys:
             algorithms = discovery.get("id_token_signing_alg_values_supported", ["RS256"])
             if not isinstance(algorithms, list):
                 raise FetchError("id_token_signing_alg_values_supported is not a list")
-            key_set = KeySet.import_key_set(_public_only(self._fetch(jwks_uri)))
+            key_set = KeySet.import_key_set(_public_only(self._fetch(jwks_uri)))  # type: ignore[arg-type]
         except (FetchError, JoseError, ValueError, TypeError, KeyError) as err:
             # Keep the keys we had (a rotation failing midway must not lock tokens out),
             # but count the attempt, so that failures are rate-limited too.

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from selfiam.domain.arns import PARTITION
 from selfiam.domain.errors import (
+    AwsError,
     EntityAlreadyExists,
     InvalidInput,
     LimitExceeded,
@@ -83,7 +84,7 @@ def issuer_provider_name(issuer: str) -> str | None:
         return None
 
 
-def _no_such_provider(arn: str) -> NoSuchEntity:
+def _no_such_provider(arn: str) -> AwsError:
     return NoSuchEntity(f"OpenIDConnect Provider not found for arn {arn}")
 
 
