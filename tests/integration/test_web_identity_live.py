@@ -113,7 +113,7 @@ def test_boto3_web_identity_provider_unmodified(
         "AWS_ROLE_SESSION_NAME": "pipeline-7",
         "AWS_ENDPOINT_URL_STS": server.endpoint,
         "AWS_ENDPOINT_URL_IAM": server.endpoint,
-        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
