@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from selfiam.service.bounded import BoundedCache
@@ -99,7 +98,7 @@ class IssuerKeys:
             if not isinstance(algorithms, list):
                 raise FetchError("id_token_signing_alg_values_supported is not a list")
             key_set = KeySet.import_key_set(_public_only(self._fetch(jwks_uri)))  # type: ignore[arg-type]
-        except (FetchError, JoseError, ValueError, TypeError, KeyError) as err:
+        except Exception as err:  # noqa: BLE001 (whatever the issuer sent, it is no key set)
             # Keep the keys we had (a rotation failing midway must not lock tokens out),
             # but count the attempt, so that failures are rate-limited too.
             if held is not None and held.keys is not None:
