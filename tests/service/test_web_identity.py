@@ -267,3 +267,41 @@ def test_session_policy_and_duration(runtime: Runtime, issuer: Issuer, provider:
 def test_unsigned_caller_is_never_root() -> None:
     caller = Caller.unsigned()
     assert not caller.is_root and caller.principal_type == "Anonymous"
+
+
+def test_a_web_identity_session_chains_into_another_role(
+    runtime: Runtime, call: Call, issuer: Issuer, provider: str
+) -> None:
+    """A chain started by a token has no IAM user behind it (AssumeRole once asserted
+    one: a 500); its sessions end with the provider."""
+    creds = assume(runtime, issuer.token())["Credentials"]
+    scope = ("20261127", "us-east-1", "sts")
+    session, _ = runtime.authenticate_access_key(
+        creds["AccessKeyId"], scope, creds["SessionToken"]
+    )
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+    call("CreateRole", RoleName="next", AssumeRolePolicyDocument=trust)
+    chained = call(
+        "AssumeRole",
+        caller=session,
+        service="sts",
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/next",
+        RoleSessionName="chained",
+    )["Credentials"]
+    call("DeleteOpenIDConnectProvider", OpenIDConnectProviderArn=provider)
+    for ended in (creds, chained):
+        fails(
+            "InvalidClientTokenId",
+            None,
+            runtime.authenticate_access_key,
+            ended["AccessKeyId"],
+            scope,
+            ended["SessionToken"],
+        )
