@@ -128,10 +128,10 @@ def test_tags(call: Call, provider: str) -> None:
 
 def test_delete_and_missing(call: Call, provider: str) -> None:
     call("DeleteOpenIDConnectProvider", OpenIDConnectProviderArn=ARN)
+    call("DeleteOpenIDConnectProvider", OpenIDConnectProviderArn=ARN)  # idempotent, as AWS
     message = f"OpenIDConnect Provider not found for arn {ARN}"
     for op, extra in [
         ("GetOpenIDConnectProvider", {}),
-        ("DeleteOpenIDConnectProvider", {}),
         ("AddClientIDToOpenIDConnectProvider", {"ClientID": "x"}),
         ("ListOpenIDConnectProviderTags", {}),
     ]:

@@ -105,6 +105,21 @@ def is_oidc_provider_arn(arn: str) -> bool:
     return _ARN_RE.fullmatch(arn) is not None
 
 
+def _provider_or_none(
+    ctx: OperationContext,
+    params: Mapping[str, Any],
+    *,
+    request_tags: Mapping[str, str] | None = None,
+    extra_context: Mapping[str, str | Sequence[str]] | None = None,
+) -> Row[Any] | None:
+    """Authorize on the ARN given (with the provider's tags), then the provider's row."""
+    arn = str(params["OpenIDConnectProviderArn"])
+    row = provider_by_arn(ctx.conn, ctx.account_id, arn)
+    tags = tagging.load_tags(ctx.conn, TAG_TYPE, row.provider_id) if row is not None else None
+    ctx.authorize(arn, resource_tags=tags, request_tags=request_tags, extra_context=extra_context)
+    return row
+
+
 def _authorized_provider(
     ctx: OperationContext,
     params: Mapping[str, Any],
@@ -112,13 +127,10 @@ def _authorized_provider(
     request_tags: Mapping[str, str] | None = None,
     extra_context: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Row[Any]:
-    """Authorize on the ARN given (with the provider's tags), then the provider's row."""
-    arn = str(params["OpenIDConnectProviderArn"])
-    row = provider_by_arn(ctx.conn, ctx.account_id, arn)
-    tags = tagging.load_tags(ctx.conn, TAG_TYPE, row.provider_id) if row is not None else None
-    ctx.authorize(arn, resource_tags=tags, request_tags=request_tags, extra_context=extra_context)
+    """As ``_provider_or_none``; NoSuchEntity for a provider that does not exist."""
+    row = _provider_or_none(ctx, params, request_tags=request_tags, extra_context=extra_context)
     if row is None:
-        raise _no_such_provider(arn)
+        raise _no_such_provider(str(params["OpenIDConnectProviderArn"]))
     return row
 
 
@@ -216,12 +228,9 @@ def list_providers(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str
 
 @operation("DeleteOpenIDConnectProvider")
 def delete_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    arn = str(params["OpenIDConnectProviderArn"])
-    row = provider_by_arn(ctx.conn, ctx.account_id, arn)
-    tags = tagging.load_tags(ctx.conn, TAG_TYPE, row.provider_id) if row is not None else None
-    ctx.authorize(arn, resource_tags=tags)
+    row = _provider_or_none(ctx, params)
     if row is None:
-        raise _no_such_provider(arn)
+        return {}  # AWS: idempotent, no error for a provider that does not exist
     ctx.conn.execute(
         t.tags.delete().where(
             t.tags.c.resource_type == TAG_TYPE, t.tags.c.resource_id == row.provider_id
