@@ -88,10 +88,13 @@ def _selfiam_cmd(*args: str) -> list[str]:
 
 @contextmanager
 def live_server(
-    data_dir: Path, database_url: str | None = None, serve_args: tuple[str, ...] = ()
+    data_dir: Path,
+    database_url: str | None = None,
+    serve_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
-    """``selfiam init`` then ``selfiam serve`` (with ``serve_args``) on a free port;
-    stopped afterwards."""
+    """``selfiam init`` then ``selfiam serve`` (with ``serve_args``, and ``env`` added to
+    the environment) on a free port; stopped afterwards."""
     data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{data_dir / 'selfiam.db'}"
     port = free_port()
@@ -110,6 +113,7 @@ def live_server(
         _selfiam_cmd("serve", *common, "--port", str(port), *serve_args),
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **env} if env else None,
     )
     try:
         wait_for_port(port, proc)

@@ -42,6 +42,9 @@ class RuntimeBackend:
         )
         return caller, versions
 
+    def unsigned(self) -> object:
+        return Caller.unsigned(), None
+
     def invoke(
         self,
         session: object,

@@ -20,9 +20,13 @@ class Decision:
     resource: str
     evaluation: Evaluation
     denied_by_boundary: bool = False
+    #: AWS's own wording where it differs (AssumeRoleWithWebIdentity names no caller).
+    message: str | None = None
 
     def denial_message(self) -> str:
         """AWS's AccessDenied wording for IAM; STS's gives no reason."""
+        if self.message is not None:
+            return self.message
         head = (
             f"User: {self.caller_arn} is not authorized to perform: {self.action} "
             f"on resource: {self.resource}"
@@ -41,6 +45,7 @@ class Decision:
 
 
 _ALLOWED_AS_ROOT = Evaluation(decision="allowed", matched_statements=(), missing_context_keys=())
+_NOTHING = Evaluation(decision="implicitDeny", matched_statements=(), missing_context_keys=())
 
 
 def request_context(
@@ -112,6 +117,8 @@ def decide(
     caller = ctx.caller
     if caller.is_root:
         return Decision(caller.arn, action, resource, _ALLOWED_AS_ROOT)
+    if caller.anonymous:
+        return Decision(caller.arn, action, resource, _NOTHING)
     principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.policy_version)
     context = request_context(
         caller,
@@ -140,3 +147,38 @@ def decide(
     if evaluation.decision == "implicitDeny" and principal.boundary is not None:
         by_boundary = evaluate(request, principal.identity).decision == "allowed"
     return Decision(caller.arn, action, resource, evaluation, by_boundary)
+
+
+def decide_federated(
+    info: RequestInfo,
+    principal_arn: str,
+    account_id: str,
+    action: str,
+    resource: str,
+    trust: Policy,
+    context: Mapping[str, str | Sequence[str]],
+    denial: str,
+) -> Decision:
+    """A federated principal (an identity provider's ARN) against a role's trust policy:
+    it has no identity-based policies, so only a statement naming it can allow."""
+    now = info.now
+    values: dict[str, str | Sequence[str]] = {
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:SourceIp": info.source_ip,
+        "aws:SecureTransport": "true" if info.secure_transport else "false",
+        "aws:RequestedRegion": info.region,
+    }
+    if info.user_agent:
+        values["aws:UserAgent"] = info.user_agent
+    values.update(context)
+    request = Request(
+        action=action,
+        resource=resource,
+        context=RequestContext(values),
+        principal_arn=principal_arn,
+        principal_account=account_id,
+        resource_account=account_id,
+    )
+    evaluation = evaluate(request, (), resource_policy=trust)
+    return Decision(principal_arn, action, resource, evaluation, message=denial)

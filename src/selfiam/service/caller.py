@@ -42,10 +42,12 @@ class Caller:
     origin_user_id: str | None = None
     token_issued_at: datetime | None = None
     session_policies: PolicySet | None = None
+    #: An unsigned request (AssumeRoleWithWebIdentity): no principal, no permission.
+    anonymous: bool = False
 
     @property
     def is_root(self) -> bool:
-        return self.user_id is None and self.role_id is None
+        return self.user_id is None and self.role_id is None and not self.anonymous
 
     @property
     def is_role_session(self) -> bool:
@@ -55,6 +57,8 @@ class Caller:
     def principal_type(self) -> str:
         if self.role_id is not None:
             return "AssumedRole"
+        if self.anonymous:
+            return "Anonymous"
         return "Account" if self.is_root else "User"
 
     @property
@@ -73,6 +77,12 @@ class Caller:
     @property
     def is_temporary(self) -> bool:
         return self.session_token_id is not None
+
+    @staticmethod
+    def unsigned() -> Caller:
+        """The caller of an unsigned request: the operation establishes who it is (a web
+        identity token) and never authorizes as this caller."""
+        return Caller(account_id="", arn="anonymous", anonymous=True)
 
     @staticmethod
     def root(account_id: str) -> Caller:

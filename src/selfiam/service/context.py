@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import AccessDenied
 from selfiam.policy import Evaluation, Policy
-from selfiam.service.authz import Decision, decide
+from selfiam.service.authz import Decision, decide, decide_federated
 from selfiam.service.caller import Caller, RequestInfo
 
 if TYPE_CHECKING:
@@ -71,14 +71,44 @@ class OperationContext:
         )
         self._record(decision)
 
-    def refuse(self, resource: str, *, action: str | None = None) -> NoReturn:
+    def authorize_federated(
+        self,
+        resource: str,
+        *,
+        principal_arn: str,
+        account_id: str,
+        trust: Policy,
+        context: Mapping[str, str | Sequence[str]],
+        denial: str,
+        action: str | None = None,
+    ) -> None:
+        """As ``authorize``, for a principal that is an identity provider (a web identity
+        token's issuer) rather than the caller; AccessDenied says ``denial``."""
+        self._record(
+            decide_federated(
+                self.info,
+                principal_arn,
+                account_id,
+                action or self.action,
+                resource,
+                trust,
+                context,
+                denial,
+            )
+        )
+
+    def refuse(
+        self, resource: str, *, action: str | None = None, message: str | None = None
+    ) -> NoReturn:
         """Deny without asking the engine: a resource with no policy that could allow
         (AssumeRole of a role that does not exist: AWS answers AccessDenied, not
         NoSuchEntity, so that existence is not revealed)."""
         nothing = Evaluation(
             decision="implicitDeny", matched_statements=(), missing_context_keys=()
         )
-        decision = Decision(self.caller.arn, action or self.action, resource, nothing)
+        decision = Decision(
+            self.caller.arn, action or self.action, resource, nothing, message=message
+        )
         self._record(decision)
         raise AccessDenied(decision.denial_message())  # _record raised already
 

@@ -25,6 +25,7 @@ from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
+from selfiam.service.oidc.keys import IssuerKeys
 from selfiam.service.principals import (
     PrincipalPolicies,
     load_role_policies,
@@ -75,6 +76,8 @@ class Runtime:
         self._principals: BoundedCache[str, tuple[int, PrincipalPolicies]] = BoundedCache(
             MAX_PRINCIPALS, PRINCIPALS_MAX_AGE
         )
+        #: OpenID Connect issuers' keys (AssumeRoleWithWebIdentity), bounded and rate-limited.
+        self.issuer_keys = IssuerKeys()
 
     @property
     def hasher(self) -> PasswordHasher:
@@ -187,6 +190,8 @@ class Runtime:
         ctx: OperationContext | None = None
         refusal: AwsError | None = None
         try:
+            if op.prepare is not None:
+                params = op.prepare(self, params, info)
             with begin as conn:
                 ctx = OperationContext(self, conn, caller, info, action)
                 try:

@@ -505,7 +505,9 @@ role_sessions = Table(
     _account_fk(),
     Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
            nullable=False, index=True),
-    _user_fk(),
+    # None for a session started with a web identity (AssumeRoleWithWebIdentity), and
+    # for the sessions chained from one: those hang on their OpenID Connect provider.
+    _user_fk(nullable=True),
     # The credentials AssumeRole was called with (an AKIA, or a parent session's ASIA key):
     # recorded, not a foreign key, since a parent session may expire before its child.
     Column("issuer_access_key_id", String(ID), nullable=True),
@@ -522,4 +524,24 @@ role_sessions = Table(
     Column("transitive_tag_keys", Text, nullable=True),  # JSON list
     _ts("created_at"),
     _ts("expires_at"),
+    # The OpenID Connect provider whose token started the chain (else None): deleting the
+    # provider ends the sessions, as deleting the role or the user does.
+    Column("oidc_provider_id", String(ID),
+           ForeignKey("oidc_providers.provider_id", ondelete="CASCADE"),
+           nullable=True, index=True),
+)
+
+oidc_providers = Table(
+    "oidc_providers", metadata,
+    # IAM OpenID Connect providers (CreateOpenIDConnectProvider). ``name`` is the URL
+    # without its ``https://`` (host lower-cased): the ARN's resource part
+    # ``oidc-provider/NAME`` and what a token's ``iss`` must equal after the scheme.
+    # Client ids and thumbprints are short bounded lists (100 and 5), kept as JSON.
+    _id("provider_id", primary_key=True),
+    _account_fk(),
+    Column("name", String(255), nullable=False),
+    Column("client_ids", Text, nullable=False),  # JSON list, in the order added
+    Column("thumbprints", Text, nullable=False),  # JSON list
+    _ts("created_at"),
+    UniqueConstraint("account_id", "name"),
 )

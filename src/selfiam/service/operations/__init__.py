@@ -12,6 +12,7 @@ from selfiam.service.operations import (  # noqa: F401
     login_profiles,
     managed_policies,
     mfa,
+    oidc_providers,
     password_policy,
     roles,
     signing_certificates,
@@ -19,4 +20,5 @@ from selfiam.service.operations import (  # noqa: F401
     ssh_public_keys,
     sts,
     users,
+    web_identity,
 )

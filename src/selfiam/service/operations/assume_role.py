@@ -21,10 +21,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, select
+from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import ArnError, assumed_role_arn, parse_iam_arn, role_arn
 from selfiam.domain.errors import (
@@ -71,15 +73,15 @@ OVER_CHAIN_LIMIT = (
 PACKED_ALLOWANCE = 2048
 
 
-def _role_for(ctx: OperationContext, arn: str) -> Row[Any] | None:
-    """The role ``arn`` names in the caller's account (its path included), or None."""
+def role_for(conn: Connection, account_id: str, arn: str) -> Row[Any] | None:
+    """The role ``arn`` names in ``account_id`` (its path included), or None."""
     try:
         parsed = parse_iam_arn(arn)
     except ArnError:
         return None
-    if parsed.resource_type != "role" or parsed.account != ctx.account_id:
+    if parsed.resource_type != "role" or parsed.account != account_id:
         return None
-    row = find_role(ctx.conn, ctx.account_id, parsed.name)
+    row = find_role(conn, account_id, parsed.name)
     if row is None or row.path != parsed.path or row.name != parsed.name:
         return None
     return row
@@ -174,7 +176,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     requested_tags, session_tags, transitive = _session_tags(ctx, params)
     source_identity = _source_identity(ctx, params)
 
-    role = _role_for(ctx, arn)
+    role = role_for(ctx.conn, ctx.account_id, arn)
     if role is None:
         ctx.refuse(arn)
     resource = role_arn(ctx.account_id, role.name, role.path)
@@ -205,52 +207,125 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         )
     if caller.is_role_session and duration > CHAINED_MAX_DURATION:
         raise ValidationError(OVER_CHAIN_LIMIT)
+    packed = check_session_size(role, duration, session_policy, policy_arns, session_tags)
+    origin = caller.user_id or caller.origin_user_id
+    if caller.mfa_authenticated_at is not None and mfa_at is None:
+        mfa_at = caller.mfa_authenticated_at  # the MFA of the credentials that called
+    return issue_session(
+        ctx,
+        role,
+        NewSession(
+            session_name=session_name,
+            duration=duration,
+            user_id=origin,
+            oidc_provider_id=_parent_provider(ctx),
+            issuer_access_key_id=caller.access_key_id,
+            chained=caller.is_role_session,
+            source_identity=source_identity,
+            mfa_at=mfa_at,
+            mfa_serial_number=str(params["SerialNumber"]) if mfa_at == ctx.info.now else None,
+            session_policy=str(session_policy) if session_policy is not None else None,
+            policy_arns=policy_arns,
+            session_tags=session_tags,
+            transitive=transitive,
+            packed=packed,
+        ),
+    )
+
+
+def _parent_provider(ctx: OperationContext) -> str | None:
+    """The OpenID Connect provider the calling role session hangs on (a chain started
+    with a web identity), so that the new session ends with it too."""
+    if not ctx.caller.is_role_session or ctx.caller.access_key_id is None:
+        return None
+    rs = t.role_sessions
+    provider: str | None = ctx.conn.execute(
+        select(rs.c.oidc_provider_id).where(rs.c.access_key_id == ctx.caller.access_key_id)
+    ).scalar()
+    return provider
+
+
+def check_session_size(
+    role: Row[Any],
+    duration: int,
+    session_policy: Any,
+    policy_arns: Sequence[str],
+    session_tags: Mapping[str, str],
+) -> int | None:
+    """DurationSeconds within the role's MaxSessionDuration, and the session policies and
+    tags within the packed allowance; the PackedPolicySize to answer (None: nothing packed)."""
     if duration > role.max_session_duration:
         raise ValidationError(OVER_MAX_DURATION)
-    packed = None
-    if session_policy is not None or policy_arns or session_tags:
-        packed = _packed_size(session_policy, policy_arns, session_tags)
-        if packed > 100:
-            raise PackedPolicyTooLarge(
-                f"Packed policy consumes {packed}% of allotted space, please use smaller policy."
-            )
+    if session_policy is None and not policy_arns and not session_tags:
+        return None
+    packed = _packed_size(session_policy, policy_arns, session_tags)
+    if packed > 100:
+        raise PackedPolicyTooLarge(
+            f"Packed policy consumes {packed}% of allotted space, please use smaller policy."
+        )
+    return packed
 
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """What a role session is started with (AssumeRole, AssumeRoleWithWebIdentity)."""
+
+    session_name: str
+    duration: int
+    user_id: str | None  # the IAM user who started the chain, if one did
+    oidc_provider_id: str | None  # the provider whose token started it, if one did
+    issuer_access_key_id: str | None
+    chained: bool
+    source_identity: str | None
+    mfa_at: datetime | None
+    mfa_serial_number: str | None
+    session_policy: str | None
+    policy_arns: list[str]
+    session_tags: dict[str, str]
+    transitive: list[str]
+    packed: int | None
+
+
+def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dict[str, Any]:
+    """Store a role session of ``role`` and answer its credentials (the common part of
+    AssumeRole's and AssumeRoleWithWebIdentity's answers). The trust policy allowed."""
     now = ctx.info.now
-    expires = now + timedelta(seconds=duration)
+    expires = now + timedelta(seconds=new.duration)
     key_id = new_temporary_access_key_id()
     secret = new_secret_access_key()
     token = new_session_token()
-    origin = caller.user_id or caller.origin_user_id
-    assert origin is not None
-    # Lock the role and the user the session will hang on: one deleted since it was read
-    # would fail the insert's foreign key (a 500), where AWS would say no.
+    # Lock the role and the user or provider the session will hang on: one deleted since
+    # it was read would fail the insert's foreign key (a 500), where AWS would say no.
     if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, role.role_id):
-        ctx.refuse(arn)
-    if not lock_user_row(ctx.conn, origin):
+        ctx.refuse(role_arn(role.account_id, role.name, role.path))
+    if new.user_id is not None and not lock_user_row(ctx.conn, new.user_id):
+        raise InvalidClientTokenId(INVALID_TOKEN)
+    if new.oidc_provider_id is not None and not lock_row(
+        ctx.conn, t.oidc_providers, t.oidc_providers.c.provider_id, new.oidc_provider_id
+    ):
         raise InvalidClientTokenId(INVALID_TOKEN)
     rs = t.role_sessions
     # This role's sessions that have expired are of no further use: drop them.
     ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
-    if caller.mfa_authenticated_at is not None and mfa_at is None:
-        mfa_at = caller.mfa_authenticated_at  # the MFA of the credentials that called
     ctx.conn.execute(
         rs.insert().values(
             access_key_id=key_id,
-            account_id=ctx.account_id,
+            account_id=role.account_id,
             role_id=role.role_id,
-            user_id=origin,
-            issuer_access_key_id=caller.access_key_id,
-            chained=caller.is_role_session,
-            session_name=session_name,
-            source_identity=source_identity,
+            user_id=new.user_id,
+            oidc_provider_id=new.oidc_provider_id,
+            issuer_access_key_id=new.issuer_access_key_id,
+            chained=new.chained,
+            session_name=new.session_name,
+            source_identity=new.source_identity,
             secret_ciphertext=ctx.runtime.box.seal(secret.encode(), key_id.encode()),
             session_token_sha256=session_token_digest(token),
-            mfa_authenticated_at=mfa_at,
-            mfa_serial_number=str(params["SerialNumber"]) if mfa_at == now else None,
-            session_policy=str(session_policy) if session_policy is not None else None,
-            session_policy_arns=json.dumps(policy_arns) if policy_arns else None,
-            session_tags=json.dumps(session_tags) if session_tags else None,
-            transitive_tag_keys=json.dumps(transitive) if transitive else None,
+            mfa_authenticated_at=new.mfa_at,
+            mfa_serial_number=new.mfa_serial_number,
+            session_policy=new.session_policy,
+            session_policy_arns=json.dumps(new.policy_arns) if new.policy_arns else None,
+            session_tags=json.dumps(new.session_tags) if new.session_tags else None,
+            transitive_tag_keys=json.dumps(new.transitive) if new.transitive else None,
             created_at=now,
             expires_at=expires,
         )
@@ -269,12 +344,12 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             "Expiration": expires,
         },
         "AssumedRoleUser": {
-            "AssumedRoleId": f"{role.role_id}:{session_name}",
-            "Arn": assumed_role_arn(ctx.account_id, role.name, session_name),
+            "AssumedRoleId": f"{role.role_id}:{new.session_name}",
+            "Arn": assumed_role_arn(role.account_id, role.name, new.session_name),
         },
     }
-    if packed is not None:
-        out["PackedPolicySize"] = packed
-    if source_identity is not None:
-        out["SourceIdentity"] = source_identity
+    if new.packed is not None:
+        out["PackedPolicySize"] = new.packed
+    if new.source_identity is not None:
+        out["SourceIdentity"] = new.source_identity
     return out

@@ -29,6 +29,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_role, find_user, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import ROLES_QUOTA
+from selfiam.service.operations.oidc_providers import is_oidc_provider_arn, provider_by_arn
 from selfiam.service.operations.policy_common import quote_document, validate_document
 from selfiam.service.operations.users import (
     boundary_context,
@@ -161,6 +162,9 @@ def validate_trust_policy(conn: Connection, account_id: str, document: str) -> P
         for value in stmt.principal.aws if stmt.principal is not None else ():
             if not _principal_exists(conn, account_id, value):
                 raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{value}"')
+        for value in stmt.principal.federated if stmt.principal is not None else ():
+            if is_oidc_provider_arn(value) and provider_by_arn(conn, account_id, value) is None:
+                raise MalformedPolicyDocument(f'Invalid principal in policy: "Federated":"{value}"')
     return policy
 
 
