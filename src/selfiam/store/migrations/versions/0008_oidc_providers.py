@@ -5,7 +5,7 @@ AssumeRoleWithWebIdentity has no IAM user behind it: ``role_sessions.user_id``
 becomes nullable and ``role_sessions.oidc_provider_id`` names the provider whose
 token started the chain (deleting the provider ends its sessions).
 
-Revision ID: 0010
+Revision ID: 0008
 Revises: 0007 (relinked when merged)
 Create Date: 2026-12-01
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
