@@ -337,7 +337,7 @@ def compile_arn_glob(glob: str) -> Matcher:
     if len(fields) < 6 and not ends_with_star(fields[-1]):
         return never  # not an ARN pattern: it can match no ARN
     head = [literal_text(f) for f in fields[:-1]]
-    if all(h is not None for h in head):
+    if head and all(h is not None for h in head):
         # Literal partition/service/region/account: one prefix test, then the rest.
         prefix = ":".join(h for h in head if h is not None) + ":"
         size = len(prefix)
