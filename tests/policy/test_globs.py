@@ -141,6 +141,42 @@ def test_ignore_case_glob_agrees_with_reference(glob: str, value: str) -> None:
 
 
 @st.composite
+def _long_segments(draw: st.DrawFn) -> tuple[str, str]:
+    """A glob with `?` segments of more than 64 characters, and a value near a match."""
+    segments = draw(
+        st.lists(st.text(alphabet="ab?", min_size=65, max_size=80), min_size=1, max_size=3)
+    )
+    gaps = draw(
+        st.lists(
+            st.text(alphabet="ab", max_size=3),
+            min_size=len(segments) + 1,
+            max_size=len(segments) + 1,
+        )
+    )
+    stars = draw(st.tuples(st.booleans(), st.booleans()))
+    glob = ("*" if stars[0] else "") + "*".join(segments) + ("*" if stars[1] else "")
+    filled = [seg.replace("?", draw(st.sampled_from("ab"))) for seg in segments]
+    value = gaps[0] + "".join(f + g for f, g in zip(filled, gaps[1:], strict=True))
+    flip = draw(st.integers(0, len(value)))
+    if draw(st.booleans()) and flip < len(value):
+        value = value[:flip] + ("a" if value[flip] == "b" else "b") + value[flip + 1 :]
+    return glob, value
+
+
+@settings(max_examples=400)
+@given(_long_segments())
+def test_long_question_mark_segments_agree_with_reference(pair: tuple[str, str]) -> None:
+    # Segments of more than 64 characters with `?` take the Shift-And scan; shorter ones
+    # (every other property here) the quantifier-free regex.
+    glob, value = pair
+    expected = reference(glob, value)
+    assert compile_glob(glob)(value) is expected
+    matched, steps = _scan(glob, value)
+    assert matched is expected
+    assert steps <= glob_bound(glob, value)
+
+
+@st.composite
 def _values_near(draw: st.DrawFn, glob: st.SearchStrategy[str]) -> tuple[str, str]:
     """A glob and a value made from it (wildcards filled), so that matches are common."""
     text = draw(glob)
@@ -202,6 +238,7 @@ _MANY_STARS = "*a*a*a*a*a*b"
 _ONE_STAR_ONE = "?*" * 40 + "b"
 _HEAD = "arn:aws:iam:*a*a*a*a*b:*:user/x"
 _WILD_SEGMENT = "*a?a?a?a?a?b*"
+_LONG_WILD_SEGMENT = "*" + "a?" * 40 + "b*"  # more than 64 characters: Shift-And
 
 GLOB_CASES = [
     # (pattern, value, matches)
@@ -212,6 +249,8 @@ GLOB_CASES = [
     (_ONE_STAR_ONE, "a" * (_N - 1) + "b", True),
     (_WILD_SEGMENT, "a" * _N, False),
     (_WILD_SEGMENT, "a" * _N + "b", True),
+    (_LONG_WILD_SEGMENT, "a" * _N, False),
+    (_LONG_WILD_SEGMENT, "a" * _N + "b", True),
     ("*" + "a" * 100 + "b*", "a" * _N, False),
     ("*?" * 500 + "*", "a" * _N, True),
 ]

@@ -12,16 +12,18 @@ than anyone waits (DESIGN rule 8: no request costs a pattern's worst case). Inst
   each segment in between is taken at its leftmost occurrence after the previous one.
   Leftmost is always right for a glob: the stars around a segment absorb anything, so an
   earlier occurrence leaves at least as much room for the rest as a later one.
-* a literal segment is found with `str.find`; a segment with `?` by a bit-parallel
-  Shift-And scan (one integer operation per character, on an integer of as many bits as
-  the segment has characters).
+* a literal segment is found with `str.find`. A segment with `?` of up to 64 characters
+  is found with a regex made of its characters and `.` alone: without a quantifier or an
+  alternative there is nothing to backtrack into, so each start position costs at most
+  64 comparisons, in C. A longer one is found by a bit-parallel Shift-And scan: one
+  operation per character on an integer of as many bits as the segment has characters.
 
 Each character of the value is passed over at most once by the scans, plus once by the
-two anchored comparisons, so `Glob.scan` takes at most ``len(value) + len(pattern) +
-segments`` steps (`Steps` counts them). A step is one character: inside `str.find` a C
-loop (CPython's two-way search for long texts, at most ``len(segment)`` comparisons per
-character for short ones); in Shift-And one operation on a ``len(segment)``-bit integer,
-a single machine word for segments of up to 30 characters.
+two anchored comparisons, so `Glob.scan` takes at most ``len(value) + len(pattern) + 1``
+steps (`Steps` counts them). A step is one character: inside `str.find` a C loop
+(CPython's two-way search for long texts, at most ``len(segment)`` comparisons per
+character for short ones); for a short `?` segment at most 64 comparisons; in Shift-And
+one operation on a ``len(segment)``-bit integer.
 
 ARN patterns (AWS, "Condition operators", ARN operators, and "IAM JSON policy elements:
 Resource"): the six colon-separated fields `arn:partition:service:region:account:resource`
@@ -38,6 +40,7 @@ operation each; `scan` gives the same answers (tests/policy/test_globs.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from operator import itemgetter
@@ -48,6 +51,10 @@ Matcher = Callable[[str], bool]
 STAR = object()
 ONE = object()
 Token = str | object
+
+#: `?` segments up to this length are found by a quantifier-free regex, longer ones by
+#: Shift-And (see the module docstring).
+_SHORT = 64
 
 
 def tokens(glob: str) -> list[Token]:
@@ -124,14 +131,15 @@ class _Literal:
 
 
 class _Wild:
-    """A segment with `?`: literal pieces at fixed offsets, and Shift-And masks to find it.
+    """A segment with `?`: literal pieces at fixed offsets; a quantifier-free regex or
+    Shift-And masks to find it.
 
-    Bit `k` of a character's mask is set when the segment's `k`-th character is that
-    character or `?`; the scan's state has bit `k` set when the segment's first `k + 1`
-    characters match the text ending at the current character.
+    Shift-And: bit `k` of a character's mask is set when the segment's `k`-th character is
+    that character or `?`; the scan's state has bit `k` set when the segment's first
+    `k + 1` characters match the text ending at the current character.
     """
 
-    __slots__ = ("length", "pieces", "masks", "any", "last")
+    __slots__ = ("length", "pieces", "masks", "any", "last", "search")
 
     def __init__(self, chars: Sequence[str | None]) -> None:
         self.length = len(chars)
@@ -151,6 +159,10 @@ class _Wild:
         self.any = anything
         self.masks = {c: m | anything for c, m in masks.items()}
         self.last = 1 << (self.length - 1)
+        self.search: Callable[[str, int, int], re.Match[str] | None] | None = None
+        if self.length <= _SHORT:
+            text = "".join("." if c is None else re.escape(c) for c in chars)
+            self.search = re.compile(text, re.DOTALL).search
 
     def at(self, value: str, i: int) -> bool:
         """Whether the segment matches at `i` (the caller knows the value is long enough)."""
@@ -161,6 +173,9 @@ class _Wild:
 
     def find(self, value: str, start: int, stop: int) -> int:
         """The leftmost `i` in [start, stop - length] where the segment matches, or -1."""
+        if self.search is not None:
+            found = self.search(value, start, stop)
+            return -1 if found is None else found.start()
         get, anything, last = self.masks.get, self.any, self.last
         state = 0
         for j in range(start, stop):
