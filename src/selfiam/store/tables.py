@@ -522,4 +522,9 @@ role_sessions = Table(
     Column("transitive_tag_keys", Text, nullable=True),  # JSON list
     _ts("created_at"),
     _ts("expires_at"),
+    # The portal session wearing this role session ("Switch role"; at most one each), NULL
+    # for sessions whose credentials were handed out. It ends with its portal session.
+    Column("portal_session_id", String(64),
+           ForeignKey("portal_sessions.session_id", ondelete="CASCADE"),
+           nullable=True, unique=True, index=True),
 )
