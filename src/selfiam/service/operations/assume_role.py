@@ -186,7 +186,8 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     if transitive:
         extra["sts:TransitiveTagKeys"] = transitive
     extra.update(_mfa_context(ctx, params))
-    mfa_at = ctx.info.now if "aws:MultiFactorAuthPresent" in extra else None
+    code_checked = "aws:MultiFactorAuthPresent" in extra
+    mfa_at = ctx.info.now if code_checked else None
     trust = compiled_policy(role.assume_role_policy_document, PolicyKind.TRUST, resource)
     ctx.authorize(
         resource,
@@ -246,7 +247,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             secret_ciphertext=ctx.runtime.box.seal(secret.encode(), key_id.encode()),
             session_token_sha256=session_token_digest(token),
             mfa_authenticated_at=mfa_at,
-            mfa_serial_number=str(params["SerialNumber"]) if mfa_at == now else None,
+            mfa_serial_number=str(params["SerialNumber"]) if code_checked else None,
             session_policy=str(session_policy) if session_policy is not None else None,
             session_policy_arns=json.dumps(policy_arns) if policy_arns else None,
             session_tags=json.dumps(session_tags) if session_tags else None,
