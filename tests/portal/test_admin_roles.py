@@ -235,3 +235,24 @@ def test_a_member_may_neither_list_nor_end_a_roles_sessions(
         "selfiam", "ListRoleSessions", {"RoleName": "Deploy"}, Caller.root(account), info
     )["Sessions"]
     assert [s["AccessKeyId"] for s in listed] == [key]
+
+
+def test_the_buttons_of_admin_pages_post_to_the_portal_with_the_csrf_token(
+    admin: TestClient, root_call: RootCall, account: str
+) -> None:
+    """The shared ``post`` macro sees the page's base path and CSRF token (it was imported
+    without the template's context: its forms posted to ``/admin/...`` outside the portal,
+    with an empty token)."""
+    root_call("CreateRole", RoleName="Ops", AssumeRolePolicyDocument=trust_of(account))
+    root_call("TagRole", RoleName="Ops", Tags=[{"Key": "team", "Value": "infra"}])
+    root_call("CreateGroup", GroupName="devs")
+    root_call("AddUserToGroup", GroupName="devs", UserName="boss")
+    for page, button in (
+        (f"{ROLES}/Ops", "Remove tag team"),
+        ("/portal/admin/users/boss", "Remove from devs"),
+    ):
+        body = admin.get(page).text
+        form = body.split(f">{button}</button>", 1)[0].rsplit("<form", 1)[1]
+        assert 'action="/portal/admin/' in form, form
+        token = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        assert len(token) == 64
