@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -246,3 +247,30 @@ def test_session_token_for_the_member_themself(
     key, _, token = credentials_of(r.text)
     caller, _ = runtime.authenticate_access_key(key, SCOPE, token)
     assert caller.arn == user(account, "alice") and caller.mfa_authenticated_at is None
+
+
+def test_an_expired_role_session_is_worn_no_more(
+    roles: None, signed_in: Callable[..., TestClient], clock: Clock, runtime: Runtime
+) -> None:
+    client = signed_in("alice")
+    switch(client, "Deploy")
+    for _ in range(3):  # within the portal's idle timeout each time
+        clock.now += timedelta(minutes=19, seconds=59)
+        assert "role/Deploy @" in client.get("/portal/role").text
+    clock.now += timedelta(seconds=3)
+    r = client.get("/portal/role", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("/portal/switch-role")
+    assert "not authorized to perform: iam:ListUsers" in client.get("/portal/users").text
+
+
+def test_deleting_the_member_ends_the_worn_session(
+    roles: None, signed_in: Callable[..., TestClient], root_call: RootCall, runtime: Runtime
+) -> None:
+    client = signed_in("alice")
+    switch(client, "Deploy")
+    assert worn_count(runtime) == 1
+    root_call("DeleteLoginProfile", UserName="alice")
+    root_call("DeleteUser", UserName="alice")
+    assert worn_count(runtime) == 0
+    r = client.get("/portal/role", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("/portal/signin")
