@@ -109,11 +109,7 @@ def parse_arn(text: str) -> Arn:
 
 
 def iam_arn(
-    account: str,
-    resource_type: str,
-    name: str,
-    path: str = DEFAULT_PATH,
-    *,
+    account: str, resource_type: str, name: str, path: str = DEFAULT_PATH, *,
     partition: str = PARTITION,
 ) -> str:
     """``arn:aws:iam::ACCOUNT:TYPE/PATH/NAME`` with the path rules of IAM."""
@@ -194,12 +190,7 @@ def parse_iam_arn(text: str) -> IamArn:
             if not role or not slash or not session or "/" in session:
                 raise ArnError(f"malformed assumed-role ARN: {text!r}")
             return IamArn(
-                "sts",
-                arn.account,
-                "assumed-role",
-                DEFAULT_PATH,
-                role,
-                session,
+                "sts", arn.account, "assumed-role", DEFAULT_PATH, role, session,
                 partition=arn.partition,
             )
         if resource_type == "federated-user" and rest and "/" not in rest:

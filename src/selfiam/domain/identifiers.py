@@ -115,7 +115,9 @@ def new_session_token(nbytes: int = 192) -> str:
 def new_account_id() -> str:
     """A 12-digit account id. The first digit is never 0, so no tool that
     parses it as a number loses a digit."""
-    return str(secrets.randbelow(9) + 1) + "".join(secrets.choice("0123456789") for _ in range(11))
+    return str(secrets.randbelow(9) + 1) + "".join(
+        secrets.choice("0123456789") for _ in range(11)
+    )
 
 
 def new_request_id() -> str:

@@ -132,20 +132,15 @@ def _id(name: str, **kw: Any) -> Column[Any]:
 
 def _account_fk() -> Column[Any]:
     return Column(
-        "account_id",
-        String(12),
-        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        "account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
         nullable=False,
     )
 
 
 def _user_fk(*, nullable: bool = False, index: bool = True) -> Column[Any]:
     return Column(
-        "user_id",
-        String(ID),
-        ForeignKey("users.user_id", ondelete="CASCADE"),
-        nullable=nullable,
-        index=index,
+        "user_id", String(ID), ForeignKey("users.user_id", ondelete="CASCADE"),
+        nullable=nullable, index=index,
     )
 
 
@@ -158,8 +153,7 @@ def _status() -> CheckConstraint:
 
 
 accounts = Table(
-    "accounts",
-    metadata,
+    "accounts", metadata,
     Column("account_id", String(12), primary_key=True),
     Column("alias", String(63), nullable=True, unique=True),
     _ts("created_at"),
@@ -167,8 +161,7 @@ accounts = Table(
 )
 
 users = Table(
-    "users",
-    metadata,
+    "users", metadata,
     _id("user_id", primary_key=True),
     _account_fk(),
     Column("name", String(64), nullable=False),
@@ -181,11 +174,9 @@ users = Table(
 )
 
 login_profiles = Table(
-    "login_profiles",
-    metadata,
-    Column(
-        "user_id", String(ID), ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True
-    ),
+    "login_profiles", metadata,
+    Column("user_id", String(ID), ForeignKey("users.user_id", ondelete="CASCADE"),
+           primary_key=True),
     Column("password_hash", Text, nullable=False),  # argon2id
     Column("password_reset_required", Boolean, nullable=False, default=False),
     _ts("created_at"),
@@ -193,19 +184,16 @@ login_profiles = Table(
 )
 
 password_history = Table(
-    "password_history",
-    metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    "password_history", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
     _user_fk(),
     Column("password_hash", Text, nullable=False),
     _ts("set_at"),
 )
 
 groups = Table(
-    "groups",
-    metadata,
+    "groups", metadata,
     _id("group_id", primary_key=True),
     _account_fk(),
     Column("name", String(128), nullable=False),
@@ -216,18 +204,15 @@ groups = Table(
 )
 
 group_members = Table(
-    "group_members",
-    metadata,
-    Column(
-        "group_id", String(ID), ForeignKey("groups.group_id", ondelete="CASCADE"), nullable=False
-    ),
+    "group_members", metadata,
+    Column("group_id", String(ID), ForeignKey("groups.group_id", ondelete="CASCADE"),
+           nullable=False),
     _user_fk(),
     PrimaryKeyConstraint("group_id", "user_id"),
 )
 
 roles = Table(
-    "roles",
-    metadata,
+    "roles", metadata,
     _id("role_id", primary_key=True),
     _account_fk(),
     Column("name", String(64), nullable=False),
@@ -244,17 +229,12 @@ roles = Table(
 )
 
 managed_policies = Table(
-    "managed_policies",
-    metadata,
+    "managed_policies", metadata,
     _id("policy_id", primary_key=True),
     Column("arn", String(ARN), nullable=False, unique=True),
     # NULL for AWS managed policies, which belong to no account.
-    Column(
-        "account_id",
-        String(12),
-        ForeignKey("accounts.account_id", ondelete="CASCADE"),
-        nullable=True,
-    ),
+    Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
+           nullable=True),
     # The name space a policy name is unique in: its account id, or 'aws'.
     # (A unique constraint over a NULL account_id would not constrain.)
     Column("namespace", String(12), nullable=False),
@@ -276,14 +256,9 @@ managed_policies = Table(
 )
 
 policy_versions = Table(
-    "policy_versions",
-    metadata,
-    Column(
-        "policy_id",
-        String(ID),
-        ForeignKey("managed_policies.policy_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    "policy_versions", metadata,
+    Column("policy_id", String(ID),
+           ForeignKey("managed_policies.policy_id", ondelete="CASCADE"), nullable=False),
     Column("version_id", String(32), nullable=False),
     Column("document", Text, nullable=False),
     _ts("created_at"),
@@ -293,37 +268,29 @@ policy_versions = Table(
 
 def _policy_fk() -> Column[Any]:
     # No cascade: a policy still attached cannot be deleted (DeleteConflict).
-    return Column(
-        "policy_id",
-        String(ID),
-        ForeignKey("managed_policies.policy_id"),
-        nullable=False,
-        index=True,
-    )
+    return Column("policy_id", String(ID), ForeignKey("managed_policies.policy_id"),
+                  nullable=False, index=True)
 
 
 user_policy_attachments = Table(
-    "user_policy_attachments",
-    metadata,
+    "user_policy_attachments", metadata,
     _user_fk(index=False),  # leads the primary key
     _policy_fk(),
     PrimaryKeyConstraint("user_id", "policy_id"),
 )
 
 group_policy_attachments = Table(
-    "group_policy_attachments",
-    metadata,
-    Column(
-        "group_id", String(ID), ForeignKey("groups.group_id", ondelete="CASCADE"), nullable=False
-    ),
+    "group_policy_attachments", metadata,
+    Column("group_id", String(ID), ForeignKey("groups.group_id", ondelete="CASCADE"),
+           nullable=False),
     _policy_fk(),
     PrimaryKeyConstraint("group_id", "policy_id"),
 )
 
 role_policy_attachments = Table(
-    "role_policy_attachments",
-    metadata,
-    Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"), nullable=False),
+    "role_policy_attachments", metadata,
+    Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
+           nullable=False),
     _policy_fk(),
     PrimaryKeyConstraint("role_id", "policy_id"),
 )
@@ -331,8 +298,7 @@ role_policy_attachments = Table(
 OWNER_TYPES = ("user", "group", "role")
 
 inline_policies = Table(
-    "inline_policies",
-    metadata,
+    "inline_policies", metadata,
     Column("owner_type", String(8), nullable=False),
     Column("owner_id", String(ID), nullable=False),
     Column("name", String(128), nullable=False),  # case-sensitive, as AWS
@@ -344,8 +310,7 @@ inline_policies = Table(
 )
 
 access_keys = Table(
-    "access_keys",
-    metadata,
+    "access_keys", metadata,
     _id("access_key_id", primary_key=True),
     _user_fk(),
     Column("secret_ciphertext", LargeBinary, nullable=False),  # AD = access key id
@@ -358,8 +323,7 @@ access_keys = Table(
 )
 
 mfa_devices = Table(
-    "mfa_devices",
-    metadata,
+    "mfa_devices", metadata,
     # A virtual MFA device's serial number is its ARN.
     Column("serial_number", String(256), primary_key=True),
     _account_fk(),
@@ -376,8 +340,7 @@ mfa_devices = Table(
 )
 
 signing_certificates = Table(
-    "signing_certificates",
-    metadata,
+    "signing_certificates", metadata,
     Column("certificate_id", String(128), primary_key=True),
     _account_fk(),
     _user_fk(),
@@ -391,8 +354,7 @@ signing_certificates = Table(
 )
 
 ssh_public_keys = Table(
-    "ssh_public_keys",
-    metadata,
+    "ssh_public_keys", metadata,
     Column("ssh_public_key_id", String(128), primary_key=True),
     _user_fk(index=False),  # leads the unique constraint below
     Column("body", Text, nullable=False),
@@ -405,8 +367,7 @@ ssh_public_keys = Table(
 )
 
 sts_sessions = Table(
-    "sts_sessions",
-    metadata,
+    "sts_sessions", metadata,
     # Temporary credentials (GetSessionToken): ASIA… key id, sealed secret, and the
     # SHA-256 of the session token (the token itself is never stored).
     _id("access_key_id", primary_key=True),
@@ -421,14 +382,9 @@ sts_sessions = Table(
 )
 
 credential_reports = Table(
-    "credential_reports",
-    metadata,
-    Column(
-        "account_id",
-        String(12),
-        ForeignKey("accounts.account_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    "credential_reports", metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
+           primary_key=True),
     _ts("generated_at"),
     Column("content", Text, nullable=False),  # CSV, as GetCredentialReport returns it
 )
@@ -436,8 +392,7 @@ credential_reports = Table(
 PORTAL_STAGES = ("mfa", "password", "active")
 
 portal_sessions = Table(
-    "portal_sessions",
-    metadata,
+    "portal_sessions", metadata,
     # A browser session of the portal. The id is the SHA-256 of the cookie's random
     # token (the token itself is never stored). ``stage``: "mfa" (password checked,
     # waiting for the TOTP code), "password" (may only change the password), "active".
@@ -461,8 +416,7 @@ portal_sessions = Table(
 RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa")
 
 tags = Table(
-    "tags",
-    metadata,
+    "tags", metadata,
     Column("resource_type", String(16), nullable=False),
     Column("resource_id", String(256), nullable=False),  # entity id; MFA: serial number
     Column("key", String(128), nullable=False),
@@ -474,11 +428,9 @@ tags = Table(
 DECISIONS = ("allowed", "explicitDeny", "implicitDeny", "error")
 
 audit_records = Table(
-    "audit_records",
-    metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    "audit_records", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
     _ts("at"),
     Column("request_id", String(64), nullable=False),
     # No FK: the audit trail outlives accounts and users.
@@ -499,8 +451,7 @@ audit_records = Table(
 )
 
 state_versions = Table(
-    "state_versions",
-    metadata,
+    "state_versions", metadata,
     Column("name", String(64), primary_key=True),
     Column("version", BigInteger, nullable=False, default=0),
 )
@@ -525,8 +476,7 @@ def _seed_state_versions(target: Table, connection: Connection, **_: Any) -> Non
 THROTTLE_SCOPES = ("user", "address", "mfa")
 
 secret_throttles = Table(
-    "secret_throttles",
-    metadata,
+    "secret_throttles", metadata,
     # Failed checks of a secret (password, MFA code), counted per subject so that the
     # limit holds across processes (selfiam.service.throttle). ``subject`` is
     # "ACCOUNT/name_lower" for scope "user" (it need not name an existing user), the
@@ -546,21 +496,15 @@ secret_throttles = Table(
 )
 
 role_sessions = Table(
-    "role_sessions",
-    metadata,
+    "role_sessions", metadata,
     # Temporary credentials of a role (AssumeRole): ASIA… key id, sealed secret, and the
     # SHA-256 of the session token, as in sts_sessions. A session ends with its role and
     # with the user who started it (directly or through a chain of roles): both FKs
     # cascade, and deleting either bumps the auth version (DESIGN rule 9).
     _id("access_key_id", primary_key=True),
     _account_fk(),
-    Column(
-        "role_id",
-        String(ID),
-        ForeignKey("roles.role_id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
+           nullable=False, index=True),
     _user_fk(),
     # The credentials AssumeRole was called with (an AKIA, or a parent session's ASIA key):
     # recorded, not a foreign key, since a parent session may expire before its child.
@@ -580,12 +524,7 @@ role_sessions = Table(
     _ts("expires_at"),
     # The portal session wearing this role session ("Switch role"; at most one each), NULL
     # for sessions whose credentials were handed out. It ends with its portal session.
-    Column(
-        "portal_session_id",
-        String(64),
-        ForeignKey("portal_sessions.session_id", ondelete="CASCADE"),
-        nullable=True,
-        unique=True,
-        index=True,
-    ),
+    Column("portal_session_id", String(64),
+           ForeignKey("portal_sessions.session_id", ondelete="CASCADE"),
+           nullable=True, unique=True, index=True),
 )

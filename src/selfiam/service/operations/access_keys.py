@@ -49,7 +49,9 @@ def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     name = target_user_name(ctx, params)
     user = authorize_user(ctx, name)
     ak = t.access_keys
-    lock_user_within_quota(ctx, user, name, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER)
+    lock_user_within_quota(
+        ctx, user, name, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER
+    )
     access_key_id = new_access_key_id()
     secret = new_secret_access_key()
     ctx.conn.execute(

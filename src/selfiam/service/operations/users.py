@@ -220,11 +220,7 @@ def path_prefix_filter(column: Any, prefix: str | None) -> Any:
 _u = t.users
 _LIST_USERS = PreparedPage(
     select(
-        _u.c.path,
-        _u.c.name,
-        _u.c.user_id,
-        _u.c.created_at,
-        _u.c.password_last_used,
+        _u.c.path, _u.c.name, _u.c.user_id, _u.c.created_at, _u.c.password_last_used,
         _u.c.name_lower,
     ).where(
         _u.c.account_id == bindparam("account_id"),

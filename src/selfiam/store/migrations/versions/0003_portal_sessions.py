@@ -61,7 +61,9 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(length=8), nullable=False),
         sa.Column("subject", sa.String(length=128), nullable=False),
         sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("scope IN ('user', 'address')", name=op.f("ck_sign_in_failures_scope")),
+        sa.CheckConstraint(
+            "scope IN ('user', 'address')", name=op.f("ck_sign_in_failures_scope")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sign_in_failures")),
     )
     op.create_index(

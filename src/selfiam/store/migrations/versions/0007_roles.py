@@ -42,22 +42,16 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.account_id"],
-            name=op.f("fk_role_sessions_account_id_accounts"),
-            ondelete="CASCADE",
+            ["account_id"], ["accounts.account_id"],
+            name=op.f("fk_role_sessions_account_id_accounts"), ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["role_id"],
-            ["roles.role_id"],
-            name=op.f("fk_role_sessions_role_id_roles"),
-            ondelete="CASCADE",
+            ["role_id"], ["roles.role_id"],
+            name=op.f("fk_role_sessions_role_id_roles"), ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.user_id"],
-            name=op.f("fk_role_sessions_user_id_users"),
-            ondelete="CASCADE",
+            ["user_id"], ["users.user_id"],
+            name=op.f("fk_role_sessions_user_id_users"), ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("access_key_id", name=op.f("pk_role_sessions")),
     )
