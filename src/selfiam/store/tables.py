@@ -529,6 +529,11 @@ role_sessions = Table(
     Column("oidc_provider_id", String(ID),
            ForeignKey("oidc_providers.provider_id", ondelete="CASCADE"),
            nullable=True, index=True),
+    # The portal session wearing this role session ("Switch role"; at most one each), NULL
+    # for sessions whose credentials were handed out. It ends with its portal session.
+    Column("portal_session_id", String(64),
+           ForeignKey("portal_sessions.session_id", ondelete="CASCADE"),
+           nullable=True, unique=True, index=True),
 )
 
 oidc_providers = Table(

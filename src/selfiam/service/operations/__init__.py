@@ -1,6 +1,6 @@
 """Operation handlers, grouped by area. Importing this package registers them all."""
 
-from selfiam.service import audit_log, offboarding  # noqa: F401
+from selfiam.service import audit_log, offboarding, role_session_admin  # noqa: F401
 from selfiam.service.operations import (  # noqa: F401
     access_keys,
     account,

@@ -188,7 +188,8 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     if transitive:
         extra["sts:TransitiveTagKeys"] = transitive
     extra.update(_mfa_context(ctx, params))
-    mfa_at = ctx.info.now if "aws:MultiFactorAuthPresent" in extra else None
+    code_checked = "aws:MultiFactorAuthPresent" in extra
+    mfa_at = ctx.info.now if code_checked else None
     trust = compiled_policy(role.assume_role_policy_document, PolicyKind.TRUST, resource)
     ctx.authorize(
         resource,
@@ -223,7 +224,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             chained=caller.is_role_session,
             source_identity=source_identity,
             mfa_at=mfa_at,
-            mfa_serial_number=str(params["SerialNumber"]) if mfa_at == ctx.info.now else None,
+            mfa_serial_number=str(params["SerialNumber"]) if code_checked else None,
             session_policy=str(session_policy) if session_policy is not None else None,
             policy_arns=policy_arns,
             session_tags=session_tags,
