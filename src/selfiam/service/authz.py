@@ -127,6 +127,7 @@ def decide(
         principal_arn=caller.arn,
         principal_account=caller.account_id,
         resource_account=caller.account_id,
+        principal_id=caller.role_id or caller.user_id,
     )
     session = caller.session_policies if caller.session_policies is not None else principal.session
     evaluation = evaluate(

@@ -52,6 +52,7 @@ from selfiam.service.operations.sts import (
     session_token_digest,
 )
 from selfiam.service.registry import operation
+from selfiam.service.trust_principals import trust_to_evaluate
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row, lock_user_row
 
@@ -187,7 +188,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         extra["sts:TransitiveTagKeys"] = transitive
     extra.update(_mfa_context(ctx, params))
     mfa_at = ctx.info.now if "aws:MultiFactorAuthPresent" in extra else None
-    trust = compiled_policy(role.assume_role_policy_document, PolicyKind.TRUST, resource)
+    trust = compiled_policy(trust_to_evaluate(ctx.conn, role), PolicyKind.TRUST, resource)
     ctx.authorize(
         resource,
         request_tags=requested_tags or None,

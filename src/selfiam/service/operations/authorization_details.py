@@ -35,6 +35,7 @@ from selfiam.service.operations.tags import load_tags, tag_list
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
 from selfiam.service.principals import user_groups
 from selfiam.service.registry import operation
+from selfiam.service.trust_principals import shown_trust
 from selfiam.store import tables as t
 
 Item = tuple[str, str, str, Row[Any]]
@@ -108,7 +109,7 @@ def _role(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
         "RoleId": row.role_id,
         "Arn": role_arn(account_id, row.name, row.path),
         "CreateDate": row.created_at,
-        "AssumeRolePolicyDocument": quote_document(row.assume_role_policy_document),
+        "AssumeRolePolicyDocument": quote_document(shown_trust(conn, [row])[row.role_id]),
         "InstanceProfileList": [],
         "RolePolicyList": _inline(conn, "role", row.role_id),
         "AttachedManagedPolicies": [{"PolicyName": n, "PolicyArn": a} for n, a in attached],

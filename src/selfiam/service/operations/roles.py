@@ -15,18 +15,17 @@ from sqlalchemy import Row, exists, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from selfiam.domain.arns import ArnError, parse_iam_arn, role_arn
+from selfiam.domain.arns import role_arn
 from selfiam.domain.errors import (
     AwsError,
     DeleteConflict,
     EntityAlreadyExists,
     LimitExceeded,
-    MalformedPolicyDocument,
 )
 from selfiam.domain.identifiers import new_role_id
 from selfiam.policy import POLICY_SIZE_LIMITS, Policy, PolicyKind
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_role, find_user, no_such_role
+from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import ROLES_QUOTA
 from selfiam.service.operations.policy_common import quote_document, validate_document
@@ -38,6 +37,7 @@ from selfiam.service.operations.users import (
 from selfiam.service.pagination import page_after
 from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
+from selfiam.service.trust_principals import principal_ids, shown_trust, store_trust
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row
 from selfiam.store.owned import delete_owned
@@ -52,8 +52,9 @@ def role_exists_error(name: str) -> AwsError:
     return EntityAlreadyExists(f"Role with name {name} already exists.")
 
 
-def listed_role_shape(row: Any, account_id: str) -> dict[str, Any]:
-    """A role as ListRoles shows it: AWS leaves out PermissionsBoundary, Tags and
+def listed_role_shape(row: Any, account_id: str, trust: str) -> dict[str, Any]:
+    """A role as ListRoles shows it (``trust``: its trust policy as shown, see
+    ``trust_principals.shown_trust``): AWS leaves out PermissionsBoundary, Tags and
     RoleLastUsed there."""
     out: dict[str, Any] = {
         "Path": row.path,
@@ -61,7 +62,7 @@ def listed_role_shape(row: Any, account_id: str) -> dict[str, Any]:
         "RoleId": row.role_id,
         "Arn": role_arn(account_id, row.name, row.path),
         "CreateDate": row.created_at,
-        "AssumeRolePolicyDocument": quote_document(row.assume_role_policy_document),
+        "AssumeRolePolicyDocument": quote_document(trust),
         "MaxSessionDuration": row.max_session_duration,
     }
     if row.description is not None:
@@ -69,9 +70,11 @@ def listed_role_shape(row: Any, account_id: str) -> dict[str, Any]:
     return out
 
 
-def role_shape(row: Any, account_id: str, tags: Mapping[str, str]) -> dict[str, Any]:
+def role_shape(
+    conn: Connection, row: Any, account_id: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
     """A role as GetRole shows it: with its boundary, tags and last use."""
-    out = listed_role_shape(row, account_id)
+    out = listed_role_shape(row, account_id, shown_trust(conn, [row])[row.role_id])
     if row.permissions_boundary_arn:
         out["PermissionsBoundary"] = {
             "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
@@ -130,38 +133,19 @@ def authorize_role(
     return row
 
 
-def _principal_exists(conn: Connection, account_id: str, arn: str) -> bool:
-    """False only for a user or role ARN of this account that names no such entity
-    (other accounts, wildcards and other principal kinds are not checked)."""
-    if "*" in arn or "?" in arn:
-        return True
-    try:
-        parsed = parse_iam_arn(arn)
-    except ArnError:
-        return True
-    if parsed.account != account_id or parsed.resource_type not in ("user", "role"):
-        return True
-    row = (find_user if parsed.resource_type == "user" else find_role)(
-        conn, account_id, parsed.name
-    )
-    return row is not None and row.path == parsed.path
-
-
-def validate_trust_policy(conn: Connection, account_id: str, document: str) -> Policy:
+def validate_trust_policy(
+    conn: Connection, account_id: str, document: str
+) -> tuple[Policy, dict[str, str]]:
     """Parse ``document`` as a role trust policy, as IAM does on CreateRole and
-    UpdateAssumeRolePolicy: Principal required; a user or role of this account it
-    names must exist (AWS: MalformedPolicyDocument "Invalid principal in policy")."""
+    UpdateAssumeRolePolicy (Principal required; a user or role of this account it names
+    must exist), and return it with the unique ids those users and roles have."""
     try:
         policy = validate_document(document, PolicyKind.TRUST)
     except LimitExceeded as err:
         raise LimitExceeded(
             TRUST_SIZE_MESSAGE.format(limit=POLICY_SIZE_LIMITS[PolicyKind.TRUST])
         ) from err
-    for stmt in policy.statements:
-        for value in stmt.principal.aws if stmt.principal is not None else ():
-            if not _principal_exists(conn, account_id, value):
-                raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{value}"')
-    return policy
+    return policy, principal_ids(conn, account_id, policy)
 
 
 @operation("CreateRole")
@@ -176,7 +160,7 @@ def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     if tags:
         # Creating with tags also tags: AWS asks for iam:TagRole on the new role.
         ctx.authorize(arn, action="iam:TagRole", request_tags=tags)
-    validate_trust_policy(ctx.conn, ctx.account_id, document)
+    _, trusted_ids = validate_trust_policy(ctx.conn, ctx.account_id, document)
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     check_account_quota(ctx, t.roles.c.account_id, "RolesPerAccount", ROLES_QUOTA)
@@ -200,10 +184,11 @@ def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         )
     except IntegrityError:
         raise role_exists_error(name) from None
+    store_trust(ctx.conn, role_id, document, trusted_ids)
     tagging.put_tags(ctx.conn, "role", role_id, tags, TAGS_QUOTA)
     ctx.changed_authorization()
     row = ctx.conn.execute(select(t.roles).where(t.roles.c.role_id == role_id)).one()
-    out = role_shape(row, ctx.account_id, tags)
+    out = role_shape(ctx.conn, row, ctx.account_id, tags)
     del out["RoleLastUsed"]  # CreateRole answers without it, as AWS
     return {"Role": out}
 
@@ -211,7 +196,7 @@ def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
 @operation("GetRole", writes=False)
 def get_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     row, tags = authorize_role_with_tags(ctx, str(params["RoleName"]))
-    return {"Role": role_shape(row, ctx.account_id, tags)}
+    return {"Role": role_shape(ctx.conn, row, ctx.account_id, tags)}
 
 
 @operation("ListRoles", writes=False)
@@ -224,7 +209,9 @@ def list_roles(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, An
     if where is not None:
         query = query.where(where)
     page, more = page_after(ctx.conn, query, r.c.name_lower, params)
-    return {"Roles": [listed_role_shape(row, ctx.account_id) for row in page], **more}
+    trust = shown_trust(ctx.conn, page)
+    roles = [listed_role_shape(row, ctx.account_id, trust[row.role_id]) for row in page]
+    return {"Roles": roles, **more}
 
 
 def _update(ctx: OperationContext, row: Any, **values: Any) -> None:
@@ -250,7 +237,7 @@ def update_role_description(ctx: OperationContext, params: Mapping[str, Any]) ->
     row, tags = authorize_role_with_tags(ctx, str(params["RoleName"]))
     _update(ctx, row, description=str(params["Description"]))
     updated = ctx.conn.execute(select(t.roles).where(t.roles.c.role_id == row.role_id)).one()
-    return {"Role": role_shape(updated, ctx.account_id, tags)}
+    return {"Role": role_shape(ctx.conn, updated, ctx.account_id, tags)}
 
 
 @operation("UpdateAssumeRolePolicy")
@@ -259,8 +246,9 @@ def update_assume_role_policy(ctx: OperationContext, params: Mapping[str, Any]) 
     policy is checked when a role is assumed)."""
     row = authorize_role(ctx, str(params["RoleName"]))
     document = str(params["PolicyDocument"])
-    validate_trust_policy(ctx.conn, ctx.account_id, document)
+    _, trusted_ids = validate_trust_policy(ctx.conn, ctx.account_id, document)
     _update(ctx, row, assume_role_policy_document=document)
+    store_trust(ctx.conn, row.role_id, document, trusted_ids)
     return {}
 
 
