@@ -9,6 +9,7 @@ from selfiam.service.operations import (  # noqa: F401
     credential_report,
     groups,
     inline_policies,
+    instance_profiles,
     login_profiles,
     managed_policies,
     mfa,

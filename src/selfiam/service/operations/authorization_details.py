@@ -21,6 +21,7 @@ from selfiam.service.lookup import user_shape
 from selfiam.service.operations.attachments import GROUP, USER, attached_policies
 from selfiam.service.operations.groups import group_shape
 from selfiam.service.operations.inline_policies import inline_documents
+from selfiam.service.operations.instance_profiles import profiles_of_roles
 from selfiam.service.operations.policy_common import (
     AWS_NAMESPACE,
     SEPARATOR,
@@ -110,7 +111,9 @@ def _role(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
         "Arn": role_arn(account_id, row.name, row.path),
         "CreateDate": row.created_at,
         "AssumeRolePolicyDocument": quote_document(shown_trust(conn, [row])[row.role_id]),
-        "InstanceProfileList": [],
+        "InstanceProfileList": profiles_of_roles(conn, account_id, [row.role_id]).get(
+            row.role_id, []
+        ),
         "RolePolicyList": _inline(conn, "role", row.role_id),
         "AttachedManagedPolicies": [{"PolicyName": n, "PolicyArn": a} for n, a in attached],
         **_boundary(row.permissions_boundary_arn),

@@ -257,11 +257,15 @@ def _has(conn: Connection, where: Any) -> bool:
 
 
 def role_delete_conflict(conn: Connection, role_id: str) -> str | None:
-    """What still keeps a role from being deleted, in the order of AWS's DeleteRole docs
-    (inline policies, attached policies; selfiam has no instance profiles). A permissions
-    boundary does not: AWS does not list it."""
+    """What still keeps a role from being deleted: an instance profile holding it (the
+    first thing AWS reports), inline policies, attached policies. A permissions boundary
+    does not: AWS does not list it."""
     ip = t.inline_policies
     checks: list[tuple[Any, str]] = [
+        (
+            t.instance_profile_roles.c.role_id == role_id,
+            "must remove roles from instance profile first.",
+        ),
         ((ip.c.owner_type == "role") & (ip.c.owner_id == role_id), "must delete policies first."),
         (t.role_policy_attachments.c.role_id == role_id, "must detach all policies first."),
     ]
