@@ -19,5 +19,6 @@ from selfiam.service.operations import (  # noqa: F401
     simulation,
     ssh_public_keys,
     sts,
+    sts_info,
     users,
 )
