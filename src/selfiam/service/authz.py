@@ -6,23 +6,44 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from selfiam.policy import Evaluation, Policy, Request, RequestContext, evaluate
+from selfiam.policy import Evaluation, Policy, PolicySet, Request, RequestContext, evaluate
 
 if TYPE_CHECKING:
     from selfiam.service.caller import Caller, RequestInfo
     from selfiam.service.context import OperationContext
 
 
+#: Which kind of policy an explicit deny is reported in, by the kinds of the denying
+#: statements, first match wins (AWS names one kind only).
+_DENY_KINDS = (
+    (
+        frozenset({"MANAGED", "INLINE_USER", "INLINE_GROUP", "INLINE_ROLE"}),
+        "an identity-based policy",
+    ),
+    (frozenset({"BOUNDARY"}), "a permissions boundary"),
+    (frozenset({"SESSION"}), "a session policy"),
+    (frozenset({"RESOURCE", "TRUST"}), "a resource-based policy"),
+)
+IDENTITY = "identity-based policy"
+BOUNDARY = "permissions boundary"
+SESSION = "session policy"
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """``implicit_by`` names the kind of policy that failed to allow an implicit deny
+    ("identity-based policy", "permissions boundary", "session policy")."""
+
     caller_arn: str
     action: str
     resource: str
     evaluation: Evaluation
-    denied_by_boundary: bool = False
+    implicit_by: str = IDENTITY
 
     def denial_message(self) -> str:
-        """AWS's AccessDenied wording for IAM; STS's gives no reason."""
+        """AWS's AccessDenied wording for IAM ("Troubleshoot access denied error
+        messages": "with an explicit deny in a TYPE policy", "because no TYPE policy
+        allows the ACTION action"); STS's gives no reason."""
         head = (
             f"User: {self.caller_arn} is not authorized to perform: {self.action} "
             f"on resource: {self.resource}"
@@ -30,14 +51,14 @@ class Decision:
         if self.action.startswith("sts:"):
             return head
         if self.evaluation.decision == "explicitDeny":
-            kinds = {m.policy_kind.name for m in self.evaluation.matched_statements}
-            where = (
-                "a permissions boundary" if kinds == {"BOUNDARY"} else "an identity-based policy"
+            kinds = {
+                m.policy_kind.name for m in self.evaluation.matched_statements if m.effect == "Deny"
+            }
+            where = next(
+                (name for group, name in _DENY_KINDS if kinds & group), "an identity-based policy"
             )
             return f"{head} with an explicit deny in {where}"
-        if self.denied_by_boundary:
-            return f"{head} because no permissions boundary allows the {self.action} action"
-        return f"{head} because no identity-based policy allows the {self.action} action"
+        return f"{head} because no {self.implicit_by} allows the {self.action} action"
 
 
 _ALLOWED_AS_ROOT = Evaluation(decision="allowed", matched_statements=(), missing_context_keys=())
@@ -137,7 +158,20 @@ def decide(
         session=session,
         resource_policy=resource_policy,
     )
-    by_boundary = False
-    if evaluation.decision == "implicitDeny" and principal.boundary is not None:
-        by_boundary = evaluate(request, principal.identity).decision == "allowed"
-    return Decision(caller.arn, action, resource, evaluation, by_boundary)
+    implicit_by = IDENTITY
+    if evaluation.decision == "implicitDeny" and not action.startswith("sts:"):
+        implicit_by = _failed_to_allow(request, principal.identity, principal.boundary, session)
+    return Decision(caller.arn, action, resource, evaluation, implicit_by)
+
+
+def _failed_to_allow(
+    request: Request, identity: PolicySet, boundary: PolicySet | None, session: PolicySet | None
+) -> str:
+    """The kind of policy an implicit deny is reported against: the identity-based
+    policies if they do not allow, else the boundary if it does not, else the session
+    policies (AWS names one kind)."""
+    if (boundary is None and session is None) or not evaluate(request, identity).allowed:
+        return IDENTITY
+    if boundary is not None and not evaluate(request, identity, boundary=boundary).allowed:
+        return BOUNDARY
+    return SESSION if session is not None else IDENTITY
