@@ -566,3 +566,12 @@ role_deletion_tasks = Table(
     Column("status", String(16), nullable=False),
     _ts("created_at"),
 )
+
+service_linked_roles = Table(
+    "service_linked_roles", metadata,
+    # Roles made by CreateServiceLinkedRole: only DeleteServiceLinkedRole deletes them, and
+    # their trust policy, permissions and boundary are AWS's to change (UnmodifiableEntity).
+    Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("service_name", String(256), nullable=False),
+)

@@ -15,6 +15,7 @@ from selfiam.service.operations import (  # noqa: F401
     mfa,
     password_policy,
     roles,
+    service_linked_roles,
     signing_certificates,
     simulation,
     ssh_public_keys,

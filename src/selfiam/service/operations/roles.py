@@ -35,6 +35,7 @@ from selfiam.service.operations.users import (
     path_prefix_filter,
 )
 from selfiam.service.pagination import page_after
+from selfiam.service.protected_roles import refuse_if_service_linked
 from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
 from selfiam.service.trust_principals import principal_ids, shown_trust, store_trust
@@ -148,6 +149,40 @@ def validate_trust_policy(
     return policy, principal_ids(conn, account_id, policy)
 
 
+def insert_role(
+    ctx: OperationContext,
+    *,
+    name: str,
+    path: str,
+    document: str,
+    description: str | None,
+    max_session_duration: int,
+    boundary: str | None,
+) -> str:
+    """Insert a new role (after the account's quota, checked under its lock) and return
+    its id; a name taken case-insensitively is ``role_exists_error``."""
+    check_account_quota(ctx, t.roles.c.account_id, "RolesPerAccount", ROLES_QUOTA)
+    role_id = new_role_id()
+    try:
+        ctx.conn.execute(
+            t.roles.insert().values(
+                role_id=role_id,
+                account_id=ctx.account_id,
+                name=name,
+                name_lower=name.lower(),
+                path=path,
+                description=description,
+                assume_role_policy_document=document,
+                max_session_duration=max_session_duration,
+                permissions_boundary_arn=boundary,
+                created_at=ctx.info.now,
+            )
+        )
+    except IntegrityError:
+        raise role_exists_error(name) from None
+    return role_id
+
+
 @operation("CreateRole")
 def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["RoleName"])
@@ -163,27 +198,15 @@ def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     _, trusted_ids = validate_trust_policy(ctx.conn, ctx.account_id, document)
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
-    check_account_quota(ctx, t.roles.c.account_id, "RolesPerAccount", ROLES_QUOTA)
-    role_id = new_role_id()
-    try:
-        ctx.conn.execute(
-            t.roles.insert().values(
-                role_id=role_id,
-                account_id=ctx.account_id,
-                name=name,
-                name_lower=name.lower(),
-                path=path,
-                description=params.get("Description"),
-                assume_role_policy_document=document,
-                max_session_duration=int(
-                    params.get("MaxSessionDuration") or DEFAULT_MAX_SESSION_DURATION
-                ),
-                permissions_boundary_arn=boundary,
-                created_at=ctx.info.now,
-            )
-        )
-    except IntegrityError:
-        raise role_exists_error(name) from None
+    role_id = insert_role(
+        ctx,
+        name=name,
+        path=path,
+        document=document,
+        description=params.get("Description"),
+        max_session_duration=int(params.get("MaxSessionDuration") or DEFAULT_MAX_SESSION_DURATION),
+        boundary=boundary,
+    )
     store_trust(ctx.conn, role_id, document, trusted_ids)
     tagging.put_tags(ctx.conn, "role", role_id, tags, TAGS_QUOTA)
     ctx.changed_authorization()
@@ -245,6 +268,7 @@ def update_assume_role_policy(ctx: OperationContext, params: Mapping[str, Any]) 
     """Replace the trust policy. Sessions already issued stay valid, as in AWS (the trust
     policy is checked when a role is assumed)."""
     row = authorize_role(ctx, str(params["RoleName"]))
+    refuse_if_service_linked(ctx.conn, row)
     document = str(params["PolicyDocument"])
     _, trusted_ids = validate_trust_policy(ctx.conn, ctx.account_id, document)
     _update(ctx, row, assume_role_policy_document=document)
@@ -279,6 +303,7 @@ def role_delete_conflict(conn: Connection, role_id: str) -> str | None:
 def delete_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["RoleName"])
     row = authorize_role(ctx, name)
+    refuse_if_service_linked(ctx.conn, row)
     if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, row.role_id):
         raise no_such_role(name)
     conflict = role_delete_conflict(ctx.conn, row.role_id)
@@ -296,6 +321,7 @@ def put_role_permissions_boundary(
 ) -> dict[str, Any]:
     boundary = str(params["PermissionsBoundary"])
     row = authorize_role(ctx, str(params["RoleName"]), extra_context=boundary_context(boundary))
+    refuse_if_service_linked(ctx.conn, row)
     check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     _update(ctx, row, permissions_boundary_arn=boundary)
     ctx.changed_authorization()
@@ -310,6 +336,7 @@ def delete_role_permissions_boundary(
     current = find_role(ctx.conn, ctx.account_id, name)
     boundary = current.permissions_boundary_arn if current is not None else None
     row = authorize_role(ctx, name, extra_context=boundary_context(boundary))
+    refuse_if_service_linked(ctx.conn, row)
     _update(ctx, row, permissions_boundary_arn=None)
     ctx.changed_authorization()
     return {}

@@ -1,4 +1,4 @@
-"""Trust policies' principals by unique id, instance profiles, service-linked role deletions.
+"""Trust policies' principals by unique id, instance profiles, service-linked roles.
 
 Revision ID: 0008
 Revises: 0007 (the lead relinks the chain when merging)
@@ -85,9 +85,20 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("task_id", name=op.f("pk_role_deletion_tasks")),
     )
+    op.create_table(
+        "service_linked_roles",
+        sa.Column("role_id", sa.String(length=32), nullable=False),
+        sa.Column("service_name", sa.String(length=256), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["role_id"], ["roles.role_id"],
+            name=op.f("fk_service_linked_roles_role_id_roles"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("role_id", name=op.f("pk_service_linked_roles")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("service_linked_roles")
     op.drop_table("role_deletion_tasks")
     op.drop_index(op.f("ix_instance_profile_roles_role_id"), table_name="instance_profile_roles")
     op.drop_table("instance_profile_roles")
