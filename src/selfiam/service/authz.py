@@ -62,6 +62,11 @@ class Decision:
 
 
 _ALLOWED_AS_ROOT = Evaluation(decision="allowed", matched_statements=(), missing_context_keys=())
+_NOT_ALLOWED = Evaluation(decision="implicitDeny", matched_statements=(), missing_context_keys=())
+#: GetFederationToken's credentials "cannot call any IAM operations using the AWS CLI or
+#: the AWS API" nor "any AWS STS operations except GetCallerIdentity" (STS API Reference),
+#: whatever the policies say; other services' actions (``verify``) are evaluated.
+_NOT_FOR_FEDERATED_USERS = frozenset({"iam", "sts"})
 
 
 def request_context(
@@ -133,6 +138,8 @@ def decide(
     caller = ctx.caller
     if caller.is_root:
         return Decision(caller.arn, action, resource, _ALLOWED_AS_ROOT)
+    if caller.is_federated and action.partition(":")[0] in _NOT_FOR_FEDERATED_USERS:
+        return Decision(caller.arn, action, resource, _NOT_ALLOWED)
     principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.policy_version)
     context = request_context(
         caller,

@@ -575,3 +575,21 @@ service_linked_roles = Table(
            primary_key=True),
     Column("service_name", String(256), nullable=False),
 )
+
+federation_sessions = Table(
+    "federation_sessions", metadata,
+    # Temporary credentials of a federated user (GetFederationToken), as in sts_sessions:
+    # ASIA… key id, sealed secret, SHA-256 of the session token. The session ends with
+    # the IAM user whose long-term key asked for it (FK cascade, auth version bump).
+    _id("access_key_id", primary_key=True),
+    _account_fk(),
+    _user_fk(),
+    Column("name", String(32), nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),  # AD = access key id
+    Column("session_token_sha256", String(64), nullable=False),
+    Column("session_policy", Text, nullable=True),  # the Policy parameter, as given
+    Column("session_policy_arns", Text, nullable=True),  # JSON list of PolicyArns
+    Column("session_tags", Text, nullable=True),  # JSON object {key: value}
+    _ts("created_at"),
+    _ts("expires_at"),
+)

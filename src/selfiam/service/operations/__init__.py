@@ -7,6 +7,7 @@ from selfiam.service.operations import (  # noqa: F401
     assume_role,
     authorization_details,
     credential_report,
+    federation_token,
     groups,
     inline_policies,
     instance_profiles,

@@ -154,7 +154,7 @@ def _source_identity(ctx: OperationContext, params: Mapping[str, Any]) -> str | 
     return inherited if inherited is not None else (str(given) if given is not None else None)
 
 
-def _packed_size(policy: str | None, arns: Sequence[str], tags: Mapping[str, str]) -> int:
+def packed_size(policy: str | None, arns: Sequence[str], tags: Mapping[str, str]) -> int:
     chars = (policy_size(policy) if policy else 0) + sum(len(a) for a in arns)
     chars += sum(len(k) + len(v) for k, v in tags.items())
     return math.ceil(100 * chars / PACKED_ALLOWANCE)
@@ -210,7 +210,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         raise ValidationError(OVER_MAX_DURATION)
     packed = None
     if session_policy is not None or policy_arns or session_tags:
-        packed = _packed_size(session_policy, policy_arns, session_tags)
+        packed = packed_size(session_policy, policy_arns, session_tags)
         if packed > 100:
             raise PackedPolicyTooLarge(
                 f"Packed policy consumes {packed}% of allotted space, please use smaller policy."

@@ -1,4 +1,5 @@
-"""Trust policies' principals by unique id, instance profiles, service-linked roles.
+"""Trust policies' principals by unique id, instance profiles, service-linked
+roles, federation tokens.
 
 Revision ID: 0008
 Revises: 0007 (the lead relinks the chain when merging)
@@ -95,9 +96,37 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("role_id", name=op.f("pk_service_linked_roles")),
     )
+    op.create_table(
+        "federation_sessions",
+        sa.Column("access_key_id", sa.String(length=32), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("secret_ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("session_token_sha256", sa.String(length=64), nullable=False),
+        sa.Column("session_policy", sa.Text(), nullable=True),
+        sa.Column("session_policy_arns", sa.Text(), nullable=True),
+        sa.Column("session_tags", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.account_id"],
+            name=op.f("fk_federation_sessions_account_id_accounts"), ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.user_id"],
+            name=op.f("fk_federation_sessions_user_id_users"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("access_key_id", name=op.f("pk_federation_sessions")),
+    )
+    op.create_index(
+        op.f("ix_federation_sessions_user_id"), "federation_sessions", ["user_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_federation_sessions_user_id"), table_name="federation_sessions")
+    op.drop_table("federation_sessions")
     op.drop_table("service_linked_roles")
     op.drop_table("role_deletion_tasks")
     op.drop_index(op.f("ix_instance_profile_roles_role_id"), table_name="instance_profile_roles")
