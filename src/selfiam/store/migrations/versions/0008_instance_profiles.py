@@ -5,10 +5,17 @@ Revision ID: 0008
 Revises: 0007 (the lead relinks the chain when merging)
 Create Date: 2026-12-01
 
-Written out in full: a migration imports nothing from selfiam.
+Written out in full: a migration imports nothing from selfiam. Roles created before
+this revision get their trust policy's user and role ARNs recorded by the unique ids
+they name now, as saving the policy again would (service/trust_principals.py), so that
+a principal deleted and created again afterwards is not trusted by them either.
 """
 
 from __future__ import annotations
+
+import json
+import re
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -91,8 +98,10 @@ def upgrade() -> None:
         sa.Column("role_id", sa.String(length=32), nullable=False),
         sa.Column("service_name", sa.String(length=256), nullable=False),
         sa.ForeignKeyConstraint(
-            ["role_id"], ["roles.role_id"],
-            name=op.f("fk_service_linked_roles_role_id_roles"), ondelete="CASCADE",
+            ["role_id"],
+            ["roles.role_id"],
+            name=op.f("fk_service_linked_roles_role_id_roles"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("role_id", name=op.f("pk_service_linked_roles")),
     )
@@ -110,18 +119,105 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.account_id"],
-            name=op.f("fk_federation_sessions_account_id_accounts"), ondelete="CASCADE",
+            ["account_id"],
+            ["accounts.account_id"],
+            name=op.f("fk_federation_sessions_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.user_id"],
-            name=op.f("fk_federation_sessions_user_id_users"), ondelete="CASCADE",
+            ["user_id"],
+            ["users.user_id"],
+            name=op.f("fk_federation_sessions_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("access_key_id", name=op.f("pk_federation_sessions")),
     )
-    op.create_index(
-        op.f("ix_federation_sessions_user_id"), "federation_sessions", ["user_id"]
+    op.create_index(op.f("ix_federation_sessions_user_id"), "federation_sessions", ["user_id"])
+    _backfill_trust_principals()
+
+
+_ENTITY_ARN = re.compile(r"arn:[\w-]+:iam::(\d{12}):(user|role)/(.*)")
+
+
+def _aws_principals(document: Any) -> list[Any]:
+    """Every "AWS" principal value of a parsed policy (Principal and NotPrincipal), as
+    the lists or strings that hold them."""
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    found: list[Any] = []
+    for stmt in statements if isinstance(statements, list) else [statements]:
+        for element in ("Principal", "NotPrincipal"):
+            spec = stmt.get(element) if isinstance(stmt, dict) else None
+            if isinstance(spec, dict) and "AWS" in spec:
+                found.append(spec)
+    return found
+
+
+def _backfill_trust_principals() -> None:
+    conn = op.get_bind()
+    roles = sa.table(
+        "roles",
+        sa.column("role_id"),
+        sa.column("account_id"),
+        sa.column("name_lower"),
+        sa.column("path"),
+        sa.column("assume_role_policy_document"),
     )
+    users = sa.table(
+        "users",
+        sa.column("user_id"),
+        sa.column("account_id"),
+        sa.column("name_lower"),
+        sa.column("path"),
+    )
+    rtp = sa.table(
+        "role_trust_principals",
+        sa.column("role_id"),
+        sa.column("principal_ids"),
+        sa.column("document_by_id"),
+    )
+    entities = {"user": (users, users.c.user_id), "role": (roles, roles.c.role_id)}
+    for role in conn.execute(
+        sa.select(roles.c.role_id, roles.c.account_id, roles.c.assume_role_policy_document)
+    ).all():
+        try:
+            document = json.loads(role.assume_role_policy_document)
+        except ValueError:
+            continue
+        ids: dict[str, str] = {}
+        specs = _aws_principals(document)
+        for spec in specs:
+            values = spec["AWS"] if isinstance(spec["AWS"], list) else [spec["AWS"]]
+            for value in values:
+                match = _ENTITY_ARN.fullmatch(value) if isinstance(value, str) else None
+                if match is None or match.group(1) != role.account_id:
+                    continue
+                path_body, _, name = match.group(3).rpartition("/")
+                table, key = entities[match.group(2)]
+                found = conn.execute(
+                    sa.select(key).where(
+                        table.c.account_id == role.account_id,
+                        table.c.name_lower == name.lower(),
+                        table.c.path == (f"/{path_body}/" if path_body else "/"),
+                    )
+                ).scalar()
+                if found is not None:
+                    ids[value] = found
+        if not ids:
+            continue
+        for spec in specs:
+            value = spec["AWS"]
+            spec["AWS"] = (
+                [ids.get(v, v) if isinstance(v, str) else v for v in value]
+                if isinstance(value, list)
+                else ids.get(value, value)
+            )
+        conn.execute(
+            rtp.insert().values(
+                role_id=role.role_id,
+                principal_ids=json.dumps(ids),
+                document_by_id=json.dumps(document),
+            )
+        )
 
 
 def downgrade() -> None:
