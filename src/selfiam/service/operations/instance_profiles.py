@@ -28,7 +28,7 @@ from selfiam.domain.errors import (
 )
 from selfiam.domain.identifiers import new_instance_profile_id
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import no_such_role
+from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.roles import authorize_role, listed_role_shape
 from selfiam.service.operations.users import path_prefix_filter
@@ -83,6 +83,14 @@ def _authorize(
         extra_context=extra_context,
     )
     return row
+
+
+def _held_role(conn: Connection, profile_id: str) -> str | None:
+    """The id of the role an instance profile holds, if any."""
+    found = conn.execute(
+        select(_ipr.c.role_id).where(_ipr.c.instance_profile_id == profile_id)
+    ).scalar()
+    return str(found) if found is not None else None
 
 
 def _shapes(
@@ -210,11 +218,7 @@ def list_instance_profiles_for_role(
 def _role_to_pass(ctx: OperationContext, name: str) -> Row[Any]:
     """The role named, after iam:PassRole on it (AWS: adding a role to an instance
     profile passes it)."""
-    role = ctx.conn.execute(
-        select(t.roles).where(
-            t.roles.c.account_id == ctx.account_id, t.roles.c.name_lower == name.lower()
-        )
-    ).first()
+    role = find_role(ctx.conn, ctx.account_id, name)
     resource = role_arn(ctx.account_id, role.name, role.path) if role else None
     ctx.authorize(resource or role_arn(ctx.account_id, name), action="iam:PassRole")
     if role is None:
@@ -236,9 +240,7 @@ def add_role_to_instance_profile(
     quota = LimitExceeded(
         f"Cannot exceed quota for InstanceSessionsPerInstanceProfile: {ROLES_PER_PROFILE}"
     )
-    held = ctx.conn.execute(
-        select(_ipr.c.role_id).where(_ipr.c.instance_profile_id == profile.instance_profile_id)
-    ).first()
+    held = _held_role(ctx.conn, profile.instance_profile_id)
     if held is not None:
         raise quota
     try:
@@ -258,11 +260,7 @@ def remove_role_from_instance_profile(
 ) -> dict[str, Any]:
     profile = _authorize(ctx, str(params["InstanceProfileName"]))
     role_name = str(params["RoleName"])
-    role = ctx.conn.execute(
-        select(t.roles.c.role_id).where(
-            t.roles.c.account_id == ctx.account_id, t.roles.c.name_lower == role_name.lower()
-        )
-    ).first()
+    role = find_role(ctx.conn, ctx.account_id, role_name)
     removed = 0
     if role is not None:
         removed = ctx.conn.execute(
@@ -282,9 +280,7 @@ def delete_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) ->
     profile = _authorize(ctx, name)
     if not lock_row(ctx.conn, _ip, _ip.c.instance_profile_id, profile.instance_profile_id):
         raise no_such_profile(name)
-    held = ctx.conn.execute(
-        select(_ipr.c.role_id).where(_ipr.c.instance_profile_id == profile.instance_profile_id)
-    ).first()
+    held = _held_role(ctx.conn, profile.instance_profile_id)
     if held is not None:
         raise DeleteConflict(REMOVE_ROLES_FIRST)
     ctx.conn.execute(
