@@ -51,6 +51,7 @@ KNOWN_SERVICES: dict[str, tuple[str, str | None]] = {
     "trustedadvisor": ("TrustedAdvisor", "AWSTrustedAdvisorServiceRolePolicy"),
     "guardduty": ("AmazonGuardDuty", "AmazonGuardDutyServiceRolePolicy"),
     "spot": ("EC2Spot", "AWSEC2SpotServiceRolePolicy"),
+    "es": ("AmazonElasticsearchService", "AmazonElasticsearchServiceRolePolicy"),
 }
 
 
