@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -155,3 +156,31 @@ def wait_for_port(
                 return
         time.sleep(0.05)
     raise RuntimeError(f"{name} did not start listening in time")
+
+
+@contextmanager
+def another_node(server: LiveServer, name: str = "node-b") -> Iterator[LiveServer]:
+    """A second ``selfiam serve`` process on ``server``'s database and data directory
+    (the same sealing key), on its own port: DESIGN rule 7's "several processes, one
+    truth". Stopped afterwards."""
+    port = free_port()
+    log = (server.data_dir / f"{name}.log").open("wb")
+    proc = subprocess.Popen(
+        _selfiam_cmd(
+            "serve",
+            "--data-dir",
+            str(server.data_dir),
+            "--database-url",
+            server.database_url,
+            "--port",
+            str(port),
+        ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, proc, name)
+        yield dataclasses.replace(server, endpoint=f"http://127.0.0.1:{port}", process=proc)
+    finally:
+        stop(proc)
+        log.close()

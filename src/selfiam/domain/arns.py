@@ -131,6 +131,10 @@ def role_arn(account: str, name: str, path: str = DEFAULT_PATH) -> str:
     return iam_arn(account, "role", name, path)
 
 
+def instance_profile_arn(account: str, name: str, path: str = DEFAULT_PATH) -> str:
+    return iam_arn(account, "instance-profile", name, path)
+
+
 def policy_arn(account: str, name: str, path: str = DEFAULT_PATH) -> str:
     """A managed policy's ARN; ``account="aws"`` for AWS managed policies."""
     return iam_arn(account, "policy", name, path)

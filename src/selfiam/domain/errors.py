@@ -82,6 +82,12 @@ InvalidIdentityToken = _error("InvalidIdentityToken", "InvalidIdentityToken", 40
 ExpiredTokenException = _error("ExpiredTokenException", "ExpiredTokenException", 400)
 IDPRejectedClaim = _error("IDPRejectedClaim", "IDPRejectedClaim", 403)
 IDPCommunicationError = _error("IDPCommunicationError", "IDPCommunicationError", 400)
+InvalidAuthorizationMessage = _error(
+    "InvalidAuthorizationMessage", "InvalidAuthorizationMessageException", 400
+)
+
+# Service-linked roles (IAM's error shape).
+UnmodifiableEntity = _error("UnmodifiableEntity", "UnmodifiableEntity", 400)
 
 ServiceFailure = _error("ServiceFailure", "ServiceFailure", 500, sender=False)
 InternalFailure = _error("InternalFailure", "InternalFailure", 500, sender=False)

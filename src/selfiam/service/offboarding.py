@@ -232,7 +232,8 @@ def _collect(ctx: OperationContext, user: Row[Any]) -> OffboardingPlan:
     ).all()
     sessions = [
         row
-        for table in (s, t.role_sessions)  # role sessions the user started, chains included
+        # role sessions the user started (chains included) and federated users it made
+        for table in (s, t.role_sessions, t.federation_sessions)
         for row in conn.execute(
             select(table.c.access_key_id, table.c.expires_at).where(
                 table.c.user_id == uid, table.c.expires_at > ctx.info.now
@@ -331,6 +332,7 @@ def _remove(ctx: OperationContext, plan: OffboardingPlan) -> None:
         t.group_members,
         t.sts_sessions,
         t.role_sessions,
+        t.federation_sessions,
     ]
     portal = _portal_sessions_table()
     if portal is not None:

@@ -31,6 +31,7 @@ from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
 from selfiam.service.role_sessions import load_role_session
+from selfiam.service.trust_principals import trust_to_evaluate
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction, transaction
 
@@ -81,7 +82,7 @@ def switchable_roles(
 def _admits(ctx: OperationContext, row: Row[Any]) -> bool | None:
     """None: the trust policy does not admit the caller; else whether it takes a code."""
     arn = role_arn(ctx.account_id, row.name, row.path)
-    trust = compiled_policy(row.assume_role_policy_document, PolicyKind.TRUST, arn)
+    trust = compiled_policy(trust_to_evaluate(ctx.conn, row), PolicyKind.TRUST, arn)
     extra = {"sts:RoleSessionName": ctx.caller.user_name or ""}
     for mfa, context in ((False, extra), (True, {**extra, **MFA_FACTS})):
         if mfa and ctx.caller.mfa_authenticated_at is not None:

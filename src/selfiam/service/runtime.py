@@ -143,7 +143,8 @@ class Runtime:
         """
         # A role's sessions share the role's policies (keyed by its AROA… id); each
         # session's own session policies travel in its Caller.
-        principal_id = caller.role_id or caller.user_id
+        # A federated user is limited by the policies of the IAM user who asked for it.
+        principal_id = caller.role_id or caller.user_id or caller.origin_user_id
         assert principal_id is not None
         cached = self._principals.get(principal_id)
         if cached is not None and version is not None and cached[0] == version:
@@ -156,7 +157,7 @@ class Runtime:
             missing = f"The role with name {caller.role_name} cannot be found."
         else:
             loaded = load_user_policies(conn, principal_id)
-            missing = f"The user with name {caller.user_name} cannot be found."
+            missing = f"The user with name {caller.user_name or principal_id} cannot be found."
         if loaded is None:
             raise NoSuchEntity(missing)
         self._principals.put(principal_id, (version, loaded))
@@ -234,7 +235,8 @@ class Runtime:
             and caller.role_id is None
             and caller.mfa_authenticated_at is None
         ):
-            # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA.
+            # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA;
+            # GetFederationToken's never do (they carry no MFA).
             error = InvalidClientTokenId(INVALID_TOKEN)
             self.audit.submit(self._record(None, caller, info, f"{service}:{name}", error))
             raise error

@@ -550,3 +550,73 @@ oidc_providers = Table(
     _ts("created_at"),
     UniqueConstraint("account_id", "name"),
 )
+
+role_trust_principals = Table(
+    "role_trust_principals", metadata,
+    # IAM keeps a trust policy's user and role ARNs as the unique ids they named when the
+    # policy was saved (service/trust_principals.py): ``principal_ids`` is a JSON object
+    # {ARN as written: AIDA…/AROA…}, ``document_by_id`` the document with each such ARN
+    # replaced by its id (what AssumeRole evaluates). No row: the policy names none.
+    Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("principal_ids", Text, nullable=False),
+    Column("document_by_id", Text, nullable=False),
+)
+
+instance_profiles = Table(
+    "instance_profiles", metadata,
+    _id("instance_profile_id", primary_key=True),  # AIPA…
+    _account_fk(),
+    Column("name", String(128), nullable=False),
+    Column("name_lower", String(128), nullable=False),
+    Column("path", String(512), nullable=False, default="/"),
+    _ts("created_at"),
+    UniqueConstraint("account_id", "name_lower"),
+)
+
+instance_profile_roles = Table(
+    "instance_profile_roles", metadata,
+    # The primary key holds AWS's quota (one role per instance profile) under concurrency;
+    # the role's FK does not cascade: DeleteRole is a DeleteConflict while it is in one.
+    Column("instance_profile_id", String(ID),
+           ForeignKey("instance_profiles.instance_profile_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("role_id", String(ID), ForeignKey("roles.role_id"), nullable=False, index=True),
+)
+
+role_deletion_tasks = Table(
+    "role_deletion_tasks", metadata,
+    # DeleteServiceLinkedRole's tasks, for GetServiceLinkedRoleDeletionStatus. selfiam
+    # deletes the role at once, so every task it records has succeeded.
+    Column("task_id", String(1024), primary_key=True),
+    _account_fk(),
+    Column("status", String(16), nullable=False),
+    _ts("created_at"),
+)
+
+service_linked_roles = Table(
+    "service_linked_roles", metadata,
+    # Roles made by CreateServiceLinkedRole: only DeleteServiceLinkedRole deletes them, and
+    # their trust policy, permissions and boundary are AWS's to change (UnmodifiableEntity).
+    Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("service_name", String(256), nullable=False),
+)
+
+federation_sessions = Table(
+    "federation_sessions", metadata,
+    # Temporary credentials of a federated user (GetFederationToken), as in sts_sessions:
+    # ASIA… key id, sealed secret, SHA-256 of the session token. The session ends with
+    # the IAM user whose long-term key asked for it (FK cascade, auth version bump).
+    _id("access_key_id", primary_key=True),
+    _account_fk(),
+    _user_fk(),
+    Column("name", String(32), nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),  # AD = access key id
+    Column("session_token_sha256", String(64), nullable=False),
+    Column("session_policy", Text, nullable=True),  # the Policy parameter, as given
+    Column("session_policy_arns", Text, nullable=True),  # JSON list of PolicyArns
+    Column("session_tags", Text, nullable=True),  # JSON object {key: value}
+    _ts("created_at"),
+    _ts("expires_at"),
+)

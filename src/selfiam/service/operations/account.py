@@ -102,7 +102,12 @@ def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
             ),
         ),
         "ServerCertificates": 0,
-        "InstanceProfiles": 0,
+        "InstanceProfiles": _count(
+            conn,
+            select(t.instance_profiles.c.instance_profile_id).where(
+                t.instance_profiles.c.account_id == account_id
+            ),
+        ),
         "Providers": 0,
         # The root user has no MFA device, access keys or certificates in selfiam.
         "AccountMFAEnabled": 0,

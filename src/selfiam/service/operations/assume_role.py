@@ -54,6 +54,7 @@ from selfiam.service.operations.sts import (
     session_token_digest,
 )
 from selfiam.service.registry import operation
+from selfiam.service.trust_principals import trust_to_evaluate
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row, lock_user_row
 
@@ -155,7 +156,7 @@ def _source_identity(ctx: OperationContext, params: Mapping[str, Any]) -> str | 
     return inherited if inherited is not None else (str(given) if given is not None else None)
 
 
-def _packed_size(policy: str | None, arns: Sequence[str], tags: Mapping[str, str]) -> int:
+def packed_size(policy: str | None, arns: Sequence[str], tags: Mapping[str, str]) -> int:
     chars = (policy_size(policy) if policy else 0) + sum(len(a) for a in arns)
     chars += sum(len(k) + len(v) for k, v in tags.items())
     return math.ceil(100 * chars / PACKED_ALLOWANCE)
@@ -190,7 +191,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     extra.update(_mfa_context(ctx, params))
     code_checked = "aws:MultiFactorAuthPresent" in extra
     mfa_at = ctx.info.now if code_checked else None
-    trust = compiled_policy(role.assume_role_policy_document, PolicyKind.TRUST, resource)
+    trust = compiled_policy(trust_to_evaluate(ctx.conn, role), PolicyKind.TRUST, resource)
     ctx.authorize(
         resource,
         request_tags=requested_tags or None,
@@ -259,7 +260,7 @@ def check_session_size(
         raise ValidationError(OVER_MAX_DURATION)
     if session_policy is None and not policy_arns and not session_tags:
         return None
-    packed = _packed_size(session_policy, policy_arns, session_tags)
+    packed = packed_size(session_policy, policy_arns, session_tags)
     if packed > 100:
         raise PackedPolicyTooLarge(
             f"Packed policy consumes {packed}% of allotted space, please use smaller policy."

@@ -42,6 +42,7 @@ from selfiam.service.operations.oidc_providers import (
 )
 from selfiam.service.operations.policy_common import validate_document
 from selfiam.service.registry import operation
+from selfiam.service.trust_principals import trust_to_evaluate
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction
 from selfiam.store.locks import lock_row
@@ -188,7 +189,7 @@ def assume_role_with_web_identity(
         context["sts:SourceIdentity"] = source_identity
     if transitive:
         context["sts:TransitiveTagKeys"] = transitive
-    trust = compiled_policy(role.assume_role_policy_document, PolicyKind.TRUST, resource)
+    trust = compiled_policy(trust_to_evaluate(ctx.conn, role), PolicyKind.TRUST, resource)
     ctx.authorize_federated(
         resource,
         principal_arn=federated,
