@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from selfiam.domain.errors import AccessDenied, AwsError, NoSuchEntity
 from selfiam.domain.password_rules import AWS_DEFAULT_POLICY, SYMBOL_LIST
+from selfiam.portal.passkeys import mfa_choices
 from selfiam.portal.web import STAGE_HOME, Pages, View, done_messages
 from selfiam.service.portal_sessions import end_session, password_changed
 from selfiam.service.portal_signin import SignInRefused, complete_mfa, sign_in
@@ -66,7 +67,7 @@ def signin_submit(view: View) -> Response:
 
 @pages.get("/signin/mfa", stages=("mfa",))
 def mfa_form(view: View) -> Response:
-    return view.render("signin_mfa.html")
+    return view.render("signin_mfa.html", **mfa_choices(view))
 
 
 @pages.post("/signin/mfa", stages=("mfa",))
@@ -81,7 +82,7 @@ def mfa_submit(view: View) -> Response:
             source_ip=_client(view),
         )
     except SignInRefused as refused:
-        return view.render("signin_mfa.html", status=401, error=str(refused))
+        return view.render("signin_mfa.html", status=401, error=str(refused), **mfa_choices(view))
     view.set_session_token = signed.token
     return view.redirect(STAGE_HOME[signed.session.stage])
 

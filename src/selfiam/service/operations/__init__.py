@@ -12,6 +12,7 @@ from selfiam.service.operations import (  # noqa: F401
     login_profiles,
     managed_policies,
     mfa,
+    passkeys,
     password_policy,
     roles,
     signing_certificates,
