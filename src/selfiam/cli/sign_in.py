@@ -23,9 +23,7 @@ def sign_in(passwordless: str | None, data_dir: str | None, database_url: str | 
     """Show or change how members sign in to the portal (as the account's root, audited)."""
     root = RootSession.open(settings_from(data_dir, database_url))
     if passwordless is not None:
-        root.call(
-            "UpdateAccountSignInSettings", SERVICE, PasswordlessSignIn=passwordless == "on"
-        )
+        root.call("UpdateAccountSignInSettings", SERVICE, PasswordlessSignIn=passwordless == "on")
     settings = root.call("GetAccountSignInSettings", SERVICE)
     state = "on" if settings["PasswordlessSignIn"] else "off"
     click.echo(f"passwordless sign-in with a passkey: {state}")
