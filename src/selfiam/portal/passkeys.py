@@ -45,11 +45,6 @@ def relying_party(view: View) -> RelyingParty:
     return RelyingParty.from_url(f"{url.scheme}://{url.netloc}")
 
 
-def _client(view: View) -> str:
-    client = view.request.client
-    return client.host if client else ""
-
-
 # -- registration --------------------------------------------------------------------------
 
 
@@ -115,7 +110,7 @@ def mfa_passkey(view: View) -> Response:
             view.field("credential"),
             relying_party(view),
             view.runtime.clock(),
-            source_ip=_client(view),
+            source_ip=view.info().source_ip,
         )
     except SignInRefused as refused:
         return view.render("signin_mfa.html", status=401, error=str(refused), **mfa_choices(view))
@@ -144,7 +139,7 @@ def passwordless_finish(view: View) -> Response:
             view.field("credential"),
             relying_party(view),
             view.runtime.clock(),
-            source_ip=_client(view),
+            source_ip=view.info().source_ip,
         )
     except SignInRefused as refused:
         return view.render("signin.html", status=401, error=str(refused))
