@@ -153,13 +153,13 @@ def test_passkeys_in_the_browser(browser: Any, server: LiveServer, screenshot: A
     # Passwordless sign-in: refused until the admin turns it on, then an MFA session.
     a.sign_out()
     a.page.goto(f"{portal}/signin")
-    a.page.get_by_role("button", name="Sign in with a passkey").click()
+    a.page.get_by_role("button", name="Use a passkey instead of a password").click()
     a.page.get_by_role("button", name="Use a passkey").click()
     a.page.wait_for_load_state()
     assert "not turned on" in a.error()
     assert server.selfiam("sign-in", "--passwordless", "on").returncode == 0
     a.page.goto(f"{portal}/signin")
-    a.page.get_by_role("button", name="Sign in with a passkey").click()
+    a.page.get_by_role("button", name="Use a passkey instead of a password").click()
     a.page.get_by_role("button", name="Use a passkey").click()
     a.page.wait_for_url(f"{portal}/credentials")
     assert _mfa_shown(a.page) == "Yes"
