@@ -1,12 +1,20 @@
 """Signing in to the portal with a passkey (service layer): the MFA step, passwordless
-sign-in, what the session is to the policy engine, and what the audit trail records."""
+sign-in, what the session is to the policy engine, and what the audit trail records —
+on SQLite and PostgreSQL (the challenge, the counter and the throttle rows are locked)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
 import pytest
 from tests.service.conftest import ACCOUNT, Call
+from tests.service.test_throttles import fast_hasher
 
+from selfiam.auth.secretbox import SecretBox
 from selfiam.service.audit import read_records
+from selfiam.service.bootstrap import create_account
 from selfiam.service.passkey_signin import (
     INVALID_PASSKEY,
     NOT_ENABLED,
@@ -20,12 +28,33 @@ from selfiam.service.passkeys import RelyingParty
 from selfiam.service.portal_sessions import PortalConfig, PortalSession
 from selfiam.service.portal_signin import SignedIn, SignInRefused, sign_in
 from selfiam.service.runtime import Runtime
+from selfiam.store.engine import create_engine_for, transaction
+from selfiam.store.migrate import upgrade_to_head
 from support.authenticator import SoftAuthenticator
+from support.clock import Clock
+from support.postgres import fresh_database
 
 RP = RelyingParty(rp_id="localhost", origin="http://localhost:8000")
 CONFIG = PortalConfig()
 PASSWORD = "Correct-Horse-9-Battery"
 NONCE = "a-sign-in-nonce-of-the-browser"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def runtime(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[Runtime]:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'passkeys.db'}"
+        else:
+            url = stack.enter_context(fresh_database())
+        engine = create_engine_for(url)
+        stack.callback(engine.dispose)
+        upgrade_to_head(engine)
+        with transaction(engine) as conn:
+            create_account(conn, clock(), ACCOUNT)
+        rt = Runtime(engine, SecretBox(SecretBox.generate_key()), clock=clock, hasher=fast_hasher())
+        stack.callback(rt.audit.flush)
+        yield rt
 
 
 def _password_step(runtime: Runtime, user: str) -> PortalSession:
