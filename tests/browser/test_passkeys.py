@@ -12,6 +12,8 @@ engine, a member removes their own, and offboarding removes the other's.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -182,10 +184,18 @@ def test_passkeys_in_the_browser(browser: Any, server: LiveServer, screenshot: A
     a.page.wait_for_url(f"{portal}/credentials?done=passkey-removed")
     assert admin.list_mfa_devices(UserName="alice")["MFADevices"] == []
 
-    # Offboarding bob removes his passkey with him (the tooling lists it via ListMFADevices).
-    removed = server.selfiam("user", "remove", "bob", "--yes")
-    assert removed.returncode == 0, removed.stderr
-    assert bob_serial in removed.stdout
+    # Offboarding bob over the API (`selfiam offboard`, as on AWS: ListMFADevices, then
+    # DeactivateMFADevice on each) removes his passkey, then the user.
+    removed = subprocess.run(
+        [sys.executable, "-m", "selfiam.cli", "offboard", "bob", "--yes"]
+        + ["--endpoint-url", server.endpoint],
+        env=server.cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert bob_serial in removed.stdout and "DeactivateMFADevice" in removed.stdout
     assert [u["UserName"] for u in admin.list_users()["Users"]].count("bob") == 0
     a.context.close()
     b.context.close()
