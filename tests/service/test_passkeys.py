@@ -111,6 +111,8 @@ def test_a_registered_passkey_is_an_mfa_device_with_awss_serial(
     header, *rows = text.splitlines()
     column = header.split(",").index("mfa_active")
     assert [r.split(",")[column] for r in rows if r.startswith("alice,")] == ["true"]
+    summary = call("GetAccountSummary")["SummaryMap"]
+    assert summary["MFADevices"] == summary["MFADevicesInUse"] == 1
     fails("DeleteConflict", None, call, "DeleteUser", UserName=alice)
     call("DeactivateMFADevice", UserName=alice, SerialNumber=serial)  # removes it, as AWS
     assert call("ListMFADevices", UserName=alice)["MFADevices"] == []
