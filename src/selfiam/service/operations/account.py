@@ -96,9 +96,7 @@ def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
         # Passkeys are always in use: removing one from its user deletes it.
         "MFADevices": _count(
             conn,
-            union_all(
-                select(mfa.c.serial_number).where(mfa.c.account_id == account_id), passkeys
-            ),
+            union_all(select(mfa.c.serial_number).where(mfa.c.account_id == account_id), passkeys),
         ),
         "MFADevicesInUse": _count(
             conn,
