@@ -32,12 +32,16 @@ def upgrade() -> None:
         sa.Column("enabled_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.account_id"],
-            name=op.f("fk_passkeys_account_id_accounts"), ondelete="CASCADE",
+            ["account_id"],
+            ["accounts.account_id"],
+            name=op.f("fk_passkeys_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.user_id"],
-            name=op.f("fk_passkeys_user_id_users"), ondelete="CASCADE",
+            ["user_id"],
+            ["users.user_id"],
+            name=op.f("fk_passkeys_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("serial_number", name=op.f("pk_passkeys")),
         sa.UniqueConstraint("credential_id", name=op.f("uq_passkeys_credential_id")),
@@ -67,8 +71,10 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=12), nullable=False),
         sa.Column("passwordless_sign_in", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.account_id"],
-            name=op.f("fk_account_settings_account_id_accounts"), ondelete="CASCADE",
+            ["account_id"],
+            ["accounts.account_id"],
+            name=op.f("fk_account_settings_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_account_settings")),
     )
