@@ -4,17 +4,11 @@ on SQLite and PostgreSQL (the challenge, the counter and the throttle rows are l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack
-from pathlib import Path
-
 import pytest
 from tests.service.conftest import ACCOUNT, Call
-from tests.service.test_throttles import fast_hasher
+from tests.service.test_throttles import PASSWORD, any_runtime  # noqa: F401 (a fixture)
 
-from selfiam.auth.secretbox import SecretBox
 from selfiam.service.audit import read_records
-from selfiam.service.bootstrap import create_account
 from selfiam.service.passkey_signin import (
     INVALID_PASSKEY,
     NOT_ENABLED,
@@ -28,33 +22,17 @@ from selfiam.service.passkeys import RelyingParty
 from selfiam.service.portal_sessions import PortalConfig, PortalSession
 from selfiam.service.portal_signin import SignedIn, SignInRefused, sign_in
 from selfiam.service.runtime import Runtime
-from selfiam.store.engine import create_engine_for, transaction
-from selfiam.store.migrate import upgrade_to_head
 from support.authenticator import SoftAuthenticator
-from support.clock import Clock
-from support.postgres import fresh_database
 
 RP = RelyingParty(rp_id="localhost", origin="http://localhost:8000")
 CONFIG = PortalConfig()
-PASSWORD = "Correct-Horse-9-Battery"
 NONCE = "a-sign-in-nonce-of-the-browser"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def runtime(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[Runtime]:
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'passkeys.db'}"
-        else:
-            url = stack.enter_context(fresh_database())
-        engine = create_engine_for(url)
-        stack.callback(engine.dispose)
-        upgrade_to_head(engine)
-        with transaction(engine) as conn:
-            create_account(conn, clock(), ACCOUNT)
-        rt = Runtime(engine, SecretBox(SecretBox.generate_key()), clock=clock, hasher=fast_hasher())
-        stack.callback(rt.audit.flush)
-        yield rt
+@pytest.fixture
+def runtime(any_runtime: Runtime) -> Runtime:  # noqa: F811 (the fixture, by name)
+    """On SQLite and PostgreSQL, with alice and her password (test_throttles')."""
+    return any_runtime
 
 
 def _password_step(runtime: Runtime, user: str) -> PortalSession:
@@ -65,8 +43,6 @@ def _password_step(runtime: Runtime, user: str) -> PortalSession:
 @pytest.fixture
 def member(call: Call, runtime: Runtime) -> tuple[SoftAuthenticator, PortalSession]:
     """alice with a password and a passkey; her session waiting for the MFA step."""
-    call("CreateUser", UserName="alice")
-    call("CreateLoginProfile", UserName="alice", Password=PASSWORD)
     session = _password_step(runtime, "alice")
     assert session.stage == "active"  # no MFA device yet
     key = SoftAuthenticator()

@@ -14,7 +14,7 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from webauthn.helpers import bytes_to_base64url
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 UP, UV, AT = 0x01, 0x04, 0x40
 
@@ -64,8 +64,6 @@ class SoftAuthenticator:
     ) -> str:
         """The JSON a browser posts after ``navigator.credentials.create(options)``."""
         opts = json.loads(options) if isinstance(options, str) else options
-        from webauthn.helpers import base64url_to_bytes
-
         challenge = base64url_to_bytes(opts["challenge"])
         self.user_handle = base64url_to_bytes(opts["user"]["id"])
         rp_hash = hashlib.sha256((rp_id or self.rp_id).encode()).digest()
@@ -76,18 +74,21 @@ class SoftAuthenticator:
         auth_data += attested
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         client_data = _client_data("webauthn.create", challenge, origin or self.origin)
+        return self._posted(
+            client_data,
+            {"attestationObject": bytes_to_base64url(attestation), "transports": ["usb"]},
+            {"credProps": {"rk": True}},
+        )
+
+    def _posted(self, client_data: bytes, response: dict[str, Any], ext: dict[str, Any]) -> str:
         cid = bytes_to_base64url(self.credential_id)
         return json.dumps(
             {
                 "id": cid,
                 "rawId": cid,
                 "type": "public-key",
-                "response": {
-                    "clientDataJSON": bytes_to_base64url(client_data),
-                    "attestationObject": bytes_to_base64url(attestation),
-                    "transports": ["usb"],
-                },
-                "clientExtensionResults": {"credProps": {"rk": True}},
+                "response": {"clientDataJSON": bytes_to_base64url(client_data), **response},
+                "clientExtensionResults": ext,
             }
         )
 
@@ -102,8 +103,6 @@ class SoftAuthenticator:
         """The JSON a browser posts after ``navigator.credentials.get(options)``; the
         counter moves on by one unless ``counter`` is given."""
         opts = json.loads(options) if isinstance(options, str) else options
-        from webauthn.helpers import base64url_to_bytes
-
         challenge = base64url_to_bytes(opts["challenge"])
         self.counter = self.counter + 1 if counter is None else counter
         rp_hash = hashlib.sha256((rp_id or self.rp_id).encode()).digest()
@@ -111,18 +110,12 @@ class SoftAuthenticator:
         client_data = _client_data("webauthn.get", challenge, origin or self.origin)
         signed = auth_data + hashlib.sha256(client_data).digest()
         signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))
-        cid = bytes_to_base64url(self.credential_id)
-        return json.dumps(
+        return self._posted(
+            client_data,
             {
-                "id": cid,
-                "rawId": cid,
-                "type": "public-key",
-                "response": {
-                    "clientDataJSON": bytes_to_base64url(client_data),
-                    "authenticatorData": bytes_to_base64url(auth_data),
-                    "signature": bytes_to_base64url(signature),
-                    "userHandle": bytes_to_base64url(self.user_handle),
-                },
-                "clientExtensionResults": {},
-            }
+                "authenticatorData": bytes_to_base64url(auth_data),
+                "signature": bytes_to_base64url(signature),
+                "userHandle": bytes_to_base64url(self.user_handle),
+            },
+            {},
         )
