@@ -9,6 +9,8 @@ JavaScript these pages say so; nothing else of the portal needs it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.responses import Response
 
 from selfiam.domain.errors import AwsError
@@ -25,7 +27,7 @@ from selfiam.service.passkey_signin import (
     sign_in_passwordless,
 )
 from selfiam.service.passkeys import RelyingParty
-from selfiam.service.portal_signin import SignInRefused
+from selfiam.service.portal_signin import SignedIn, SignInRefused
 
 pages = Pages()
 
@@ -100,10 +102,22 @@ def mfa_choices(view: View) -> dict[str, object]:
     return {"passkey_options": options, "totp": totp or not passkeys}
 
 
+def mfa_step(view: View, attempt: Callable[[], SignedIn]) -> Response:
+    """Answer an MFA step (a code or a passkey): on to the session's page, or the MFA
+    page again with the refusal."""
+    try:
+        signed = attempt()
+    except SignInRefused as refused:
+        return view.render("signin_mfa.html", status=401, error=str(refused), **mfa_choices(view))
+    view.set_session_token = signed.token
+    return view.redirect(STAGE_HOME[signed.session.stage])
+
+
 @pages.post("/signin/mfa/passkey", stages=("mfa",))
 def mfa_passkey(view: View) -> Response:
-    try:
-        signed = complete_mfa_passkey(
+    return mfa_step(
+        view,
+        lambda: complete_mfa_passkey(
             view.runtime,
             view.portal.config,
             view.member,
@@ -111,11 +125,8 @@ def mfa_passkey(view: View) -> Response:
             relying_party(view),
             view.runtime.clock(),
             source_ip=view.info().source_ip,
-        )
-    except SignInRefused as refused:
-        return view.render("signin_mfa.html", status=401, error=str(refused), **mfa_choices(view))
-    view.set_session_token = signed.token
-    return view.redirect(STAGE_HOME[signed.session.stage])
+        ),
+    )
 
 
 @pages.post("/signin/passkey/begin", stages=None)
