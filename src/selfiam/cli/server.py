@@ -23,7 +23,7 @@ def _endpoint(settings: Settings) -> str:
 
 
 def _portal(settings: Settings, account_id: str) -> str:
-    return f"{_endpoint(settings)}/portal/signin?account={account_id}"
+    return f"{settings.public_url or _endpoint(settings)}/portal/signin?account={account_id}"
 
 
 def _print_init(result: InitResult, settings: Settings, output: str) -> None:
