@@ -112,7 +112,13 @@ def new_challenge(
 ) -> bytes:
     """Store a fresh challenge for ``binding`` and ``purpose`` (replacing any earlier one)."""
     c = t.webauthn_challenges
-    expired = select(c.c.binding, c.c.purpose).where(c.c.expires_at <= now).limit(PRUNE_BATCH)
+    # Skip rows another transaction holds (it is taking that challenge): a prune never waits.
+    expired = (
+        select(c.c.binding, c.c.purpose)
+        .where(c.c.expires_at <= now)
+        .limit(PRUNE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
     for row in conn.execute(expired).all():
         conn.execute(c.delete().where(c.c.binding == row.binding, c.c.purpose == row.purpose))
     conn.execute(c.delete().where(c.c.binding == binding, c.c.purpose == purpose))
