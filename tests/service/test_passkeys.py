@@ -359,3 +359,17 @@ def test_offboarding_removes_the_users_passkeys(
     call("OffboardUser", service="selfiam", UserName=alice)
     with read_transaction(runtime.engine) as conn:
         assert conn.execute(select(t.passkeys)).all() == []
+
+
+def test_expired_challenges_are_pruned_a_few_at_a_time(runtime: Runtime, clock: Clock) -> None:
+    from selfiam.service.passkeys import PRUNE_BATCH
+
+    with transaction(runtime.engine) as conn:
+        for n in range(PRUNE_BATCH + 3):
+            new_challenge(conn, f"signin:{n}", "passwordless", clock())
+    clock.now += CHALLENGE_TTL
+    with transaction(runtime.engine) as conn:
+        new_challenge(conn, "signin:fresh", "passwordless", clock())
+    with read_transaction(runtime.engine) as conn:
+        left = conn.execute(select(t.webauthn_challenges.c.binding)).scalars().all()
+    assert len(left) == 3 + 1 and "signin:fresh" in left
