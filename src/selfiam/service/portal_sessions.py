@@ -54,10 +54,12 @@ _CSRF_PURPOSE = "portal-csrf"
 
 @dataclass(frozen=True, slots=True)
 class PortalConfig:
-    """How long sessions live (``selfiam serve``: SELFIAM_PORTAL_IDLE_MINUTES/MAX_HOURS)."""
+    """How long sessions live (``selfiam serve``: SELFIAM_PORTAL_IDLE_MINUTES/MAX_HOURS),
+    and the portal's public address (``--public-url``; None: the request's host)."""
 
     idle: timedelta = timedelta(minutes=30)
     lifetime: timedelta = timedelta(hours=12)
+    public_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -620,3 +620,47 @@ federation_sessions = Table(
     _ts("created_at"),
     _ts("expires_at"),
 )
+
+passkeys = Table(
+    "passkeys", metadata,
+    # A WebAuthn credential (passkey or FIDO security key) a user signs in with as MFA.
+    # The serial number is AWS's form, ``arn:aws:iam::ACCOUNT:u2f/user/NAME/LABEL-SUFFIX``;
+    # it is kept when the user is renamed, as AWS keeps a device's serial. The public key
+    # is no secret (COSE, as the authenticator gave it); the credential id is unique per
+    # RP and names the credential in an assertion.
+    Column("serial_number", String(256), primary_key=True),
+    _account_fk(),
+    _user_fk(),
+    Column("label", String(64), nullable=False),
+    Column("credential_id", String(1400), nullable=False, unique=True),  # base64url
+    Column("public_key", LargeBinary, nullable=False),
+    # The authenticator's signature counter as last seen; a lower one is refused.
+    Column("sign_count", BigInteger, nullable=False, default=0),
+    Column("discoverable", Boolean, nullable=False, default=False),
+    Column("rp_id", String(253), nullable=False),  # a credential is usable only there
+    _ts("enabled_at"),
+    _ts("last_used_at", nullable=True),
+)
+
+webauthn_challenges = Table(
+    "webauthn_challenges", metadata,
+    # A challenge handed to a browser, used at most once and only until it expires.
+    # ``binding`` is what it is bound to: "session:<portal session id>" or, before
+    # sign-in (passwordless), "signin:<SHA-256 of the sign-in nonce cookie>".
+    Column("binding", String(128), nullable=False),
+    Column("purpose", String(16), nullable=False),  # register | mfa | passwordless
+    Column("challenge", String(128), nullable=False),  # base64url; sent to the browser
+    Column("label", String(64), nullable=True),  # the name a new passkey will get
+    _ts("expires_at"),
+    PrimaryKeyConstraint("binding", "purpose"),
+    Index("ix_webauthn_challenges_expires_at", "expires_at"),
+    CheckConstraint("purpose IN ('register', 'mfa', 'passwordless')", name="purpose"),
+)
+
+account_settings = Table(
+    "account_settings", metadata,
+    # selfiam's own per-account settings (selfiam:UpdateAccountSignInSettings).
+    Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("passwordless_sign_in", Boolean, nullable=False, default=False),
+)

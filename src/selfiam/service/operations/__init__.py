@@ -15,6 +15,7 @@ from selfiam.service.operations import (  # noqa: F401
     managed_policies,
     mfa,
     oidc_providers,
+    passkeys,
     password_policy,
     roles,
     service_linked_roles,

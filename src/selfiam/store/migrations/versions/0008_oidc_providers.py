@@ -6,7 +6,7 @@ becomes nullable and ``role_sessions.oidc_provider_id`` names the provider whose
 token started the chain (deleting the provider ends its sessions).
 
 Revision ID: 0008
-Revises: 0007 (relinked when merged)
+Revises: 0007
 Create Date: 2026-12-01
 """
 

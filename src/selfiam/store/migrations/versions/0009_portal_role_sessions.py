@@ -8,7 +8,7 @@ a password changed elsewhere, the member deleted); deleting the role ends it too
 (``role_sessions.role_id`` cascades), and the portal session then wears nothing.
 
 Revision ID: 0009
-Revises: 0007 (to be relinked to the head on main when merged)
+Revises: 0008
 Create Date: 2026-12-01
 """
 
