@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from selfiam.policy import Policy, PolicyKind, parse_policy
+from selfiam.service.simulation_cache import SizedCache
+
+#: At most 8,192 documents and 64 MiB of their text: an account's stored documents
+#: (up to 131,072 characters each) cannot pin more than that, however many there are.
+_COMPILED: SizedCache[tuple[str, PolicyKind, str], Policy] = SizedCache(8192, 64 << 20)
 
 
-@lru_cache(maxsize=8192)
 def compiled_policy(document: str, kind: PolicyKind, policy_id: str) -> Policy:
     """The compiled form of a stored (hence already validated) document.
 
-    Bounded to 8,192 entries (LRU); no age bound: keyed by the document's text, an
-    entry can never be stale. Only stored documents, loaded for authenticated callers,
-    reach it, so a request cannot fill it with texts of its own.
+    Bounded by entries and by text size (LRU); no age bound: keyed by the document's
+    text, an entry can never be stale. Only stored documents, loaded for authenticated
+    callers, reach it, so a request cannot fill it with texts of its own.
     """
-    return parse_policy(document, kind, policy_id=policy_id)
+    return _COMPILED.get(
+        (document, kind, policy_id),
+        len(document),
+        lambda: parse_policy(document, kind, policy_id=policy_id),
+    )
