@@ -16,6 +16,7 @@ from selfiam.domain.arns import user_arn
 from selfiam.domain.errors import AwsError, NoSuchEntity
 from selfiam.domain.identifiers import new_access_key_id, new_secret_access_key
 from selfiam.service.context import OperationContext
+from selfiam.service.credential_status import settable_status
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
 from selfiam.service.operations.users import (
@@ -98,11 +99,12 @@ def _users_key(ctx: OperationContext, params: Mapping[str, Any]) -> Row[Any]:
 
 @operation("UpdateAccessKey")
 def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    status = settable_status(str(params["Status"]))
     key = _users_key(ctx, params)
     ctx.conn.execute(
         t.access_keys.update()
         .where(t.access_keys.c.access_key_id == key.access_key_id)
-        .values(status=str(params["Status"]))
+        .values(status=status)
     )
     ctx.changed_credentials()
     return {}
