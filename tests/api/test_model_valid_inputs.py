@@ -22,8 +22,9 @@ from selfiam.api.model import SERVICES, service_spec
 from selfiam.domain.arns import aws_managed_policy_arn
 from selfiam.service.registry import registered_operations
 
-#: Examples per operation: about 140 operations in about 40 s.
-EXAMPLES = 20
+#: Examples per operation: about 140 operations in about 40 s (MODEL_INPUT_EXAMPLES for a
+#: longer hunt).
+EXAMPLES = int(os.environ.get("MODEL_INPUT_EXAMPLES", "20"))
 
 OPERATIONS = [
     (op.service, op.name)

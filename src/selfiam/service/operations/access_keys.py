@@ -50,9 +50,7 @@ def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     name = target_user_name(ctx, params)
     user = authorize_user(ctx, name)
     ak = t.access_keys
-    lock_user_within_quota(
-        ctx, user, name, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER
-    )
+    lock_user_within_quota(ctx, user, name, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER)
     access_key_id = new_access_key_id()
     secret = new_secret_access_key()
     ctx.conn.execute(
@@ -136,8 +134,14 @@ def get_access_key_last_used(ctx: OperationContext, params: Mapping[str, Any]) -
         .where(ak.c.access_key_id == access_key_id, u.c.account_id == ctx.account_id)
     ).first()
     if row is None:
+        # AWS answers AccessDenied, not NoSuchEntity (recorded), so that a key's existence
+        # never shows; one allowed on "*" is refused without naming a reason.
         ctx.authorize("*")
-        raise no_such_key(access_key_id)
+        ctx.refuse(
+            "*",
+            message=f"User: {ctx.caller.arn} is not authorized to perform: "
+            f"{ctx.action} on resource: *",
+        )
     ctx.authorize(user_arn(ctx.account_id, row.name, row.path))
     at, service, region = row.last_used_at, row.last_used_service, row.last_used_region
     # A use this process recorded may still wait in the audit writer's queue: count it,
