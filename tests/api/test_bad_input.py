@@ -38,3 +38,32 @@ def test_update_access_key_to_expired_is_a_validation_error(admin: Api) -> None:
     assert (error_code(text), error_message(text)) == ("ValidationError", EXPIRED_REFUSED)
     keys = admin.root("ListAccessKeys", UserName="alice")["AccessKeyMetadata"]
     assert [k["Status"] for k in keys] == ["Active"]
+
+
+def test_credential_report_not_present_has_no_message(admin: Api) -> None:
+    """AWS's recorded ReportNotPresent (410) has a Code and no Message element."""
+    status, text = admin.send(
+        {"Action": "GetCredentialReport", "Version": "2010-05-08"}, service="iam"
+    )
+    assert status == 410
+    assert error_code(text) == "ReportNotPresent"
+    assert "<Message>" not in text
+
+
+def test_simulate_principal_policy_has_the_organizations_decision(admin: Api) -> None:
+    """AWS's recorded SimulatePrincipalPolicy results carry OrganizationsDecisionDetail;
+    an account in no organization: allowed by Organizations."""
+    status, text = admin.send(
+        {
+            "Action": "SimulatePrincipalPolicy",
+            "Version": "2010-05-08",
+            "PolicySourceArn": "arn:aws:iam::123456789012:user/alice",
+            "ActionNames.member.1": "iam:GetUser",
+        },
+        service="iam",
+    )
+    assert status == 200, text
+    assert (
+        "<OrganizationsDecisionDetail><AllowedByOrganizations>true</AllowedByOrganizations>"
+        "</OrganizationsDecisionDetail>"
+    ) in text
