@@ -89,9 +89,9 @@ def error_message(text: str) -> str:
 
 
 @contextmanager
-def built_api(db_path: Path) -> Iterator[Api]:
-    """An in-process API over a fresh SQLite database at ``db_path``, ``alice`` signing."""
-    engine = create_engine_for(f"sqlite:///{db_path}")
+def built_api(url: str) -> Iterator[Api]:
+    """An in-process API over the fresh database at ``url``, ``alice`` signing."""
+    engine = create_engine_for(url)
     upgrade_to_head(engine)
     runtime = Runtime(engine, SecretBox(SecretBox.generate_key()))
     with transaction(engine) as conn:
@@ -110,5 +110,5 @@ def built_api(db_path: Path) -> Iterator[Api]:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    with built_api(tmp_path / "api.db") as built:
+    with built_api(f"sqlite:///{tmp_path / 'api.db'}") as built:
         yield built

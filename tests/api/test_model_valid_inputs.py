@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from tests.api.conftest import Api, built_api
 from tests.api.model_inputs import operation_input, query_params
+from tests.support.postgres import fresh_database
 
 from selfiam.api.model import SERVICES, service_spec
 from selfiam.domain.arns import aws_managed_policy_arn
@@ -33,11 +35,26 @@ OPERATIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """The API signed by ``operator``, an administrator whom no drawn input names."""
+@contextmanager
+def _database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if backend == "postgresql":
+        with fresh_database() as url:
+            yield url
+        return
     path: Path = tmp_path_factory.mktemp("model-valid") / "api.db"
-    with built_api(path) as api:
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)],
+)
+def admin(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    """The API signed by ``operator``, an administrator whom no drawn input names, on
+    SQLite and (slow) PostgreSQL, whose VARCHAR lengths SQLite does not enforce."""
+    with _database(request.param, tmp_path_factory) as url, built_api(url) as api:
         api.key_id, api.secret = api.new_key("operator")
         api.root(
             "AttachUserPolicy",
