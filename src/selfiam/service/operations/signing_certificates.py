@@ -102,8 +102,8 @@ def _users_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> str:
 
 @operation("UpdateSigningCertificate")
 def update_signing_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    certificate_id = _users_certificate(ctx, params)
     status = settable_status(str(params["Status"]))
+    certificate_id = _users_certificate(ctx, params)
     sc = t.signing_certificates
     ctx.conn.execute(sc.update().where(sc.c.certificate_id == certificate_id).values(status=status))
     ctx.changed_credentials()

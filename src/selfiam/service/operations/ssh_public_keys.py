@@ -124,8 +124,8 @@ def list_ssh_public_keys(ctx: OperationContext, params: Mapping[str, Any]) -> di
 
 @operation("UpdateSSHPublicKey")
 def update_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    row, _ = _users_key(ctx, params)
     status = settable_status(str(params["Status"]))
+    row, _ = _users_key(ctx, params)
     sk = t.ssh_public_keys
     ctx.conn.execute(
         sk.update().where(sk.c.ssh_public_key_id == row.ssh_public_key_id).values(status=status)
