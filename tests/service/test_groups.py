@@ -125,6 +125,9 @@ def test_membership_of_unknown_entities(call: Call) -> None:
           call, "AddUserToGroup", GroupName="devs", UserName="ghost")
     fails("NoSuchEntity", "The group with name ghosts cannot be found.",
           call, "RemoveUserFromGroup", GroupName="ghosts", UserName="alice")
+    # Neither exists: AWS's recorded answer names the user.
+    fails("NoSuchEntity", "The user with name ghost cannot be found.",
+          call, "RemoveUserFromGroup", GroupName="ghosts", UserName="ghost")
 
 
 def test_groups_per_user_quota(call: Call) -> None:
