@@ -88,7 +88,7 @@ def test_create_policy_with_tags(call: Call) -> None:
     assert policy["Tags"] == [{"Key": "team", "Value": "a"}]
     with pytest.raises(InvalidInput) as err:
         create(call, "Other", Tags=[{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}])
-    assert "Duplicate tag keys found" in err.value.message
+    assert err.value.message == "Duplicate tag keys found."  # AWS's recorded policy answer
     # Policy tag keys are case-sensitive in AWS (recorded): "k" and "K" are two tags.
     cased = create(call, "Cased", Tags=[{"Key": "k", "Value": "1"}, {"Key": "K", "Value": "2"}])
     assert sorted(t["Key"] for t in cased["Tags"]) == ["K", "k"]
@@ -249,6 +249,14 @@ def test_policy_version_errors(call: Call) -> None:
     assert conflict.value.message == "Cannot delete the default version of a policy."
     with pytest.raises(MalformedPolicyDocument):
         call("CreatePolicyVersion", PolicyArn=arn, PolicyDocument='{"Statement": []}')
+
+
+def test_version_of_a_policy_that_does_not_exist(call: Call) -> None:
+    """AWS's recorded answers: the missing policy is reported as a missing version."""
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/TestNonExistingPolicy"
+    expected = f"Policy {arn} version v1 does not exist or is not attachable."
+    for operation in ("GetPolicyVersion", "SetDefaultPolicyVersion"):
+        fails("NoSuchEntity", expected, call, operation, PolicyArn=arn, VersionId="v1")
 
 
 # -- DeletePolicy ----------------------------------------------------------------------

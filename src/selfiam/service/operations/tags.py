@@ -26,6 +26,8 @@ from selfiam.store.prepared import PreparedSelect
 
 TAGS_PER_RESOURCE = 50
 DUPLICATE_KEYS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+#: AWS's recorded answer for a case-sensitive type (a policy) says no more.
+DUPLICATE_EXACT_KEYS = "Duplicate tag keys found."
 #: Resource types whose tag keys are case-sensitive (AWS's recorded answers for policies).
 CASE_SENSITIVE = frozenset({"policy"})
 
@@ -45,7 +47,8 @@ def request_tags(
         key = str(tag["Key"])
         identity = tag_identity(resource_type, key)
         if identity in seen:
-            raise InvalidInput(DUPLICATE_KEYS)
+            exact = resource_type in CASE_SENSITIVE
+            raise InvalidInput(DUPLICATE_EXACT_KEYS if exact else DUPLICATE_KEYS)
         seen.add(identity)
         result[key] = str(tag.get("Value") or "")
     return result
