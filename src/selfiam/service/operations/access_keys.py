@@ -134,13 +134,14 @@ def get_access_key_last_used(ctx: OperationContext, params: Mapping[str, Any]) -
         .where(ak.c.access_key_id == access_key_id, u.c.account_id == ctx.account_id)
     ).first()
     if row is None:
-        # AWS answers AccessDenied, not NoSuchEntity (recorded), so that a key's existence
-        # never shows; one allowed on "*" is refused without naming a reason.
+        # AWS answers AccessDenied, not NoSuchEntity, so that a key's existence never
+        # shows; one allowed on "*" is refused in AWS's recorded words (no colon after
+        # "perform", the resource named "access key ID").
         ctx.authorize("*")
         ctx.refuse(
             "*",
-            message=f"User: {ctx.caller.arn} is not authorized to perform: "
-            f"{ctx.action} on resource: *",
+            message=f"User: {ctx.caller.arn} is not authorized to perform {ctx.action} "
+            f"on resource: access key {access_key_id}",
         )
     ctx.authorize(user_arn(ctx.account_id, row.name, row.path))
     at, service, region = row.last_used_at, row.last_used_service, row.last_used_region
