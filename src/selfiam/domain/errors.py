@@ -81,3 +81,7 @@ PackedPolicyTooLarge = _error("PackedPolicyTooLarge", "PackedPolicyTooLarge", 40
 
 ServiceFailure = _error("ServiceFailure", "ServiceFailure", 500, sender=False)
 InternalFailure = _error("InternalFailure", "InternalFailure", 500, sender=False)
+# Federation (codes and statuses from botocore's STS error shapes).
+InvalidIdentityToken = _error("InvalidIdentityToken", "InvalidIdentityToken", 400)
+ExpiredTokenException = _error("ExpiredTokenException", "ExpiredTokenException", 400)
+IDPRejectedClaim = _error("IDPRejectedClaim", "IDPRejectedClaim", 403)

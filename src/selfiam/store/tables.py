@@ -413,7 +413,7 @@ portal_sessions = Table(
     CheckConstraint("stage IN ('mfa', 'password', 'active')", name="stage"),
 )
 
-RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa")
+RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa", "saml-provider")
 
 tags = Table(
     "tags", metadata,
@@ -505,7 +505,8 @@ role_sessions = Table(
     _account_fk(),
     Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
            nullable=False, index=True),
-    _user_fk(),
+    # NULL for a federated session (AssumeRoleWithSAML): no IAM user started it.
+    _user_fk(nullable=True),
     # The credentials AssumeRole was called with (an AKIA, or a parent session's ASIA key):
     # recorded, not a foreign key, since a parent session may expire before its child.
     Column("issuer_access_key_id", String(ID), nullable=True),
@@ -522,4 +523,30 @@ role_sessions = Table(
     Column("transitive_tag_keys", Text, nullable=True),  # JSON list
     _ts("created_at"),
     _ts("expires_at"),
+)
+
+saml_providers = Table(
+    "saml_providers", metadata,
+    # An IdP trusted for SAML 2.0 federation (CreateSAMLProvider). The metadata document
+    # is kept as given; entity_id and the signing certificates are read from it on use.
+    _id("provider_id", primary_key=True),
+    _account_fk(),
+    Column("name", String(128), nullable=False),
+    Column("name_lower", String(128), nullable=False),
+    Column("metadata_document", Text, nullable=False),
+    Column("entity_id", String(1024), nullable=False),
+    _ts("created_at"),
+    _ts("valid_until"),
+    UniqueConstraint("account_id", "name_lower"),
+)
+
+saml_assertions_used = Table(
+    "saml_assertions_used", metadata,
+    # Assertions already redeemed, until they expire, so that none is redeemed twice by
+    # any process (a replay). ``digest`` is the SHA-256 (hex) of issuer and assertion id;
+    # rows past ``expires_at`` are pruned as new assertions arrive.
+    Column("digest", String(64), primary_key=True),
+    _account_fk(),
+    _ts("expires_at"),
+    Index("ix_saml_assertions_used_expires_at", "expires_at"),
 )

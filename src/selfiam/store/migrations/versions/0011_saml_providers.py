@@ -1,0 +1,68 @@
+"""SAML 2.0 federation: SAML providers, redeemed assertions, federated role sessions.
+
+``saml_providers`` holds each trusted IdP's metadata document (CreateSAMLProvider);
+``saml_assertions_used`` remembers redeemed assertions until they expire (no replay,
+across processes); a role session started by AssumeRoleWithSAML hangs on no IAM user,
+so ``role_sessions.user_id`` may be NULL.
+
+Revision ID: 0011
+Revises: 0007 (relinked by the lead when merged)
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "saml_providers",
+        sa.Column("provider_id", sa.String(length=32), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("name_lower", sa.String(length=128), nullable=False),
+        sa.Column("metadata_document", sa.Text(), nullable=False),
+        sa.Column("entity_id", sa.String(length=1024), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.account_id"],
+            name=op.f("fk_saml_providers_account_id_accounts"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("provider_id", name=op.f("pk_saml_providers")),
+        sa.UniqueConstraint(
+            "account_id", "name_lower", name=op.f("uq_saml_providers_account_id_name_lower")
+        ),
+    )
+    op.create_table(
+        "saml_assertions_used",
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.account_id"],
+            name=op.f("fk_saml_assertions_used_account_id_accounts"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("digest", name=op.f("pk_saml_assertions_used")),
+    )
+    op.create_index(
+        "ix_saml_assertions_used_expires_at", "saml_assertions_used", ["expires_at"]
+    )
+    with op.batch_alter_table("role_sessions") as batch:
+        batch.alter_column("user_id", existing_type=sa.String(length=32), nullable=True)
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM role_sessions WHERE user_id IS NULL")
+    with op.batch_alter_table("role_sessions") as batch:
+        batch.alter_column("user_id", existing_type=sa.String(length=32), nullable=False)
+    op.drop_index("ix_saml_assertions_used_expires_at", table_name="saml_assertions_used")
+    op.drop_table("saml_assertions_used")
+    op.drop_table("saml_providers")
