@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -96,7 +96,8 @@ def _mfa_context(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
     if code is None:
         raise AccessDenied(INVALID_PASS_CODE)
     owner = ctx.caller.user_id or ctx.caller.origin_user_id
-    assert owner is not None
+    if owner is None:  # a federated session: no IAM user, so no MFA device of its own
+        raise AccessDenied(UNKNOWN_DEVICE)
     try:
         check_totp(ctx, ctx.runtime.box, owner, str(serial), str(code), ctx.info.now)
     except MfaRefused as refused:
@@ -205,40 +206,91 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         )
     if caller.is_role_session and duration > CHAINED_MAX_DURATION:
         raise ValidationError(OVER_CHAIN_LIMIT)
+    packed = check_session_limits(role, duration, session_policy, policy_arns, session_tags)
+    if caller.mfa_authenticated_at is not None and mfa_at is None:
+        mfa_at = caller.mfa_authenticated_at  # the MFA of the credentials that called
+    out = issue_role_session(
+        ctx,
+        role,
+        session_name=session_name,
+        duration=duration,
+        origin_user_id=caller.user_id or caller.origin_user_id,
+        source_identity=source_identity,
+        mfa_at=mfa_at,
+        mfa_serial=str(params["SerialNumber"]) if mfa_at == ctx.info.now else None,
+        session_policy=str(session_policy) if session_policy is not None else None,
+        policy_arns=policy_arns,
+        session_tags=session_tags,
+        transitive=transitive,
+    )
+    if packed is not None:
+        out["PackedPolicySize"] = packed
+    if source_identity is not None:
+        out["SourceIdentity"] = source_identity
+    return out
+
+
+def check_session_limits(
+    role: Row[Any],
+    duration: int,
+    session_policy: str | None,
+    policy_arns: Sequence[str],
+    session_tags: Mapping[str, str],
+) -> int | None:
+    """Refuse a duration over the role's MaxSessionDuration and session policies and
+    tags over the packed allowance; the PackedPolicySize to answer (None: nothing packed)."""
     if duration > role.max_session_duration:
         raise ValidationError(OVER_MAX_DURATION)
-    packed = None
-    if session_policy is not None or policy_arns or session_tags:
-        packed = _packed_size(session_policy, policy_arns, session_tags)
-        if packed > 100:
-            raise PackedPolicyTooLarge(
-                f"Packed policy consumes {packed}% of allotted space, please use smaller policy."
-            )
+    if session_policy is None and not policy_arns and not session_tags:
+        return None
+    packed = _packed_size(session_policy, policy_arns, session_tags)
+    if packed > 100:
+        raise PackedPolicyTooLarge(
+            f"Packed policy consumes {packed}% of allotted space, please use smaller policy."
+        )
+    return packed
 
+
+def issue_role_session(
+    ctx: OperationContext,
+    role: Row[Any],
+    *,
+    session_name: str,
+    duration: int,
+    origin_user_id: str | None,
+    source_identity: str | None,
+    mfa_at: datetime | None = None,
+    mfa_serial: str | None = None,
+    session_policy: str | None = None,
+    policy_arns: Sequence[str] = (),
+    session_tags: Mapping[str, str] | None = None,
+    transitive: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Store a new session of ``role`` (authorized and checked by the caller) and
+    answer its Credentials and AssumedRoleUser, as AssumeRole and its federated
+    siblings do. ``origin_user_id`` is the IAM user who started the chain (None for a
+    federated session): the session ends with the role and with that user."""
+    caller = ctx.caller
     now = ctx.info.now
     expires = now + timedelta(seconds=duration)
     key_id = new_temporary_access_key_id()
     secret = new_secret_access_key()
     token = new_session_token()
-    origin = caller.user_id or caller.origin_user_id
-    assert origin is not None
     # Lock the role and the user the session will hang on: one deleted since it was read
     # would fail the insert's foreign key (a 500), where AWS would say no.
     if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, role.role_id):
-        ctx.refuse(arn)
-    if not lock_user_row(ctx.conn, origin):
+        ctx.refuse(role_arn(ctx.account_id, role.name, role.path))
+    if origin_user_id is not None and not lock_user_row(ctx.conn, origin_user_id):
         raise InvalidClientTokenId(INVALID_TOKEN)
     rs = t.role_sessions
     # This role's sessions that have expired are of no further use: drop them.
     ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
-    if caller.mfa_authenticated_at is not None and mfa_at is None:
-        mfa_at = caller.mfa_authenticated_at  # the MFA of the credentials that called
     ctx.conn.execute(
         rs.insert().values(
             access_key_id=key_id,
             account_id=ctx.account_id,
             role_id=role.role_id,
-            user_id=origin,
+            user_id=origin_user_id,
             issuer_access_key_id=caller.access_key_id,
             chained=caller.is_role_session,
             session_name=session_name,
@@ -246,11 +298,11 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             secret_ciphertext=ctx.runtime.box.seal(secret.encode(), key_id.encode()),
             session_token_sha256=session_token_digest(token),
             mfa_authenticated_at=mfa_at,
-            mfa_serial_number=str(params["SerialNumber"]) if mfa_at == now else None,
-            session_policy=str(session_policy) if session_policy is not None else None,
-            session_policy_arns=json.dumps(policy_arns) if policy_arns else None,
-            session_tags=json.dumps(session_tags) if session_tags else None,
-            transitive_tag_keys=json.dumps(transitive) if transitive else None,
+            mfa_serial_number=mfa_serial,
+            session_policy=session_policy,
+            session_policy_arns=json.dumps(list(policy_arns)) if policy_arns else None,
+            session_tags=json.dumps(dict(session_tags)) if session_tags else None,
+            transitive_tag_keys=json.dumps(list(transitive)) if transitive else None,
             created_at=now,
             expires_at=expires,
         )
@@ -261,7 +313,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         .where(t.roles.c.role_id == role.role_id)
         .values(last_used_at=now, last_used_region=ctx.info.region)
     )
-    out: dict[str, Any] = {
+    return {
         "Credentials": {
             "AccessKeyId": key_id,
             "SecretAccessKey": secret,
@@ -273,8 +325,3 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             "Arn": assumed_role_arn(ctx.account_id, role.name, session_name),
         },
     }
-    if packed is not None:
-        out["PackedPolicySize"] = packed
-    if source_identity is not None:
-        out["SourceIdentity"] = source_identity
-    return out
