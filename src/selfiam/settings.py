@@ -32,6 +32,9 @@ class Settings:
     portal_idle_minutes: int = DEFAULT_PORTAL_IDLE_MINUTES
     #: ...and at the latest this long after sign-in.
     portal_max_hours: int = DEFAULT_PORTAL_MAX_HOURS
+    #: A SAML audience accepted besides https://signin.aws.amazon.com/saml (e.g. the
+    #: portal's own https://HOST/portal/saml).
+    saml_audience: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,6 +70,7 @@ class Settings:
             or DEFAULT_PORTAL_IDLE_MINUTES,
             portal_max_hours=_positive(max_hours, "SELFIAM_PORTAL_MAX_HOURS")
             or DEFAULT_PORTAL_MAX_HOURS,
+            saml_audience=env.get("SELFIAM_SAML_AUDIENCE") or None,
         )
 
 

@@ -42,6 +42,9 @@ class RuntimeBackend:
         )
         return caller, versions
 
+    def anonymous(self, session: object) -> object:
+        return self.runtime.unsigned_caller(_conn(session))
+
     def invoke(
         self,
         session: object,

@@ -31,6 +31,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from selfiam.api import limits
+from selfiam.api.unsigned import is_unsigned
 from selfiam.api.query import parse_request
 from selfiam.api.xml import serialize_error, serialize_response
 from selfiam.auth.sigv4 import HttpRequest, SigV4Credential, parse_auth, verify
@@ -75,6 +76,12 @@ class ApiBackend(Protocol):
         inactive or expired key, and whatever ``verify`` raises (SignatureDoesNotMatch);
         caches nothing for a request whose signature fails.
         """
+        ...
+
+    def anonymous(self, session: object) -> object:
+        """The caller of an unsigned request (``api/unsigned.py``): the account's
+        anonymous caller, which only the operation's own token check can turn into
+        a principal."""
         ...
 
     def invoke(
@@ -154,8 +161,12 @@ class ApiApp:
             http = await _read(scope, receive, headers)
             params = _params(http)
             action = params.get("Action", "Unknown")[:100]
-            cred = parse_auth(http)
-            service = cred.service
+            cred: SigV4Credential | None = None
+            if is_unsigned(action):
+                service = "sts"
+            else:
+                cred = parse_auth(http)
+                service = cred.service
             args = (http, params, cred, action, source_ip, secure, request_id, invoked)
             if backend.is_fast(service, action):
                 return self.process(*args), 200
@@ -182,7 +193,7 @@ class ApiApp:
         self,
         http: HttpRequest,
         params: dict[str, str],
-        cred: SigV4Credential,
+        cred: SigV4Credential | None,
         action: str,
         source_ip: str,
         secure: bool,
@@ -191,23 +202,28 @@ class ApiApp:
     ) -> bytes:
         """Everything after the body is read, inline or in one trip to the threadpool."""
         backend = self.backend
-        with backend.session(cred.service, action) as session:
+        service = cred.service if cred is not None else "sts"
+        with backend.session(service, action) as session:
             now = self.clock()
-            caller = backend.authenticate(
-                session, cred, lambda signing_key: verify(http, cred, signing_key, now)
-            )
-            operation, parsed = parse_request(cred.service, params)
+            if cred is None:
+                caller = backend.anonymous(session)
+            else:
+                signed = cred
+                caller = backend.authenticate(
+                    session, cred, lambda signing_key: verify(http, signed, signing_key, now)
+                )
+            operation, parsed = parse_request(service, params)
             meta = RequestMeta(
                 request_id=request_id,
                 source_ip=source_ip,
                 secure_transport=secure,
                 user_agent=http.header("User-Agent") or "",
                 now=now,
-                region=cred.region,
+                region=cred.region if cred is not None else "us-east-1",
             )
             invoked.append(True)
-            output = backend.invoke(session, cred.service, operation, parsed, caller, meta)
-        return serialize_response(cred.service, operation, output or {}, request_id)
+            output = backend.invoke(session, service, operation, parsed, caller, meta)
+        return serialize_response(service, operation, output or {}, request_id)
 
 
 def create_api_app(backend: ApiBackend, *, clock: Callable[[], datetime] = _utc_now) -> ApiApp:

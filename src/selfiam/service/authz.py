@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from selfiam.policy import Evaluation, Policy, Request, RequestContext, evaluate
+from selfiam.policy import Evaluation, Policy, PolicySet, Request, RequestContext, evaluate
+from selfiam.service.principals import PrincipalPolicies
 
 if TYPE_CHECKING:
     from selfiam.service.caller import Caller, RequestInfo
@@ -40,6 +41,7 @@ class Decision:
         return f"{head} because no identity-based policy allows the {self.action} action"
 
 
+_NO_POLICIES = PrincipalPolicies(PolicySet(()))
 _ALLOWED_AS_ROOT = Evaluation(decision="allowed", matched_statements=(), missing_context_keys=())
 
 
@@ -112,7 +114,10 @@ def decide(
     caller = ctx.caller
     if caller.is_root:
         return Decision(caller.arn, action, resource, _ALLOWED_AS_ROOT)
-    principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.policy_version)
+    if caller.anonymous:
+        principal = _NO_POLICIES  # a federated principal: only a resource policy can allow
+    else:
+        principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.policy_version)
     context = request_context(
         caller,
         ctx.info,

@@ -42,10 +42,13 @@ class Caller:
     origin_user_id: str | None = None
     token_issued_at: datetime | None = None
     session_policies: PolicySet | None = None
+    #: An unsigned federation request (AssumeRoleWithSAML): no identity-based policies;
+    #: ``arn`` is the identity provider's once its token is verified.
+    anonymous: bool = False
 
     @property
     def is_root(self) -> bool:
-        return self.user_id is None and self.role_id is None
+        return self.user_id is None and self.role_id is None and not self.anonymous
 
     @property
     def is_role_session(self) -> bool:
@@ -55,6 +58,8 @@ class Caller:
     def principal_type(self) -> str:
         if self.role_id is not None:
             return "AssumedRole"
+        if self.anonymous:
+            return "Anonymous"
         return "Account" if self.is_root else "User"
 
     @property
@@ -73,6 +78,11 @@ class Caller:
     @property
     def is_temporary(self) -> bool:
         return self.session_token_id is not None
+
+    @staticmethod
+    def unsigned(account_id: str) -> Caller:
+        """The caller of an unsigned request, before its token names a principal."""
+        return Caller(account_id=account_id, arn="anonymous", anonymous=True)
 
     @staticmethod
     def root(account_id: str) -> Caller:

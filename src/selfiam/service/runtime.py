@@ -65,6 +65,8 @@ class Runtime:
         self.clock = clock
         self._hasher = hasher
         self.credentials = CredentialCache(box)
+        #: The SAML audience accepted besides AWS's sign-in URL (SELFIAM_SAML_AUDIENCE).
+        self.saml_audience: str | None = None
         self.audit = AuditWriter(engine)
         self._reads = HeldReadConnection(engine)
         #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).
@@ -120,6 +122,17 @@ class Runtime:
                 verify=verify,
             )
             return caller, signing_key, versions
+
+    def unsigned_caller(self, conn: Connection | None = None) -> tuple[Caller, Versions]:
+        """The anonymous caller of an unsigned request to this account (AssumeRoleWithSAML),
+        with the versions read; InvalidClientTokenId before ``selfiam init``."""
+        from selfiam.service.bootstrap import existing_account  # bootstrap imports Runtime
+
+        with nullcontext(conn) if conn is not None else read_transaction(self.engine) as c:
+            account = existing_account(c)
+            if account is None:
+                raise InvalidClientTokenId(INVALID_TOKEN)
+            return Caller.unsigned(account), read_versions(c)
 
     def read_session(self) -> AbstractContextManager[Connection]:
         """One read transaction for a whole request: its authentication and, if the

@@ -14,6 +14,8 @@ from selfiam.service.operations import (  # noqa: F401
     mfa,
     password_policy,
     roles,
+    saml_federation,
+    saml_providers,
     signing_certificates,
     simulation,
     ssh_public_keys,
