@@ -31,8 +31,8 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from selfiam.api import limits
-from selfiam.api.unsigned import is_unsigned
 from selfiam.api.query import parse_request
+from selfiam.api.unsigned import is_unsigned
 from selfiam.api.xml import serialize_error, serialize_response
 from selfiam.auth.sigv4 import HttpRequest, SigV4Credential, parse_auth, verify
 from selfiam.domain.errors import AwsError, InternalFailure

@@ -11,8 +11,9 @@ pair; the role's trust policy must allow ``sts:AssumeRoleWithSAML`` (and
 with the assertion's ``saml:*`` keys in the context. The session is issued by
 AssumeRole's ``issue_role_session``.
 
-Accepted audiences: ``https://signin.aws.amazon.com/saml`` (what IdPs configured for
-AWS send) and the one the operator configured (``SELFIAM_SAML_AUDIENCE``, e.g. the
+Accepted audiences (Audience, and SubjectConfirmationData's Recipient when given):
+``https://signin.aws.amazon.com/saml`` and ``urn:amazon:webservices`` (what IdPs set up
+for AWS send) and the one the operator configured (``SELFIAM_SAML_AUDIENCE``, e.g. the
 portal's ``https://iam.example.com/portal/saml``).
 """
 
@@ -28,12 +29,12 @@ from sqlalchemy import Row
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from selfiam.domain.arns import role_arn
 from selfiam.domain.errors import (
     AccessDenied,
     AwsError,
     InvalidIdentityToken,
 )
-from selfiam.domain.arns import role_arn
 from selfiam.policy import PolicyKind
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
@@ -52,6 +53,8 @@ from selfiam.service.saml.response import VerifiedAssertion, verify_response
 from selfiam.store import tables as t
 
 AWS_AUDIENCE = "https://signin.aws.amazon.com/saml"
+#: AWS's own service-provider entity id, the Audience most IdPs' AWS apps send.
+AWS_SP_ENTITY = "urn:amazon:webservices"
 NO_PROVIDER = "Specified provider doesn't exist."
 WRONG_AUDIENCE = "Response does not contain the required audience."
 WRONG_ISSUER = "Issuer not present in specified provider"
@@ -73,7 +76,8 @@ class SamlSignIn:
 
 def accepted_audiences(ctx: OperationContext) -> frozenset[str]:
     configured = ctx.runtime.saml_audience
-    return frozenset({AWS_AUDIENCE, configured} if configured else {AWS_AUDIENCE})
+    accepted = {AWS_AUDIENCE, AWS_SP_ENTITY}
+    return frozenset({*accepted, configured} if configured else accepted)
 
 
 def verify_sign_in(ctx: OperationContext, provider_arn: str, encoded: str) -> SamlSignIn:
