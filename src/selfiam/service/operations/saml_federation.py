@@ -116,8 +116,9 @@ def _claim_once(ctx: OperationContext, assertion: VerifiedAssertion, now: dateti
         insert(used)
         .values(digest=digest, account_id=ctx.account_id, expires_at=assertion.redeemable_until)
         .on_conflict_do_nothing(index_elements=["digest"])
+        .returning(used.c.digest)
     )
-    if result.rowcount != 1:
+    if result.first() is None:  # (rowcount is -1 with psycopg here: ask for the row)
         raise InvalidIdentityToken(REPLAYED)
 
 
