@@ -550,3 +550,17 @@ saml_assertions_used = Table(
     _ts("expires_at"),
     Index("ix_saml_assertions_used_expires_at", "expires_at"),
 )
+
+saml_portal_sessions = Table(
+    "saml_portal_sessions", metadata,
+    # A portal session started by a SAML response posted to /portal/saml: it wears one
+    # role session (AssumeRoleWithSAML) and ends with it (FK cascade: the role deleted,
+    # the session expired and purged). The id is the SHA-256 of the cookie's token.
+    Column("session_id", String(64), primary_key=True),
+    _account_fk(),
+    Column("access_key_id", String(ID),
+           ForeignKey("role_sessions.access_key_id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    _ts("created_at"),
+    _ts("expires_at"),
+)

@@ -83,6 +83,16 @@ def _decode(encoded: str) -> Any:
     return root
 
 
+def unverified_issuer(encoded: str) -> str:
+    """The Issuer a response claims, unverified: only to choose whose certificates to
+    verify it with (never trusted for anything else)."""
+    root = _decode(encoded)
+    issuer = text_of(root, "saml:Issuer") or text_of(root, "saml:Assertion/saml:Issuer")
+    if not issuer:
+        raise InvalidIdentityToken(NOT_SAML)
+    return issuer
+
+
 def _verify(element: Any, certificates: Sequence[x509.Certificate]) -> Any:
     """The element signxml verified as signed by one of ``certificates``: the enveloped
     signature must be a direct child of ``element`` and reference ``element`` itself."""

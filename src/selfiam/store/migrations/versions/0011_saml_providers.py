@@ -3,7 +3,8 @@
 ``saml_providers`` holds each trusted IdP's metadata document (CreateSAMLProvider);
 ``saml_assertions_used`` remembers redeemed assertions until they expire (no replay,
 across processes); a role session started by AssumeRoleWithSAML hangs on no IAM user,
-so ``role_sessions.user_id`` may be NULL.
+so ``role_sessions.user_id`` may be NULL; ``saml_portal_sessions`` are portal sessions
+started by a SAML response, each wearing one such role session.
 
 Revision ID: 0011
 Revises: 0007 (relinked by the lead when merged)
@@ -57,9 +58,33 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("role_sessions") as batch:
         batch.alter_column("user_id", existing_type=sa.String(length=32), nullable=True)
+    op.create_table(
+        "saml_portal_sessions",
+        sa.Column("session_id", sa.String(length=64), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("access_key_id", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.account_id"],
+            name=op.f("fk_saml_portal_sessions_account_id_accounts"), ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["access_key_id"], ["role_sessions.access_key_id"],
+            name=op.f("fk_saml_portal_sessions_access_key_id_role_sessions"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("session_id", name=op.f("pk_saml_portal_sessions")),
+    )
+    op.create_index(
+        op.f("ix_saml_portal_sessions_access_key_id"), "saml_portal_sessions", ["access_key_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(
+        op.f("ix_saml_portal_sessions_access_key_id"), table_name="saml_portal_sessions"
+    )
+    op.drop_table("saml_portal_sessions")
     op.execute("DELETE FROM role_sessions WHERE user_id IS NULL")
     with op.batch_alter_table("role_sessions") as batch:
         batch.alter_column("user_id", existing_type=sa.String(length=32), nullable=False)
