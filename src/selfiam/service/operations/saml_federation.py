@@ -58,7 +58,6 @@ AWS_SP_ENTITY = "urn:amazon:webservices"
 NO_PROVIDER = "Specified provider doesn't exist."
 WRONG_AUDIENCE = "Response does not contain the required audience."
 WRONG_ISSUER = "Issuer not present in specified provider"
-WRONG_RECIPIENT = "Response Recipient is not an accepted audience."  # selfiam's wording
 REPLAYED = "SAML assertion has already been used"  # selfiam's wording
 NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithSAML"
 
@@ -97,7 +96,7 @@ def verify_sign_in(ctx: OperationContext, provider_arn: str, encoded: str) -> Sa
     if not audiences:
         raise InvalidIdentityToken(WRONG_AUDIENCE)
     if any(r not in accepted for r in assertion.recipients):
-        raise InvalidIdentityToken(WRONG_RECIPIENT)
+        raise InvalidIdentityToken(WRONG_AUDIENCE)
     claims = read_claims(assertion)
     audience = assertion.recipients[0] if assertion.recipients else audiences[0]
     return SamlSignIn(
