@@ -290,18 +290,21 @@ def test_signature_wrapping_moved_assertion_is_refused(
 def test_signature_wrapping_of_a_signed_response_is_refused(
     world: Call, runtime: Runtime, idp: SamlIdp
 ) -> None:
-    """XSW on a response-level signature: a new Response around an evil assertion keeps
-    the original signed Response inside, so the signature still verifies — of that inner
-    element, which is then the only one read (or refused)."""
+    """XSW on a response-level signature: a new Response (its own ID) around an evil
+    assertion, keeping the IdP's Signature as its child and the original Response,
+    without its Signature, inside. The signature still verifies — of that inner element,
+    which is not the root: refused (and only the signed element would ever be read)."""
     original = etree.fromstring(
         idp.response_xml(aws_attributes(ROLE, PROVIDER), sign_assertion=False).encode()
     )
+    inner = etree.fromstring(etree.tostring(original))
+    inner.remove(inner.find(SIG))
     wrapper = etree.fromstring(etree.tostring(original))
     wrapper.set("ID", "wrapper-1")
     old = wrapper.find(ASSERTION)
     wrapper.replace(old, _evil_assertion(old))
     extensions = etree.SubElement(wrapper, "{urn:oasis:names:tc:SAML:2.0:protocol}Extensions")
-    extensions.append(original)
+    extensions.append(inner)
     fails("InvalidIdentityToken", BAD_SIGNATURE, saml, runtime, encode(etree.tostring(wrapper)))
 
 
@@ -480,3 +483,63 @@ def test_transitive_tag_keys_must_be_session_tags(
 
 def test_malformed_session_policy(world: Call, runtime: Runtime, idp: SamlIdp) -> None:
     fails("MalformedPolicyDocument", None, saml, runtime, good(idp), Policy="{not json")
+
+
+def test_redeemed_assertions_are_pruned_once_expired(
+    world: Call, runtime: Runtime, idp: SamlIdp, clock: Clock
+) -> None:
+    """Remembered ids past their expiry go with the next redemption (bounded table)."""
+    from sqlalchemy import select
+
+    from selfiam.store import tables as t
+    from selfiam.store.engine import read_transaction, transaction
+
+    used = t.saml_assertions_used
+    with transaction(runtime.engine) as conn:  # one redeemed long ago
+        conn.execute(
+            used.insert().values(
+                digest="0" * 64, account_id=ACCOUNT, expires_at=clock.now - timedelta(seconds=1)
+            )
+        )
+    saml(runtime, good(idp))
+    with read_transaction(runtime.engine) as conn:
+        digests = conn.execute(select(used.c.digest, used.c.expires_at)).all()
+    assert len(digests) == 1 and digests[0].digest != "0" * 64
+    assert digests[0].expires_at <= clock.now + timedelta(minutes=10)
+
+
+def test_a_saml_session_may_chain_to_another_role(
+    world: Call, runtime: Runtime, idp: SamlIdp
+) -> None:
+    next_role = f"arn:aws:iam::{ACCOUNT}:role/next"
+    world(
+        "CreateRole",
+        RoleName="next",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+    answer = saml(runtime, good(idp, SourceIdentity=["alice"]))
+    caller = session_caller(runtime, answer)
+    chained = world(
+        "AssumeRole", service="sts", caller=caller, RoleArn=next_role, RoleSessionName="hop"
+    )
+    assert chained["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/next/hop"
+    assert chained["SourceIdentity"] == "alice"
+    fails(
+        "AccessDenied",
+        None,
+        world,
+        "AssumeRole",
+        service="sts",
+        caller=caller,
+        RoleArn=next_role,
+        RoleSessionName="hop",
+        SerialNumber=f"arn:aws:iam::{ACCOUNT}:mfa/none",
+        TokenCode="123456",
+    )
