@@ -550,3 +550,14 @@ def test_a_saml_session_may_chain_to_another_role(
         SerialNumber=f"arn:aws:iam::{ACCOUNT}:mfa/none",
         TokenCode="123456",
     )
+
+
+def test_updated_metadata_takes_effect_at_once(
+    world: Call, runtime: Runtime, idp: SamlIdp, forger: SamlIdp
+) -> None:
+    """Parsed metadata is cached by the document's hash: a new document (a rotated key)
+    is what the very next request verifies with."""
+    saml(runtime, good(idp))
+    world("UpdateSAMLProvider", SAMLProviderArn=PROVIDER, SAMLMetadataDocument=forger.metadata)
+    fails("InvalidIdentityToken", BAD_SIGNATURE, saml, runtime, good(idp))
+    assert saml(runtime, good(forger))["Issuer"] == forger.entity_id

@@ -534,6 +534,9 @@ saml_providers = Table(
     Column("name", String(128), nullable=False),
     Column("name_lower", String(128), nullable=False),
     Column("metadata_document", Text, nullable=False),
+    # SHA-256 (hex) of the document: what a process's parsed-metadata cache is keyed by,
+    # so that a request reads no document it has parsed before.
+    Column("metadata_sha256", String(64), nullable=False),
     Column("entity_id", String(1024), nullable=False),
     _ts("created_at"),
     _ts("valid_until"),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -48,7 +48,7 @@ from selfiam.service.operations.policy_common import validate_document
 from selfiam.service.operations.saml_providers import find_provider, saml_provider_arn
 from selfiam.service.registry import operation
 from selfiam.service.saml.claims import Claims, condition_keys, name_qualifier, read_claims
-from selfiam.service.saml.metadata import parse_metadata
+from selfiam.service.saml.metadata import cached_metadata
 from selfiam.service.saml.response import VerifiedAssertion, verify_response
 from selfiam.store import tables as t
 
@@ -82,12 +82,21 @@ def accepted_audiences(ctx: OperationContext) -> frozenset[str]:
 def verify_sign_in(ctx: OperationContext, provider_arn: str, encoded: str) -> SamlSignIn:
     """Verify ``encoded`` against the provider ``provider_arn`` names (nothing written)."""
     try:
-        provider = find_provider(ctx, provider_arn)
+        provider = find_provider(ctx, provider_arn, with_document=False)
     except AwsError:
         provider = None
     if provider is None or provider.valid_until <= ctx.info.now:
         raise InvalidIdentityToken(NO_PROVIDER)
-    idp = parse_metadata(provider.metadata_document)
+    sp = t.saml_providers
+    provider_id = provider.provider_id
+    idp = cached_metadata(
+        provider.metadata_sha256,
+        lambda: str(
+            ctx.conn.execute(
+                select(sp.c.metadata_document).where(sp.c.provider_id == provider_id)
+            ).scalar_one()
+        ),
+    )
     assertion = verify_response(encoded, idp.certificates, ctx.info.now)
     if assertion.issuer != idp.entity_id:
         raise InvalidIdentityToken(WRONG_ISSUER)

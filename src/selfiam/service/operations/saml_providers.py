@@ -24,7 +24,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.operations import tags as tagging
 from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
-from selfiam.service.saml.metadata import parse_metadata
+from selfiam.service.saml.metadata import document_digest, parse_metadata
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row
 from selfiam.store.owned import delete_owned
@@ -54,13 +54,20 @@ def _name_in(ctx: OperationContext, arn: str) -> str | None:
     return name if parsed.account == ctx.account_id else None
 
 
-def find_provider(ctx: OperationContext, arn: str) -> Row[Any] | None:
-    """The provider ``arn`` names in the caller's account (exact name), or None."""
+_BRIEF = [c for c in _sp.c if c.name != "metadata_document"]
+
+
+def find_provider(
+    ctx: OperationContext, arn: str, *, with_document: bool = True
+) -> Row[Any] | None:
+    """The provider ``arn`` names in the caller's account (exact name), or None; without
+    its (possibly large) document unless ``with_document``."""
     name = _name_in(ctx, arn)
     if name is None:
         return None
+    columns = [_sp] if with_document else _BRIEF
     row = ctx.conn.execute(
-        select(_sp).where(_sp.c.account_id == ctx.account_id, _sp.c.name_lower == name.lower())
+        select(*columns).where(_sp.c.account_id == ctx.account_id, _sp.c.name_lower == name.lower())
     ).first()
     return row if row is not None and row.name == name else None
 
@@ -106,6 +113,7 @@ def create_saml_provider(ctx: OperationContext, params: Mapping[str, Any]) -> di
                 name=name,
                 name_lower=name.lower(),
                 metadata_document=document,
+                metadata_sha256=document_digest(document),
                 entity_id=idp.entity_id[:1024],
                 created_at=ctx.info.now,
                 valid_until=_valid_until(idp.valid_until, ctx.info.now),
@@ -173,6 +181,7 @@ def update_saml_provider(ctx: OperationContext, params: Mapping[str, Any]) -> di
         .where(_sp.c.provider_id == row.provider_id)
         .values(
             metadata_document=str(document),
+            metadata_sha256=document_digest(str(document)),
             entity_id=idp.entity_id[:1024],
             valid_until=_valid_until(idp.valid_until, ctx.info.now),
         )

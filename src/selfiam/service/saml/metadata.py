@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
 
 from selfiam.domain.errors import InvalidInput
+from selfiam.service.bounded import BoundedCache
 from selfiam.service.saml.xmlsafe import MD, UnsafeXml, parse
 
 #: AWS's answer to a document it cannot use ("Could not parse metadata.").
@@ -28,6 +31,12 @@ class IdpMetadata:
     entity_id: str
     certificates: tuple[x509.Certificate, ...]
     valid_until: datetime | None
+
+
+#: Parsed documents by their SHA-256. Content-addressed, so always right whatever another
+#: process changed; its keys are the documents admins stored (at most 100 providers an
+#: account), so unsigned requests cannot grow it: bounded all the same.
+_PARSED: BoundedCache[str, IdpMetadata] = BoundedCache(256, 3600.0)
 
 
 def _xs_datetime(text: str) -> datetime:
@@ -72,3 +81,17 @@ def parse_metadata(document: str) -> IdpMetadata:
         except ValueError:
             raise InvalidInput(UNPARSABLE) from None
     return IdpMetadata(str(root.get("entityID")), tuple(certificates), valid_until)
+
+
+def document_digest(document: str) -> str:
+    return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
+def cached_metadata(digest: str, load_document: Callable[[], str]) -> IdpMetadata:
+    """The parsed metadata whose document has SHA-256 ``digest``; ``load_document`` reads
+    it only when this process has not parsed it yet (a request need not re-read it)."""
+    found = _PARSED.get(digest)
+    if found is None:
+        found = parse_metadata(load_document())
+        _PARSED.put(digest, found)
+    return found

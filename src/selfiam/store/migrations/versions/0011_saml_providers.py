@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=128), nullable=False),
         sa.Column("name_lower", sa.String(length=128), nullable=False),
         sa.Column("metadata_document", sa.Text(), nullable=False),
+        sa.Column("metadata_sha256", sa.String(length=64), nullable=False),
         sa.Column("entity_id", sa.String(length=1024), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
