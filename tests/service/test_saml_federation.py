@@ -561,3 +561,38 @@ def test_updated_metadata_takes_effect_at_once(
     world("UpdateSAMLProvider", SAMLProviderArn=PROVIDER, SAMLMetadataDocument=forger.metadata)
     fails("InvalidIdentityToken", BAD_SIGNATURE, saml, runtime, good(idp))
     assert saml(runtime, good(forger))["Issuer"] == forger.entity_id
+
+
+def test_mangled_responses_get_aws_errors_never_a_crash(idp: SamlIdp) -> None:
+    """300 seeded mutations of a signed response (bytes flipped, cut, spliced): each is
+    verified or refused with an AWS error; nothing else escapes (no 500)."""
+    import random
+
+    from selfiam.domain.errors import AwsError
+    from selfiam.service.saml.claims import read_claims
+    from selfiam.service.saml.metadata import parse_metadata
+    from selfiam.service.saml.response import verify_response
+
+    certificates = parse_metadata(idp.metadata).certificates
+    xml = idp.response_xml(aws_attributes(ROLE, PROVIDER)).encode()
+    now = issued_at(encode(xml))
+    rnd = random.Random(12)
+    outcomes: dict[str, int] = {}
+    for _ in range(300):
+        mangled = bytearray(xml)
+        start = rnd.randrange(len(mangled))
+        kind = rnd.randrange(3)
+        if kind == 0:
+            mangled[start] = rnd.randrange(256)
+        elif kind == 1:
+            del mangled[start : start + rnd.randrange(1, 200)]
+        else:
+            mangled[start:start] = xml[rnd.randrange(len(xml)) :][: rnd.randrange(1, 100)]
+        try:
+            read_claims(verify_response(encode(bytes(mangled)), certificates, now))
+            code = "verified"
+        except AwsError as error:
+            code = error.code
+        outcomes[code] = outcomes.get(code, 0) + 1
+    assert sum(outcomes.values()) == 300
+    assert outcomes.get("InvalidIdentityToken", 0) > 200
