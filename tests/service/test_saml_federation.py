@@ -596,3 +596,21 @@ def test_mangled_responses_get_aws_errors_never_a_crash(idp: SamlIdp) -> None:
         outcomes[code] = outcomes.get(code, 0) + 1
     assert sum(outcomes.values()) == 300
     assert outcomes.get("InvalidIdentityToken", 0) > 200
+
+
+def test_audit_names_the_identity_provider(world: Call, runtime: Runtime, idp: SamlIdp) -> None:
+    from sqlalchemy import select
+
+    from selfiam.store import tables as t
+    from selfiam.store.engine import read_transaction
+
+    saml(runtime, good(idp))
+    runtime.audit.flush()
+    a = t.audit_records
+    with read_transaction(runtime.engine) as conn:
+        row = conn.execute(
+            select(a.c.caller_arn, a.c.resource, a.c.decision).where(
+                a.c.action == "sts:AssumeRoleWithSAML"
+            )
+        ).one()
+    assert tuple(row) == (PROVIDER, ROLE, "allowed")

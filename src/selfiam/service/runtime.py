@@ -287,6 +287,8 @@ class Runtime:
         decision = ctx.decision if ctx is not None and ctx.decision else "allowed"
         if error is not None and decision == "allowed":
             decision = "error"
+        if ctx is not None:
+            caller = ctx.caller  # a federated request acts, once verified, as its IdP
         return AuditRecord(
             at=info.now,
             request_id=info.request_id,
