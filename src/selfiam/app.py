@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     config = PortalConfig(
         idle=timedelta(minutes=settings.portal_idle_minutes),
         lifetime=timedelta(hours=settings.portal_max_hours),
+        public_url=settings.public_url,
     )
     rest = Starlette(routes=[Mount("/portal", create_portal_app(runtime, config))])
     return SelfiamApp(create_api_app(RuntimeBackend(runtime)), rest)

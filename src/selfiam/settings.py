@@ -32,6 +32,9 @@ class Settings:
     portal_idle_minutes: int = DEFAULT_PORTAL_IDLE_MINUTES
     #: ...and at the latest this long after sign-in.
     portal_max_hours: int = DEFAULT_PORTAL_MAX_HOURS
+    #: The portal's public address (``https://iam.example.com``): its host is the WebAuthn
+    #: RP ID of passkeys. None: the host each request names.
+    public_url: str | None = None
     #: A SAML audience accepted besides https://signin.aws.amazon.com/saml (e.g. the
     #: portal's own https://HOST/portal/saml).
     saml_audience: str | None = None
@@ -60,6 +63,7 @@ class Settings:
         port_text = env.get("SELFIAM_PORT")
         idle = env.get("SELFIAM_PORTAL_IDLE_MINUTES")
         max_hours = env.get("SELFIAM_PORTAL_MAX_HOURS")
+        public_url = env.get("SELFIAM_PUBLIC_URL") or None
         return cls(
             data_dir=data,
             database_url=url,
@@ -70,6 +74,7 @@ class Settings:
             or DEFAULT_PORTAL_IDLE_MINUTES,
             portal_max_hours=_positive(max_hours, "SELFIAM_PORTAL_MAX_HOURS")
             or DEFAULT_PORTAL_MAX_HOURS,
+            public_url=public_url,
             saml_audience=env.get("SELFIAM_SAML_AUDIENCE") or None,
         )
 

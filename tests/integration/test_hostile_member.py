@@ -12,8 +12,8 @@ The attacks are tables (`API_ATTACKS`, `PORTAL_ATTACKS`): a new attack is one mo
 While mallory runs a burst of attacks from threads, wendy, a well-behaved member, must keep
 getting answers (counted, never timed).
 
-Not tested here (other suites): wildcard backtracking, SigV4 caches, MFA and sign-in
-throttles, simulator paging.
+Freezing, exhausting and out-guessing the server (wildcards, SigV4 caches, MFA and
+password guessing, simulator size) are in test_hostile_load.py.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from selfiam.policy.arns import head_of, variable_matcher
 from selfiam.policy.context import RequestContext
 from selfiam.policy.errors import MalformedPolicyError
+from selfiam.policy.globs import Matcher, compile_glob
 from selfiam.policy.patterns import ResourcePattern
+from selfiam.policy.variables import glob_escape
 
 ACCOUNT = "123456789012"
 OWN_USER = "arn:aws:iam::*:user/${aws:username}"
@@ -117,7 +119,9 @@ def test_variable_matcher_rejects_unequal_lengths() -> None:
         raise AssertionError("not reached")
 
     with pytest.raises(ValueError):
-        variable_matcher(head_of(None, "x:"), ("a", "b"), (("k", "k"), ("j", "j")), general)
+        variable_matcher(
+            head_of(None, _matchers(None)), ("a", "b"), (("k", "k"), ("j", "j")), general
+        )
 
 
 @pytest.mark.parametrize(
@@ -127,21 +131,31 @@ def test_variable_matcher_rejects_unequal_lengths() -> None:
         (["arn", "aws", "iam", "", None], "run"),
         (["arn", "aws", "s3", None, "1"], "run"),
         (["arn", "aws", None, None, None], "run"),
-        (["arn", None, "s3", None, "1"], "regex"),  # the `*` fields are apart
-        (None, "regex"),
+        (["arn", None, "s3", None, "1"], "fields"),  # the `*` fields are apart
+        (None, "fields"),
     ],
 )
 def test_head_shapes(fields: list[str | None] | None, shape: str) -> None:
-    head = head_of(fields, _regex(fields))
-    got = "literal" if head.literal is not None else "regex" if head.fullmatch else "run"
+    head = head_of(fields, _matchers(fields))
+    got = "literal" if head.literal is not None else "fields" if head.fields else "run"
     assert got == shape
+    general = head_of(None, _matchers(fields))
+    reference = re.compile(_regex(fields), re.DOTALL)
     for arn in ("arn:aws:iam::1:x", "arn:aws:s3:r:1:x", "arn:aws:s3::1:", "arn:a:s3:r:1:x:y"):
         for end in range(len(arn) + 1):
-            regex = head_of(None, _regex(fields))
-            assert head.test(arn, end) == regex.test(arn, end), (fields, arn, end)
+            expected = reference.fullmatch(arn, 0, end) is not None
+            assert head.test(arn, end) == expected, (fields, arn, end)
+            assert general.test(arn, end) == expected, (fields, arn, end)
+
+
+def _matchers(fields: list[str | None] | None) -> list[Matcher]:
+    if fields is None:
+        return [compile_glob(f) for f in ("arn", "*", "*", "*", "*")]
+    return [compile_glob("*" if f is None else glob_escape(f)) for f in fields]
 
 
 def _regex(fields: list[str | None] | None) -> str:
+    """The reference: the regex the head's fields stand for (small inputs only)."""
     if fields is None:
         return "arn:[^:]*:[^:]*:[^:]*:[^:]*:"
     return "".join("[^:]*:" if f is None else re.escape(f) + ":" for f in fields)

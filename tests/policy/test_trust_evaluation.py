@@ -138,3 +138,46 @@ def test_trust(
         resource_policy=trust(principal),
     )
     assert result.decision == decision
+
+
+ALICE_ID = "AIDAJQABLZS4A3QDU576Q"
+CI_ID = "AROAJQABLZS4A3QDU576R"
+
+# (id, caller ARN, caller's unique id, trust principal, session policies, decision)
+UNIQUE_ID_CASES = [
+    ("user id names its user", ALICE, ALICE_ID, {"AWS": ALICE_ID}, None, "allowed"),
+    (
+        "user id, another id",
+        ALICE,
+        "AIDAOTHEROTHEROTHER00",
+        {"AWS": ALICE_ID},
+        None,
+        "implicitDeny",
+    ),
+    ("user id, no id given", ALICE, None, {"AWS": ALICE_ID}, None, "implicitDeny"),
+    ("role id names its sessions", SESSION, CI_ID, {"AWS": [CI_ID]}, None, "allowed"),
+    ("role id, session policy limits", SESSION, CI_ID, {"AWS": CI_ID}, [OTHER], "implicitDeny"),
+]
+
+
+@pytest.mark.parametrize(
+    ("caller", "caller_id", "principal", "session", "decision"),
+    [c[1:] for c in UNIQUE_ID_CASES],
+    ids=[c[0] for c in UNIQUE_ID_CASES],
+)
+def test_unique_id_principals(
+    caller: str, caller_id: str | None, principal: Any, session: Any, decision: str
+) -> None:
+    """IAM stores a trust policy's user and role ARNs as unique ids (AIDA…, AROA…):
+    they match the caller whose user id, or whose role's id, it is."""
+    request = Request(
+        action="sts:AssumeRole",
+        resource=ROLE,
+        context=RequestContext({}),
+        principal_arn=caller,
+        principal_account=ACCOUNT,
+        resource_account=ACCOUNT,
+        principal_id=caller_id,
+    )
+    result = evaluate(request, [], session=session, resource_policy=trust(principal))
+    assert result.decision == decision

@@ -11,7 +11,9 @@ from support.portal import csrf_of, sign_in
 
 def _strict(headers: Any) -> None:
     csp = headers["content-security-policy"]
-    assert "default-src 'self'" in csp and "script-src 'none'" in csp
+    # One script, served by selfiam itself (passkeys): no inline script, no other origin.
+    assert "default-src 'self'" in csp and "script-src 'self';" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert "frame-ancestors 'none'" in csp
     assert headers["x-frame-options"] == "DENY"
     assert headers["x-content-type-options"] == "nosniff"
@@ -30,6 +32,20 @@ def test_every_portal_response_carries_the_headers(
     sign_in(client, account, "alice")
     _strict(client.get("/portal/credentials").headers)
     _strict(client.get("/portal/users/nobody").headers)
+
+
+def test_the_one_script_is_served_from_the_portal_and_no_page_has_inline_script(
+    client: TestClient, account: str, member: Any
+) -> None:
+    script = client.get("/portal/static/webauthn.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    _strict(script.headers)
+    assert "navigator.credentials.create" in script.text and "http" not in script.text
+    member("alice")
+    sign_in(client, account, "alice")
+    page = client.get("/portal/credentials").text
+    assert "<script>" not in page and "onclick" not in page.lower()
 
 
 def test_the_api_is_still_at_the_root(client: TestClient) -> None:

@@ -71,7 +71,7 @@ def saml(runtime: Runtime, assertion: str, role: str = ROLE, **params: Any) -> d
     """AssumeRoleWithSAML as the API runs it: unsigned, for the account's anonymous caller."""
     info = RequestInfo(request_id=new_request_id(), now=runtime.clock(), service="sts")
     request = {"RoleArn": role, "PrincipalArn": PROVIDER, "SAMLAssertion": assertion, **params}
-    return runtime.invoke("sts", "AssumeRoleWithSAML", request, Caller.unsigned(ACCOUNT), info)
+    return runtime.invoke("sts", "AssumeRoleWithSAML", request, Caller.unsigned(), info)
 
 
 def good(idp: SamlIdp, **more: list[str]) -> str:
@@ -550,6 +550,43 @@ def test_a_saml_session_may_chain_to_another_role(
         SerialNumber=f"arn:aws:iam::{ACCOUNT}:mfa/none",
         TokenCode="123456",
     )
+
+
+def test_deleting_the_provider_ends_its_sessions_and_their_chains(
+    world: Call, runtime: Runtime, idp: SamlIdp
+) -> None:
+    """As for an OpenID Connect provider: the sessions its responses started, and those
+    chained from them, end with it (role_sessions.saml_provider_id cascades)."""
+    world(
+        "CreateRole",
+        RoleName="next",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+    creds = saml(runtime, good(idp))["Credentials"]
+    chained = world(
+        "AssumeRole",
+        service="sts",
+        caller=session_caller(runtime, {"Credentials": creds}),
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/next",
+        RoleSessionName="hop",
+    )["Credentials"]
+    world("DeleteSAMLProvider", SAMLProviderArn=PROVIDER)
+    for ended in (creds, chained):
+        fails(
+            "InvalidClientTokenId",
+            None,
+            runtime.authenticate_access_key,
+            ended["AccessKeyId"],
+            STS,
+            ended["SessionToken"],
+        )
 
 
 def test_updated_metadata_takes_effect_at_once(

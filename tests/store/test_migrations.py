@@ -81,3 +81,67 @@ def test_concurrent_upgrades_serialize(db_url: str) -> None:
     finally:
         for e in engines:
             e.dispose()
+
+
+def test_0010_records_existing_trust_policies_by_unique_id(db_url: str) -> None:
+    """A role made before 0010 trusts the user it named then, not a namesake made after
+    (the trust policy's ARNs recorded by unique id, as IAM stores them)."""
+    import json
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from selfiam.store.migrate import alembic_config
+
+    engine = create_engine_for(db_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0007")
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (account_id, created_at) "
+                    "VALUES ('123456789012', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO users (user_id, account_id, name, name_lower, path, created_at)"
+                    " VALUES ('AIDAOLDALICE00000000', '123456789012', 'alice', 'alice', '/t/',"
+                    " CURRENT_TIMESTAMP)"
+                )
+            )
+            trust = json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {
+                                "AWS": ["arn:aws:iam::123456789012:user/t/alice", "123456789012"]
+                            },
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO roles (role_id, account_id, name, name_lower, path,"
+                    " assume_role_policy_document, max_session_duration, created_at) VALUES"
+                    " ('AROAOLDROLE000000000', '123456789012', 'r', 'r', '/', :doc, 3600,"
+                    " CURRENT_TIMESTAMP)"
+                ),
+                {"doc": trust},
+            )
+        upgrade_to_head(engine)
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT principal_ids, document_by_id FROM role_trust_principals")
+            ).one()
+        assert json.loads(row.principal_ids) == {
+            "arn:aws:iam::123456789012:user/t/alice": "AIDAOLDALICE00000000"
+        }
+        by_id = json.loads(row.document_by_id)
+        assert by_id["Statement"][0]["Principal"]["AWS"] == ["AIDAOLDALICE00000000", "123456789012"]
+    finally:
+        engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -88,10 +89,13 @@ def _selfiam_cmd(*args: str) -> list[str]:
 
 @contextmanager
 def live_server(
-    data_dir: Path, database_url: str | None = None, serve_args: tuple[str, ...] = ()
+    data_dir: Path,
+    database_url: str | None = None,
+    serve_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
-    """``selfiam init`` then ``selfiam serve`` (with ``serve_args``) on a free port;
-    stopped afterwards."""
+    """``selfiam init`` then ``selfiam serve`` (with ``serve_args``, and ``env`` added to
+    the environment) on a free port; stopped afterwards."""
     data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{data_dir / 'selfiam.db'}"
     port = free_port()
@@ -110,6 +114,7 @@ def live_server(
         _selfiam_cmd("serve", *common, "--port", str(port), *serve_args),
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **env} if env else None,
     )
     try:
         wait_for_port(port, proc)
@@ -151,3 +156,31 @@ def wait_for_port(
                 return
         time.sleep(0.05)
     raise RuntimeError(f"{name} did not start listening in time")
+
+
+@contextmanager
+def another_node(server: LiveServer, name: str = "node-b") -> Iterator[LiveServer]:
+    """A second ``selfiam serve`` process on ``server``'s database and data directory
+    (the same sealing key), on its own port: DESIGN rule 7's "several processes, one
+    truth". Stopped afterwards."""
+    port = free_port()
+    log = (server.data_dir / f"{name}.log").open("wb")
+    proc = subprocess.Popen(
+        _selfiam_cmd(
+            "serve",
+            "--data-dir",
+            str(server.data_dir),
+            "--database-url",
+            server.database_url,
+            "--port",
+            str(port),
+        ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, proc, name)
+        yield dataclasses.replace(server, endpoint=f"http://127.0.0.1:{port}", process=proc)
+    finally:
+        stop(proc)
+        log.close()

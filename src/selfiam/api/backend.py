@@ -42,8 +42,8 @@ class RuntimeBackend:
         )
         return caller, versions
 
-    def anonymous(self, session: object) -> object:
-        return self.runtime.unsigned_caller(_conn(session))
+    def unsigned(self) -> object:
+        return Caller.unsigned(), None
 
     def invoke(
         self,

@@ -2,7 +2,7 @@
 
 Every request goes through the same steps, in this order:
 
-    parse SigV4 auth -> backend.session: backend.authenticate (key lookup,
+    parse SigV4 auth (none for STS's federation operations, api/unsigned.py) -> backend.session: backend.authenticate (key lookup,
     signature verified before any cache is filled) -> parse_request (model validation) -> backend.invoke
     -> serialize XML
 
@@ -78,10 +78,9 @@ class ApiBackend(Protocol):
         """
         ...
 
-    def anonymous(self, session: object) -> object:
-        """The caller of an unsigned request (``api/unsigned.py``): the account's
-        anonymous caller, which only the operation's own token check can turn into
-        a principal."""
+    def unsigned(self) -> object:
+        """The caller of an unsigned request (``api/unsigned.py``): it may only run an
+        operation that establishes its own principal."""
         ...
 
     def invoke(
@@ -161,12 +160,8 @@ class ApiApp:
             http = await _read(scope, receive, headers)
             params = _params(http)
             action = params.get("Action", "Unknown")[:100]
-            cred: SigV4Credential | None = None
-            if is_unsigned(action):
-                service = "sts"
-            else:
-                cred = parse_auth(http)
-                service = cred.service
+            cred = None if is_unsigned(http, action) else parse_auth(http)
+            service = cred.service if cred is not None else "sts"
             args = (http, params, cred, action, source_ip, secure, request_id, invoked)
             if backend.is_fast(service, action):
                 return self.process(*args), 200
@@ -206,7 +201,7 @@ class ApiApp:
         with backend.session(service, action) as session:
             now = self.clock()
             if cred is None:
-                caller = backend.anonymous(session)
+                caller = backend.unsigned()
             else:
                 signed = cred
                 caller = backend.authenticate(

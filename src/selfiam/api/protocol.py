@@ -5,8 +5,9 @@ concatenating bytes (quadratic in the number of packets), all before the app is
 called: a client could make the server hold megabytes per connection. This
 protocol counts the bytes received while a request's head is incomplete and
 answers 400 and closes the connection past ``limits.MAX_HEAD_BYTES``. A chunk is
-counted only if the head is still incomplete after it was parsed, so a body that
-arrives with its head is never counted.
+counted only if no head or message was completed while it was parsed and the head is still
+incomplete after it, so a body that arrives with its head, or the end of a body
+that arrives with the next request's first bytes, is never counted.
 """
 
 from __future__ import annotations
@@ -29,10 +30,17 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True
         self._head_bytes = 0
+        self._completions = 0
 
     def data_received(self, data: bytes) -> None:
+        completions = self._completions
         super().data_received(data)
-        if not self._in_head or self.transport is None or self.transport.is_closing():
+        if (
+            not self._in_head
+            or self._completions != completions
+            or self.transport is None
+            or self.transport.is_closing()
+        ):
             return
         self._head_bytes += len(data)
         if self._head_bytes > MAX_HEAD_BYTES:
@@ -40,9 +48,11 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._completions += 1
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._completions += 1
         self._in_head = True
         self._head_bytes = 0

@@ -23,6 +23,7 @@ COMMANDS = {
     "setup": "selfiam.cli.setup:setup",
     "onboard": "selfiam.cli.onboard:onboard_command",
     "offboard": "selfiam.cli.offboard:offboard",
+    "sign-in": "selfiam.cli.sign_in:sign_in",
 }
 
 

@@ -6,6 +6,8 @@ import ipaddress
 import json
 import os
 import sys
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 import click
 
@@ -21,7 +23,7 @@ def _endpoint(settings: Settings) -> str:
 
 
 def _portal(settings: Settings, account_id: str) -> str:
-    return f"{_endpoint(settings)}/portal/signin?account={account_id}"
+    return f"{settings.public_url or _endpoint(settings)}/portal/signin?account={account_id}"
 
 
 def _print_init(result: InitResult, settings: Settings, output: str) -> None:
@@ -92,6 +94,20 @@ def _proxies(ctx: click.Context, param: click.Parameter, value: str) -> list[str
     return proxies
 
 
+def _public_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An http(s) URL whose host is a name: WebAuthn refuses IP addresses as RP IDs."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return f"{parts.scheme}://{parts.netloc}"
+    raise click.BadParameter("passkeys need a host name, not an IP address (e.g. localhost)")
+
+
 @click.command()
 @database_options
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
@@ -121,6 +137,16 @@ def _proxies(ctx: click.Context, param: click.Parameter, value: str) -> list[str
     "X-Forwarded-For and X-Forwarded-Proto are trusted (the client's address for "
     "aws:SourceIp and the audit trail). Default: none, whatever $FORWARDED_ALLOW_IPS says.",
 )
+@click.option(
+    "--public-url",
+    default=None,
+    envvar="SELFIAM_PUBLIC_URL",
+    callback=_public_url,
+    metavar="URL",
+    help="The portal's public address, e.g. https://iam.example.com (or "
+    "$SELFIAM_PUBLIC_URL): its host name is the relying party of passkeys, which then "
+    "work only there. Default: the host each request names (http://localhost:PORT).",
+)
 def serve(
     data_dir: str | None,
     database_url: str | None,
@@ -130,6 +156,7 @@ def serve(
     log_level: str,
     workers: int,
     proxies: list[str],
+    public_url: str | None,
 ) -> None:
     """Serve the IAM and STS APIs."""
     import uvicorn
@@ -137,7 +164,9 @@ def serve(
     from selfiam.api.protocol import PROTOCOL
     from selfiam.app import create_app
 
-    settings = settings_from(data_dir, database_url, host=host, port=port)
+    settings = replace(
+        settings_from(data_dir, database_url, host=host, port=port), public_url=public_url
+    )
     runtime = open_runtime(settings)
     account = account_of(runtime)
     if account is None:
@@ -156,6 +185,8 @@ def serve(
             SELFIAM_DATABASE_URL=settings.database_url,
             SELFIAM_MASTER_KEY_FILE=str(settings.master_key_file),
         )
+        if public_url:
+            os.environ["SELFIAM_PUBLIC_URL"] = public_url
         runtime.engine.dispose()
         uvicorn.run(
             "selfiam.app:create_app",

@@ -78,6 +78,16 @@ CredentialReportNotReady = _error("CredentialReportNotReady", "ReportInProgress"
 
 # STS (codes and statuses from botocore's STS error shapes).
 PackedPolicyTooLarge = _error("PackedPolicyTooLarge", "PackedPolicyTooLarge", 400)
+InvalidIdentityToken = _error("InvalidIdentityToken", "InvalidIdentityToken", 400)
+ExpiredTokenException = _error("ExpiredTokenException", "ExpiredTokenException", 400)
+IDPRejectedClaim = _error("IDPRejectedClaim", "IDPRejectedClaim", 403)
+IDPCommunicationError = _error("IDPCommunicationError", "IDPCommunicationError", 400)
+InvalidAuthorizationMessage = _error(
+    "InvalidAuthorizationMessage", "InvalidAuthorizationMessageException", 400
+)
+
+# Service-linked roles (IAM's error shape).
+UnmodifiableEntity = _error("UnmodifiableEntity", "UnmodifiableEntity", 400)
 
 ServiceFailure = _error("ServiceFailure", "ServiceFailure", 500, sender=False)
 InternalFailure = _error("InternalFailure", "InternalFailure", 500, sender=False)

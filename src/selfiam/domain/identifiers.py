@@ -33,6 +33,7 @@ USER_PREFIX = "AIDA"
 GROUP_PREFIX = "AGPA"
 POLICY_PREFIX = "ANPA"
 ROLE_PREFIX = "AROA"
+INSTANCE_PROFILE_PREFIX = "AIPA"
 SERVER_CERTIFICATE_PREFIX = "ASCA"
 SSH_KEY_PREFIX = "APKA"
 ACCESS_KEY_PREFIX = "AKIA"
@@ -71,6 +72,11 @@ def new_policy_id() -> str:
 def new_role_id() -> str:
     """A role's unique id, ``AROA`` + 17 characters."""
     return _prefixed(ROLE_PREFIX, UNIQUE_ID_LENGTH)
+
+
+def new_instance_profile_id() -> str:
+    """An instance profile's unique id, ``AIPA`` + 17 characters."""
+    return _prefixed(INSTANCE_PROFILE_PREFIX, UNIQUE_ID_LENGTH)
 
 
 def new_server_certificate_id() -> str:

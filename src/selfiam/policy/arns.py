@@ -8,9 +8,9 @@ with the values substituted, the resource part must *equal* that text, and the A
 first five fields must match the pattern's, which does not depend on the request.
 
 * Literal first five fields: the ARN must equal prefix + text (one comparison).
-* Otherwise: the ARN must end with the text, and what comes before it must match the
-  precompiled regex of the first five fields, each colon included (`[^:]*` for `*`), so
-  the text is exactly the resource part.
+* Otherwise: the ARN must end with the text, and what comes before it must be five fields
+  and their colons, each field matching the pattern's (`globs`, so a `*` there spans no
+  colon), so that the text is exactly the resource part.
 
 Any other case -- a variable missing from the request, empty or multivalued, so that its
 default or "no value" applies -- takes the general path (`ResourcePattern._general`), which
@@ -19,7 +19,6 @@ also reports missing keys. Both give the same answer; tests/policy/test_arns.py 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -35,19 +34,26 @@ class Head(NamedTuple):
     * `literal`: the head is this text;
     * else `prefix` and `suffix` (with `run`): literal fields, around one run of `*` fields
       that may hold anything but a colon, so that the head has five colons in all;
-    * else `fullmatch`, the head's regex.
+    * else `fields`, a matcher for each field.
     """
 
     literal: str | None
     prefix: str
     suffix: str
-    fullmatch: Callable[[str, int, int], object] | None
+    fields: tuple[Callable[[str], bool], ...] | None
 
     def test(self, arn: str, end: int) -> bool:
         if self.literal is not None:
             return arn[:end] == self.literal
-        if self.fullmatch is not None:
-            return self.fullmatch(arn, 0, end) is not None
+        if self.fields is not None:
+            if end < 0:
+                return False
+            parts = arn[:end].split(":", 5)
+            return (
+                len(parts) == 6
+                and not parts[5]
+                and all(match(part) for match, part in zip(self.fields, parts, strict=False))
+            )
         return _run_test(arn, end, self.prefix, self.suffix)
 
 
@@ -60,9 +66,9 @@ def _run_test(arn: str, end: int, prefix: str, suffix: str) -> bool:
     )
 
 
-def head_of(fields: Sequence[str | None] | None, regex: str) -> Head:
+def head_of(fields: Sequence[str | None] | None, matchers: Sequence[Callable[[str], bool]]) -> Head:
     """The Head of a pattern: `fields` holds each head field's literal text, or None for a
-    `*` field, when every field is one of those (else None); `regex` matches the fields."""
+    `*` field, when every field is one of those (else None); `matchers` match the fields."""
     if fields is not None and len(fields) == 5:
         stars = [i for i, f in enumerate(fields) if f is None]
         if not stars:
@@ -71,7 +77,7 @@ def head_of(fields: Sequence[str | None] | None, regex: str) -> Head:
             prefix = "".join(f"{f}:" for f in fields[: stars[0]])
             suffix = ":" + "".join(f"{f}:" for f in fields[stars[-1] + 1 :])
             return Head(None, prefix, suffix, None)
-    return Head(None, "", "", re.compile(regex, re.DOTALL).fullmatch)
+    return Head(None, "", "", tuple(matchers))
 
 
 def variable_matcher(
@@ -100,7 +106,7 @@ def variable_matcher(
                 return resource == start + values[0] + after
 
             return literal_one
-        if head.fullmatch is None:
+        if head.fields is None:
             # The ARN must be prefix + (the `*` fields) + suffix + text, with five colons
             # before the text; the suffix is tested with the text.
             prefix = head.prefix

@@ -52,7 +52,10 @@ class PrincipalSpec:
     `aws` keeps the values as written (for display); the frozensets are lower-cased for lookup:
     `accounts` holds account ids named as "123456789012" or "arn:aws:iam::123456789012:root",
     `arns` the other AWS principal ARNs, `role_names` (account, role name) for role ARNs, since
-    a role ARN in a resource-based policy matches every session of that role.
+    a role ARN in a resource-based policy matches every session of that role. `unique_ids`
+    holds user (``AIDA…``) and role (``AROA…``) unique ids: IAM stores a trust policy's user
+    and role ARNs as their ids, so that a principal deleted and created again under the
+    same name is not the one the policy trusted.
     """
 
     wildcard: bool = False
@@ -64,11 +67,20 @@ class PrincipalSpec:
     arns: frozenset[str] = frozenset()
     role_names: frozenset[tuple[str, str]] = frozenset()
     others: frozenset[str] = frozenset()  # Service, Federated and CanonicalUser values
+    unique_ids: frozenset[str] = frozenset()
 
-    def match(self, principal_arn: str | None, principal_account: str | None) -> int:
-        """How directly this spec names the caller: one of the PRINCIPAL_* constants."""
+    def match(
+        self,
+        principal_arn: str | None,
+        principal_account: str | None,
+        principal_id: str | None = None,
+    ) -> int:
+        """How directly this spec names the caller: one of the PRINCIPAL_* constants.
+        ``principal_id`` is the caller's user id, or its role's id for a role session."""
         if self.wildcard:
             return PRINCIPAL_DIRECT
+        if principal_id is not None and principal_id in self.unique_ids:
+            return PRINCIPAL_ROLE if principal_id.startswith("AROA") else PRINCIPAL_DIRECT
         if principal_arn is None:
             return PRINCIPAL_NO_MATCH
         arn = principal_arn.lower()

@@ -51,6 +51,8 @@ _STATEMENT_ELEMENTS = frozenset(
 )
 _SID_RE = re.compile(r"[0-9A-Za-z]*")
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
+#: A user's or role's unique id, the form IAM stores a trust policy's user and role ARNs in.
+UNIQUE_ID_RE = re.compile(r"(AIDA|AROA)[A-Z0-9]{12,124}")
 _PRINCIPAL_ARN_RE = re.compile(
     r"arn:(aws|aws-cn|aws-us-gov):(iam|sts)::([0-9]{12}):"
     r"(root|user/[^*?]+|role/[^*?]+|assumed-role/[^*?/]+/[^*?]+|federated-user/[^*?]+)"
@@ -126,6 +128,7 @@ def _principal(value: Any, where: str) -> PrincipalSpec:
     arns: set[str] = set()
     roles: set[tuple[str, str]] = set()
     others: set[str] = set()
+    unique_ids: set[str] = set()
     for ptype, raw in value.items():
         if ptype not in by_type:
             raise _invalid_principal(ptype, raw, where)
@@ -148,6 +151,8 @@ def _principal(value: Any, where: str) -> PrincipalSpec:
                 wildcard = True
             elif _ACCOUNT_RE.fullmatch(item):
                 accounts.add(item)
+            elif UNIQUE_ID_RE.fullmatch(item):
+                unique_ids.add(item)
             else:
                 m = _PRINCIPAL_ARN_RE.fullmatch(item)
                 if m is None or (m.group(2) == "sts") != m.group(4).startswith(
@@ -171,6 +176,7 @@ def _principal(value: Any, where: str) -> PrincipalSpec:
         arns=frozenset(arns),
         role_names=frozenset(roles),
         others=frozenset(others),
+        unique_ids=frozenset(unique_ids),
     )
 
 

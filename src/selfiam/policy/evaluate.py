@@ -60,6 +60,9 @@ class Request:
     principal_arn: str | None = None
     principal_account: str | None = None
     resource_account: str | None = None
+    #: The caller's unique id (a user's AIDA…, a role session's role AROA…), which a
+    #: Principal naming a unique id matches.
+    principal_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,7 +191,9 @@ def applies(entry: Entry, request: Request, missing: set[str]) -> int:
     level = PRINCIPAL_DIRECT
     principal = entry.principal
     if principal is not None:
-        level = principal.match(request.principal_arn, request.principal_account)
+        level = principal.match(
+            request.principal_arn, request.principal_account, request.principal_id
+        )
         if entry.not_principal:
             level = PRINCIPAL_ACCOUNT if level == PRINCIPAL_NO_MATCH else PRINCIPAL_NO_MATCH
         if level == PRINCIPAL_NO_MATCH:

@@ -1,168 +1,53 @@
-"""Wildcard matching for Action, Resource and the String/ARN condition operators.
+"""Action, Resource and StringLike-style patterns, compiled once and cached.
 
-Patterns are compiled once and cached: `compile_glob` and `compile_arn_glob`
-take an *escaped glob* (see `variables`): `*` matches any run of characters,
-`?` exactly one, and a backslash makes the next character literal (that is how
-substituted policy-variable values and `${*}` stay literal). Simple shapes are
-compiled to plain string operations instead of regexes: equality, prefix,
-suffix, substring.
-
-ARNs (AWS, "Condition operators", ARN operators, and "IAM JSON policy
-elements: Resource"): the six colon-separated fields
-`arn:partition:service:region:account:resource` are matched separately, so a
-wildcard in the first five never crosses a colon; the sixth field, the
-resource, may itself contain colons and slashes and a `*` there spans them.
-Matching is case-sensitive. A pattern with fewer than six fields whose last
-character is `*` ("arn:aws:s3:*") lets that `*` expand over the remaining
-fields, as AWS documents for a `*` that ends an ARN segment.
+The wildcard matching itself is `globs` (linear time, no backtracking): these classes
+validate a policy's text, turn it into an escaped glob (see `variables`) and pick the
+cheapest matcher for its shape, remembering answers where requests repeat themselves.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from functools import lru_cache
 
 from selfiam.policy.arns import ContextMatcher, head_of, variable_matcher
 from selfiam.policy.context import RequestContext
 from selfiam.policy.errors import MalformedPolicyError
+from selfiam.policy.globs import (
+    STAR,
+    Matcher,
+    always,
+    compile_arn_glob,
+    compile_glob,
+    literal_text,
+    tokens,
+)
 from selfiam.policy.variables import Template, policy_text_to_glob
 
-Matcher = Callable[[str], bool]
-
-_STAR = object()
-_ONE = object()
-_Token = str | object
-
-
-def _tokens(glob: str) -> list[_Token]:
-    """Split an escaped glob into literal strings and the wildcard markers."""
-    out: list[_Token] = []
-    buf: list[str] = []
-    i, n = 0, len(glob)
-    while i < n:
-        c = glob[i]
-        if c == "\\" and i + 1 < n:
-            buf.append(glob[i + 1])
-            i += 2
-            continue
-        if c == "*" or c == "?":
-            if buf:
-                out.append("".join(buf))
-                buf = []
-            if c == "?":
-                out.append(_ONE)
-            elif not out or out[-1] is not _STAR:  # "**" is one "*"
-                out.append(_STAR)
-        else:
-            buf.append(c)
-        i += 1
-    if buf:
-        out.append("".join(buf))
-    return out
-
-
-def _always(_: str) -> bool:
-    return True
-
-
-def _never(_: str) -> bool:
-    return False
-
-
-@lru_cache(maxsize=8192)
-def compile_glob(glob: str, ignore_case: bool = False) -> Matcher:
-    """A predicate testing a whole string against an escaped glob (cached)."""
-    tokens = _tokens(glob)
-    if ignore_case:
-        tokens = [t.lower() if isinstance(t, str) else t for t in tokens]
-    fold: Callable[[str], str] | None = str.lower if ignore_case else None
-    base: Matcher
-    shape = tuple(t if t is _STAR or t is _ONE else "L" for t in tokens)
-    lits = [t for t in tokens if isinstance(t, str)]
-    if shape == ():
-        base = "".__eq__
-    elif shape == ("L",):
-        base = lits[0].__eq__
-    elif shape == (_STAR,):
-        return _always
-    elif shape == ("L", _STAR):
-        prefix = lits[0]
-        base = lambda s: s.startswith(prefix)  # noqa: E731
-    elif shape == (_STAR, "L"):
-        suffix = lits[0]
-        base = lambda s: s.endswith(suffix)  # noqa: E731
-    elif shape == (_STAR, "L", _STAR):
-        infix = lits[0]
-        base = lambda s: infix in s  # noqa: E731
-    else:
-        regex = "".join(
-            ".*" if t is _STAR else "." if t is _ONE else re.escape(str(t)) for t in tokens
-        )
-        fullmatch = re.compile(regex, re.DOTALL).fullmatch
-        base = lambda s: fullmatch(s) is not None  # noqa: E731
-    if fold is None:
-        return base
-    return lambda s: base(s.lower())
-
-
-def glob_is_literal(glob: str) -> bool:
-    return all(isinstance(t, str) for t in _tokens(glob))
+__all__ = [
+    "ActionPattern",
+    "Matcher",
+    "ResourcePattern",
+    "StringPattern",
+    "action_pattern",
+    "compile_arn_glob",
+    "compile_glob",
+    "resource_pattern",
+]
 
 
 def _literal_or_star(globs: list[str]) -> list[str | None] | None:
     """Each glob's literal text, or None for a lone `*`; None if some glob is neither."""
     out: list[str | None] = []
     for glob in globs:
-        tokens = _tokens(glob)
-        if tokens == [_STAR]:
+        if tokens(glob) == [STAR]:
             out.append(None)
-        elif all(isinstance(t, str) for t in tokens):
-            out.append("".join(t for t in tokens if isinstance(t, str)))
-        else:
+            continue
+        text = literal_text(glob)
+        if text is None:
             return None
+        out.append(text)
     return out
-
-
-def _ends_with_star(glob: str) -> bool:
-    tokens = _tokens(glob)
-    return bool(tokens) and tokens[-1] is _STAR
-
-
-@lru_cache(maxsize=8192)
-def compile_arn_glob(glob: str) -> Matcher:
-    """A predicate testing an ARN against an escaped-glob ARN pattern, field by field."""
-    if glob == "*":
-        return _always
-    fields = glob.split(":", 5)
-    count = len(fields)
-    if count < 6 and not _ends_with_star(fields[-1]):
-        return _never  # not an ARN pattern: it can match no ARN
-    head = fields[:-1]
-    last = compile_glob(fields[-1])
-    if all(glob_is_literal(f) for f in head):
-        # Literal partition/service/region/account: one prefix test, then the rest.
-        prefix = ":".join("".join(t for t in _tokens(f) if isinstance(t, str)) for f in head)
-        prefix += ":"
-        size = len(prefix)
-        return lambda arn: arn.startswith(prefix) and last(arn[size:])
-    # Some of the first fields have wildcards: one regex, whose wildcards in those
-    # fields cannot cross a colon while the last field's can.
-    regex = ":".join(_field_regex(f, i == count - 1) for i, f in enumerate(fields))
-    fullmatch = re.compile(regex, re.DOTALL).fullmatch
-    return lambda arn: fullmatch(arn) is not None
-
-
-def _field_regex(field: str, last_field: bool) -> str:
-    """The regex of one ARN field's escaped glob; only the last field's `*` spans colons."""
-    return "".join(
-        (".*" if last_field else "[^:]*")
-        if t is _STAR
-        else ("." if last_field else "[^:]")
-        if t is _ONE
-        else re.escape(str(t))
-        for t in _tokens(field)
-    )
 
 
 _MEMO_LIMIT = 4096
@@ -228,7 +113,7 @@ class ActionPattern:
             self.service: str = "*"
             self.is_wildcard = True
             self._lowered = "*"
-            self._match: Matcher = _always
+            self._match: Matcher = always
             return
         service, sep, name = text.partition(":")
         if not sep:
@@ -283,7 +168,7 @@ class ResourcePattern:
         #: `matches` itself, or a faster function with its signature and answers.
         self.match: ContextMatcher = self._general
         if text == "*":
-            self._match: Matcher | None = _always
+            self._match: Matcher | None = always
             return
         fields = text.split(":", 5)
         if fields[0] != "arn" or len(fields) < 2:
@@ -305,9 +190,9 @@ class ResourcePattern:
         # The common shape: literal text around variables (see `arns`).
         pieces = template.literal_pieces()
         if pieces is not None:
-            regex = "".join(f"{_field_regex(f, False)}:" for f in head)
+            matchers = [compile_glob(f) for f in head]
             known = _literal_or_star(head)
-            self.match = variable_matcher(head_of(known, regex), *pieces, self._general)
+            self.match = variable_matcher(head_of(known, matchers), *pieces, self._general)
 
     @property
     def static_match(self) -> Matcher | None:

@@ -66,7 +66,7 @@ def path_name(view: View, limit: int = 128) -> str:
 
 
 def page_of(kind: str, name: str) -> str:
-    """The admin page of a user or group (``kind``: "users" or "groups")."""
+    """The admin page of a user, group or role (``kind``: "users", "groups", "roles")."""
     return f"/admin/{kind}/{quote(name, safe='')}"
 
 
@@ -198,9 +198,14 @@ def user_credential(view: View) -> Response:
 
 
 def _routes() -> list[Route]:
-    from selfiam.portal import admin_account, admin_policies
+    from selfiam.portal import admin_account, admin_policies, admin_roles
 
-    return [*pages.routes, *admin_policies.pages.routes, *admin_account.pages.routes]
+    return [
+        *pages.routes,
+        *admin_policies.pages.routes,
+        *admin_roles.pages.routes,
+        *admin_account.pages.routes,
+    ]
 
 
 routes: list[Route] = _routes()

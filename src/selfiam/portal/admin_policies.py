@@ -1,5 +1,5 @@
 """Admin pages for policies: attach and detach managed policies, edit inline policies
-(of users and of groups), and the groups' own pages.
+(of users, groups and roles), and the groups' own pages.
 
 An inline policy the engine refuses (MalformedPolicyDocument, a size limit) is
 shown again in its editor with the engine's message next to the textarea, so
@@ -77,6 +77,17 @@ GROUP = Owner(
     "GetGroupPolicy",
     "DeleteGroupPolicy",
     128,
+)
+ROLE = Owner(
+    "roles",
+    "role",
+    "RoleName",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "PutRolePolicy",
+    "GetRolePolicy",
+    "DeleteRolePolicy",
+    64,
 )
 
 
@@ -160,7 +171,7 @@ def _remove(owner: Owner) -> Any:
     return remove
 
 
-for _owner in (USER, GROUP):
+for _owner in (USER, GROUP, ROLE):
     _base = f"/admin/{_owner.kind}/{{name}}"
     pages.post(f"{_base}/policies")(_attachment(_owner))
     pages.get(f"{_base}/inline")(_editor(_owner))

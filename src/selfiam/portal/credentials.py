@@ -83,14 +83,15 @@ def _ssh_keys(view: View) -> dict[str, Any]:
 def _mfa(view: View) -> dict[str, Any]:
     devices = view.invoke("ListMFADevices", UserName=view.member.user_name)["MFADevices"]
     enrolment = None
-    pending = pending_mfa(view.runtime, view.member) if not devices else None
+    virtual = any(":mfa/" in device["SerialNumber"] for device in devices)
+    pending = pending_mfa(view.runtime, view.member) if not virtual else None
     if pending is not None:
         serial, seed = pending
         label = view.member.account_id
         uri = totp.provisioning_uri(seed, view.member.user_name, label)
         qr = segno.make(uri, error="m").svg_inline(scale=5, border=4, light="#fff")
         enrolment = {"serial": serial, "seed": seed, "qr": Markup(qr)}
-    return {"items": devices, "enrolment": enrolment}
+    return {"items": devices, "enrolment": enrolment, "virtual": virtual}
 
 
 def credentials_page(view: View, *, status: int = 200, **context: Any) -> Response:

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from selfiam.domain.errors import AccessDenied, AwsError, NoSuchEntity
 from selfiam.domain.password_rules import AWS_DEFAULT_POLICY, SYMBOL_LIST
+from selfiam.portal.passkeys import mfa_choices, mfa_step
 from selfiam.portal.web import STAGE_HOME, Pages, View, done_messages
 from selfiam.service.portal_sessions import end_session, password_changed
 from selfiam.service.portal_signin import SignInRefused, complete_mfa, sign_in
@@ -66,24 +67,22 @@ def signin_submit(view: View) -> Response:
 
 @pages.get("/signin/mfa", stages=("mfa",))
 def mfa_form(view: View) -> Response:
-    return view.render("signin_mfa.html")
+    return view.render("signin_mfa.html", **mfa_choices(view))
 
 
 @pages.post("/signin/mfa", stages=("mfa",))
 def mfa_submit(view: View) -> Response:
-    try:
-        signed = complete_mfa(
+    return mfa_step(
+        view,
+        lambda: complete_mfa(
             view.runtime,
             view.portal.config,
             view.member,
             view.field("code"),
             view.runtime.clock(),
             source_ip=_client(view),
-        )
-    except SignInRefused as refused:
-        return view.render("signin_mfa.html", status=401, error=str(refused))
-    view.set_session_token = signed.token
-    return view.redirect(STAGE_HOME[signed.session.stage])
+        ),
+    )
 
 
 @pages.post("/signout", stages=ANY_STAGE)

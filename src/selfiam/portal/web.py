@@ -67,10 +67,14 @@ MAX_FORM_FIELD = 16 * 1024
 ACTIVE = ("active",)
 #: Where a session of each stage belongs when it asks for a page it may not see.
 STAGE_HOME = {"mfa": "/signin/mfa", "password": "/password", "active": "/"}
+#: Pages of the member's own credentials: while they wear a role, these send them to the
+#: role's page (and its "Back to USER" button) instead of acting as the role.
+OWN_IDENTITY_PAGES = ("/credentials", "/password")
+ROLE_HOME = "/role"
 
 SECURITY_HEADERS = {
     "content-security-policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "x-frame-options": "DENY",
@@ -172,9 +176,12 @@ class View:
             user_agent=self.request.headers.get("user-agent", "")[:1024],
         )
 
-    def invoke(self, operation: str, service: str = "iam", **params: Any) -> dict[str, Any]:
-        """Run an IAM (or STS) operation as the signed-in member; AwsError as AWS says."""
-        caller = self.member.caller()
+    def invoke(
+        self, operation: str, service: str = "iam", *, as_member: bool = False, **params: Any
+    ) -> dict[str, Any]:
+        """Run an IAM (or STS) operation as the signed-in member — or as the role session
+        they switched to, unless ``as_member`` — AwsError as AWS says."""
+        caller = self.member.caller() if as_member else self.member.acting_caller()
         clean = {k: v for k, v in params.items() if v is not None}
         return self.runtime.invoke(service, operation, clean, caller, self.info())
 
@@ -183,7 +190,7 @@ class View:
         button that needs more than one operation never leaves a half-done change."""
         from selfiam.service.together import invoke_together
 
-        caller = self.member.caller()
+        caller = self.member.acting_caller()
         clean = [
             ("iam", op, {k: v for k, v in params.items() if v is not None}) for op, params in steps
         ]
@@ -289,6 +296,8 @@ def _dispatch(
         else:
             response = view.redirect(STAGE_HOME[session.stage])
         return _finish(view, response)
+    if session is not None and session.role is not None and _own_identity(request):
+        return _finish(view, view.redirect(ROLE_HOME, done="own-identity-only"))
     if request.method == "POST" and csrf and not _csrf_ok(view):
         response = view.render(
             "error.html",
@@ -310,6 +319,11 @@ def _dispatch(
             code="InternalFailure",
         )
     return _finish(view, response)
+
+
+def _own_identity(request: Request) -> bool:
+    path = request.url.path[len(str(request.scope.get("root_path", ""))) :]
+    return any(path == p or path.startswith(p + "/") for p in OWN_IDENTITY_PAGES)
 
 
 def _csrf_ok(view: View) -> bool:

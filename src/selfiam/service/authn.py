@@ -11,7 +11,8 @@ against its stored SHA-256 in constant time, and the expiry against the clock
 on every request: neither is cached away. A deleted user's sessions go with
 the user's row (FK cascade) and the version bump, at once. Role sessions
 (AssumeRole) are loaded by :mod:`selfiam.service.role_sessions` and end the same
-way with their role or with the user who started them.
+way with their role or with the user who started them; federated users
+(GetFederationToken) by :mod:`selfiam.service.federation_sessions`.
 
 Every cache here is bounded (DESIGN rule 8) and filled only once a request's
 signature has been verified: ``authenticate`` derives the scope's signing key,
@@ -41,6 +42,7 @@ from selfiam.domain.errors import ExpiredToken, InvalidClientTokenId
 from selfiam.domain.identifiers import TEMPORARY_ACCESS_KEY_PREFIX
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller
+from selfiam.service.federation_sessions import load_federation_session
 from selfiam.service.principals import load_user_tags
 from selfiam.service.role_sessions import load_role_session
 from selfiam.store import tables as t
@@ -223,6 +225,8 @@ class CredentialCache:
 
     def _load_role_session(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
         loaded = load_role_session(conn, self._box, access_key_id)
+        if loaded is None:
+            loaded = load_federation_session(conn, self._box, access_key_id)
         if loaded is None:
             raise InvalidClientTokenId(INVALID_TOKEN)
         return _KeyEntry(

@@ -7,23 +7,47 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from selfiam.policy import Evaluation, Policy, PolicySet, Request, RequestContext, evaluate
-from selfiam.service.principals import PrincipalPolicies
 
 if TYPE_CHECKING:
     from selfiam.service.caller import Caller, RequestInfo
     from selfiam.service.context import OperationContext
 
 
+#: Which kind of policy an explicit deny is reported in, by the kinds of the denying
+#: statements, first match wins (AWS names one kind only).
+_DENY_KINDS = (
+    (
+        frozenset({"MANAGED", "INLINE_USER", "INLINE_GROUP", "INLINE_ROLE"}),
+        "an identity-based policy",
+    ),
+    (frozenset({"BOUNDARY"}), "a permissions boundary"),
+    (frozenset({"SESSION"}), "a session policy"),
+    (frozenset({"RESOURCE", "TRUST"}), "a resource-based policy"),
+)
+IDENTITY = "identity-based policy"
+BOUNDARY = "permissions boundary"
+SESSION = "session policy"
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """``implicit_by`` names the kind of policy that failed to allow an implicit deny
+    ("identity-based policy", "permissions boundary", "session policy")."""
+
     caller_arn: str
     action: str
     resource: str
     evaluation: Evaluation
-    denied_by_boundary: bool = False
+    implicit_by: str = IDENTITY
+    #: AWS's own wording where it differs (AssumeRoleWithWebIdentity names no caller).
+    message: str | None = None
 
     def denial_message(self) -> str:
-        """AWS's AccessDenied wording for IAM; STS's gives no reason."""
+        """AWS's AccessDenied wording for IAM ("Troubleshoot access denied error
+        messages": "with an explicit deny in a TYPE policy", "because no TYPE policy
+        allows the ACTION action"); STS's gives no reason."""
+        if self.message is not None:
+            return self.message
         head = (
             f"User: {self.caller_arn} is not authorized to perform: {self.action} "
             f"on resource: {self.resource}"
@@ -31,18 +55,29 @@ class Decision:
         if self.action.startswith("sts:"):
             return head
         if self.evaluation.decision == "explicitDeny":
-            kinds = {m.policy_kind.name for m in self.evaluation.matched_statements}
-            where = (
-                "a permissions boundary" if kinds == {"BOUNDARY"} else "an identity-based policy"
+            kinds = {
+                m.policy_kind.name for m in self.evaluation.matched_statements if m.effect == "Deny"
+            }
+            where = next(
+                (name for group, name in _DENY_KINDS if kinds & group), "an identity-based policy"
             )
             return f"{head} with an explicit deny in {where}"
-        if self.denied_by_boundary:
-            return f"{head} because no permissions boundary allows the {self.action} action"
-        return f"{head} because no identity-based policy allows the {self.action} action"
+        return f"{head} because no {self.implicit_by} allows the {self.action} action"
 
 
-_NO_POLICIES = PrincipalPolicies(PolicySet(()))
 _ALLOWED_AS_ROOT = Evaluation(decision="allowed", matched_statements=(), missing_context_keys=())
+_NOT_ALLOWED = Evaluation(decision="implicitDeny", matched_statements=(), missing_context_keys=())
+#: GetFederationToken's credentials "cannot call any IAM operations using the AWS CLI or
+#: the AWS API" nor "any AWS STS operations except GetCallerIdentity" (STS API Reference),
+#: whatever the policies say; other services' actions (``verify``) are evaluated.
+_NOT_FOR_FEDERATED_USERS = frozenset({"iam", "sts"})
+
+
+def request_tag_context(tags: Mapping[str, str]) -> dict[str, str | Sequence[str]]:
+    """The keys a request's tags add to its context: ``aws:RequestTag/KEY``, ``aws:TagKeys``."""
+    values: dict[str, str | Sequence[str]] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    values["aws:TagKeys"] = list(tags)
+    return values
 
 
 def request_context(
@@ -91,9 +126,7 @@ def request_context(
         for key, value in resource_tags.items():
             values[f"aws:ResourceTag/{key}"] = value
     if request_tags is not None:
-        for key, value in request_tags.items():
-            values[f"aws:RequestTag/{key}"] = value
-        values["aws:TagKeys"] = list(request_tags)
+        values.update(request_tag_context(request_tags))
     if extra_context:
         values.update(extra_context)
     return RequestContext(values)
@@ -115,9 +148,10 @@ def decide(
     if caller.is_root:
         return Decision(caller.arn, action, resource, _ALLOWED_AS_ROOT)
     if caller.anonymous:
-        principal = _NO_POLICIES  # a federated principal: only a resource policy can allow
-    else:
-        principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.policy_version)
+        return Decision(caller.arn, action, resource, _NOT_ALLOWED)
+    if caller.is_federated and action.partition(":")[0] in _NOT_FOR_FEDERATED_USERS:
+        return Decision(caller.arn, action, resource, _NOT_ALLOWED)
+    principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.policy_version)
     context = request_context(
         caller,
         ctx.info,
@@ -132,6 +166,7 @@ def decide(
         principal_arn=caller.arn,
         principal_account=caller.account_id,
         resource_account=caller.account_id,
+        principal_id=caller.role_id or caller.user_id,
     )
     session = caller.session_policies if caller.session_policies is not None else principal.session
     evaluation = evaluate(
@@ -141,7 +176,55 @@ def decide(
         session=session,
         resource_policy=resource_policy,
     )
-    by_boundary = False
-    if evaluation.decision == "implicitDeny" and principal.boundary is not None:
-        by_boundary = evaluate(request, principal.identity).decision == "allowed"
-    return Decision(caller.arn, action, resource, evaluation, by_boundary)
+    implicit_by = IDENTITY
+    if evaluation.decision == "implicitDeny" and not action.startswith("sts:"):
+        implicit_by = _failed_to_allow(request, principal.identity, principal.boundary, session)
+    return Decision(caller.arn, action, resource, evaluation, implicit_by)
+
+
+def _failed_to_allow(
+    request: Request, identity: PolicySet, boundary: PolicySet | None, session: PolicySet | None
+) -> str:
+    """The kind of policy an implicit deny is reported against: the identity-based
+    policies if they do not allow, else the boundary if it does not, else the session
+    policies (AWS names one kind)."""
+    if (boundary is None and session is None) or not evaluate(request, identity).allowed:
+        return IDENTITY
+    if boundary is not None and not evaluate(request, identity, boundary=boundary).allowed:
+        return BOUNDARY
+    return SESSION if session is not None else IDENTITY
+
+
+def decide_federated(
+    info: RequestInfo,
+    principal_arn: str,
+    account_id: str,
+    action: str,
+    resource: str,
+    trust: Policy,
+    context: Mapping[str, str | Sequence[str]],
+    denial: str | None,
+) -> Decision:
+    """A federated principal (an identity provider's ARN) against a role's trust policy:
+    it has no identity-based policies, so only a statement naming it can allow."""
+    now = info.now
+    values: dict[str, str | Sequence[str]] = {
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:SourceIp": info.source_ip,
+        "aws:SecureTransport": "true" if info.secure_transport else "false",
+        "aws:RequestedRegion": info.region,
+    }
+    if info.user_agent:
+        values["aws:UserAgent"] = info.user_agent
+    values.update(context)
+    request = Request(
+        action=action,
+        resource=resource,
+        context=RequestContext(values),
+        principal_arn=principal_arn,
+        principal_account=account_id,
+        resource_account=account_id,
+    )
+    evaluation = evaluate(request, (), resource_policy=trust)
+    return Decision(principal_arn, action, resource, evaluation, message=denial)

@@ -23,6 +23,11 @@ class Caller:
     (``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``), ``role_arn`` the role's own,
     ``origin_user_id`` the IAM user who started it (directly or through a chain of
     roles), and ``session_policies`` what the Policy/PolicyArns parameters narrowed it to.
+
+    A federated user (GetFederationToken) has neither: ``federated_name`` is its name,
+    ``arn`` ``arn:aws:sts::ACCOUNT:federated-user/NAME``, ``origin_user_id`` the IAM user
+    whose policies it is limited to, and ``session_policies`` (never None: without a
+    session policy it may do nothing) the other limit.
     """
 
     account_id: str
@@ -42,13 +47,23 @@ class Caller:
     origin_user_id: str | None = None
     token_issued_at: datetime | None = None
     session_policies: PolicySet | None = None
-    #: An unsigned federation request (AssumeRoleWithSAML): no identity-based policies;
-    #: ``arn`` is the identity provider's once its token is verified.
+    federated_name: str | None = None
+    #: An unsigned request (AssumeRoleWithWebIdentity, AssumeRoleWithSAML): no principal,
+    #: no permission.
     anonymous: bool = False
 
     @property
     def is_root(self) -> bool:
-        return self.user_id is None and self.role_id is None and not self.anonymous
+        return (
+            self.user_id is None
+            and self.role_id is None
+            and self.federated_name is None
+            and not self.anonymous
+        )
+
+    @property
+    def is_federated(self) -> bool:
+        return self.federated_name is not None
 
     @property
     def is_role_session(self) -> bool:
@@ -60,14 +75,18 @@ class Caller:
             return "AssumedRole"
         if self.anonymous:
             return "Anonymous"
+        if self.federated_name is not None:
+            return "FederatedUser"
         return "Account" if self.is_root else "User"
 
     @property
     def unique_id(self) -> str:
-        """``aws:userid`` and GetCallerIdentity's UserId: AIDA…, AROA…:SESSION, or the
-        account id for the root."""
+        """``aws:userid`` and GetCallerIdentity's UserId: AIDA…, AROA…:SESSION,
+        ACCOUNT:NAME for a federated user, or the account id for the root."""
         if self.role_id is not None:
             return f"{self.role_id}:{self.session_name}"
+        if self.federated_name is not None:
+            return f"{self.account_id}:{self.federated_name}"
         return self.user_id or self.account_id
 
     @property
@@ -80,9 +99,10 @@ class Caller:
         return self.session_token_id is not None
 
     @staticmethod
-    def unsigned(account_id: str) -> Caller:
-        """The caller of an unsigned request, before its token names a principal."""
-        return Caller(account_id=account_id, arn="anonymous", anonymous=True)
+    def unsigned() -> Caller:
+        """The caller of an unsigned request: the operation establishes who it is (a web
+        identity token, a SAML response) and never authorizes as this caller."""
+        return Caller(account_id="", arn="anonymous", anonymous=True)
 
     @staticmethod
     def root(account_id: str) -> Caller:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import AccessDenied
 from selfiam.policy import Evaluation, Policy
-from selfiam.service.authz import Decision, decide
+from selfiam.service.authz import Decision, decide, decide_federated
 from selfiam.service.caller import Caller, RequestInfo
 
 if TYPE_CHECKING:
@@ -42,6 +42,9 @@ class OperationContext:
     #: The audit trail's error code when it must differ from the one the caller is
     #: told (an attempt refused by a throttle looks like a wrong secret to the caller).
     audit_error_code: str | None = None
+    #: (account, provider ARN) once ``authorize_federated`` has been asked: the principal
+    #: an unsigned request acts as, and what its audit record names.
+    federated_principal: tuple[str, str] | None = None
     _decisions: list[Decision] = field(default_factory=list)
 
     @property
@@ -71,14 +74,46 @@ class OperationContext:
         )
         self._record(decision)
 
-    def refuse(self, resource: str, *, action: str | None = None) -> NoReturn:
+    def authorize_federated(
+        self,
+        resource: str,
+        *,
+        principal_arn: str,
+        account_id: str,
+        trust: Policy,
+        context: Mapping[str, str | Sequence[str]],
+        denial: str | None,
+        action: str | None = None,
+    ) -> None:
+        """As ``authorize``, for a principal that is an identity provider (a web identity
+        token's issuer, a SAML provider) rather than the caller; AccessDenied says
+        ``denial`` (None: "User: PROVIDER is not authorized to perform: ...")."""
+        self.federated_principal = (account_id, principal_arn)
+        self._record(
+            decide_federated(
+                self.info,
+                principal_arn,
+                account_id,
+                action or self.action,
+                resource,
+                trust,
+                context,
+                denial,
+            )
+        )
+
+    def refuse(
+        self, resource: str, *, action: str | None = None, message: str | None = None
+    ) -> NoReturn:
         """Deny without asking the engine: a resource with no policy that could allow
         (AssumeRole of a role that does not exist: AWS answers AccessDenied, not
         NoSuchEntity, so that existence is not revealed)."""
         nothing = Evaluation(
             decision="implicitDeny", matched_statements=(), missing_context_keys=()
         )
-        decision = Decision(self.caller.arn, action or self.action, resource, nothing)
+        decision = Decision(
+            self.caller.arn, action or self.action, resource, nothing, message=message
+        )
         self._record(decision)
         raise AccessDenied(decision.denial_message())  # _record raised already
 

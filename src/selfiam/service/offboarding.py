@@ -40,6 +40,7 @@ from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.passkeys import forget_passkey
 from selfiam.service.registry import operation
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
@@ -89,6 +90,7 @@ class OffboardingPlan:
     sts_sessions: tuple[Session, ...]  # unexpired temporary credentials, of roles too
     portal_sessions: int
     tags: tuple[tuple[str, str], ...]
+    passkeys: tuple[str, ...] = ()  # serial numbers (u2f ARNs): removed
 
     def sections(self) -> list[tuple[str, list[str]]]:
         """The plan as headings and lines, for the CLI and the portal (empty ones left out)."""
@@ -103,6 +105,7 @@ class OffboardingPlan:
             ("Signing certificates", creds(self.signing_certificates)),
             ("SSH public keys", creds(self.ssh_public_keys)),
             ("MFA devices (deactivated and deleted)", list(self.mfa_devices)),
+            ("Passkeys and security keys (removed)", list(self.passkeys)),
             ("Console password (login profile)", ["yes"] if self.login_profile else []),
             ("Inline policies", list(self.inline_policies)),
             ("Attached managed policies", list(self.attached_policies)),
@@ -218,6 +221,11 @@ def _collect(ctx: OperationContext, user: Row[Any]) -> OffboardingPlan:
     inline = conn.execute(
         select(ip.c.name).where(ip.c.owner_type == "user", ip.c.owner_id == uid).order_by(ip.c.name)
     ).scalars()
+    passkeys = conn.execute(
+        select(t.passkeys.c.serial_number)
+        .where(t.passkeys.c.user_id == uid)
+        .order_by(t.passkeys.c.serial_number)
+    ).scalars()
     attached = conn.execute(
         select(mp.c.arn)
         .select_from(upa.join(mp, mp.c.policy_id == upa.c.policy_id))
@@ -232,7 +240,8 @@ def _collect(ctx: OperationContext, user: Row[Any]) -> OffboardingPlan:
     ).all()
     sessions = [
         row
-        for table in (s, t.role_sessions)  # role sessions the user started, chains included
+        # role sessions the user started (chains included) and federated users it made
+        for table in (s, t.role_sessions, t.federation_sessions)
         for row in conn.execute(
             select(table.c.access_key_id, table.c.expires_at).where(
                 table.c.user_id == uid, table.c.expires_at > ctx.info.now
@@ -264,6 +273,7 @@ def _collect(ctx: OperationContext, user: Row[Any]) -> OffboardingPlan:
         sts_sessions=tuple(Session(r.access_key_id, r.expires_at) for r in sessions),
         portal_sessions=_count_portal_sessions(ctx, uid),
         tags=tuple(sorted(tags.items())),
+        passkeys=tuple(passkeys),
     )
 
 
@@ -301,6 +311,8 @@ def _authorize_parts(ctx: OperationContext, plan: OffboardingPlan) -> None:
             action="iam:DeleteVirtualMFADevice",
             resource_tags=tagging.load_tags(ctx.conn, "mfa", serial) or None,
         )
+    if plan.passkeys:
+        on_user("DeactivateMFADevice")
     if plan.login_profile:
         on_user("DeleteLoginProfile")
     if plan.inline_policies:
@@ -320,8 +332,11 @@ def _remove(ctx: OperationContext, plan: OffboardingPlan) -> None:
     conn, uid = ctx.conn, plan.user_id
     for serial in plan.mfa_devices:
         delete_owned(conn, "mfa", serial)
+    for serial in plan.passkeys:
+        forget_passkey(conn, serial)
     by_user: list[Table] = [
         t.mfa_devices,
+        t.passkeys,
         t.access_keys,
         t.signing_certificates,
         t.ssh_public_keys,
@@ -331,6 +346,7 @@ def _remove(ctx: OperationContext, plan: OffboardingPlan) -> None:
         t.group_members,
         t.sts_sessions,
         t.role_sessions,
+        t.federation_sessions,
     ]
     portal = _portal_sessions_table()
     if portal is not None:

@@ -13,6 +13,9 @@ read: it ends
 A session in stage "mfa" has checked the password and waits for the TOTP
 code; one in stage "password" may only change the password (reset required
 or expired); only "active" sessions act as the user (:meth:`PortalSession.caller`).
+An active session may wear a role session ("Switch role",
+:mod:`selfiam.service.portal_roles`): its pages then act as that role session
+(:meth:`PortalSession.acting_caller`), loaded in the same read as the session.
 
 The portal is a client of the service layer: it builds a :class:`Caller` from
 the session and calls ``Runtime.invoke`` like the API does. The Caller is
@@ -35,6 +38,7 @@ from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import user_arn
 from selfiam.service.caller import Caller
+from selfiam.service.portal_roles import worn_caller
 from selfiam.service.principals import load_user_tags
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction, transaction
@@ -50,10 +54,12 @@ _CSRF_PURPOSE = "portal-csrf"
 
 @dataclass(frozen=True, slots=True)
 class PortalConfig:
-    """How long sessions live (``selfiam serve``: SELFIAM_PORTAL_IDLE_MINUTES/MAX_HOURS)."""
+    """How long sessions live (``selfiam serve``: SELFIAM_PORTAL_IDLE_MINUTES/MAX_HOURS),
+    and the portal's public address (``--public-url``; None: the request's host)."""
 
     idle: timedelta = timedelta(minutes=30)
     lifetime: timedelta = timedelta(hours=12)
+    public_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,9 @@ class PortalSession:
     expires_at: datetime
     mfa_authenticated_at: datetime | None
     principal_tags: tuple[tuple[str, str], ...] = ()
+    #: The role session this portal session wears (Switch role), if any.
+    role: Caller | None = None
+    role_expires_at: datetime | None = None
 
     @property
     def arn(self) -> str:
@@ -88,6 +97,10 @@ class PortalSession:
             principal_tags=self.principal_tags,
             via_console=True,
         )
+
+    def acting_caller(self) -> Caller:
+        """Whom the pages act as: the worn role session, or else the member."""
+        return self.role if self.role is not None else self.caller()
 
 
 def session_id_of(token: str) -> str:
@@ -144,6 +157,7 @@ def load_session(
     with read_transaction(runtime.engine) as conn:
         row = _load_row(conn, session_id)
         tags = load_user_tags(conn, row.user_id) if row is not None else ()
+        worn = worn_caller(runtime, conn, session_id, now) if row is not None else None
     if row is None:
         return None
     if not _alive(row, now, config):
@@ -152,7 +166,7 @@ def load_session(
     if now - row.last_seen_at >= TOUCH_INTERVAL:
         with transaction(runtime.engine) as conn:
             conn.execute(ps.update().where(ps.c.session_id == session_id).values(last_seen_at=now))
-    return _session(row, tags)
+    return _session(row, tags, worn)
 
 
 def _load_row(conn: Connection, session_id: str) -> Row[Any] | None:
@@ -171,7 +185,13 @@ def _load_row(conn: Connection, session_id: str) -> Row[Any] | None:
     ).first()
 
 
-def _session(row: Row[Any], tags: tuple[tuple[str, str], ...]) -> PortalSession:
+def _session(
+    row: Row[Any],
+    tags: tuple[tuple[str, str], ...],
+    worn: tuple[Caller, datetime] | None = None,
+) -> PortalSession:
+    if row.stage != "active":
+        worn = None
     return PortalSession(
         session_id=row.session_id,
         account_id=row.account_id,
@@ -183,6 +203,8 @@ def _session(row: Row[Any], tags: tuple[tuple[str, str], ...]) -> PortalSession:
         expires_at=row.expires_at,
         mfa_authenticated_at=row.mfa_authenticated_at,
         principal_tags=tags,
+        role=worn[0] if worn else None,
+        role_expires_at=worn[1] if worn else None,
     )
 
 

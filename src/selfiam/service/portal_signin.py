@@ -16,6 +16,7 @@ codes are also counted per device (:mod:`selfiam.service.mfa_checks`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from selfiam.domain.identifiers import new_request_id
 from selfiam.service import throttle
 from selfiam.service.audit import AuditRecord
 from selfiam.service.mfa_checks import MfaRefused, check_totp
+from selfiam.service.passkeys import COUNTER_REGRESSION, PasskeyRefused
 from selfiam.service.passwords import (
     SignIn,
     audit_signin,
@@ -97,8 +99,11 @@ def _settle(runtime: Runtime, subjects: list[throttle.Subject], now: datetime, o
 
 
 def _has_mfa(conn: Connection, user_id: str) -> bool:
-    m = t.mfa_devices
-    return conn.execute(select(m.c.serial_number).where(m.c.user_id == user_id)).first() is not None
+    """A virtual MFA device or a passkey."""
+    return any(
+        conn.execute(select(table.c.serial_number).where(table.c.user_id == user_id)).first()
+        for table in (t.mfa_devices, t.passkeys)
+    )
 
 
 def sign_in(
@@ -171,57 +176,108 @@ def complete_mfa(
 ) -> SignedIn:
     """The second step: a code from the user's MFA device. On success the half-signed-in
     session is replaced by a new one (a new cookie token) carrying the MFA time."""
+    code = code.strip().replace(" ", "")
+    return complete_mfa_with(
+        runtime,
+        config,
+        session,
+        lambda conn: check_totp(conn, runtime.box, session.user_id, None, code, now),
+        now,
+        source_ip=source_ip,
+    )
+
+
+def complete_mfa_with(
+    runtime: Runtime,
+    config: PortalConfig,
+    session: PortalSession,
+    check: Callable[[Connection], object],
+    now: datetime,
+    *,
+    source_ip: str = "",
+    refusal: str = INVALID_MFA,
+) -> SignedIn:
+    """The second step with ``check`` (a TOTP code, a passkey's assertion), which raises
+    MfaRefused; the attempt counts against the user name and the source address."""
     if session.stage != "mfa":
         raise SignInRefused(INCORRECT)
     subjects = _subjects(session.account_id, session.user_name, source_ip)
-    code = code.strip().replace(" ", "")
     ps = t.portal_sessions
     token: str | None = None
-    refusal = INVALID_MFA
     audit_code = "InvalidAuthenticationCode"
     with transaction(runtime.engine) as conn:
         # One transaction: the reservation, the check and its outcome commit together.
         ok = False
         if throttle.reserve(conn, throttle.SIGN_IN, subjects, now):
             try:
-                check_totp(conn, runtime.box, session.user_id, None, code, now)
+                check(conn)
                 ok = True
             except MfaRefused as refused:
                 if refused.locked:
                     audit_code = THROTTLED_CODE
+                elif isinstance(refused, PasskeyRefused) and refused.regression:
+                    audit_code = COUNTER_REGRESSION
             throttle.settle(conn, throttle.SIGN_IN, subjects, now, ok)
         else:
             refusal, audit_code = THROTTLED, THROTTLED_CODE
-        profile = login_profile(conn, session.user_id) if ok else None
-        if profile is not None:
-            policy = effective_policy(conn, session.account_id)
-            must_change = bool(profile.password_reset_required) or policy.is_expired(
-                profile.password_changed_at, now
-            )
+        if ok:
             conn.execute(ps.delete().where(ps.c.session_id == session.session_id))
-            token = create_session(
-                conn,
-                account_id=session.account_id,
-                user_id=session.user_id,
-                stage="password" if must_change else "active",
-                now=now,
-                config=config,
-                password_changed_at=profile.password_changed_at,
-                mfa_authenticated_at=now,
-            )
+            token = open_mfa_session(conn, config, session.account_id, session.user_id, now)
+    return finish_mfa(
+        runtime, config, token, now, refusal, audit_code, session.account_id, session.arn, source_ip
+    )
+
+
+def open_mfa_session(
+    conn: Connection, config: PortalConfig, account_id: str, user_id: str, now: datetime
+) -> str | None:
+    """Open the session an MFA sign-in earns (stage "password" if the password must be
+    changed first); None if the user has no login profile any more."""
+    profile = login_profile(conn, user_id)
+    if profile is None:
+        return None
+    policy = effective_policy(conn, account_id)
+    must_change = bool(profile.password_reset_required) or policy.is_expired(
+        profile.password_changed_at, now
+    )
+    return create_session(
+        conn,
+        account_id=account_id,
+        user_id=user_id,
+        stage="password" if must_change else "active",
+        now=now,
+        config=config,
+        password_changed_at=profile.password_changed_at,
+        mfa_authenticated_at=now,
+    )
+
+
+def finish_mfa(
+    runtime: Runtime,
+    config: PortalConfig,
+    token: str | None,
+    now: datetime,
+    refusal: str,
+    audit_code: str | None,
+    account_id: str | None,
+    arn: str | None,
+    source_ip: str,
+) -> SignedIn:
+    """Audit an MFA sign-in step; the new session, or SignInRefused(``refusal``)."""
     if token is None:
-        _audit_mfa(runtime, session, now, audit_code, source_ip)
+        audit_mfa(runtime, account_id, arn, now, audit_code or "AccessDenied", source_ip)
         raise SignInRefused(refusal)
-    _audit_mfa(runtime, session, now, None, source_ip)
     signed = load_session(runtime, token, now, config)
+    audit_mfa(runtime, account_id, signed.arn if signed else arn, now, None, source_ip)
     if signed is None:
         raise SignInRefused(INCORRECT)
     return SignedIn(token, signed)
 
 
-def _audit_mfa(
+def audit_mfa(
     runtime: Runtime,
-    session: PortalSession,
+    account_id: str | None,
+    arn: str | None,
     now: datetime,
     error_code: str | None,
     source_ip: str,
@@ -230,10 +286,10 @@ def _audit_mfa(
         AuditRecord(
             at=now,
             request_id=new_request_id(),
-            account_id=session.account_id,
-            caller_arn=session.arn,
+            account_id=account_id,
+            caller_arn=arn,
             action="signin:ConsoleLoginMFA",
-            resource=session.arn,
+            resource=arn,
             decision="allowed" if error_code is None else "error",
             error_code=error_code,
             source_ip=source_ip or None,

@@ -11,9 +11,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from selfiam.service.caller import RequestInfo
     from selfiam.service.context import OperationContext
+    from selfiam.service.runtime import Runtime
 
 Handler = Callable[["OperationContext", Mapping[str, Any]], dict[str, Any]]
+#: Work an operation does before its transaction opens (network I/O that must not hold
+#: a database lock): given the runtime, the parameters and the request's facts, it
+#: returns the parameters the handler gets.
+Prepare = Callable[["Runtime", Mapping[str, Any], "RequestInfo"], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,27 +29,34 @@ class Operation:
     handler: Handler
     writes: bool
     authorized: bool = True
+    prepare: Prepare | None = None
 
 
 _OPERATIONS: dict[tuple[str, str], Operation] = {}
 
 
 def operation(
-    name: str, *, service: str = "iam", writes: bool = True, authorized: bool = True
+    name: str,
+    *,
+    service: str = "iam",
+    writes: bool = True,
+    authorized: bool = True,
+    prepare: Prepare | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register ``fn`` as the handler of ``service:name``.
 
     ``writes=False`` marks a read-only operation, which runs in a read
     transaction (no write lock on SQLite). ``authorized=False`` is only for
     operations AWS never denies (sts:GetCallerIdentity); every other handler
-    must call ``ctx.authorize`` first, and the runtime checks that it did.
+    must call ``ctx.authorize`` first, and the runtime checks that it did. ``prepare``
+    runs before the transaction (see ``Prepare``).
     """
 
     def register(fn: Handler) -> Handler:
         key = (service, name)
         if key in _OPERATIONS:
             raise RuntimeError(f"operation {service}:{name} registered twice")
-        _OPERATIONS[key] = Operation(service, name, fn, writes, authorized)
+        _OPERATIONS[key] = Operation(service, name, fn, writes, authorized, prepare)
         return fn
 
     return register

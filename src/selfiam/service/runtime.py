@@ -25,6 +25,7 @@ from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
+from selfiam.service.oidc.keys import IssuerKeys
 from selfiam.service.principals import (
     PrincipalPolicies,
     load_role_policies,
@@ -77,6 +78,8 @@ class Runtime:
         self._principals: BoundedCache[str, tuple[int, PrincipalPolicies]] = BoundedCache(
             MAX_PRINCIPALS, PRINCIPALS_MAX_AGE
         )
+        #: OpenID Connect issuers' keys (AssumeRoleWithWebIdentity), bounded and rate-limited.
+        self.issuer_keys = IssuerKeys()
 
     @property
     def hasher(self) -> PasswordHasher:
@@ -123,17 +126,6 @@ class Runtime:
             )
             return caller, signing_key, versions
 
-    def unsigned_caller(self, conn: Connection | None = None) -> tuple[Caller, Versions]:
-        """The anonymous caller of an unsigned request to this account (AssumeRoleWithSAML),
-        with the versions read; InvalidClientTokenId before ``selfiam init``."""
-        from selfiam.service.bootstrap import existing_account  # bootstrap imports Runtime
-
-        with nullcontext(conn) if conn is not None else read_transaction(self.engine) as c:
-            account = existing_account(c)
-            if account is None:
-                raise InvalidClientTokenId(INVALID_TOKEN)
-            return Caller.unsigned(account), read_versions(c)
-
     def read_session(self) -> AbstractContextManager[Connection]:
         """One read transaction for a whole request: its authentication and, if the
         operation only reads, the operation (see ``invoke``'s ``conn``)."""
@@ -153,7 +145,8 @@ class Runtime:
         """
         # A role's sessions share the role's policies (keyed by its AROA… id); each
         # session's own session policies travel in its Caller.
-        principal_id = caller.role_id or caller.user_id
+        # A federated user is limited by the policies of the IAM user who asked for it.
+        principal_id = caller.role_id or caller.user_id or caller.origin_user_id
         assert principal_id is not None
         cached = self._principals.get(principal_id)
         if cached is not None and version is not None and cached[0] == version:
@@ -166,7 +159,7 @@ class Runtime:
             missing = f"The role with name {caller.role_name} cannot be found."
         else:
             loaded = load_user_policies(conn, principal_id)
-            missing = f"The user with name {caller.user_name} cannot be found."
+            missing = f"The user with name {caller.user_name or principal_id} cannot be found."
         if loaded is None:
             raise NoSuchEntity(missing)
         self._principals.put(principal_id, (version, loaded))
@@ -200,6 +193,8 @@ class Runtime:
         ctx: OperationContext | None = None
         refusal: AwsError | None = None
         try:
+            if op.prepare is not None:
+                params = op.prepare(self, params, info)
             with begin as conn:
                 ctx = OperationContext(self, conn, caller, info, action)
                 try:
@@ -242,7 +237,8 @@ class Runtime:
             and caller.role_id is None
             and caller.mfa_authenticated_at is None
         ):
-            # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA.
+            # AWS: GetSessionToken's credentials call no IAM operation unless obtained with MFA;
+            # GetFederationToken's never do (they carry no MFA).
             error = InvalidClientTokenId(INVALID_TOKEN)
             self.audit.submit(self._record(None, caller, info, f"{service}:{name}", error))
             raise error
@@ -287,13 +283,15 @@ class Runtime:
         decision = ctx.decision if ctx is not None and ctx.decision else "allowed"
         if error is not None and decision == "allowed":
             decision = "error"
-        if ctx is not None:
-            caller = ctx.caller  # a federated request acts, once verified, as its IdP
+        account_id, caller_arn = caller.account_id, caller.arn
+        if ctx is not None and ctx.federated_principal is not None:
+            # an unsigned request, once its token is verified, acts as its identity provider
+            account_id, caller_arn = ctx.federated_principal
         return AuditRecord(
             at=info.now,
             request_id=info.request_id,
-            account_id=caller.account_id,
-            caller_arn=caller.arn,
+            account_id=account_id,
+            caller_arn=caller_arn,
             action=action,
             resource=ctx.resource if ctx is not None else None,
             decision=decision,

@@ -24,6 +24,7 @@ from selfiam.domain.arns import ArnError, parse_iam_arn
 from selfiam.domain.errors import InvalidIdentityToken
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
+from selfiam.service.factory import account_of
 from selfiam.service.operations.saml_federation import NO_PROVIDER, verify_sign_in
 from selfiam.service.operations.saml_providers import saml_provider_arn
 from selfiam.service.role_sessions import load_role_session
@@ -53,28 +54,31 @@ class ConsoleSession:
 
 
 def _account(runtime: Runtime) -> str:
-    caller, _ = runtime.unsigned_caller()
-    return caller.account_id
+    """The account the portal serves (no provider to sign in with before ``selfiam init``)."""
+    account = account_of(runtime)
+    if account is None:
+        raise InvalidIdentityToken(NO_PROVIDER)
+    return account
 
 
 def saml_choices(runtime: Runtime, encoded: str, info: RequestInfo) -> SamlChoices:
     """Verify ``encoded`` and list the roles it offers; InvalidIdentityToken & co. if not.
 
     The issuer is read unverified only to pick which provider's certificates to try."""
-    caller = Caller.unsigned(_account(runtime))
+    account = _account(runtime)
     issuer = unverified_issuer(encoded)
     sp = t.saml_providers
     with read_transaction(runtime.engine) as conn:
         name = conn.execute(
             select(sp.c.name)
-            .where(sp.c.account_id == caller.account_id, sp.c.entity_id == issuer[:1024])
+            .where(sp.c.account_id == account, sp.c.entity_id == issuer[:1024])
             .order_by(sp.c.name_lower)
             .limit(1)
         ).scalar_one_or_none()
         if name is None:
             raise InvalidIdentityToken(NO_PROVIDER)
-        ctx = OperationContext(runtime, conn, caller, info, "sts:AssumeRoleWithSAML")
-        sign_in = verify_sign_in(ctx, saml_provider_arn(caller.account_id, name), encoded)
+        ctx = OperationContext(runtime, conn, Caller.unsigned(), info, "sts:AssumeRoleWithSAML")
+        sign_in = verify_sign_in(ctx, account, saml_provider_arn(account, name), encoded)
     roles = tuple(
         role for role, provider in sign_in.claims.role_pairs if provider == sign_in.provider_arn
     )
@@ -112,7 +116,7 @@ def start_console_session(
         "SAMLAssertion": encoded,
         "DurationSeconds": duration,
     }
-    answer = runtime.invoke("sts", "AssumeRoleWithSAML", params, Caller.unsigned(account), info)
+    answer = runtime.invoke("sts", "AssumeRoleWithSAML", params, Caller.unsigned(), info)
     token = secrets.token_urlsafe(32)
     with transaction(runtime.engine) as conn:
         conn.execute(

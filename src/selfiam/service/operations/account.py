@@ -79,6 +79,7 @@ def _attachments_in_use(conn: Connection, account_id: str) -> int:
 def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
     """The counted entries of the summary map."""
     mfa = t.mfa_devices
+    passkeys = select(t.passkeys.c.serial_number).where(t.passkeys.c.account_id == account_id)
     return {
         "Users": _count(conn, select(t.users.c.user_id).where(t.users.c.account_id == account_id)),
         "Groups": _count(
@@ -92,17 +93,27 @@ def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
             ),
         ),
         "PolicyVersionsInUse": _attachments_in_use(conn, account_id),
+        # Passkeys are always in use: removing one from its user deletes it.
         "MFADevices": _count(
-            conn, select(mfa.c.serial_number).where(mfa.c.account_id == account_id)
+            conn,
+            union_all(select(mfa.c.serial_number).where(mfa.c.account_id == account_id), passkeys),
         ),
         "MFADevicesInUse": _count(
             conn,
-            select(mfa.c.serial_number).where(
-                mfa.c.account_id == account_id, mfa.c.user_id.is_not(None)
+            union_all(
+                select(mfa.c.serial_number).where(
+                    mfa.c.account_id == account_id, mfa.c.user_id.is_not(None)
+                ),
+                passkeys,
             ),
         ),
         "ServerCertificates": 0,
-        "InstanceProfiles": 0,
+        "InstanceProfiles": _count(
+            conn,
+            select(t.instance_profiles.c.instance_profile_id).where(
+                t.instance_profiles.c.account_id == account_id
+            ),
+        ),
         "Providers": 0,
         # The root user has no MFA device, access keys or certificates in selfiam.
         "AccountMFAEnabled": 0,

@@ -21,10 +21,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, select
+from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import ArnError, assumed_role_arn, parse_iam_arn, role_arn
 from selfiam.domain.errors import (
@@ -52,6 +54,7 @@ from selfiam.service.operations.sts import (
     session_token_digest,
 )
 from selfiam.service.registry import operation
+from selfiam.service.trust_principals import trust_to_evaluate
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row, lock_user_row
 
@@ -71,15 +74,15 @@ OVER_CHAIN_LIMIT = (
 PACKED_ALLOWANCE = 2048
 
 
-def _role_for(ctx: OperationContext, arn: str) -> Row[Any] | None:
-    """The role ``arn`` names in the caller's account (its path included), or None."""
+def role_for(conn: Connection, account_id: str, arn: str) -> Row[Any] | None:
+    """The role ``arn`` names in ``account_id`` (its path included), or None."""
     try:
         parsed = parse_iam_arn(arn)
     except ArnError:
         return None
-    if parsed.resource_type != "role" or parsed.account != ctx.account_id:
+    if parsed.resource_type != "role" or parsed.account != account_id:
         return None
-    row = find_role(ctx.conn, ctx.account_id, parsed.name)
+    row = find_role(conn, account_id, parsed.name)
     if row is None or row.path != parsed.path or row.name != parsed.name:
         return None
     return row
@@ -154,7 +157,7 @@ def _source_identity(ctx: OperationContext, params: Mapping[str, Any]) -> str | 
     return inherited if inherited is not None else (str(given) if given is not None else None)
 
 
-def _packed_size(policy: str | None, arns: Sequence[str], tags: Mapping[str, str]) -> int:
+def packed_size(policy: str | None, arns: Sequence[str], tags: Mapping[str, str]) -> int:
     chars = (policy_size(policy) if policy else 0) + sum(len(a) for a in arns)
     chars += sum(len(k) + len(v) for k, v in tags.items())
     return math.ceil(100 * chars / PACKED_ALLOWANCE)
@@ -175,7 +178,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     requested_tags, session_tags, transitive = _session_tags(ctx, params)
     source_identity = _source_identity(ctx, params)
 
-    role = _role_for(ctx, arn)
+    role = role_for(ctx.conn, ctx.account_id, arn)
     if role is None:
         ctx.refuse(arn)
     resource = role_arn(ctx.account_id, role.name, role.path)
@@ -187,8 +190,9 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     if transitive:
         extra["sts:TransitiveTagKeys"] = transitive
     extra.update(_mfa_context(ctx, params))
-    mfa_at = ctx.info.now if "aws:MultiFactorAuthPresent" in extra else None
-    trust = compiled_policy(role.assume_role_policy_document, PolicyKind.TRUST, resource)
+    code_checked = "aws:MultiFactorAuthPresent" in extra
+    mfa_at = ctx.info.now if code_checked else None
+    trust = compiled_policy(trust_to_evaluate(ctx.conn, role), PolicyKind.TRUST, resource)
     ctx.authorize(
         resource,
         request_tags=requested_tags or None,
@@ -206,44 +210,63 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         )
     if caller.is_role_session and duration > CHAINED_MAX_DURATION:
         raise ValidationError(OVER_CHAIN_LIMIT)
-    packed = check_session_limits(role, duration, session_policy, policy_arns, session_tags)
+    packed = check_session_size(role, duration, session_policy, policy_arns, session_tags)
+    origin = caller.user_id or caller.origin_user_id
+    oidc_provider, saml_provider = _parent_providers(ctx)
     if caller.mfa_authenticated_at is not None and mfa_at is None:
         mfa_at = caller.mfa_authenticated_at  # the MFA of the credentials that called
-    out = issue_role_session(
+    return issue_session(
         ctx,
         role,
-        session_name=session_name,
-        duration=duration,
-        origin_user_id=caller.user_id or caller.origin_user_id,
-        source_identity=source_identity,
-        mfa_at=mfa_at,
-        mfa_serial=str(params["SerialNumber"]) if mfa_at == ctx.info.now else None,
-        session_policy=str(session_policy) if session_policy is not None else None,
-        policy_arns=policy_arns,
-        session_tags=session_tags,
-        transitive=transitive,
+        NewSession(
+            session_name=session_name,
+            duration=duration,
+            user_id=origin,
+            oidc_provider_id=oidc_provider,
+            saml_provider_id=saml_provider,
+            issuer_access_key_id=caller.access_key_id,
+            chained=caller.is_role_session,
+            source_identity=source_identity,
+            mfa_at=mfa_at,
+            mfa_serial_number=str(params["SerialNumber"]) if code_checked else None,
+            session_policy=str(session_policy) if session_policy is not None else None,
+            policy_arns=policy_arns,
+            session_tags=session_tags,
+            transitive=transitive,
+            packed=packed,
+        ),
     )
-    if packed is not None:
-        out["PackedPolicySize"] = packed
-    if source_identity is not None:
-        out["SourceIdentity"] = source_identity
-    return out
 
 
-def check_session_limits(
+def _parent_providers(ctx: OperationContext) -> tuple[str | None, str | None]:
+    """The OpenID Connect and SAML providers the calling role session hangs on (a chain
+    started with a web identity or a SAML response), so that the new session ends with
+    them too."""
+    if not ctx.caller.is_role_session or ctx.caller.access_key_id is None:
+        return None, None
+    rs = t.role_sessions
+    row = ctx.conn.execute(
+        select(rs.c.oidc_provider_id, rs.c.saml_provider_id).where(
+            rs.c.access_key_id == ctx.caller.access_key_id
+        )
+    ).first()
+    return (None, None) if row is None else (row.oidc_provider_id, row.saml_provider_id)
+
+
+def check_session_size(
     role: Row[Any],
     duration: int,
-    session_policy: str | None,
+    session_policy: Any,
     policy_arns: Sequence[str],
     session_tags: Mapping[str, str],
 ) -> int | None:
-    """Refuse a duration over the role's MaxSessionDuration and session policies and
-    tags over the packed allowance; the PackedPolicySize to answer (None: nothing packed)."""
+    """DurationSeconds within the role's MaxSessionDuration, and the session policies and
+    tags within the packed allowance; the PackedPolicySize to answer (None: nothing packed)."""
     if duration > role.max_session_duration:
         raise ValidationError(OVER_MAX_DURATION)
     if session_policy is None and not policy_arns and not session_tags:
         return None
-    packed = _packed_size(session_policy, policy_arns, session_tags)
+    packed = packed_size(session_policy, policy_arns, session_tags)
     if packed > 100:
         raise PackedPolicyTooLarge(
             f"Packed policy consumes {packed}% of allotted space, please use smaller policy."
@@ -251,36 +274,49 @@ def check_session_limits(
     return packed
 
 
-def issue_role_session(
-    ctx: OperationContext,
-    role: Row[Any],
-    *,
-    session_name: str,
-    duration: int,
-    origin_user_id: str | None,
-    source_identity: str | None,
-    mfa_at: datetime | None = None,
-    mfa_serial: str | None = None,
-    session_policy: str | None = None,
-    policy_arns: Sequence[str] = (),
-    session_tags: Mapping[str, str] | None = None,
-    transitive: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Store a new session of ``role`` (authorized and checked by the caller) and
-    answer its Credentials and AssumedRoleUser, as AssumeRole and its federated
-    siblings do. ``origin_user_id`` is the IAM user who started the chain (None for a
-    federated session): the session ends with the role and with that user."""
-    caller = ctx.caller
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """What a role session is started with (AssumeRole and its federated siblings)."""
+
+    session_name: str
+    duration: int
+    user_id: str | None  # the IAM user who started the chain, if one did
+    oidc_provider_id: str | None  # the provider whose token started it, if one did
+    issuer_access_key_id: str | None
+    chained: bool
+    source_identity: str | None
+    mfa_at: datetime | None
+    mfa_serial_number: str | None
+    session_policy: str | None
+    policy_arns: list[str]
+    session_tags: dict[str, str]
+    transitive: list[str]
+    packed: int | None
+    saml_provider_id: str | None = None  # the provider whose response started it, if one did
+
+
+def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dict[str, Any]:
+    """Store a role session of ``role`` and answer its credentials (the common part of
+    AssumeRole's, AssumeRoleWithWebIdentity's and AssumeRoleWithSAML's answers). The trust
+    policy allowed."""
     now = ctx.info.now
-    expires = now + timedelta(seconds=duration)
+    expires = now + timedelta(seconds=new.duration)
     key_id = new_temporary_access_key_id()
     secret = new_secret_access_key()
     token = new_session_token()
-    # Lock the role and the user the session will hang on: one deleted since it was read
-    # would fail the insert's foreign key (a 500), where AWS would say no.
+    # Lock the role and the user or provider the session will hang on: one deleted since
+    # it was read would fail the insert's foreign key (a 500), where AWS would say no.
     if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, role.role_id):
-        ctx.refuse(role_arn(ctx.account_id, role.name, role.path))
-    if origin_user_id is not None and not lock_user_row(ctx.conn, origin_user_id):
+        ctx.refuse(role_arn(role.account_id, role.name, role.path))
+    if new.user_id is not None and not lock_user_row(ctx.conn, new.user_id):
+        raise InvalidClientTokenId(INVALID_TOKEN)
+    if new.oidc_provider_id is not None and not lock_row(
+        ctx.conn, t.oidc_providers, t.oidc_providers.c.provider_id, new.oidc_provider_id
+    ):
+        raise InvalidClientTokenId(INVALID_TOKEN)
+    if new.saml_provider_id is not None and not lock_row(
+        ctx.conn, t.saml_providers, t.saml_providers.c.provider_id, new.saml_provider_id
+    ):
         raise InvalidClientTokenId(INVALID_TOKEN)
     rs = t.role_sessions
     # This role's sessions that have expired are of no further use: drop them.
@@ -288,21 +324,23 @@ def issue_role_session(
     ctx.conn.execute(
         rs.insert().values(
             access_key_id=key_id,
-            account_id=ctx.account_id,
+            account_id=role.account_id,
             role_id=role.role_id,
-            user_id=origin_user_id,
-            issuer_access_key_id=caller.access_key_id,
-            chained=caller.is_role_session,
-            session_name=session_name,
-            source_identity=source_identity,
+            user_id=new.user_id,
+            oidc_provider_id=new.oidc_provider_id,
+            saml_provider_id=new.saml_provider_id,
+            issuer_access_key_id=new.issuer_access_key_id,
+            chained=new.chained,
+            session_name=new.session_name,
+            source_identity=new.source_identity,
             secret_ciphertext=ctx.runtime.box.seal(secret.encode(), key_id.encode()),
             session_token_sha256=session_token_digest(token),
-            mfa_authenticated_at=mfa_at,
-            mfa_serial_number=mfa_serial,
-            session_policy=session_policy,
-            session_policy_arns=json.dumps(list(policy_arns)) if policy_arns else None,
-            session_tags=json.dumps(dict(session_tags)) if session_tags else None,
-            transitive_tag_keys=json.dumps(list(transitive)) if transitive else None,
+            mfa_authenticated_at=new.mfa_at,
+            mfa_serial_number=new.mfa_serial_number,
+            session_policy=new.session_policy,
+            session_policy_arns=json.dumps(new.policy_arns) if new.policy_arns else None,
+            session_tags=json.dumps(new.session_tags) if new.session_tags else None,
+            transitive_tag_keys=json.dumps(new.transitive) if new.transitive else None,
             created_at=now,
             expires_at=expires,
         )
@@ -313,7 +351,7 @@ def issue_role_session(
         .where(t.roles.c.role_id == role.role_id)
         .values(last_used_at=now, last_used_region=ctx.info.region)
     )
-    return {
+    out: dict[str, Any] = {
         "Credentials": {
             "AccessKeyId": key_id,
             "SecretAccessKey": secret,
@@ -321,7 +359,12 @@ def issue_role_session(
             "Expiration": expires,
         },
         "AssumedRoleUser": {
-            "AssumedRoleId": f"{role.role_id}:{session_name}",
-            "Arn": assumed_role_arn(ctx.account_id, role.name, session_name),
+            "AssumedRoleId": f"{role.role_id}:{new.session_name}",
+            "Arn": assumed_role_arn(role.account_id, role.name, new.session_name),
         },
     }
+    if new.packed is not None:
+        out["PackedPolicySize"] = new.packed
+    if new.source_identity is not None:
+        out["SourceIdentity"] = new.source_identity
+    return out

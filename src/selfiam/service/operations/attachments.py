@@ -53,6 +53,7 @@ def _attach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     check_policy_arn(arn)
     ctx.authorize(owner.resource(ctx, name), extra_context={"iam:PolicyARN": arn})
     entity = owner.get(ctx, name)
+    owner.check_modifiable(ctx, entity)
     policy = find_policy(ctx.conn, ctx.account_id, arn)
     if policy is None or not policy.is_attachable:
         raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
@@ -77,6 +78,7 @@ def _detach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     check_policy_arn(arn)
     ctx.authorize(owner.resource(ctx, name), extra_context={"iam:PolicyARN": arn})
     entity = owner.get(ctx, name)
+    owner.check_modifiable(ctx, entity)
     policy = find_policy(ctx.conn, ctx.account_id, arn)
     att = owner.attachments
     owner_id = entity._mapping[owner.key]

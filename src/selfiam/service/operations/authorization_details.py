@@ -21,6 +21,7 @@ from selfiam.service.lookup import user_shape
 from selfiam.service.operations.attachments import GROUP, USER, attached_policies
 from selfiam.service.operations.groups import group_shape
 from selfiam.service.operations.inline_policies import inline_documents
+from selfiam.service.operations.instance_profiles import profiles_of_roles
 from selfiam.service.operations.policy_common import (
     AWS_NAMESPACE,
     SEPARATOR,
@@ -35,6 +36,7 @@ from selfiam.service.operations.tags import load_tags, tag_list
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
 from selfiam.service.principals import user_groups
 from selfiam.service.registry import operation
+from selfiam.service.trust_principals import shown_trust
 from selfiam.store import tables as t
 
 Item = tuple[str, str, str, Row[Any]]
@@ -108,8 +110,10 @@ def _role(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
         "RoleId": row.role_id,
         "Arn": role_arn(account_id, row.name, row.path),
         "CreateDate": row.created_at,
-        "AssumeRolePolicyDocument": quote_document(row.assume_role_policy_document),
-        "InstanceProfileList": [],
+        "AssumeRolePolicyDocument": quote_document(shown_trust(conn, [row])[row.role_id]),
+        "InstanceProfileList": profiles_of_roles(conn, account_id, [row.role_id]).get(
+            row.role_id, []
+        ),
         "RolePolicyList": _inline(conn, "role", row.role_id),
         "AttachedManagedPolicies": [{"PolicyName": n, "PolicyArn": a} for n, a in attached],
         **_boundary(row.permissions_boundary_arn),

@@ -189,6 +189,12 @@ def build_report(conn: Connection, account_id: str) -> str:
             )
         ).scalars()
     )
+    passkeys = t.passkeys
+    with_mfa.update(
+        conn.execute(select(passkeys.c.user_id).where(passkeys.c.account_id == account_id))
+        .scalars()
+        .all()
+    )
     policy = _password_policy(conn, account_id)
 
     out = io.StringIO()

@@ -59,6 +59,7 @@ def _put(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dic
     document = str(params["PolicyDocument"])
     ctx.authorize(owner.resource(ctx, name))
     entity = owner.get(ctx, name)
+    owner.check_modifiable(ctx, entity)
     validate_document(document, owner.policy_kind, entity.name)
 
     owner_id = entity._mapping[owner.key]
@@ -135,6 +136,7 @@ def _delete(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     policy_name = str(params["PolicyName"])
     ctx.authorize(owner.resource(ctx, name))
     entity = owner.get(ctx, name)
+    owner.check_modifiable(ctx, entity)
     ip = t.inline_policies
     deleted = ctx.conn.execute(
         delete(ip).where(

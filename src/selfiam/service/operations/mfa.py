@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, union_all
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from selfiam.domain import totp
@@ -38,6 +39,7 @@ from selfiam.service.mfa_checks import MfaRefused, check_totp, forget_device
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.users import authorize_user, no_such_user
 from selfiam.service.pagination import page_after
+from selfiam.service.passkeys import forget_passkey, is_passkey_serial
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row, lock_user_row
@@ -53,6 +55,32 @@ MAX_SERIAL = 256  # SerialNumber's maximum in botocore's model
 
 def no_such_device(serial: str) -> AwsError:
     return NoSuchEntity(f"VirtualMFADevice with serial number {serial} doesn't exist.")
+
+
+def devices_of_user(conn: Connection, user_id: str) -> int:
+    """How many MFA devices a user has: virtual ones and passkeys (one quota for both)."""
+    m, p = t.mfa_devices, t.passkeys
+    virtual = select(func.count()).select_from(m).where(m.c.user_id == user_id)
+    passkeys = select(func.count()).select_from(p).where(p.c.user_id == user_id)
+    return int(conn.execute(virtual).scalar_one()) + int(conn.execute(passkeys).scalar_one())
+
+
+def check_device_quota(conn: Connection, user_id: str) -> None:
+    """LimitExceeded if the user has as many MFA devices as AWS allows (lock the user first)."""
+    if devices_of_user(conn, user_id) >= MFA_DEVICES_PER_USER:
+        raise LimitExceeded(f"Cannot exceed quota for MFADevicesPerUser: {MFA_DEVICES_PER_USER}")
+
+
+def _passkey(ctx: OperationContext, user: Row[Any], serial: str) -> Row[Any]:
+    p = t.passkeys
+    row = ctx.conn.execute(
+        select(p).where(p.c.serial_number == serial, p.c.account_id == ctx.account_id)
+    ).first()
+    if row is None:
+        raise no_such_device(serial)
+    if row.user_id != user.user_id:
+        raise NoSuchEntity("MFA Device invalid for user.")
+    return row
 
 
 def _device(ctx: OperationContext, serial: str) -> Row[Any] | None:
@@ -190,11 +218,7 @@ def enable_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
         raise no_such_device(serial)
     if device.user_id is not None:
         raise EntityAlreadyExists(IN_USE)
-    count = ctx.conn.execute(
-        select(func.count()).select_from(m).where(m.c.user_id == user.user_id)
-    ).scalar_one()
-    if count >= MFA_DEVICES_PER_USER:
-        raise LimitExceeded(f"Cannot exceed quota for MFADevicesPerUser: {MFA_DEVICES_PER_USER}")
+    check_device_quota(ctx.conn, user.user_id)
     _check_codes(ctx, None, serial, params, totp.ENABLE_WINDOW_STEPS)
     ctx.conn.execute(
         m.update()
@@ -220,9 +244,17 @@ def resync_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
 @operation("DeactivateMFADevice")
 def deactivate_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Unassign a device from its user. The device remains (DeleteVirtualMFADevice removes it),
-    and so does its last used step: re-enabling it never makes an old code valid again."""
+    and so does its last used step: re-enabling it never makes an old code valid again.
+    A passkey or security key (a ``u2f`` serial) is removed outright, as AWS does."""
     user = authorize_user(ctx, target_user_name(ctx, params))
     serial = str(params["SerialNumber"])
+    if is_passkey_serial(serial):
+        passkey = _passkey(ctx, user, serial)
+        p = t.passkeys
+        ctx.conn.execute(p.delete().where(p.c.serial_number == passkey.serial_number))
+        forget_passkey(ctx.conn, passkey.serial_number)
+        ctx.changed_credentials()
+        return {}
     device = _users_device(ctx, user, serial)
     m = t.mfa_devices
     ctx.conn.execute(
@@ -255,17 +287,24 @@ def _mfa_device_shape(row: Row[Any], user_name: str) -> dict[str, Any]:
 
 @operation("ListMFADevices", writes=False)
 def list_mfa_devices(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Virtual devices and passkeys, in one list ordered by serial number."""
     user = authorize_user(ctx, target_user_name(ctx, params))
-    m = t.mfa_devices
-    query = select(m).where(m.c.user_id == user.user_id)
-    page, more = page_after(ctx.conn, query, m.c.serial_number, params)
+    m, p = t.mfa_devices, t.passkeys
+    both = union_all(
+        select(m.c.serial_number, m.c.enabled_at).where(m.c.user_id == user.user_id),
+        select(p.c.serial_number, p.c.enabled_at).where(p.c.user_id == user.user_id),
+    ).subquery()
+    page, more = page_after(ctx.conn, select(both), both.c.serial_number, params)
     return {"MFADevices": [_mfa_device_shape(r, user.name) for r in page], **more}
 
 
 @operation("GetMFADevice", writes=False)
 def get_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     user = authorize_user(ctx, target_user_name(ctx, params))
-    device = _users_device(ctx, user, str(params["SerialNumber"]))
+    serial = str(params["SerialNumber"])
+    if is_passkey_serial(serial):
+        return _mfa_device_shape(_passkey(ctx, user, serial), user.name)
+    device = _users_device(ctx, user, serial)
     return _mfa_device_shape(device, user.name)
 
 

@@ -42,6 +42,7 @@ from selfiam.service.lookup import (
     role_resource,
     user_resource,
 )
+from selfiam.service.protected_roles import refuse_if_service_linked
 from selfiam.store import tables as t
 
 AWS_NAMESPACE = "aws"
@@ -63,6 +64,11 @@ class PolicyOwner:
     def get(self, ctx: OperationContext, name: str) -> Row[Any]:
         row: Row[Any] = _GETTERS[self.kind](ctx.conn, ctx.account_id, name)
         return row
+
+    def check_modifiable(self, ctx: OperationContext, entity: Row[Any]) -> None:
+        """Refuse to change the policies of a service-linked role (UnmodifiableEntity)."""
+        if self.kind == "role":
+            refuse_if_service_linked(ctx.conn, entity)
 
 
 _RESOURCES = {"user": user_resource, "group": group_resource, "role": role_resource}

@@ -15,7 +15,7 @@ from sqlalchemy import Row, exists, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from selfiam.domain.arns import ArnError, parse_iam_arn, role_arn
+from selfiam.domain.arns import role_arn
 from selfiam.domain.errors import (
     AwsError,
     DeleteConflict,
@@ -26,9 +26,10 @@ from selfiam.domain.errors import (
 from selfiam.domain.identifiers import new_role_id
 from selfiam.policy import POLICY_SIZE_LIMITS, Policy, PolicyKind
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_role, find_user, no_such_role
+from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import ROLES_QUOTA
+from selfiam.service.operations.oidc_providers import is_oidc_provider_arn, provider_by_arn
 from selfiam.service.operations.policy_common import quote_document, validate_document
 from selfiam.service.operations.users import (
     boundary_context,
@@ -36,8 +37,10 @@ from selfiam.service.operations.users import (
     path_prefix_filter,
 )
 from selfiam.service.pagination import page_after
+from selfiam.service.protected_roles import refuse_if_service_linked
 from selfiam.service.quotas import check_account_quota
 from selfiam.service.registry import operation
+from selfiam.service.trust_principals import principal_ids, shown_trust, store_trust
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row
 from selfiam.store.owned import delete_owned
@@ -52,8 +55,9 @@ def role_exists_error(name: str) -> AwsError:
     return EntityAlreadyExists(f"Role with name {name} already exists.")
 
 
-def listed_role_shape(row: Any, account_id: str) -> dict[str, Any]:
-    """A role as ListRoles shows it: AWS leaves out PermissionsBoundary, Tags and
+def listed_role_shape(row: Any, account_id: str, trust: str) -> dict[str, Any]:
+    """A role as ListRoles shows it (``trust``: its trust policy as shown, see
+    ``trust_principals.shown_trust``): AWS leaves out PermissionsBoundary, Tags and
     RoleLastUsed there."""
     out: dict[str, Any] = {
         "Path": row.path,
@@ -61,7 +65,7 @@ def listed_role_shape(row: Any, account_id: str) -> dict[str, Any]:
         "RoleId": row.role_id,
         "Arn": role_arn(account_id, row.name, row.path),
         "CreateDate": row.created_at,
-        "AssumeRolePolicyDocument": quote_document(row.assume_role_policy_document),
+        "AssumeRolePolicyDocument": quote_document(trust),
         "MaxSessionDuration": row.max_session_duration,
     }
     if row.description is not None:
@@ -69,9 +73,11 @@ def listed_role_shape(row: Any, account_id: str) -> dict[str, Any]:
     return out
 
 
-def role_shape(row: Any, account_id: str, tags: Mapping[str, str]) -> dict[str, Any]:
+def role_shape(
+    conn: Connection, row: Any, account_id: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
     """A role as GetRole shows it: with its boundary, tags and last use."""
-    out = listed_role_shape(row, account_id)
+    out = listed_role_shape(row, account_id, shown_trust(conn, [row])[row.role_id])
     if row.permissions_boundary_arn:
         out["PermissionsBoundary"] = {
             "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
@@ -130,27 +136,12 @@ def authorize_role(
     return row
 
 
-def _principal_exists(conn: Connection, account_id: str, arn: str) -> bool:
-    """False only for a user or role ARN of this account that names no such entity
-    (other accounts, wildcards and other principal kinds are not checked)."""
-    if "*" in arn or "?" in arn:
-        return True
-    try:
-        parsed = parse_iam_arn(arn)
-    except ArnError:
-        return True
-    if parsed.account != account_id or parsed.resource_type not in ("user", "role"):
-        return True
-    row = (find_user if parsed.resource_type == "user" else find_role)(
-        conn, account_id, parsed.name
-    )
-    return row is not None and row.path == parsed.path
-
-
-def validate_trust_policy(conn: Connection, account_id: str, document: str) -> Policy:
+def validate_trust_policy(
+    conn: Connection, account_id: str, document: str
+) -> tuple[Policy, dict[str, str]]:
     """Parse ``document`` as a role trust policy, as IAM does on CreateRole and
-    UpdateAssumeRolePolicy: Principal required; a user or role of this account it
-    names must exist (AWS: MalformedPolicyDocument "Invalid principal in policy")."""
+    UpdateAssumeRolePolicy (Principal required; a user or role of this account it names
+    must exist), and return it with the unique ids those users and roles have."""
     try:
         policy = validate_document(document, PolicyKind.TRUST)
     except LimitExceeded as err:
@@ -158,10 +149,44 @@ def validate_trust_policy(conn: Connection, account_id: str, document: str) -> P
             TRUST_SIZE_MESSAGE.format(limit=POLICY_SIZE_LIMITS[PolicyKind.TRUST])
         ) from err
     for stmt in policy.statements:
-        for value in stmt.principal.aws if stmt.principal is not None else ():
-            if not _principal_exists(conn, account_id, value):
-                raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{value}"')
-    return policy
+        for value in stmt.principal.federated if stmt.principal is not None else ():
+            if is_oidc_provider_arn(value) and provider_by_arn(conn, account_id, value) is None:
+                raise MalformedPolicyDocument(f'Invalid principal in policy: "Federated":"{value}"')
+    return policy, principal_ids(conn, account_id, policy)
+
+
+def insert_role(
+    ctx: OperationContext,
+    *,
+    name: str,
+    path: str,
+    document: str,
+    description: str | None,
+    max_session_duration: int,
+    boundary: str | None,
+) -> str:
+    """Insert a new role (after the account's quota, checked under its lock) and return
+    its id; a name taken case-insensitively is ``role_exists_error``."""
+    check_account_quota(ctx, t.roles.c.account_id, "RolesPerAccount", ROLES_QUOTA)
+    role_id = new_role_id()
+    try:
+        ctx.conn.execute(
+            t.roles.insert().values(
+                role_id=role_id,
+                account_id=ctx.account_id,
+                name=name,
+                name_lower=name.lower(),
+                path=path,
+                description=description,
+                assume_role_policy_document=document,
+                max_session_duration=max_session_duration,
+                permissions_boundary_arn=boundary,
+                created_at=ctx.info.now,
+            )
+        )
+    except IntegrityError:
+        raise role_exists_error(name) from None
+    return role_id
 
 
 @operation("CreateRole")
@@ -176,34 +201,23 @@ def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     if tags:
         # Creating with tags also tags: AWS asks for iam:TagRole on the new role.
         ctx.authorize(arn, action="iam:TagRole", request_tags=tags)
-    validate_trust_policy(ctx.conn, ctx.account_id, document)
+    _, trusted_ids = validate_trust_policy(ctx.conn, ctx.account_id, document)
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
-    check_account_quota(ctx, t.roles.c.account_id, "RolesPerAccount", ROLES_QUOTA)
-    role_id = new_role_id()
-    try:
-        ctx.conn.execute(
-            t.roles.insert().values(
-                role_id=role_id,
-                account_id=ctx.account_id,
-                name=name,
-                name_lower=name.lower(),
-                path=path,
-                description=params.get("Description"),
-                assume_role_policy_document=document,
-                max_session_duration=int(
-                    params.get("MaxSessionDuration") or DEFAULT_MAX_SESSION_DURATION
-                ),
-                permissions_boundary_arn=boundary,
-                created_at=ctx.info.now,
-            )
-        )
-    except IntegrityError:
-        raise role_exists_error(name) from None
+    role_id = insert_role(
+        ctx,
+        name=name,
+        path=path,
+        document=document,
+        description=params.get("Description"),
+        max_session_duration=int(params.get("MaxSessionDuration") or DEFAULT_MAX_SESSION_DURATION),
+        boundary=boundary,
+    )
+    store_trust(ctx.conn, role_id, document, trusted_ids)
     tagging.put_tags(ctx.conn, "role", role_id, tags, TAGS_QUOTA)
     ctx.changed_authorization()
     row = ctx.conn.execute(select(t.roles).where(t.roles.c.role_id == role_id)).one()
-    out = role_shape(row, ctx.account_id, tags)
+    out = role_shape(ctx.conn, row, ctx.account_id, tags)
     del out["RoleLastUsed"]  # CreateRole answers without it, as AWS
     return {"Role": out}
 
@@ -211,7 +225,7 @@ def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
 @operation("GetRole", writes=False)
 def get_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     row, tags = authorize_role_with_tags(ctx, str(params["RoleName"]))
-    return {"Role": role_shape(row, ctx.account_id, tags)}
+    return {"Role": role_shape(ctx.conn, row, ctx.account_id, tags)}
 
 
 @operation("ListRoles", writes=False)
@@ -224,7 +238,9 @@ def list_roles(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, An
     if where is not None:
         query = query.where(where)
     page, more = page_after(ctx.conn, query, r.c.name_lower, params)
-    return {"Roles": [listed_role_shape(row, ctx.account_id) for row in page], **more}
+    trust = shown_trust(ctx.conn, page)
+    roles = [listed_role_shape(row, ctx.account_id, trust[row.role_id]) for row in page]
+    return {"Roles": roles, **more}
 
 
 def _update(ctx: OperationContext, row: Any, **values: Any) -> None:
@@ -250,7 +266,7 @@ def update_role_description(ctx: OperationContext, params: Mapping[str, Any]) ->
     row, tags = authorize_role_with_tags(ctx, str(params["RoleName"]))
     _update(ctx, row, description=str(params["Description"]))
     updated = ctx.conn.execute(select(t.roles).where(t.roles.c.role_id == row.role_id)).one()
-    return {"Role": role_shape(updated, ctx.account_id, tags)}
+    return {"Role": role_shape(ctx.conn, updated, ctx.account_id, tags)}
 
 
 @operation("UpdateAssumeRolePolicy")
@@ -258,9 +274,11 @@ def update_assume_role_policy(ctx: OperationContext, params: Mapping[str, Any]) 
     """Replace the trust policy. Sessions already issued stay valid, as in AWS (the trust
     policy is checked when a role is assumed)."""
     row = authorize_role(ctx, str(params["RoleName"]))
+    refuse_if_service_linked(ctx.conn, row)
     document = str(params["PolicyDocument"])
-    validate_trust_policy(ctx.conn, ctx.account_id, document)
+    _, trusted_ids = validate_trust_policy(ctx.conn, ctx.account_id, document)
     _update(ctx, row, assume_role_policy_document=document)
+    store_trust(ctx.conn, row.role_id, document, trusted_ids)
     return {}
 
 
@@ -269,11 +287,15 @@ def _has(conn: Connection, where: Any) -> bool:
 
 
 def role_delete_conflict(conn: Connection, role_id: str) -> str | None:
-    """What still keeps a role from being deleted, in the order of AWS's DeleteRole docs
-    (inline policies, attached policies; selfiam has no instance profiles). A permissions
-    boundary does not: AWS does not list it."""
+    """What still keeps a role from being deleted: an instance profile holding it (the
+    first thing AWS reports), inline policies, attached policies. A permissions boundary
+    does not: AWS does not list it."""
     ip = t.inline_policies
     checks: list[tuple[Any, str]] = [
+        (
+            t.instance_profile_roles.c.role_id == role_id,
+            "must remove roles from instance profile first.",
+        ),
         ((ip.c.owner_type == "role") & (ip.c.owner_id == role_id), "must delete policies first."),
         (t.role_policy_attachments.c.role_id == role_id, "must detach all policies first."),
     ]
@@ -287,6 +309,7 @@ def role_delete_conflict(conn: Connection, role_id: str) -> str | None:
 def delete_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["RoleName"])
     row = authorize_role(ctx, name)
+    refuse_if_service_linked(ctx.conn, row)
     if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, row.role_id):
         raise no_such_role(name)
     conflict = role_delete_conflict(ctx.conn, row.role_id)
@@ -304,6 +327,7 @@ def put_role_permissions_boundary(
 ) -> dict[str, Any]:
     boundary = str(params["PermissionsBoundary"])
     row = authorize_role(ctx, str(params["RoleName"]), extra_context=boundary_context(boundary))
+    refuse_if_service_linked(ctx.conn, row)
     check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     _update(ctx, row, permissions_boundary_arn=boundary)
     ctx.changed_authorization()
@@ -318,6 +342,7 @@ def delete_role_permissions_boundary(
     current = find_role(ctx.conn, ctx.account_id, name)
     boundary = current.permissions_boundary_arn if current is not None else None
     row = authorize_role(ctx, name, extra_context=boundary_context(boundary))
+    refuse_if_service_linked(ctx.conn, row)
     _update(ctx, row, permissions_boundary_arn=None)
     ctx.changed_authorization()
     return {}

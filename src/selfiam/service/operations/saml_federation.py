@@ -1,15 +1,17 @@
 """STS AssumeRoleWithSAML: a role session for a user an IdP vouches for.
 
-The request is unsigned (``api/unsigned.py``): the SAML response is the credential.
-In order: the provider named by PrincipalArn must exist in the account; the
-response must carry an assertion signed by one of the provider's metadata
-certificates, issued by the provider's entity, addressed to an accepted audience,
-within its validity, and never redeemed before (``saml_assertions_used``, shared
-by every process); its Role attribute must hold the requested (role, provider)
-pair; the role's trust policy must allow ``sts:AssumeRoleWithSAML`` (and
-``sts:TagSession`` for session tags) by the provider as a Federated principal,
-with the assertion's ``saml:*`` keys in the context. The session is issued by
-AssumeRole's ``issue_role_session``.
+The request is unsigned (``api/unsigned.py``): the SAML response is the credential,
+and the caller is ``Caller.unsigned()``. The account is the role's (RoleArn). In
+order: the provider named by PrincipalArn must exist in that account; the response
+must carry an assertion signed by one of the provider's metadata certificates, issued
+by the provider's entity, addressed to an accepted audience, within its validity, and
+never redeemed before (``saml_assertions_used``, shared by every process); its Role
+attribute must hold the requested (role, provider) pair; the role's trust policy
+(``trust_to_evaluate``) must allow ``sts:AssumeRoleWithSAML`` (and ``sts:TagSession``
+for session tags) by the provider as a Federated principal
+(``ctx.authorize_federated``), with the assertion's ``saml:*`` keys in the context.
+The session is issued by AssumeRole's ``issue_session`` and ends with its role or its
+provider (``role_sessions.saml_provider_id``).
 
 Accepted audiences (Audience, and SubjectConfirmationData's Recipient when given):
 ``https://signin.aws.amazon.com/saml`` and ``urn:amazon:webservices`` (what IdPs set up
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,20 +31,18 @@ from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from selfiam.domain.arns import role_arn
-from selfiam.domain.errors import (
-    AccessDenied,
-    AwsError,
-    InvalidIdentityToken,
-)
+from selfiam.domain.arns import arn_account, role_arn
+from selfiam.domain.errors import AccessDenied, AwsError, InvalidIdentityToken
 from selfiam.policy import PolicyKind
+from selfiam.service.authz import request_tag_context
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
 from selfiam.service.operations.assume_role import (
     DEFAULT_DURATION,
-    _role_for,
-    check_session_limits,
-    issue_role_session,
+    NewSession,
+    check_session_size,
+    issue_session,
+    role_for,
 )
 from selfiam.service.operations.policy_common import validate_document
 from selfiam.service.operations.saml_providers import find_provider, saml_provider_arn
@@ -50,7 +50,9 @@ from selfiam.service.registry import operation
 from selfiam.service.saml.claims import Claims, condition_keys, name_qualifier, read_claims
 from selfiam.service.saml.metadata import cached_metadata
 from selfiam.service.saml.response import VerifiedAssertion, verify_response
+from selfiam.service.trust_principals import trust_to_evaluate
 from selfiam.store import tables as t
+from selfiam.store.locks import lock_row
 
 AWS_AUDIENCE = "https://signin.aws.amazon.com/saml"
 #: AWS's own service-provider entity id, the Audience most IdPs' AWS apps send.
@@ -66,6 +68,7 @@ NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithSAML"
 class SamlSignIn:
     """A verified assertion of one provider, read for one account."""
 
+    account_id: str
     provider: Row[Any]
     provider_arn: str
     assertion: VerifiedAssertion
@@ -79,10 +82,13 @@ def accepted_audiences(ctx: OperationContext) -> frozenset[str]:
     return frozenset({*accepted, configured} if configured else accepted)
 
 
-def verify_sign_in(ctx: OperationContext, provider_arn: str, encoded: str) -> SamlSignIn:
-    """Verify ``encoded`` against the provider ``provider_arn`` names (nothing written)."""
+def verify_sign_in(
+    ctx: OperationContext, account_id: str, provider_arn: str, encoded: str
+) -> SamlSignIn:
+    """Verify ``encoded`` against the provider ``provider_arn`` names in ``account_id``
+    (nothing written)."""
     try:
-        provider = find_provider(ctx, provider_arn, with_document=False)
+        provider = find_provider(ctx.conn, account_id, provider_arn, with_document=False)
     except AwsError:
         provider = None
     if provider is None or provider.valid_until <= ctx.info.now:
@@ -108,26 +114,30 @@ def verify_sign_in(ctx: OperationContext, provider_arn: str, encoded: str) -> Sa
         raise InvalidIdentityToken(WRONG_AUDIENCE)
     claims = read_claims(assertion)
     audience = assertion.recipients[0] if assertion.recipients else audiences[0]
-    return SamlSignIn(
-        provider, saml_provider_arn(ctx.account_id, provider.name), assertion, claims, audience
-    )
+    arn = saml_provider_arn(account_id, provider.name)
+    return SamlSignIn(account_id, provider, arn, assertion, claims, audience)
 
 
-def _claim_once(ctx: OperationContext, assertion: VerifiedAssertion, now: datetime) -> None:
+def _claim_once(ctx: OperationContext, sign_in: SamlSignIn, now: datetime) -> None:
     """Record the assertion as redeemed; InvalidIdentityToken if it already was (by any
     process: the primary key decides, and a concurrent insert waits for the first)."""
+    assertion = sign_in.assertion
     used = t.saml_assertions_used
     ctx.conn.execute(used.delete().where(used.c.expires_at <= now))
     digest = hashlib.sha256(f"{assertion.issuer}\n{assertion.assertion_id}".encode()).hexdigest()
     insert = pg_insert if ctx.conn.dialect.name == "postgresql" else sqlite_insert
     result = ctx.conn.execute(
         insert(used)
-        .values(digest=digest, account_id=ctx.account_id, expires_at=assertion.redeemable_until)
+        .values(digest=digest, account_id=sign_in.account_id, expires_at=assertion.redeemable_until)
         .on_conflict_do_nothing(index_elements=["digest"])
         .returning(used.c.digest)
     )
     if result.first() is None:  # (rowcount is -1 with psycopg here: ask for the row)
         raise InvalidIdentityToken(REPLAYED)
+
+
+def _denial(provider_arn: str, action: str, resource: str) -> str:
+    return f"User: {provider_arn} is not authorized to perform: {action} on resource: {resource}"
 
 
 def assume_role_with_saml_as(
@@ -141,31 +151,42 @@ def assume_role_with_saml_as(
 ) -> dict[str, Any]:
     """Authorize and issue the session ``sign_in`` asks for (the API's and the portal's)."""
     claims = sign_in.claims
-    if (requested_role_arn, sign_in.provider_arn) not in claims.role_pairs:
+    account = sign_in.account_id
+    federated = sign_in.provider_arn
+    if (requested_role_arn, federated) not in claims.role_pairs:
         raise AccessDenied(NOT_AUTHORIZED)
-    role = _role_for(ctx, requested_role_arn)
-    # From here the caller is the provider, as the trust policy names it.
-    ctx.caller = replace(ctx.caller, arn=sign_in.provider_arn)
+    # The provider is locked until the session is stored (a concurrent delete waits).
+    sp = t.saml_providers
+    if not lock_row(ctx.conn, sp, sp.c.provider_id, sign_in.provider.provider_id):
+        raise InvalidIdentityToken(NO_PROVIDER)
+    role = role_for(ctx.conn, account, requested_role_arn)
     if role is None:
-        ctx.refuse(requested_role_arn)
-    resource = role_arn(ctx.account_id, role.name, role.path)
-    extra = condition_keys(
-        sign_in.assertion, sign_in.audience, ctx.account_id, sign_in.provider.name
-    )
+        ctx.federated_principal = (account, federated)
+        action = "sts:AssumeRoleWithSAML"
+        ctx.refuse(requested_role_arn, message=_denial(federated, action, requested_role_arn))
+    resource = role_arn(account, role.name, role.path)
+    extra = condition_keys(sign_in.assertion, sign_in.audience, account, sign_in.provider.name)
     if claims.source_identity is not None:
         extra["sts:SourceIdentity"] = claims.source_identity
     if claims.transitive_keys:
         extra["sts:TransitiveTagKeys"] = claims.transitive_keys
     tags = claims.session_tags
-    trust = compiled_policy(role.assume_role_policy_document, PolicyKind.TRUST, resource)
-    ctx.authorize(resource, request_tags=tags or None, extra_context=extra, resource_policy=trust)
     if tags:
-        ctx.authorize(
+        extra.update(request_tag_context(tags))
+    trust = compiled_policy(trust_to_evaluate(ctx.conn, role), PolicyKind.TRUST, resource)
+    # Passing session tags is its own permission, granted by the trust policy too.
+    actions = ["sts:AssumeRoleWithSAML"]
+    if tags:
+        actions.append("sts:TagSession")
+    for action in actions:
+        ctx.authorize_federated(
             resource,
-            action="sts:TagSession",
-            request_tags=tags,
-            extra_context=extra,
-            resource_policy=trust,
+            action=action,
+            principal_arn=federated,
+            account_id=account,
+            trust=trust,
+            context=extra,
+            denial=None,
         )
     now = ctx.info.now
     if sign_in.assertion.session_not_on_or_after is not None:
@@ -174,19 +195,28 @@ def assume_role_with_saml_as(
         if left < 1:
             raise AccessDenied(NOT_AUTHORIZED)
         duration = min(duration, left)
-    packed = check_session_limits(role, duration, session_policy, policy_arns, tags)
-    _claim_once(ctx, sign_in.assertion, now)
-    out = issue_role_session(
+    packed = check_session_size(role, duration, session_policy, policy_arns, tags)
+    _claim_once(ctx, sign_in, now)
+    out = issue_session(
         ctx,
         role,
-        session_name=claims.session_name,
-        duration=duration,
-        origin_user_id=None,
-        source_identity=claims.source_identity,
-        session_policy=session_policy,
-        policy_arns=policy_arns,
-        session_tags=tags,
-        transitive=claims.transitive_keys,
+        NewSession(
+            session_name=claims.session_name,
+            duration=duration,
+            user_id=None,
+            oidc_provider_id=None,
+            saml_provider_id=sign_in.provider.provider_id,
+            issuer_access_key_id=None,
+            chained=False,
+            source_identity=claims.source_identity,
+            mfa_at=None,
+            mfa_serial_number=None,
+            session_policy=session_policy,
+            policy_arns=list(policy_arns),
+            session_tags=dict(tags),
+            transitive=list(claims.transitive_keys),
+            packed=packed,
+        ),
     )
     assertion = sign_in.assertion
     out.update(
@@ -194,12 +224,8 @@ def assume_role_with_saml_as(
         SubjectType=assertion.subject_type,
         Issuer=assertion.issuer,
         Audience=sign_in.audience,
-        NameQualifier=name_qualifier(assertion.issuer, ctx.account_id, sign_in.provider.name),
+        NameQualifier=name_qualifier(assertion.issuer, account, sign_in.provider.name),
     )
-    if packed is not None:
-        out["PackedPolicySize"] = packed
-    if claims.source_identity is not None:
-        out["SourceIdentity"] = claims.source_identity
     return out
 
 
@@ -210,11 +236,15 @@ def assume_role_with_saml(ctx: OperationContext, params: Mapping[str, Any]) -> d
         validate_document(str(session_policy), PolicyKind.SESSION)
     policy_arns = [str(p["arn"]) for p in params.get("PolicyArns") or ()]
     duration = int(params.get("DurationSeconds") or DEFAULT_DURATION)
-    sign_in = verify_sign_in(ctx, str(params["PrincipalArn"]), str(params["SAMLAssertion"]))
+    role = str(params["RoleArn"])
+    account = arn_account(role) or ""
+    sign_in = verify_sign_in(
+        ctx, account, str(params["PrincipalArn"]), str(params["SAMLAssertion"])
+    )
     return assume_role_with_saml_as(
         ctx,
         sign_in,
-        str(params["RoleArn"]),
+        role,
         duration=duration,
         session_policy=str(session_policy) if session_policy is not None else None,
         policy_arns=policy_arns,

@@ -3,9 +3,9 @@
 A provider is named by ``arn:aws:iam::ACCOUNT:saml-provider/NAME``; its metadata
 document is validated on create and update (``service/saml/metadata.py``), and
 its ValidUntil is the document's ``validUntil``, or a hundred years after it was
-uploaded when the document gives none (what AWS shows). Deleting a provider stops
-new federated sessions through it at once; sessions already issued run out as
-AWS's do.
+uploaded when the document gives none (what AWS shows). Deleting a provider ends
+the role sessions its responses started (``role_sessions.saml_provider_id``
+cascades), as deleting an OpenID Connect provider does.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from selfiam.domain.arns import ArnError, iam_arn, parse_arn
@@ -41,9 +42,9 @@ def saml_provider_arn(account_id: str, name: str) -> str:
     return iam_arn(account_id, "saml-provider", name)
 
 
-def _name_in(ctx: OperationContext, arn: str) -> str | None:
-    """The provider name ``arn`` gives in the caller's account, or None if it names
-    another account's or another kind of thing; InvalidInput if it is no ARN."""
+def _name_in(account_id: str, arn: str) -> str | None:
+    """The provider name ``arn`` gives in ``account_id``, or None if it names another
+    account's; InvalidInput if it is no SAML provider's ARN."""
     try:
         parsed = parse_arn(arn)
     except ArnError:
@@ -51,23 +52,23 @@ def _name_in(ctx: OperationContext, arn: str) -> str | None:
     kind, _, name = parsed.resource.partition("/")
     if parsed.service != "iam" or kind != "saml-provider" or not name or "/" in name:
         raise InvalidInput(f"ARN {arn} is not valid.")
-    return name if parsed.account == ctx.account_id else None
+    return name if parsed.account == account_id else None
 
 
 _BRIEF = [c for c in _sp.c if c.name != "metadata_document"]
 
 
 def find_provider(
-    ctx: OperationContext, arn: str, *, with_document: bool = True
+    conn: Connection, account_id: str, arn: str, *, with_document: bool = True
 ) -> Row[Any] | None:
-    """The provider ``arn`` names in the caller's account (exact name), or None; without
-    its (possibly large) document unless ``with_document``."""
-    name = _name_in(ctx, arn)
+    """The provider ``arn`` names in ``account_id`` (exact name), or None; without its
+    (possibly large) document unless ``with_document``."""
+    name = _name_in(account_id, arn)
     if name is None:
         return None
     columns = [_sp] if with_document else _BRIEF
-    row = ctx.conn.execute(
-        select(*columns).where(_sp.c.account_id == ctx.account_id, _sp.c.name_lower == name.lower())
+    row = conn.execute(
+        select(*columns).where(_sp.c.account_id == account_id, _sp.c.name_lower == name.lower())
     ).first()
     return row if row is not None and row.name == name else None
 
@@ -80,7 +81,7 @@ def _authorized_provider(
     ctx: OperationContext, arn: str, **authorize: Any
 ) -> tuple[Row[Any], dict[str, str]]:
     """Authorize on ``arn`` (with the provider's tags), then its row; NoSuchEntity after."""
-    row = find_provider(ctx, arn)
+    row = find_provider(ctx.conn, ctx.account_id, arn)
     if row is None:
         ctx.authorize(arn, **authorize)
         raise _not_found(arn)
@@ -196,7 +197,7 @@ def delete_saml_provider(ctx: OperationContext, params: Mapping[str, Any]) -> di
     row, _ = _authorized_provider(ctx, arn)
     ctx.conn.execute(_sp.delete().where(_sp.c.provider_id == row.provider_id))
     delete_owned(ctx.conn, TAG_TYPE, row.provider_id)
-    ctx.changed_authorization()
+    ctx.changed_authorization()  # its role sessions end with it (FK cascade)
     return {}
 
 

@@ -25,8 +25,7 @@ allows them.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,8 @@ from sqlalchemy.engine import Connection
 from selfiam.domain.arns import ArnError, IamArn, parse_iam_arn
 from selfiam.domain.errors import AwsError, InvalidInput, MalformedPolicyDocument, NoSuchEntity
 from selfiam.policy import MalformedPolicyError, Policy
+from selfiam.policy.globs import compile_glob
+from selfiam.policy.variables import policy_text_to_glob
 from selfiam.service.context import OperationContext
 from selfiam.service.operations import tags as tagging
 from selfiam.service.principals import (
@@ -114,11 +115,10 @@ def _entity_sources(conn: Connection, entity_type: str, row: Any) -> list[_Sourc
 # -- PolicyExclusionList ---------------------------------------------------------------
 
 
-def _wildcard(pattern: str, what: str, *, ignore_case: bool = False) -> re.Pattern[str]:
+def _wildcard(pattern: str, what: str, *, ignore_case: bool = False) -> Callable[[str], bool]:
     if pattern.count("*") > 1:
         raise InvalidInput(f"{what} {pattern} is not valid: use at most one * wildcard.")
-    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile(body, re.IGNORECASE if ignore_case else 0)
+    return compile_glob(policy_text_to_glob(pattern), ignore_case)
 
 
 def _excluder(item: Mapping[str, Any]) -> Any:
@@ -147,7 +147,7 @@ def _excluder(item: Mapping[str, Any]) -> Any:
         if any(ch in prefix for ch in "*?"):
             raise InvalidInput(f"ARN {arn} is not valid: wildcards only in the resource name.")
         pattern = _wildcard(arn, "ARN")
-        return lambda s: s.arn is not None and not s.boundary and pattern.fullmatch(s.arn)
+        return lambda s: s.arn is not None and not s.boundary and pattern(s.arn)
     inline = item["InlinePolicyIdentifier"]
     entity_type = str(inline.get("AttachmentType") or "")
     policy_name = str(inline.get("PolicyName") or "")
@@ -161,7 +161,7 @@ def _excluder(item: Mapping[str, Any]) -> Any:
         s.entity is not None
         and s.entity[0] == entity_type
         and s.source_id == policy_name
-        and names.fullmatch(s.entity[1])
+        and names(s.entity[1])
     )
 
 

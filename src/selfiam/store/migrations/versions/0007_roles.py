@@ -5,7 +5,7 @@ exist since 0001; this adds the sessions of roles, which end with their role
 and with the user who started them (both FKs cascade).
 
 Revision ID: 0007
-Revises: 0005 (relinked to 0006 when merged)
+Revises: 0006
 Create Date: 2026-12-01
 """
 

@@ -2,12 +2,14 @@
 
 ``saml_providers`` holds each trusted IdP's metadata document (CreateSAMLProvider);
 ``saml_assertions_used`` remembers redeemed assertions until they expire (no replay,
-across processes); a role session started by AssumeRoleWithSAML hangs on no IAM user,
-so ``role_sessions.user_id`` may be NULL; ``saml_portal_sessions`` are portal sessions
-started by a SAML response, each wearing one such role session.
+across processes); ``role_sessions.saml_provider_id`` names the provider whose
+response started a session's chain (deleting the provider ends its sessions, as
+``oidc_provider_id`` does; ``user_id`` is nullable since 0008);
+``saml_portal_sessions`` are portal sessions started by a SAML response, each
+wearing one such role session.
 
-Revision ID: 0011
-Revises: 0007 (relinked by the lead when merged)
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -16,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0007"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -35,8 +37,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.account_id"],
-            name=op.f("fk_saml_providers_account_id_accounts"), ondelete="CASCADE",
+            ["account_id"],
+            ["accounts.account_id"],
+            name=op.f("fk_saml_providers_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("provider_id", name=op.f("pk_saml_providers")),
         sa.UniqueConstraint(
@@ -49,16 +53,26 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=12), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.account_id"],
-            name=op.f("fk_saml_assertions_used_account_id_accounts"), ondelete="CASCADE",
+            ["account_id"],
+            ["accounts.account_id"],
+            name=op.f("fk_saml_assertions_used_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("digest", name=op.f("pk_saml_assertions_used")),
     )
-    op.create_index(
-        "ix_saml_assertions_used_expires_at", "saml_assertions_used", ["expires_at"]
-    )
+    op.create_index("ix_saml_assertions_used_expires_at", "saml_assertions_used", ["expires_at"])
     with op.batch_alter_table("role_sessions") as batch:
-        batch.alter_column("user_id", existing_type=sa.String(length=32), nullable=True)
+        batch.add_column(sa.Column("saml_provider_id", sa.String(length=32), nullable=True))
+        batch.create_foreign_key(
+            op.f("fk_role_sessions_saml_provider_id_saml_providers"),
+            "saml_providers",
+            ["saml_provider_id"],
+            ["provider_id"],
+            ondelete="CASCADE",
+        )
+        batch.create_index(
+            op.f("ix_role_sessions_saml_provider_id"), ["saml_provider_id"], unique=False
+        )
     op.create_table(
         "saml_portal_sessions",
         sa.Column("session_id", sa.String(length=64), nullable=False),
@@ -67,12 +81,16 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.account_id"],
-            name=op.f("fk_saml_portal_sessions_account_id_accounts"), ondelete="CASCADE",
+            ["account_id"],
+            ["accounts.account_id"],
+            name=op.f("fk_saml_portal_sessions_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["access_key_id"], ["role_sessions.access_key_id"],
-            name=op.f("fk_saml_portal_sessions_access_key_id_role_sessions"), ondelete="CASCADE",
+            ["access_key_id"],
+            ["role_sessions.access_key_id"],
+            name=op.f("fk_saml_portal_sessions_access_key_id_role_sessions"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("session_id", name=op.f("pk_saml_portal_sessions")),
     )
@@ -82,13 +100,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(
-        op.f("ix_saml_portal_sessions_access_key_id"), table_name="saml_portal_sessions"
-    )
+    op.drop_index(op.f("ix_saml_portal_sessions_access_key_id"), table_name="saml_portal_sessions")
     op.drop_table("saml_portal_sessions")
-    op.execute("DELETE FROM role_sessions WHERE user_id IS NULL")
+    op.execute("DELETE FROM role_sessions WHERE saml_provider_id IS NOT NULL")
     with op.batch_alter_table("role_sessions") as batch:
-        batch.alter_column("user_id", existing_type=sa.String(length=32), nullable=False)
+        batch.drop_index(op.f("ix_role_sessions_saml_provider_id"))
+        batch.drop_constraint(
+            op.f("fk_role_sessions_saml_provider_id_saml_providers"), type_="foreignkey"
+        )
+        batch.drop_column("saml_provider_id")
     op.drop_index("ix_saml_assertions_used_expires_at", table_name="saml_assertions_used")
     op.drop_table("saml_assertions_used")
     op.drop_table("saml_providers")

@@ -1,0 +1,102 @@
+"""STS GetFederationToken: temporary credentials of a federated user, for an IAM user.
+
+AWS (STS API Reference, GetFederationToken): called with an IAM user's long-term
+credentials; the federated user's permissions are the intersection of the user's
+policies and the session policies passed (Policy, PolicyArns) — "If you do not pass a
+policy to this operation, the resulting federated user session has no permissions";
+DurationSeconds 900 to 129,600 (default 43,200; the root user at most 3,600, but
+selfiam's root signs no requests); session tags need sts:TagSession. The credentials
+cannot call IAM, nor STS other than GetCallerIdentity (``authz``).
+
+Sessions are stored server-side (``federation_sessions``) and end with the user.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from selfiam.domain.arns import federated_user_arn
+from selfiam.domain.errors import AccessDenied, InvalidClientTokenId, PackedPolicyTooLarge
+from selfiam.domain.identifiers import (
+    new_secret_access_key,
+    new_session_token,
+    new_temporary_access_key_id,
+)
+from selfiam.policy import PolicyKind
+from selfiam.service.authn import INVALID_TOKEN
+from selfiam.service.context import OperationContext
+from selfiam.service.operations import tags as tagging
+from selfiam.service.operations.assume_role import packed_size
+from selfiam.service.operations.policy_common import validate_document
+from selfiam.service.operations.sts import session_token_digest
+from selfiam.service.registry import operation
+from selfiam.store import tables as t
+from selfiam.store.locks import lock_user_row
+
+DEFAULT_DURATION = 43200
+SESSION_CREDENTIALS = "Cannot call GetFederationToken with session credentials"
+
+
+@operation("GetFederationToken", service="sts")
+def get_federation_token(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    caller = ctx.caller
+    if caller.is_temporary:
+        raise AccessDenied(SESSION_CREDENTIALS)
+    if caller.user_id is None:
+        raise AccessDenied("selfiam issues federation tokens to IAM users only.")
+    name = str(params["Name"])
+    duration = int(params.get("DurationSeconds") or DEFAULT_DURATION)
+    session_policy = params.get("Policy")
+    policy_arns = [str(p["arn"]) for p in params.get("PolicyArns") or ()]
+    tags = tagging.request_tags(params.get("Tags"))
+    arn = federated_user_arn(ctx.account_id, name)
+    ctx.authorize(arn, request_tags=tags or None)
+    if tags:
+        ctx.authorize(arn, action="sts:TagSession", request_tags=tags)
+    if session_policy is not None:
+        validate_document(str(session_policy), PolicyKind.SESSION)
+    packed = packed_size(
+        str(session_policy) if session_policy is not None else None, policy_arns, tags
+    )
+    if packed > 100:
+        raise PackedPolicyTooLarge(
+            f"Packed policy consumes {packed}% of allotted space, please use smaller policy."
+        )
+
+    now = ctx.info.now
+    expires = now + timedelta(seconds=duration)
+    key_id = new_temporary_access_key_id()
+    secret = new_secret_access_key()
+    token = new_session_token()
+    if not lock_user_row(ctx.conn, caller.user_id):
+        raise InvalidClientTokenId(INVALID_TOKEN)
+    fs = t.federation_sessions
+    ctx.conn.execute(fs.delete().where(fs.c.user_id == caller.user_id, fs.c.expires_at <= now))
+    ctx.conn.execute(
+        fs.insert().values(
+            access_key_id=key_id,
+            account_id=ctx.account_id,
+            user_id=caller.user_id,
+            name=name,
+            secret_ciphertext=ctx.runtime.box.seal(secret.encode(), key_id.encode()),
+            session_token_sha256=session_token_digest(token),
+            session_policy=str(session_policy) if session_policy is not None else None,
+            session_policy_arns=json.dumps(policy_arns) if policy_arns else None,
+            session_tags=json.dumps(tags) if tags else None,
+            created_at=now,
+            expires_at=expires,
+        )
+    )
+    return {
+        "Credentials": {
+            "AccessKeyId": key_id,
+            "SecretAccessKey": secret,
+            "SessionToken": token,
+            "Expiration": expires,
+        },
+        "FederatedUser": {"FederatedUserId": f"{ctx.account_id}:{name}", "Arn": arn},
+        "PackedPolicySize": packed,
+    }
