@@ -4,9 +4,6 @@ and PostgreSQL); a second server process on the same database refuses a replay."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support.saml_idp import SamlIdp, aws_attributes
-from support.server import LiveServer, free_port, stop, wait_for_port
+from support.server import LiveServer, another_node
 
 pytestmark = pytest.mark.slow
 
@@ -89,36 +86,11 @@ def test_forged_response_gets_invalid_identity_token(
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-@pytest.fixture
-def second_process(server: LiveServer) -> Iterator[LiveServer]:
-    """Another ``selfiam serve`` on the same database and master key."""
-    port = free_port()
-    args = ["--data-dir", str(server.data_dir), "--database-url", server.database_url]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "selfiam.cli", "serve", *args, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, proc)
-        yield LiveServer(
-            endpoint=f"http://127.0.0.1:{port}",
-            account_id=server.account_id,
-            admin_key_id=server.admin_key_id,
-            admin_secret=server.admin_secret,
-            data_dir=server.data_dir,
-            database_url=server.database_url,
-            process=proc,
-        )
-    finally:
-        stop(proc)
-
-
 def test_replay_through_another_process_is_refused(
-    server: LiveServer, second_process: LiveServer, setup: dict[str, str], idp: SamlIdp
+    server: LiveServer, setup: dict[str, str], idp: SamlIdp
 ) -> None:
     assertion = idp.response(aws_attributes(setup["role"], setup["provider"]))
     _assume(server, setup, assertion)
-    with pytest.raises(ClientError) as err:
-        _assume(second_process, setup, assertion)
+    with another_node(server) as node_b, pytest.raises(ClientError) as err:
+        _assume(node_b, setup, assertion)
     assert err.value.response["Error"]["Code"] == "InvalidIdentityToken"

@@ -515,22 +515,18 @@ def test_redeemed_assertions_are_pruned_once_expired(
     assert digests[0].expires_at <= clock.now + timedelta(minutes=10)
 
 
+def _next_role(world: Call) -> str:
+    """A role the engineers' sessions may assume in turn."""
+    statement = {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sts:AssumeRole"}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    world("CreateRole", RoleName="next", AssumeRolePolicyDocument=policy)
+    return f"arn:aws:iam::{ACCOUNT}:role/next"
+
+
 def test_a_saml_session_may_chain_to_another_role(
     world: Call, runtime: Runtime, idp: SamlIdp
 ) -> None:
-    next_role = f"arn:aws:iam::{ACCOUNT}:role/next"
-    world(
-        "CreateRole",
-        RoleName="next",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sts:AssumeRole"}
-                ],
-            }
-        ),
-    )
+    next_role = _next_role(world)
     answer = saml(runtime, good(idp, SourceIdentity=["alice"]))
     caller = session_caller(runtime, answer)
     chained = world(
@@ -557,24 +553,13 @@ def test_deleting_the_provider_ends_its_sessions_and_their_chains(
 ) -> None:
     """As for an OpenID Connect provider: the sessions its responses started, and those
     chained from them, end with it (role_sessions.saml_provider_id cascades)."""
-    world(
-        "CreateRole",
-        RoleName="next",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sts:AssumeRole"}
-                ],
-            }
-        ),
-    )
+    next_role = _next_role(world)
     creds = saml(runtime, good(idp))["Credentials"]
     chained = world(
         "AssumeRole",
         service="sts",
         caller=session_caller(runtime, {"Credentials": creds}),
-        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/next",
+        RoleArn=next_role,
         RoleSessionName="hop",
     )["Credentials"]
     world("DeleteSAMLProvider", SAMLProviderArn=PROVIDER)
