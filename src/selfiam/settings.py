@@ -35,6 +35,9 @@ class Settings:
     #: The portal's public address (``https://iam.example.com``): its host is the WebAuthn
     #: RP ID of passkeys. None: the host each request names.
     public_url: str | None = None
+    #: A SAML audience accepted besides https://signin.aws.amazon.com/saml (e.g. the
+    #: portal's own https://HOST/portal/saml).
+    saml_audience: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,6 +75,7 @@ class Settings:
             portal_max_hours=_positive(max_hours, "SELFIAM_PORTAL_MAX_HOURS")
             or DEFAULT_PORTAL_MAX_HOURS,
             public_url=public_url,
+            saml_audience=env.get("SELFIAM_SAML_AUDIENCE") or None,
         )
 
 

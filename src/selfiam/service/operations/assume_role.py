@@ -99,7 +99,8 @@ def _mfa_context(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
     if code is None:
         raise AccessDenied(INVALID_PASS_CODE)
     owner = ctx.caller.user_id or ctx.caller.origin_user_id
-    assert owner is not None
+    if owner is None:  # a federated session: no IAM user, so no MFA device of its own
+        raise AccessDenied(UNKNOWN_DEVICE)
     try:
         check_totp(ctx, ctx.runtime.box, owner, str(serial), str(code), ctx.info.now)
     except MfaRefused as refused:
@@ -211,6 +212,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         raise ValidationError(OVER_CHAIN_LIMIT)
     packed = check_session_size(role, duration, session_policy, policy_arns, session_tags)
     origin = caller.user_id or caller.origin_user_id
+    oidc_provider, saml_provider = _parent_providers(ctx)
     if caller.mfa_authenticated_at is not None and mfa_at is None:
         mfa_at = caller.mfa_authenticated_at  # the MFA of the credentials that called
     return issue_session(
@@ -220,7 +222,8 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             session_name=session_name,
             duration=duration,
             user_id=origin,
-            oidc_provider_id=_parent_provider(ctx),
+            oidc_provider_id=oidc_provider,
+            saml_provider_id=saml_provider,
             issuer_access_key_id=caller.access_key_id,
             chained=caller.is_role_session,
             source_identity=source_identity,
@@ -235,16 +238,19 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     )
 
 
-def _parent_provider(ctx: OperationContext) -> str | None:
-    """The OpenID Connect provider the calling role session hangs on (a chain started
-    with a web identity), so that the new session ends with it too."""
+def _parent_providers(ctx: OperationContext) -> tuple[str | None, str | None]:
+    """The OpenID Connect and SAML providers the calling role session hangs on (a chain
+    started with a web identity or a SAML response), so that the new session ends with
+    them too."""
     if not ctx.caller.is_role_session or ctx.caller.access_key_id is None:
-        return None
+        return None, None
     rs = t.role_sessions
-    provider: str | None = ctx.conn.execute(
-        select(rs.c.oidc_provider_id).where(rs.c.access_key_id == ctx.caller.access_key_id)
-    ).scalar()
-    return provider
+    row = ctx.conn.execute(
+        select(rs.c.oidc_provider_id, rs.c.saml_provider_id).where(
+            rs.c.access_key_id == ctx.caller.access_key_id
+        )
+    ).first()
+    return (None, None) if row is None else (row.oidc_provider_id, row.saml_provider_id)
 
 
 def check_session_size(
@@ -270,7 +276,7 @@ def check_session_size(
 
 @dataclass(frozen=True, slots=True)
 class NewSession:
-    """What a role session is started with (AssumeRole, AssumeRoleWithWebIdentity)."""
+    """What a role session is started with (AssumeRole and its federated siblings)."""
 
     session_name: str
     duration: int
@@ -286,11 +292,13 @@ class NewSession:
     session_tags: dict[str, str]
     transitive: list[str]
     packed: int | None
+    saml_provider_id: str | None = None  # the provider whose response started it, if one did
 
 
 def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dict[str, Any]:
     """Store a role session of ``role`` and answer its credentials (the common part of
-    AssumeRole's and AssumeRoleWithWebIdentity's answers). The trust policy allowed."""
+    AssumeRole's, AssumeRoleWithWebIdentity's and AssumeRoleWithSAML's answers). The trust
+    policy allowed."""
     now = ctx.info.now
     expires = now + timedelta(seconds=new.duration)
     key_id = new_temporary_access_key_id()
@@ -306,6 +314,10 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
         ctx.conn, t.oidc_providers, t.oidc_providers.c.provider_id, new.oidc_provider_id
     ):
         raise InvalidClientTokenId(INVALID_TOKEN)
+    if new.saml_provider_id is not None and not lock_row(
+        ctx.conn, t.saml_providers, t.saml_providers.c.provider_id, new.saml_provider_id
+    ):
+        raise InvalidClientTokenId(INVALID_TOKEN)
     rs = t.role_sessions
     # This role's sessions that have expired are of no further use: drop them.
     ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
@@ -316,6 +328,7 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
             role_id=role.role_id,
             user_id=new.user_id,
             oidc_provider_id=new.oidc_provider_id,
+            saml_provider_id=new.saml_provider_id,
             issuer_access_key_id=new.issuer_access_key_id,
             chained=new.chained,
             session_name=new.session_name,
