@@ -200,3 +200,22 @@ def test_a_control_character_is_refused_and_shown_escaped(account: Account) -> N
     assert code == 1 and "ValidationError" in out and "at 'description'" in out
     assert "\x1b" not in out and "a\\x1b[2Jb" in out
     assert account.roles() == []
+
+
+def test_user_remove_lists_the_role_sessions_the_user_started(account: Account) -> None:
+    assert account.role("create", "ops", "--trust-user", "alice", "--path", "/ci/")[0] == 0
+    key = account.invoke("CreateAccessKey", UserName="alice")["AccessKey"]
+    alice = account.caller(key["AccessKeyId"])
+    assert alice is not None
+    role_arn = f"arn:aws:iam::{account.id}:role/ci/ops"
+    creds = account.invoke("AssumeRole", alice, RoleArn=role_arn, RoleSessionName="deploy-1")[
+        "Credentials"
+    ]
+    code, out = run("user", "remove", "alice", "--dry-run", "--data-dir", account.data)
+    assert code == 0, out
+    assert "Role sessions they started (AssumeRole, chains included):" in out
+    assert f"{creds['AccessKeyId']} as {role_arn} session deploy-1 (expires" in out
+    assert "STS sessions" not in out  # no GetSessionToken session: that section is left out
+
+    assert run("user", "remove", "alice", "--yes", "--data-dir", account.data)[0] == 0
+    assert account.caller(creds["AccessKeyId"], creds["SessionToken"]) is None
