@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -53,7 +54,7 @@ from selfiam.service.operations.sts import (
 )
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
-from selfiam.store.locks import lock_row, lock_user_row
+from selfiam.store.locks import lock_user_row
 
 DEFAULT_DURATION = 3600
 CHAINED_MAX_DURATION = 3600
@@ -69,6 +70,9 @@ OVER_CHAIN_LIMIT = (
 #: white space, plus the managed policies' ARNs) and session tags. AWS packs them in a
 #: binary form of its own; selfiam counts characters, so the figure is an approximation.
 PACKED_ALLOWANCE = 2048
+_INSERT_SESSION = t.role_sessions.insert()
+#: One AssumeRole in this many prunes the role's expired sessions.
+PRUNE_ONE_IN = 16
 
 
 def _role_for(ctx: OperationContext, arn: str) -> Row[Any] | None:
@@ -223,18 +227,29 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     origin = caller.user_id or caller.origin_user_id
     assert origin is not None
     # Lock the role and the user the session will hang on: one deleted since it was read
-    # would fail the insert's foreign key (a 500), where AWS would say no.
-    if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, role.role_id):
+    # would fail the insert's foreign key (a 500), where AWS would say no. Recording the
+    # role's last use (RoleLastUsed: selfiam counts a role as used when it is assumed)
+    # locks the role's row, and finds none if it is gone.
+    used = ctx.conn.execute(
+        t.roles.update()
+        .where(t.roles.c.role_id == role.role_id)
+        .values(last_used_at=now, last_used_region=ctx.info.region)
+    )
+    if used.rowcount != 1:
         ctx.refuse(arn)
     if not lock_user_row(ctx.conn, origin):
         raise InvalidClientTokenId(INVALID_TOKEN)
     rs = t.role_sessions
-    # This role's sessions that have expired are of no further use: drop them.
-    ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
+    if secrets.randbelow(PRUNE_ONE_IN) == 0:
+        # This role's expired sessions are of no further use (authentication refuses
+        # them): drop them. Finding them walks every session of the role (there is no
+        # index on expires_at), so it is done on one call in PRUNE_ONE_IN, not on each.
+        ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
     if caller.mfa_authenticated_at is not None and mfa_at is None:
         mfa_at = caller.mfa_authenticated_at  # the MFA of the credentials that called
-    ctx.conn.execute(
-        rs.insert().values(
+    ctx.conn.execute(  # parameters bound at execution: the compiled INSERT is reused
+        _INSERT_SESSION,
+        dict(
             access_key_id=key_id,
             account_id=ctx.account_id,
             role_id=role.role_id,
@@ -253,13 +268,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             transitive_tag_keys=json.dumps(transitive) if transitive else None,
             created_at=now,
             expires_at=expires,
-        )
-    )
-    # RoleLastUsed: selfiam counts a role as used when it is assumed.
-    ctx.conn.execute(
-        t.roles.update()
-        .where(t.roles.c.role_id == role.role_id)
-        .values(last_used_at=now, last_used_region=ctx.info.region)
+        ),
     )
     out: dict[str, Any] = {
         "Credentials": {
