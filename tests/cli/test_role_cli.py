@@ -219,3 +219,12 @@ def test_user_remove_lists_the_role_sessions_the_user_started(account: Account) 
 
     assert run("user", "remove", "alice", "--yes", "--data-dir", account.data)[0] == 0
     assert account.caller(creds["AccessKeyId"], creds["SessionToken"]) is None
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"Statement": "x"}', "[1, 2]"])
+def test_a_malformed_trust_file_is_awss_error(account: Account, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "trust.json"
+    path.write_text(text)
+    code, out = account.role("create", "bad", "--trust-file", str(path), "--trust-user", "alice")
+    assert code == 1 and "MalformedPolicyDocument" in out, out
+    assert account.roles() == []

@@ -431,8 +431,35 @@ def test_offboard_takes_the_user_out_of_role_trust(endpoint: Endpoint) -> None:
     assert "note: role sessions the user started: a selfiam server ends every one" in listing
     assert _trust_of(iam, "only")["Statement"][0]["Principal"]["AWS"] == [leaver]
 
-    first = ok(endpoint.run("offboard", "role-leaver", "--yes", "--revoke-role-sessions"))
-    assert "no longer exists (GetUser: NoSuchEntity)" in first
+    # Killed after step 3 (roles in ListRoles' order: only, then shared): "only" is done,
+    # "shared" has the revoke policy but still trusts the user.
+    proc = endpoint.start(
+        "offboard",
+        "role-leaver",
+        "--yes",
+        "--revoke-role-sessions",
+        SELFIAM_OFFBOARD_PAUSE_AFTER="3",
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("pausing after step 3"):
+                break
+        else:
+            pytest.fail("offboard did not pause:\n" + "".join(seen))
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+    assert _trust_of(iam, "only")["Statement"] == [ADMITS_NO_ONE]
+    assert REVOKE_POLICY_NAME in iam.list_role_policies(RoleName="shared")["PolicyNames"]
+    assert _trust_of(iam, "shared")["Statement"][0]["Principal"]["AWS"] == [leaver, stays]
+
+    rest = ok(endpoint.run("offboard", "role-leaver", "--yes", "--revoke-role-sessions"))
+    assert "role/only" not in rest and "UpdateAssumeRolePolicy" in rest
+    assert "no longer exists (GetUser: NoSuchEntity)" in rest
     assert _trust_of(iam, "shared")["Statement"][0]["Principal"]["AWS"] == [stays]
     assert _trust_of(iam, "only")["Statement"] == [ADMITS_NO_ONE]
     assert _trust_of(iam, "other")["Statement"][0]["Principal"]["AWS"] == [stays]

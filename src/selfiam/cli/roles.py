@@ -73,9 +73,11 @@ def trust_document(user_arns: list[str], trust_file: Path | None) -> str:
         try:
             doc = json.loads(text)
             statements = doc.setdefault("Statement", [])
-            if isinstance(statements, dict):
-                doc["Statement"] = statements = [statements]
         except (ValueError, AttributeError):
+            statements = None
+        if isinstance(statements, dict):
+            doc["Statement"] = statements = [statements]
+        if not isinstance(statements, list):
             # Let CreateRole answer MalformedPolicyDocument for it, as for the file alone.
             return text
     else:
