@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 
 from selfiam.domain.arns import ArnError, assumed_role_arn, parse_iam_arn, role_arn
 from selfiam.domain.errors import (
@@ -75,7 +75,7 @@ _INSERT_SESSION = t.role_sessions.insert()
 PRUNE_ONE_IN = 16
 
 
-def _role_for(ctx: OperationContext, arn: str) -> Row[Any] | None:
+def _role_for(ctx: OperationContext, arn: str) -> Any | None:
     """The role ``arn`` names in the caller's account (its path included), or None."""
     try:
         parsed = parse_iam_arn(arn)
