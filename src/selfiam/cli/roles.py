@@ -24,6 +24,7 @@ from selfiam.cli.options import database_options, settings_from
 from selfiam.cli.printable import echo, printable, printable_lines
 from selfiam.cli.root import RootSession
 from selfiam.service.together import MAX_STEPS
+from selfiam.tooling.offboard_roles import document
 
 #: The statement ``--trust-user`` adds: those users may assume the role (and tag the session).
 TRUST_SID = "TrustedUsers"
@@ -55,13 +56,6 @@ def _paged(session: RootSession, operation: str, key: str, **params: Any) -> lis
         if not out.get("IsTruncated"):
             return items
         params["Marker"] = out["Marker"]
-
-
-def _document(value: Any) -> Any:
-    """A policy document as the service answers it (URL-quoted JSON text), decoded."""
-    from urllib.parse import unquote
-
-    return json.loads(unquote(value)) if isinstance(value, str) else value
 
 
 def trust_document(user_arns: list[str], trust_file: Path | None) -> str:
@@ -217,7 +211,7 @@ def show(name: str, data_dir: str | None, database_url: str | None) -> None:
     for tag in found.get("Tags", []):
         echo(f"  tag {printable(tag['Key'])}={printable(tag['Value'])}")
     echo("  trust policy:")
-    text = json.dumps(_document(found["AssumeRolePolicyDocument"]), indent=2)
+    text = json.dumps(document(found["AssumeRolePolicyDocument"]), indent=2)
     echo("\n".join(f"    {line}" for line in printable_lines(text).split("\n")))
 
 
