@@ -17,6 +17,7 @@ COMMANDS = {
     "init": "selfiam.cli.server:init",
     "serve": "selfiam.cli.server:serve",
     "user": "selfiam.cli.users:user",
+    "role": "selfiam.cli.roles:role",
     "audit": "selfiam.cli.audit:audit",
     "policy": "selfiam.cli.policy:policy",
     "verify": "selfiam.cli.verify:verify",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,9 +73,12 @@ OVER_CHAIN_LIMIT = (
 #: white space, plus the managed policies' ARNs) and session tags. AWS packs them in a
 #: binary form of its own; selfiam counts characters, so the figure is an approximation.
 PACKED_ALLOWANCE = 2048
+_INSERT_SESSION = t.role_sessions.insert()
+#: One AssumeRole in this many prunes the role's expired sessions.
+PRUNE_ONE_IN = 16
 
 
-def role_for(conn: Connection, account_id: str, arn: str) -> Row[Any] | None:
+def role_for(conn: Connection, account_id: str, arn: str) -> Any | None:
     """The role ``arn`` names in ``account_id`` (its path included), or None."""
     try:
         parsed = parse_iam_arn(arn)
@@ -306,7 +310,14 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     token = new_session_token()
     # Lock the role and the user or provider the session will hang on: one deleted since
     # it was read would fail the insert's foreign key (a 500), where AWS would say no.
-    if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, role.role_id):
+    # Recording the role's last use (RoleLastUsed: selfiam counts a role as used when it
+    # is assumed) locks the role's row, and finds none if it is gone.
+    used = ctx.conn.execute(
+        t.roles.update()
+        .where(t.roles.c.role_id == role.role_id)
+        .values(last_used_at=now, last_used_region=ctx.info.region)
+    )
+    if used.rowcount != 1:
         ctx.refuse(role_arn(role.account_id, role.name, role.path))
     if new.user_id is not None and not lock_user_row(ctx.conn, new.user_id):
         raise InvalidClientTokenId(INVALID_TOKEN)
@@ -319,10 +330,14 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     ):
         raise InvalidClientTokenId(INVALID_TOKEN)
     rs = t.role_sessions
-    # This role's sessions that have expired are of no further use: drop them.
-    ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
-    ctx.conn.execute(
-        rs.insert().values(
+    if secrets.randbelow(PRUNE_ONE_IN) == 0:
+        # This role's expired sessions are of no further use (authentication refuses
+        # them): drop them. Finding them walks every session of the role (there is no
+        # index on expires_at), so it is done on one call in PRUNE_ONE_IN, not on each.
+        ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
+    ctx.conn.execute(  # parameters bound at execution: the compiled INSERT is reused
+        _INSERT_SESSION,
+        dict(
             access_key_id=key_id,
             account_id=role.account_id,
             role_id=role.role_id,
@@ -343,13 +358,7 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
             transitive_tag_keys=json.dumps(new.transitive) if new.transitive else None,
             created_at=now,
             expires_at=expires,
-        )
-    )
-    # RoleLastUsed: selfiam counts a role as used when it is assumed.
-    ctx.conn.execute(
-        t.roles.update()
-        .where(t.roles.c.role_id == role.role_id)
-        .values(last_used_at=now, last_used_region=ctx.info.region)
+        ),
     )
     out: dict[str, Any] = {
         "Credentials": {
