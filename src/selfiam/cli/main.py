@@ -24,6 +24,8 @@ COMMANDS = {
     "onboard": "selfiam.cli.onboard:onboard_command",
     "offboard": "selfiam.cli.offboard:offboard",
     "sign-in": "selfiam.cli.sign_in:sign_in",
+    "backup": "selfiam.cli.backup:backup",
+    "restore": "selfiam.cli.backup:restore",
 }
 
 

@@ -1,0 +1,94 @@
+"""Day-two operations against a live server: an online backup, a restore refused while
+the server runs and done once it stopped, and the access log."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from selfiam.domain.errors import AwsError
+from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.factory import open_runtime
+from selfiam.settings import Settings
+from support.server import live_server, stop
+
+
+def user_exists(data_dir: Path, account: str, name: str) -> bool:
+    runtime = open_runtime(Settings.from_env(data_dir=str(data_dir)))
+    info = RequestInfo(request_id="test", now=runtime.clock())
+    try:
+        runtime.invoke("iam", "GetUser", {"UserName": name}, Caller.root(account), info)
+        return True
+    except AwsError as err:
+        assert err.code == "NoSuchEntity"
+        return False
+    finally:
+        runtime.audit.flush()
+        runtime.engine.dispose()
+
+
+def test_backup_while_serving_then_restore_once_stopped(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    target = tmp_path / "backup.db"
+    with live_server(data) as srv:
+        iam = srv.client()
+        iam.create_user(UserName="kept")
+        done = srv.selfiam("backup", str(target))
+        assert done.returncode == 0, done.stderr
+        assert "does NOT contain" in done.stdout
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+        again = srv.selfiam("backup", str(target))
+        assert again.returncode != 0 and "refusing to overwrite" in again.stderr
+        iam.delete_user(UserName="kept")
+        refused = srv.selfiam("restore", str(target))
+        assert refused.returncode != 0 and "a selfiam server is running" in refused.stderr
+        assert not user_exists(data, srv.account_id, "kept")
+        # The backup's admin key still signs: the backup holds its sealed secret.
+        stop(srv.process)
+        restored = srv.selfiam("restore", str(target))
+        assert restored.returncode == 0, restored.stderr
+        assert "kept as" in restored.stdout
+        assert user_exists(data, srv.account_id, "kept")
+
+
+def test_restore_refuses_a_backup_the_master_key_does_not_open(tmp_path: Path) -> None:
+    target = tmp_path / "backup.db"
+    with live_server(tmp_path / "one") as one:
+        assert one.selfiam("backup", str(target)).returncode == 0
+    with live_server(tmp_path / "two") as two:
+        stop(two.process)
+        refused = two.selfiam("restore", str(target))
+    assert refused.returncode != 0
+    assert "does not open the backup's secrets" in refused.stderr
+
+
+def test_access_log_has_a_line_per_request_and_no_secret(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with live_server(data, serve_args=("--access-log",)) as srv:
+        iam = srv.client()
+        iam.create_user(UserName="logged")
+        key = iam.create_access_key(UserName="logged")["AccessKey"]
+        iam.create_login_profile(UserName="logged", Password="Xy!9-long-enough-Pass")
+        srv.client(service="sts").get_caller_identity()
+    log = (data / "server.log").read_text()
+    lines = [line for line in log.splitlines() if " POST / " in line]
+    assert len(lines) == 4
+    assert all(" 200 " in line and "req=" in line and 'ua="Boto3/' in line for line in lines)
+    for secret in (
+        srv.admin_secret,
+        key["SecretAccessKey"],
+        "Xy!9-long-enough-Pass",
+        "Authorization",
+        "AWS4-HMAC-SHA256",
+        "Signature",
+        "Action=",
+        "logged",
+    ):
+        assert secret not in log
+
+
+def test_without_access_log_nothing_is_logged_per_request(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with live_server(data) as srv:
+        srv.client().get_user()
+    assert " POST / " not in (data / "server.log").read_text()
