@@ -10,6 +10,7 @@ from selfiam.domain.errors import AwsError
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.factory import open_runtime
 from selfiam.settings import Settings
+from support.mfa import Authenticator
 from support.server import live_server, stop
 
 
@@ -92,3 +93,43 @@ def test_without_access_log_nothing_is_logged_per_request(tmp_path: Path) -> Non
     with live_server(data) as srv:
         srv.client().get_user()
     assert " POST / " not in (data / "server.log").read_text()
+
+
+def test_rotation_while_serving_keeps_every_secret_working(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with live_server(data) as srv:
+        iam, sts = srv.client(), srv.client(service="sts")
+        iam.create_user(UserName="mfa-user")
+        iam.add_user_to_group(GroupName="SelfService", UserName="mfa-user")
+        key = iam.create_access_key(UserName="mfa-user")["AccessKey"]
+        device = iam.create_virtual_mfa_device(VirtualMFADeviceName="mfa-user")
+        serial = device["VirtualMFADevice"]["SerialNumber"]
+        app = Authenticator(device["VirtualMFADevice"]["Base32StringSeed"].decode())
+        iam.enable_mfa_device(UserName="mfa-user", SerialNumber=serial, **app.enable_codes())
+        temporary = sts.get_session_token()["Credentials"]
+        old_key = (data / "master.key").read_text()
+
+        rotated = srv.selfiam("rotate-master-key")
+        assert rotated.returncode == 0, rotated.stderr
+        assert "done" in rotated.stdout
+        assert (data / "master.key").read_text() != old_key
+        assert not (data / "master.key.next").exists() and not (data / "master.key.old").exists()
+
+        # The server started under the old key answers requests signed with keys sealed
+        # before the rotation, and checks a TOTP code against a seed re-sealed since.
+        assert iam.get_user()["User"]["UserName"] == "admin"
+        member = srv.client(key["AccessKeyId"], key["SecretAccessKey"])
+        assert member.get_user()["User"]["UserName"] == "mfa-user"
+        session = srv.client(
+            temporary["AccessKeyId"],
+            temporary["SecretAccessKey"],
+            service="sts",
+            token=temporary["SessionToken"],
+        )
+        assert session.get_caller_identity()["Account"] == srv.account_id
+        member_sts = srv.client(key["AccessKeyId"], key["SecretAccessKey"], service="sts")
+        with_mfa = member_sts.get_session_token(SerialNumber=serial, TokenCode=app.next_code())
+        assert with_mfa["Credentials"]["AccessKeyId"].startswith("ASIA")
+        # A key made after the rotation works too.
+        fresh = iam.create_access_key(UserName="mfa-user")["AccessKey"]
+        assert srv.client(fresh["AccessKeyId"], fresh["SecretAccessKey"]).get_user()

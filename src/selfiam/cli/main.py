@@ -26,6 +26,7 @@ COMMANDS = {
     "sign-in": "selfiam.cli.sign_in:sign_in",
     "backup": "selfiam.cli.backup:backup",
     "restore": "selfiam.cli.backup:restore",
+    "rotate-master-key": "selfiam.cli.rekey:rotate_master_key_command",
 }
 
 
