@@ -111,17 +111,21 @@ class SecretBox:
         if self._source is None:
             return False
         with self._reload:
-            seen = _signature(self._source)
-            if seen == self._seen:
-                return False
-            current = _read_key(self._source)
-            upcoming = next_key_file(self._source)
-            if upcoming.exists():
-                self._set(_read_key(upcoming), [current])
-            else:
-                self._set(current, [])
-            self._seen = seen
-            return True
+            for _ in range(3):  # a rotation may rename a file between the stat and the read
+                seen = _signature(self._source)
+                if seen == self._seen:
+                    return False
+                try:
+                    current = _read_key(self._source)
+                    upcoming = next_key_file(self._source)
+                    keys = (_read_key(upcoming), [current]) if seen[1] else (current, [])
+                except MasterKeyError:
+                    continue
+                if _signature(self._source) == seen:
+                    self._set(*keys)
+                    self._seen = seen
+                    return True
+            raise MasterKeyError(f"the key files of {self._source} keep changing; try again")
 
     @classmethod
     def load_or_create(
@@ -155,7 +159,7 @@ class SecretBox:
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
         """Encrypt ``plaintext`` bound to ``associated_data``; a fresh nonce each time."""
-        self.refresh()
+        self._follow()
         nonce = secrets.token_bytes(NONCE_BYTES)
         header = bytes([VERSION]) + nonce
         aead = self._keys[1]
@@ -167,9 +171,17 @@ class SecretBox:
         try:
             return self._open(blob, associated_data)
         except SecretBoxError:
-            if not self.refresh():
+            if not self._follow():
                 raise
         return self._open(blob, associated_data)
+
+    def _follow(self) -> bool:
+        """``refresh``, keeping the keys in hand when the files cannot be read (a key file
+        removed by mistake must not stop every request)."""
+        try:
+            return self.refresh()
+        except MasterKeyError:
+            return False
 
     def opens_with_current(self, blob: bytes, associated_data: bytes) -> bool:
         """Whether ``blob`` was sealed under the key :meth:`seal` uses now."""

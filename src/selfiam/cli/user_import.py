@@ -127,8 +127,10 @@ def import_users(
         raise click.ClickException(f"{printable(file)}: {printable(err)}") from None
     target = passwords_file or file.with_name(file.stem + ".passwords.csv")
     wants_passwords = any(e.password and e.problem is None for e in entries)
-    out = _open_new_private(target) if wants_passwords else None
+    if wants_passwords and target.exists():
+        raise click.ClickException(f"{printable(target)} exists; refusing to overwrite it.")
     session = RootSession.open(settings_from(data_dir, database_url))
+    out = _open_new_private(target) if wants_passwords else None
     importer = _Importer(session, entries)
     failures = created = 0
     try:
