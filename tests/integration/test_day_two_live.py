@@ -3,15 +3,24 @@ the server runs and done once it stopped, and the access log."""
 
 from __future__ import annotations
 
+import json
 import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import create_engine
+
 from selfiam.domain.errors import AwsError
+from selfiam.service.audit import AuditRecord, read_records, write_records
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.factory import open_runtime
 from selfiam.settings import Settings
 from support.mfa import Authenticator
-from support.server import live_server, stop
+from support.server import LiveServer, _selfiam_cmd, free_port, live_server, stop, wait_for_port
 
 
 def user_exists(data_dir: Path, account: str, name: str) -> bool:
@@ -86,6 +95,62 @@ def test_access_log_has_a_line_per_request_and_no_secret(tmp_path: Path) -> None
         "logged",
     ):
         assert secret not in log
+    exported = srv.selfiam("audit", "export", "--since", "1h")
+    assert exported.returncode == 0, exported.stderr
+    records = json.loads(exported.stdout)["Records"]
+    made = [r for r in records if r["eventName"] == "CreateLoginProfile"][-1:]
+    assert made[0]["sourceIPAddress"] == "127.0.0.1"
+    assert made[0]["userAgent"].startswith("Boto3/")
+    assert made[0]["userIdentity"]["userName"] == "admin"
+    assert made[0]["requestID"] in log  # the access log line leads to the audit record
+    for secret in (srv.admin_secret, key["SecretAccessKey"], "Xy!9-long-enough-Pass"):
+        assert secret not in exported.stdout
+
+
+def test_serve_prunes_audit_records_past_their_retention(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with live_server(data) as srv:
+        srv.client().create_user(UserName="recent")
+    engine = create_engine(srv.database_url)
+    old = datetime.now(UTC) - timedelta(days=45)
+    with engine.begin() as conn:
+        write_records(conn, [old_record(srv.account_id, old, f"old-{i}") for i in range(2_500)])
+    engine.dispose()
+    before = len(read_records(create_engine(srv.database_url), limit=100_000))
+    with live_server_again(srv, ("--audit-retention-days", "30")):
+        left = wait_for_count(srv.database_url, before - 2_500)
+    assert left == before - 2_500
+    names = {r.request_id for r in read_records(create_engine(srv.database_url), limit=100_000)}
+    assert not any(name.startswith("old-") for name in names)
+
+
+def old_record(account: str, at: datetime, request_id: str) -> AuditRecord:
+    return AuditRecord(
+        at=at,
+        request_id=request_id,
+        account_id=account,
+        caller_arn=f"arn:aws:iam::{account}:root",
+        action="iam:GetUser",
+        resource=None,
+        decision="allowed",
+        error_code=None,
+        source_ip="local",
+        user_agent="test",
+    )
+
+
+def wait_for_count(url: str, wanted: int) -> int:
+    """The number of audit records once the pruner got them to ``wanted`` (or gave up)."""
+    engine = create_engine(url)
+    try:
+        for _ in range(600):
+            count = len(read_records(engine, limit=100_000))
+            if count <= wanted:
+                return count
+            time.sleep(0.1)
+        return count
+    finally:
+        engine.dispose()
 
 
 def test_without_access_log_nothing_is_logged_per_request(tmp_path: Path) -> None:
@@ -133,3 +198,35 @@ def test_rotation_while_serving_keeps_every_secret_working(tmp_path: Path) -> No
         # A key made after the rotation works too.
         fresh = iam.create_access_key(UserName="mfa-user")["AccessKey"]
         assert srv.client(fresh["AccessKeyId"], fresh["SecretAccessKey"]).get_user()
+
+
+@contextmanager
+def live_server_again(srv: LiveServer, serve_args: tuple[str, ...]) -> Iterator[None]:
+    """``selfiam serve`` once more on a stopped server's data directory."""
+    port = free_port()
+    common = ["--data-dir", str(srv.data_dir), "--database-url", srv.database_url]
+    with (srv.data_dir / "again.log").open("wb") as log:
+        proc = subprocess.Popen(
+            _selfiam_cmd("serve", *common, "--port", str(port), *serve_args),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(port, proc)
+            yield
+        finally:
+            stop(proc)
+
+
+def test_backup_of_a_postgresql_database_says_how(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://selfiam@db.invalid/selfiam"
+    done = subprocess.run(
+        [*_selfiam_cmd("backup", str(tmp_path / "b"), "--database-url", url)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "pg_dump --format=custom" in done.stdout and "pg_restore" in done.stdout
+    assert "does NOT contain" in done.stdout
+    assert not (tmp_path / "b").exists()

@@ -12,6 +12,7 @@ from selfiam.cli.printable import echo, printable
 from selfiam.service.audit import read_records
 from selfiam.service.audit_export import write_cloudtrail
 from selfiam.service.factory import open_runtime
+from selfiam.tooling.onboard import create_secret_file
 
 
 def _parse_since(text: str | None) -> datetime | None:
@@ -88,7 +89,7 @@ def audit(
     "-o",
     type=click.Path(dir_okay=False, allow_dash=True),
     default="-",
-    help="File to write (new; never overwritten), or - for stdout.",
+    help="New file to write (mode 0600, never overwritten), or - for stdout.",
 )
 @database_options
 def export(
@@ -108,7 +109,7 @@ def export(
         count = write_cloudtrail(runtime.engine, sys.stdout, start, end)
     else:
         try:
-            handle = open(output, "x", encoding="utf-8")  # noqa: SIM115 - closed below
+            handle = create_secret_file(output)
         except FileExistsError:
             raise click.ClickException(
                 f"{printable(output)} exists; refusing to overwrite it."

@@ -25,15 +25,16 @@ from selfiam.cli.printable import echo, printable
 from selfiam.cli.root import RootSession
 from selfiam.service.passwords import temporary_password
 from selfiam.service.prehashed import PrehashingHasher
+from selfiam.tooling.onboard import create_secret_file
 
 
 def _open_new_private(path: Path) -> IO[str]:
-    """Create ``path`` for writing, mode 0600; refuse if it exists (O_EXCL: no race)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return create_secret_file(str(path))
     except FileExistsError:
         raise click.ClickException(f"{printable(path)} exists; refusing to overwrite it.") from None
-    return os.fdopen(fd, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {printable(path)}: {exc.strerror}") from None
 
 
 def _steps(entry: ImportEntry, password: str | None) -> list[tuple[str, dict[str, Any]]]:
