@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from selfiam.cli.main import cli
 from selfiam.domain.errors import AwsError
-from selfiam.service.audit import AuditRecord, read_records, write_records
+from selfiam.service.audit import read_records, write_records
 from selfiam.service.audit_export import audit_rows
 from selfiam.service.audit_retention import AuditPruner, prune
 from selfiam.service.bootstrap import initialize
@@ -19,6 +19,7 @@ from selfiam.service.factory import open_runtime
 from selfiam.service.runtime import Runtime
 from selfiam.settings import Settings
 from selfiam.store.engine import transaction
+from support.rows import audit_record
 
 
 def started(tmp_path: Path) -> tuple[Runtime, str, str]:
@@ -86,27 +87,12 @@ def test_export_writes_cloudtrail_records_and_no_secret(tmp_path: Path) -> None:
 def test_export_reads_page_by_page_and_honours_the_window(tmp_path: Path) -> None:
     runtime, account, _ = started(tmp_path)
     now = runtime.clock()
-    old = [record(account, now - timedelta(days=d), f"old-{d}") for d in (5, 4, 3)]
+    old = [audit_record(account, now - timedelta(days=d), f"old-{d}") for d in (5, 4, 3)]
     with transaction(runtime.engine) as conn:
         write_records(conn, old)
     until = now - timedelta(days=2)
     window = list(audit_rows(runtime.engine, now - timedelta(days=4, hours=1), until, page=1))
     assert [r.request_id for r in window] == ["old-4", "old-3"]
-
-
-def record(account: str, at: object, request_id: str) -> AuditRecord:
-    return AuditRecord(
-        at=at,  # type: ignore[arg-type]
-        request_id=request_id,
-        account_id=account,
-        caller_arn=f"arn:aws:iam::{account}:root",
-        action="iam:GetUser",
-        resource=None,
-        decision="allowed",
-        error_code=None,
-        source_ip="local",
-        user_agent="test",
-    )
 
 
 def test_retention_prunes_old_records_in_batches_and_keeps_the_rest(tmp_path: Path) -> None:
@@ -115,8 +101,10 @@ def test_retention_prunes_old_records_in_batches_and_keeps_the_rest(tmp_path: Pa
     runtime.audit.flush()
     kept = len(read_records(runtime.engine, limit=10_000))
     with transaction(runtime.engine) as conn:
-        write_records(conn, [record(account, now - timedelta(days=40), f"o{i}") for i in range(7)])
-        write_records(conn, [record(account, now - timedelta(days=20), "recent")])
+        write_records(
+            conn, [audit_record(account, now - timedelta(days=40), f"o{i}") for i in range(7)]
+        )
+        write_records(conn, [audit_record(account, now - timedelta(days=20), "recent")])
     pauses: list[int] = []
     removed = prune(
         runtime.engine, now - timedelta(days=30), limit=3, pause=lambda: pauses.append(1)

@@ -7,20 +7,19 @@ import json
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine
 
 from selfiam.domain.errors import AwsError
-from selfiam.service.audit import AuditRecord, read_records, write_records
+from selfiam.service.audit import read_records, write_records
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.factory import open_runtime
 from selfiam.settings import Settings
 from support.mfa import Authenticator
-from support.server import LiveServer, _selfiam_cmd, free_port, live_server, stop, wait_for_port
+from support.rows import audit_record
+from support.server import _selfiam_cmd, another_node, live_server, stop
 
 
 def user_exists(data_dir: Path, account: str, name: str) -> bool:
@@ -114,29 +113,14 @@ def test_serve_prunes_audit_records_past_their_retention(tmp_path: Path) -> None
     engine = create_engine(srv.database_url)
     old = datetime.now(UTC) - timedelta(days=45)
     with engine.begin() as conn:
-        write_records(conn, [old_record(srv.account_id, old, f"old-{i}") for i in range(2_500)])
+        write_records(conn, [audit_record(srv.account_id, old, f"old-{i}") for i in range(2_500)])
     engine.dispose()
     before = len(read_records(create_engine(srv.database_url), limit=100_000))
-    with live_server_again(srv, ("--audit-retention-days", "30")):
+    with another_node(srv, "pruner", ("--audit-retention-days", "30")):
         left = wait_for_count(srv.database_url, before - 2_500)
     assert left == before - 2_500
     names = {r.request_id for r in read_records(create_engine(srv.database_url), limit=100_000)}
     assert not any(name.startswith("old-") for name in names)
-
-
-def old_record(account: str, at: datetime, request_id: str) -> AuditRecord:
-    return AuditRecord(
-        at=at,
-        request_id=request_id,
-        account_id=account,
-        caller_arn=f"arn:aws:iam::{account}:root",
-        action="iam:GetUser",
-        resource=None,
-        decision="allowed",
-        error_code=None,
-        source_ip="local",
-        user_agent="test",
-    )
 
 
 def wait_for_count(url: str, wanted: int) -> int:
@@ -198,24 +182,6 @@ def test_rotation_while_serving_keeps_every_secret_working(tmp_path: Path) -> No
         # A key made after the rotation works too.
         fresh = iam.create_access_key(UserName="mfa-user")["AccessKey"]
         assert srv.client(fresh["AccessKeyId"], fresh["SecretAccessKey"]).get_user()
-
-
-@contextmanager
-def live_server_again(srv: LiveServer, serve_args: tuple[str, ...]) -> Iterator[None]:
-    """``selfiam serve`` once more on a stopped server's data directory."""
-    port = free_port()
-    common = ["--data-dir", str(srv.data_dir), "--database-url", srv.database_url]
-    with (srv.data_dir / "again.log").open("wb") as log:
-        proc = subprocess.Popen(
-            _selfiam_cmd("serve", *common, "--port", str(port), *serve_args),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for_port(port, proc)
-            yield
-        finally:
-            stop(proc)
 
 
 def test_backup_of_a_postgresql_database_says_how(tmp_path: Path) -> None:
