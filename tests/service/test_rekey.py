@@ -30,8 +30,9 @@ def test_every_sealed_column_is_re_sealed() -> None:
     assert sealed == {(c.table.name, c.blob) for c in SEALED}
 
 
-def account(tmp_path: Path) -> tuple[Runtime, str]:
-    runtime = open_runtime(Settings.from_env(data_dir=str(tmp_path / "data")))
+def account(tmp_path: Path, database_url: str | None = None) -> tuple[Runtime, str]:
+    settings = Settings.from_env(data_dir=str(tmp_path / "data"), database_url=database_url)
+    runtime = open_runtime(settings)
     result = initialize(runtime)
     root = Caller.root(result.account_id)
     info = RequestInfo(request_id="t", now=runtime.clock())
@@ -52,25 +53,26 @@ def blobs(runtime: Runtime) -> list[tuple[bytes, bytes]]:
     with read_transaction(runtime.engine) as conn:
         for column in SEALED:
             table = column.table
-            rows = conn.execute(select(table).where(table.c[column.blob].is_not(None))).all()
+            query = select(table).where(table.c[column.blob].is_not(None))
+            rows = conn.execute(query.order_by(table.c[column.key])).all()
             out += [(getattr(r, column.blob), column.associated_data(r)) for r in rows]
     return out
 
 
-def rotate(tmp_path: Path) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        cli, ["rotate-master-key", "--data-dir", str(tmp_path / "data")], catch_exceptions=False
-    )
+def rotate(tmp_path: Path, database_url: str | None = None) -> tuple[int, str]:
+    args = ["rotate-master-key", "--data-dir", str(tmp_path / "data")]
+    args += ["--database-url", database_url] if database_url else []
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
     return result.exit_code, result.output
 
 
-def test_rotation_re_seals_every_secret_under_the_new_key_only(tmp_path: Path) -> None:
-    runtime, _ = account(tmp_path)
+def test_rotation_re_seals_every_secret_under_the_new_key_only(tmp_path: Path, db_url: str) -> None:
+    runtime, _ = account(tmp_path, db_url)
     key_file = tmp_path / "data" / "master.key"
     old = SecretBox(read_key_file(key_file))
     before = blobs(runtime)
     assert len(before) == 8  # 4 access keys (the admin's too), 3 MFA seeds, a session
-    code, out = rotate(tmp_path)
+    code, out = rotate(tmp_path, db_url)
     assert code == 0, out
     assert "re-sealed 8 secrets" in out
     new = SecretBox(read_key_file(key_file))
@@ -83,7 +85,7 @@ def test_rotation_re_seals_every_secret_under_the_new_key_only(tmp_path: Path) -
     # The runtime opened before the rotation follows the key file: its keys still verify.
     assert runtime.box.open(*after[0]) == old.open(*before[0])
     assert runtime.box.opens_with_current(*after[0])
-    code, out = rotate(tmp_path)  # a second rotation: a third key, nothing lost
+    code, out = rotate(tmp_path, db_url)  # a second rotation: a third key, nothing lost
     assert code == 0 and "re-sealed 8 secrets" in out
 
 
