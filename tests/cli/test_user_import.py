@@ -24,9 +24,11 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def as_root(data: Path, operation: str, **params: Any) -> dict[str, Any] | str:
+def as_root(
+    data: Path, operation: str, database_url: str | None = None, **params: Any
+) -> dict[str, Any] | str:
     """The operation's answer as root, or its error code."""
-    runtime = open_runtime(Settings.from_env(data_dir=str(data)))
+    runtime = open_runtime(Settings.from_env(data_dir=str(data), database_url=database_url))
     account = account_of(runtime)
     assert account is not None
     try:
@@ -106,14 +108,18 @@ def test_import_refuses_to_overwrite_the_passwords_file(tmp_path: Path) -> None:
     assert as_root(data, "GetUser", UserName="eve") == "NoSuchEntity"
 
 
-def test_json_import_without_passwords_writes_no_file(tmp_path: Path) -> None:
-    data = init(tmp_path)
+def test_json_import_without_passwords_writes_no_file(tmp_path: Path, db_url: str) -> None:
+    data = tmp_path / "data"
+    where = ("--data-dir", str(data), "--database-url", db_url)
+    assert run("init", *where, "--output", "json")[0] == 0
     source = tmp_path / "bots.json"
     entries = [{"name": f"bot{i}", "password": False, "path": "/ci/"} for i in range(3)]
+    entries.append({"name": "bot0", "password": False})
     source.write_text(json.dumps(entries))
-    code, out = run("user", "import", str(source), "--data-dir", str(data), "--no-progress")
-    assert code == 0, out
-    assert "created 3 of 3 users" in out
+    code, out = run("user", "import", str(source), *where, "--no-progress")
+    assert code == 1, out
+    assert "created 3 of 4 users" in out
+    assert "4: bot0: EntityAlreadyExists: User with name bot0 already exists." in out
     assert not (tmp_path / "bots.passwords.csv").exists()
-    listed = as_root(data, "ListUsers", PathPrefix="/ci/")
+    listed = as_root(data, "ListUsers", db_url, PathPrefix="/ci/")
     assert isinstance(listed, dict) and len(listed["Users"]) == 3
