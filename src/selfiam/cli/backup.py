@@ -64,7 +64,11 @@ def restore(file: Path, data_dir: str | None, database_url: str | None) -> None:
         _postgres(settings)
     try:
         done = restore_sqlite(
-            file, sqlite_path(settings.database_url), settings.master_key_file, datetime.now(UTC)
+            file,
+            sqlite_path(settings.database_url),
+            settings.data_dir,
+            settings.master_key_file,
+            datetime.now(UTC),
         )
     except BackupError as err:
         raise click.ClickException(printable(err)) from None

@@ -101,10 +101,11 @@ class Restored:
     previous: Path | None
 
 
-def restore_sqlite(backup: Path, database: Path, master_key_file: Path, now: datetime) -> Restored:
-    """Put ``backup`` in place of ``database``, whose data directory no server may be using."""
+def restore_sqlite(
+    backup: Path, database: Path, data_dir: Path, master_key_file: Path, now: datetime
+) -> Restored:
+    """Put ``backup`` in place of ``database``; no server may be serving ``data_dir``."""
     _check_backup(backup, master_key_file)
-    data_dir = database.parent
     data_dir.mkdir(parents=True, exist_ok=True)
     with _lock_file(data_dir) as handle:
         try:
