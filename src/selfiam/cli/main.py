@@ -25,6 +25,9 @@ COMMANDS = {
     "onboard": "selfiam.cli.onboard:onboard_command",
     "offboard": "selfiam.cli.offboard:offboard",
     "sign-in": "selfiam.cli.sign_in:sign_in",
+    "backup": "selfiam.cli.backup:backup",
+    "restore": "selfiam.cli.backup:restore",
+    "rotate-master-key": "selfiam.cli.rekey:rotate_master_key_command",
 }
 
 
