@@ -32,7 +32,12 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
-test: $(STAMP_TEST) $(CHROMIUM) lint
+# The SAML tests' identity provider (pysaml2) signs with Debian's xmlsec1.
+XMLSEC1 := /usr/bin/xmlsec1
+$(XMLSEC1):
+	apt-get update && apt-get install -y xmlsec1
+
+test: $(STAMP_TEST) $(CHROMIUM) $(XMLSEC1) lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 tests
 
 bench: $(STAMP_TEST)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import json
 import os
 import re
 import shutil
@@ -58,6 +59,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -69,6 +71,9 @@ from support.server import live_server  # noqa: E402
 
 REGION = "us-east-1"
 VERSION = "2010-05-08"
+VERSIONS = {"iam": VERSION, "sts": "2011-06-15"}
+ASSUMER = "bench-assumer"
+ROLE = "bench-role"
 USERS_FOR_LIST = 1000
 CONCURRENCIES = (1, 8)
 BENCH_USER = "bench"
@@ -89,6 +94,10 @@ class Target:
     config: str
     bench_creds: Credentials | None = None
     worker_creds: list[Credentials] = field(default_factory=list)
+    #: a user trusted by the role (IAMReadOnlyAccess, no SelfService), and a session of it
+    assumer_creds: Credentials | None = None
+    role_arn: str = ""
+    role_creds: Credentials | None = None
 
     def client(self) -> Any:
         return boto3.client(
@@ -179,7 +188,7 @@ def tree_cpu_seconds(pid: int) -> float:
 # --- preparation -----------------------------------------------------------------------------
 
 
-def prepare(target: Target, workers: int) -> None:
+def prepare(target: Target, workers: int, fill_users: bool = True) -> None:
     iam = target.client()
     is_selfiam = target.name == "selfiam"
 
@@ -199,14 +208,16 @@ def prepare(target: Target, workers: int) -> None:
         # device and signs the key scenario with GetSessionToken's credentials.
         target.worker_creds = [mfa_session(target, f"{BENCH_USER}-w{i}", creds)
                                for i, creds in enumerate(target.worker_creds)]
-    existing = _count_users(iam)
-    missing = USERS_FOR_LIST - existing
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: iam.create_user(UserName=f"load-{i:04d}", Path="/load/"),
-                      range(missing)))
-    total = _count_users(iam)
-    if total != USERS_FOR_LIST:
-        raise RuntimeError(f"{target.name} holds {total} users, wanted {USERS_FOR_LIST}")
+    prepare_role(target, iam)
+    if fill_users:
+        existing = _count_users(iam)
+        missing = USERS_FOR_LIST - existing
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: iam.create_user(UserName=f"load-{i:04d}", Path="/load/"),
+                          range(missing)))
+        total = _count_users(iam)
+        if total != USERS_FOR_LIST:
+            raise RuntimeError(f"{target.name} holds {total} users, wanted {USERS_FOR_LIST}")
     # The bench user's own key works, and (on selfiam) really is policy-checked.
     me = _boto_as(target, target.bench_creds)
     me.get_user(UserName=BENCH_USER)
@@ -218,6 +229,47 @@ def prepare(target: Target, workers: int) -> None:
             assert err.response["Error"]["Code"] == "AccessDenied", err.response
         else:
             raise RuntimeError("selfiam let bench-w0 create a key for someone else")
+
+
+def prepare_role(target: Target, iam: Any) -> None:
+    """``bench-assumer`` (IAMReadOnlyAccess on selfiam, and no SelfService: its MFA deny
+    would refuse AssumeRole to a long-term key) and ``bench-role``, whose trust policy
+    names bench-assumer's ARN, with IAMReadOnlyAccess attached on selfiam; then one
+    session of the role, whose credentials sign the role-session scenarios."""
+    is_selfiam = target.name == "selfiam"
+    assumer = iam.create_user(UserName=ASSUMER)["User"]
+    if is_selfiam:
+        iam.attach_user_policy(UserName=ASSUMER, PolicyArn=READ_ONLY_ARN)
+    key = iam.create_access_key(UserName=ASSUMER)["AccessKey"]
+    target.assumer_creds = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": assumer["Arn"]}, "Action": "sts:AssumeRole"}]}
+    target.role_arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust),
+                                      MaxSessionDuration=43200)["Role"]["Arn"]
+    if is_selfiam:
+        iam.attach_role_policy(RoleName=ROLE, PolicyArn=READ_ONLY_ARN)
+    answer = _sts_as(target, target.assumer_creds).assume_role(
+        RoleArn=target.role_arn, RoleSessionName="bench", DurationSeconds=43200)["Credentials"]
+    target.role_creds = Credentials(answer["AccessKeyId"], answer["SecretAccessKey"],
+                                    answer["SessionToken"])
+    _boto_as(target, target.role_creds).get_user(UserName=BENCH_USER)
+    if is_selfiam:  # the trust policy is enforced: bench is not in it
+        try:
+            _sts_as(target, target.bench_creds).assume_role(
+                RoleArn=target.role_arn, RoleSessionName="refused")
+        except ClientError as err:
+            assert err.response["Error"]["Code"] == "AccessDenied", err.response
+        else:
+            raise RuntimeError("selfiam let bench assume a role whose trust omits it")
+
+
+def _sts_as(target: Target, creds: Credentials | None) -> Any:
+    assert creds is not None
+    return boto3.client("sts", endpoint_url=target.endpoint, region_name=REGION,
+                        aws_access_key_id=creds.access_key,
+                        aws_secret_access_key=creds.secret_key,
+                        aws_session_token=creds.token,
+                        config=Config(retries={"max_attempts": 1, "mode": "standard"}))
 
 
 def mfa_session(target: Target, name: str, creds: Credentials) -> Credentials:
@@ -262,13 +314,14 @@ class Signed:
     headers: dict[str, str]
 
 
-def sign(endpoint: str, creds: Credentials, params: dict[str, str]) -> Signed:
-    body = urlencode({**params, "Version": VERSION})
+def sign(endpoint: str, creds: Credentials, params: dict[str, str],
+         service: str = "iam") -> Signed:
+    body = urlencode({**params, "Version": VERSIONS[service]})
     req = AWSRequest(method="POST", url=endpoint + "/", data=body, headers={
         "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
         "User-Agent": "selfiam-bench/1.0",
     })
-    SigV4Auth(creds, "iam", REGION).add_auth(req)
+    SigV4Auth(creds, service, REGION).add_auth(req)
     headers = {k: v for k, v in req.headers.items()}
     headers["Host"] = urlsplit(endpoint).netloc
     headers["Content-Length"] = str(len(body))
@@ -322,13 +375,20 @@ def _expect(status: int, body: bytes, what: str) -> str | None:
 
 
 def simple_units(params: dict[str, str], what: str,
-                 check: Callable[[bytes], str | None] | None = None):
+                 check: Callable[[bytes], str | None] | None = None,
+                 creds: Callable[[Target], Credentials | None] = lambda t: t.bench_creds,
+                 service: str = "iam",
+                 per_request: Callable[[Target, int], dict[str, str]] | None = None):
+    """One signed request per unit; ``per_request`` adds parameters that differ each time
+    (an AssumeRole's session name)."""
     def make(target: Target, n_per_worker_total: tuple[int, int]) -> list[list[Unit]]:
         n, workers = n_per_worker_total
-        assert target.bench_creds is not None
+        signer = creds(target)
+        assert signer is not None
         units: list[list[Unit]] = [[] for _ in range(workers)]
         for i in range(n):
-            signed = sign(target.endpoint, target.bench_creds, params)
+            extra = per_request(target, i) if per_request is not None else {}
+            signed = sign(target.endpoint, signer, {**params, **extra}, service)
 
             def unit(conn: Conn, signed: Signed = signed) -> str | None:
                 status, body = conn.send(signed)
@@ -470,6 +530,48 @@ def scenarios(quick: bool) -> list[Scenario]:
         Scenario("CreateAccessKey+DeleteAccessKey", n(500), key_pair_units),
         Scenario("ListUsers(1000)", n(100), simple_units(
             {"Action": "ListUsers", "MaxItems": "1000"}, "ListUsers", check_all_users)),
+        *role_scenarios(n),
+    ]
+
+
+def _as_role(t: Target) -> Credentials | None:
+    return t.role_creds
+
+
+def _as_assumer(t: Target) -> Credentials | None:
+    return t.assumer_creds
+
+
+def _assume(t: Target, i: int) -> dict[str, str]:
+    return {"RoleArn": t.role_arn, "RoleSessionName": f"bench-{i}"}
+
+
+def _checked(element: bytes, what: str) -> Callable[[bytes], str | None]:
+    def check(body: bytes) -> str | None:
+        return None if element in body else f"{what}: no {element.decode()} in the answer"
+    return check
+
+
+def role_scenarios(n: Callable[[int], int]) -> list[Scenario]:
+    """Roles (issue 11): a role session's requests beside a user's, and AssumeRole beside
+    GetSessionToken, both signed by bench-assumer's long-term key."""
+    identity = {"Action": "GetCallerIdentity"}
+    get_user = {"Action": "GetUser", "UserName": BENCH_USER}
+    return [
+        Scenario("GetUser(role session)", n(2000),
+                 simple_units(get_user, "GetUser", creds=_as_role)),
+        Scenario("GetCallerIdentity(user)", n(2000), simple_units(
+            identity, "GetCallerIdentity", _checked(b":user/", "GetCallerIdentity"),
+            creds=_as_assumer, service="sts")),
+        Scenario("GetCallerIdentity(role session)", n(2000), simple_units(
+            identity, "GetCallerIdentity", _checked(b":assumed-role/", "GetCallerIdentity"),
+            creds=_as_role, service="sts")),
+        Scenario("GetSessionToken", n(500), simple_units(
+            {"Action": "GetSessionToken"}, "GetSessionToken",
+            _checked(b"<SessionToken>", "GetSessionToken"), creds=_as_assumer, service="sts")),
+        Scenario("AssumeRole", n(500), simple_units(
+            {"Action": "AssumeRole"}, "AssumeRole", _checked(b"<AssumedRoleUser>", "AssumeRole"),
+            creds=_as_assumer, service="sts", per_request=_assume)),
     ]
 
 
@@ -499,7 +601,8 @@ def main(argv: list[str] | None = None) -> int:
               moto_server(tmp) as moto):
             for target in (selfiam, moto):
                 t0 = time.perf_counter()
-                prepare(target, max(CONCURRENCIES))
+                prepare(target, max(CONCURRENCIES),
+                        fill_users=any(sc.name.startswith("ListUsers") for sc in chosen))
                 print(f"  prepared {target.name} ({target.config}) in "
                       f"{time.perf_counter() - t0:.1f} s", flush=True)
             for scenario in chosen:
@@ -536,11 +639,71 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {scenario.name:<32} c={c}  rate x{ratio:6.1f}   cpu x{cpu:6.1f}")
             if scenario.name == "GetUser" and c == 8:
                 final = ratio
+    names = {sc.name for sc in chosen}
+    if {"GetUser(role session)", "AssumeRole"} & names:
+        roles_summary(by, names)
     failed = sum(r.errors for r in results)
     if failed:
         print(f"api_load: {failed} requests failed (see ERRORS above)")
     print(f"api_load: GetUser selfiam/moto_server ratio {final:.1f} at concurrency 8")
     return 1 if failed else 0
+
+
+def one_evaluation_ms(repeats: int = 2000) -> float:
+    """The median time of the policy decision AssumeRole adds to GetSessionToken: the role's
+    trust policy (naming the caller) with the caller's identity policies, parsed once, as
+    the server holds them (in this process: the engine alone, no server)."""
+    from selfiam.policy import (
+        PolicyKind,
+        PolicySet,
+        Request,
+        RequestContext,
+        evaluate,
+        parse_policy,
+    )
+
+    user = "arn:aws:iam::123456789012:user/bench-assumer"
+    trust = parse_policy(json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": user}, "Action": "sts:AssumeRole"}]}),
+        kind=PolicyKind.TRUST, policy_id="trust")
+    read_only = parse_policy(json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["iam:Get*", "iam:List*", "iam:Generate*"],
+        "Resource": "*"}]}), kind=PolicyKind.MANAGED, policy_id="IAMReadOnlyAccess")
+    request = Request(action="sts:AssumeRole",
+                      resource="arn:aws:iam::123456789012:role/bench-role",
+                      context=RequestContext({"aws:username": "bench-assumer",
+                                              "aws:PrincipalArn": user}))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        evaluate(request, identity=PolicySet([read_only]), boundary=None, session=None,
+                 resource_policy=trust)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2] * 1000
+
+
+def roles_summary(by: dict[tuple[str, str, int], Result], names: set[str]) -> None:
+    """The two goals of issue 11, on selfiam's server CPU per request."""
+    print()
+    print("roles (server CPU ms per request, selfiam; moto_server implements AssumeRole "
+          "without enforcing trust policies, and checks no signatures)")
+    for c in CONCURRENCIES:
+        for role, user in (("GetUser(role session)", "GetUser"),
+                           ("GetCallerIdentity(role session)", "GetCallerIdentity(user)")):
+            if {role, user} <= names:
+                r, u = by[("selfiam", role, c)], by[("selfiam", user, c)]
+                ratio = r.cpu_ms / u.cpu_ms if u.cpu_ms else float("nan")
+                print(f"  c={c} {role:<32} {r.cpu_ms:6.2f} ms vs {user:<24} {u.cpu_ms:6.2f} ms:"
+                      f" x{ratio:4.2f} (goal <= 1.30: {'met' if ratio <= 1.3 else 'MISSED'})")
+        if {"AssumeRole", "GetSessionToken"} <= names:
+            a, g = by[("selfiam", "AssumeRole", c)], by[("selfiam", "GetSessionToken", c)]
+            evaluation = one_evaluation_ms()
+            goal = g.cpu_ms + evaluation
+            print(f"  c={c} AssumeRole {a.cpu_ms:6.2f} ms vs GetSessionToken {g.cpu_ms:6.2f} ms "
+                  f"+ one evaluation {evaluation:5.3f} ms = {goal:6.2f} ms "
+                  f"(goal: {'met' if a.cpu_ms <= goal else 'MISSED'}, "
+                  f"x{a.cpu_ms / g.cpu_ms if g.cpu_ms else float('nan'):4.2f} GetSessionToken)")
 
 
 if __name__ == "__main__":

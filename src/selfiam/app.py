@@ -8,9 +8,11 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from selfiam.api.access_log import AccessLog
 from selfiam.api.backend import RuntimeBackend
 from selfiam.api.endpoint import create_api_app
 from selfiam.portal.app import create_portal_app
+from selfiam.service.audit_retention import AuditPruner
 from selfiam.service.factory import open_runtime
 from selfiam.service.portal_sessions import PortalConfig
 from selfiam.service.runtime import Runtime
@@ -36,8 +38,10 @@ class SelfiamApp:
             await self.rest(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> SelfiamApp:
-    """The selfiam server: the AWS Query API at ``/``, the portal at ``/portal``."""
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> ASGIApp:
+    """The selfiam server: the AWS Query API at ``/``, the portal at ``/portal``; with
+    ``settings.access_log`` a line per request, with ``settings.audit_retention_days``
+    the audit trail pruned in the background."""
     settings = settings or Settings.from_env()
     runtime = runtime or open_runtime(settings)
     config = PortalConfig(
@@ -46,4 +50,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         public_url=settings.public_url,
     )
     rest = Starlette(routes=[Mount("/portal", create_portal_app(runtime, config))])
-    return SelfiamApp(create_api_app(RuntimeBackend(runtime)), rest)
+    if settings.audit_retention_days is not None:
+        AuditPruner(runtime.engine, settings.audit_retention_days, runtime.clock).start()
+    app: ASGIApp = SelfiamApp(create_api_app(RuntimeBackend(runtime)), rest)
+    return AccessLog(app) if settings.access_log else app

@@ -35,6 +35,13 @@ class Settings:
     #: The portal's public address (``https://iam.example.com``): its host is the WebAuthn
     #: RP ID of passkeys. None: the host each request names.
     public_url: str | None = None
+    #: A SAML audience accepted besides https://signin.aws.amazon.com/saml (e.g. the
+    #: portal's own https://HOST/portal/saml).
+    saml_audience: str | None = None
+    #: One line per request on stdout (``serve --access-log``): never a secret.
+    access_log: bool = False
+    #: Audit records older than this many days are pruned in the background; None: kept.
+    audit_retention_days: int | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -61,6 +68,7 @@ class Settings:
         idle = env.get("SELFIAM_PORTAL_IDLE_MINUTES")
         max_hours = env.get("SELFIAM_PORTAL_MAX_HOURS")
         public_url = env.get("SELFIAM_PUBLIC_URL") or None
+        retention = env.get("SELFIAM_AUDIT_RETENTION_DAYS")
         return cls(
             data_dir=data,
             database_url=url,
@@ -72,6 +80,9 @@ class Settings:
             portal_max_hours=_positive(max_hours, "SELFIAM_PORTAL_MAX_HOURS")
             or DEFAULT_PORTAL_MAX_HOURS,
             public_url=public_url,
+            saml_audience=env.get("SELFIAM_SAML_AUDIENCE") or None,
+            access_log=env.get("SELFIAM_ACCESS_LOG", "") == "1",
+            audit_retention_days=_positive(retention, "SELFIAM_AUDIT_RETENTION_DAYS"),
         )
 
 

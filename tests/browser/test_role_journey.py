@@ -10,6 +10,7 @@ ends the command-line session on the role's page, and those credentials stop wor
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.slow
 ADMIN_PASSWORD = "Ada-Admin-Passw0rd!"
 MIA_PASSWORD = "Mia-Own-Passw0rd!"
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+#: Refresh the README's screenshots only when asked: a test run leaves the checkout as it was.
+UPDATE_IMAGES = os.environ.get("SELFIAM_UPDATE_DOC_IMAGES") == "1"
 
 
 def _sign_in(page: Any, user: str, password: str) -> None:
@@ -90,7 +93,8 @@ def test_role_journey(browser: Any, server: LiveServer, screenshot: Any) -> None
         f"arn:aws:sts::{account}:assumed-role/Deploy/mia"
     )
     shot = screenshot(mia, "portal-switch-role", full_page=False)
-    shutil.copyfile(shot, DOCS_IMAGES / "portal-switch-role.png")
+    if UPDATE_IMAGES:
+        shutil.copyfile(shot, DOCS_IMAGES / "portal-switch-role.png")
     mia.get_by_role("link", name="Users").first.click()
     assert "ada" in mia.locator("table").inner_text()
     mia.goto(f"{portal}/role")
@@ -104,7 +108,8 @@ def test_role_journey(browser: Any, server: LiveServer, screenshot: Any) -> None
     assert f"export AWS_SESSION_TOKEN={token}" in mia.locator("#export-lines").inner_text()
     assert "?" not in mia.url  # nothing of it in a URL
     shot = screenshot(mia, "portal-role-credentials", full_page=False)
-    shutil.copyfile(shot, DOCS_IMAGES / "portal-role-credentials.png")
+    if UPDATE_IMAGES:
+        shutil.copyfile(shot, DOCS_IMAGES / "portal-role-credentials.png")
     sts = server.client(key_id, secret, service="sts", token=token)
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:sts::{account}:assumed-role/Deploy/mia"
     iam = server.client(key_id, secret, token=token)

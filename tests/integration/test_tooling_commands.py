@@ -47,6 +47,7 @@ class Endpoint:
     account: str
     env: dict[str, str]
     iam: Any
+    server: LiveServer | None = None
 
     def run(
         self, *args: str, input: str | None = None, timeout: float = 120
@@ -73,7 +74,7 @@ class Endpoint:
 
 def on_selfiam(server: LiveServer) -> Endpoint:
     return Endpoint(
-        "selfiam", server.endpoint, server.account_id, server.cli_env(), server.client()
+        "selfiam", server.endpoint, server.account_id, server.cli_env(), server.client(), server
     )
 
 
@@ -368,3 +369,107 @@ def test_offboard_asks_first(endpoint: Endpoint) -> None:
     confirmed = ok(endpoint.run("offboard", "stayer", input="y\n"))
     assert "[1/2] DeleteAccessKey" in confirmed and "[2/2] DeleteUser" in confirmed
     assert "no longer exists" in confirmed
+
+
+def _trust_of(iam: Any, role: str) -> Any:
+    from selfiam.tooling.offboard_roles import document
+
+    return document(iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"])
+
+
+def test_offboard_takes_the_user_out_of_role_trust(endpoint: Endpoint) -> None:
+    """The user is taken out of every trust policy naming them, and with
+    --revoke-role-sessions the sessions of those roles issued before now are denied
+    (enforced on selfiam; moto stores the policy but does not evaluate it)."""
+    from selfiam.tooling.offboard_roles import ADMITS_NO_ONE, REVOKE_POLICY_NAME
+
+    iam = endpoint.iam
+    leaver = iam.create_user(UserName="role-leaver")["User"]["Arn"]
+    stays = iam.create_user(UserName="role-stayer")["User"]["Arn"]
+
+    def trust(*arns: str) -> str:
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"AWS": list(arns)},
+            "Action": "sts:AssumeRole",
+        }
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    for role, arns in (("shared", (leaver, stays)), ("only", (leaver,)), ("other", (stays,))):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(*arns))
+    read = {"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}
+    iam.put_role_policy(
+        RoleName="shared",
+        PolicyName="read",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [read]}),
+    )
+    old_session = None
+    if endpoint.kind == "selfiam":
+        server = endpoint.server
+        assert server is not None
+        key = iam.create_access_key(UserName="role-stayer")["AccessKey"]
+        sts = server.client(key["AccessKeyId"], key["SecretAccessKey"], service="sts")
+        old_session = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{endpoint.account}:role/shared", RoleSessionName="before"
+        )["Credentials"]
+        as_session = server.client(
+            old_session["AccessKeyId"],
+            old_session["SecretAccessKey"],
+            token=old_session["SessionToken"],
+        )
+        assert as_session.get_role(RoleName="other")["Role"]["RoleName"] == "other"
+
+    listing = ok(endpoint.run("offboard", "role-leaver", "--dry-run", "--revoke-role-sessions"))
+    for role in ("shared", "only"):
+        arn = f"arn:aws:iam::{endpoint.account}:role/{role}"
+        assert (
+            f"UpdateAssumeRolePolicy: the user as a principal in the trust policy of role {arn}"
+            in listing
+        )
+        assert f"PutRolePolicy: sessions of role {arn} issued before now" in listing
+    assert "role/other" not in listing
+    assert "note: role sessions the user started: a selfiam server ends every one" in listing
+    assert _trust_of(iam, "only")["Statement"][0]["Principal"]["AWS"] == [leaver]
+
+    # Killed after step 3: the first role listed is done, the second has the revoke policy
+    # but still trusts the user (moto lists roles in no fixed order).
+    proc = endpoint.start(
+        "offboard",
+        "role-leaver",
+        "--yes",
+        "--revoke-role-sessions",
+        SELFIAM_OFFBOARD_PAUSE_AFTER="3",
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("pausing after step 3"):
+                break
+        else:
+            pytest.fail("offboard did not pause:\n" + "".join(seen))
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+    first = next(line for line in seen if line.startswith("[1/"))
+    done, half = ("only", "shared") if "role/only " in first else ("shared", "only")
+    assert f"role/{done} " in first, seen
+    assert leaver not in json.dumps(_trust_of(iam, done))
+    assert REVOKE_POLICY_NAME in iam.list_role_policies(RoleName=half)["PolicyNames"]
+    assert leaver in _trust_of(iam, half)["Statement"][0]["Principal"]["AWS"]
+
+    rest = ok(endpoint.run("offboard", "role-leaver", "--yes", "--revoke-role-sessions"))
+    assert f"role/{done} " not in rest and f"role/{half} " in rest
+    assert "no longer exists (GetUser: NoSuchEntity)" in rest
+    assert _trust_of(iam, "shared")["Statement"][0]["Principal"]["AWS"] == [stays]
+    assert _trust_of(iam, "only")["Statement"] == [ADMITS_NO_ONE]
+    assert _trust_of(iam, "other")["Statement"][0]["Principal"]["AWS"] == [stays]
+    for role in ("shared", "only"):
+        assert REVOKE_POLICY_NAME in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    assert iam.list_role_policies(RoleName="other")["PolicyNames"] == []
+    if old_session is not None:
+        with pytest.raises(ClientError) as exc:
+            as_session.get_role(RoleName="other")
+        assert code_of(exc) == "AccessDenied"

@@ -123,3 +123,51 @@ def test_paged_answers_are_followed_on_a_live_endpoint(sqlite_server: LiveServer
         whole = run_battery(probes, simulator, target.member)
         assert run_battery(probes, paged, target.member) == whole
         assert not mismatches(whole)
+
+
+def _leftovers(server: LiveServer) -> list[str]:
+    admin = server.client()
+    users = [u["UserName"] for u in admin.list_users()["Users"]]
+    roles = [r["RoleName"] for r in admin.list_roles()["Roles"]]
+    return [name for name in users + roles if name.startswith("selfiam-verify-live")]
+
+
+def test_live_assume_role_is_denied_and_leaves_nothing(sqlite_server: LiveServer) -> None:
+    result = run(sqlite_server, "--group", "SelfService", "--live")
+    assert result.exit_code == 0, result.output
+    live = [line for line in result.output.splitlines() if "selfiam-verify-live" in line]
+    assert len(live) == 2, result.output
+    assert all("AccessDenied" in line and "ok" in line for line in live), result.output
+    assert {line.split("│")[3].strip() for line in live} == {"absent", "yes"}
+    assert f"arn:aws:iam::{sqlite_server.account_id}:role/selfiam-verify-member" in result.output
+    assert _leftovers(sqlite_server) == []
+
+
+def test_live_assume_role_catches_a_group_allowed_to_assume_any_role(
+    sqlite_server: LiveServer,
+) -> None:
+    """The simulated probes and the live request both see the grant; the server really
+    issued the session, and its role is gone afterwards (the session with it)."""
+    admin = sqlite_server.client()
+    admin.create_group(GroupName="Assumers")
+    admin.put_group_policy(
+        GroupName="Assumers",
+        PolicyName="self-service",
+        PolicyDocument=SELF_SERVICE.read_text(),
+    )
+    assume_any = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}
+    admin.put_group_policy(
+        GroupName="Assumers",
+        PolicyName="assume-any",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [assume_any]}),
+    )
+    result = run(sqlite_server, "--group", "Assumers", "--live")
+    assert result.exit_code == 1
+    live = [line for line in result.output.splitlines() if "selfiam-verify-live" in line]
+    by_mfa = {line.split("│")[3].strip(): line for line in live}
+    assert set(by_mfa) == {"absent", "yes"}, result.output
+    assert "allowed" in by_mfa["yes"] and "MISMATCH" in by_mfa["yes"]
+    # without MFA the self-service policy's own Deny refuses it
+    assert "AccessDenied" in by_mfa["absent"] and "MISMATCH" not in by_mfa["absent"]
+    assert "3 mismatch(es)" in result.output  # two simulated roles, the MFA session
+    assert _leftovers(sqlite_server) == []

@@ -14,7 +14,9 @@ from starlette.testclient import TestClient
 
 from selfiam.app import create_app
 from selfiam.domain.errors import AwsError
+from selfiam.domain.identifiers import new_request_id
 from selfiam.domain.password_rules import AWS_DEFAULT_POLICY, violations
+from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
 from support.portal import PASSWORD, app_settings, csrf_of, post_form, sign_in
 
@@ -361,3 +363,39 @@ def test_offboarding_in_one_step_ends_the_users_sessions(
     runtime.audit.flush()
     log = admin.get("/portal/admin/audit", params={"action": "selfiam:OffboardUser"}).text
     assert f"arn:aws:iam::{account}:user/carol" in log and "allowed" in log
+
+
+def _passwordless(runtime: Runtime, account: str) -> bool:
+    info = RequestInfo(request_id=new_request_id(), now=runtime.clock())
+    settings = runtime.invoke("selfiam", "GetAccountSignInSettings", {}, Caller.root(account), info)
+    return bool(settings["PasswordlessSignIn"])
+
+
+def test_the_admin_turns_passwordless_sign_in_on_and_off(
+    admin: TestClient, runtime: Runtime, account: str
+) -> None:
+    """The portal's door to UpdateAccountSignInSettings (the CLI's `selfiam sign-in`)."""
+    page = admin.get("/portal/admin/sign-in")
+    assert page.status_code == 200 and 'id="passwordless"' in page.text
+    assert " checked" not in page.text
+    r = post_form(admin, "/portal/admin/sign-in", "/portal/admin/sign-in", passwordless="true")
+    assert r.status_code == 303
+    assert _passwordless(runtime, account) is True
+    assert " checked" in admin.get("/portal/admin/sign-in").text
+    r = post_form(admin, "/portal/admin/sign-in", "/portal/admin/sign-in")
+    assert r.status_code == 303
+    assert _passwordless(runtime, account) is False
+
+
+def test_a_member_cannot_change_sign_in_settings(
+    client: TestClient, runtime: Runtime, account: str, root_call: RootCall
+) -> None:
+    root_call("CreateUser", UserName="pat")
+    root_call("CreateLoginProfile", UserName="pat", Password=PASSWORD)
+    assert sign_in(client, account, "pat").status_code == 303
+    r = post_form(client, "/portal/admin/sign-in", "/portal/credentials", passwordless="true")
+    assert r.status_code == 403
+    assert "is not authorized to perform: selfiam:UpdateAccountSignInSettings" in html.unescape(
+        r.text
+    )
+    assert _passwordless(runtime, account) is False

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection
 
 from selfiam.domain import identifiers as ids
+from selfiam.service.audit import AuditRecord
 from selfiam.store import tables as t
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -37,3 +38,19 @@ def add_access_key(conn: Connection, user_id: str) -> str:
         )
     )
     return key_id
+
+
+def audit_record(account_id: str, at: datetime, request_id: str) -> AuditRecord:
+    """A root's GetUser, allowed, made at ``at`` (for tests of the trail's age)."""
+    return AuditRecord(
+        at=at,
+        request_id=request_id,
+        account_id=account_id,
+        caller_arn=f"arn:aws:iam::{account_id}:root",
+        action="iam:GetUser",
+        resource=None,
+        decision="allowed",
+        error_code=None,
+        source_ip="local",
+        user_agent="test",
+    )

@@ -159,10 +159,12 @@ def wait_for_port(
 
 
 @contextmanager
-def another_node(server: LiveServer, name: str = "node-b") -> Iterator[LiveServer]:
-    """A second ``selfiam serve`` process on ``server``'s database and data directory
-    (the same sealing key), on its own port: DESIGN rule 7's "several processes, one
-    truth". Stopped afterwards."""
+def another_node(
+    server: LiveServer, name: str = "node-b", serve_args: tuple[str, ...] = ()
+) -> Iterator[LiveServer]:
+    """A second ``selfiam serve`` process (with ``serve_args``) on ``server``'s database
+    and data directory (the same sealing key), on its own port: DESIGN rule 7's "several
+    processes, one truth". Stopped afterwards."""
     port = free_port()
     log = (server.data_dir / f"{name}.log").open("wb")
     proc = subprocess.Popen(
@@ -174,6 +176,7 @@ def another_node(server: LiveServer, name: str = "node-b") -> Iterator[LiveServe
             server.database_url,
             "--port",
             str(port),
+            *serve_args,
         ),
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from selfiam.cli.main import cli
 from selfiam.tooling.escalation import PATHS
 from selfiam.tooling.verify import (
+    ROLE_ACTIONS,
     CustomPolicySimulator,
     LocalSimulator,
     Outcome,
@@ -273,3 +274,50 @@ def test_malformed_policy_is_reported(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["verify", "self-service", "--local", "--policy", str(path)])
     assert result.exit_code == 1
     assert "MalformedPolicyDocument: Syntax errors in policy" in result.output
+
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+def test_every_role_action_is_probed_on_two_roles() -> None:
+    probes = battery(Target("alice", "111122223333"))
+    on_roles = {(p.action, p.resource) for p in probes if ":role/" in p.resource}
+    roles = ("selfiam-verify-admin", "alice")
+    assert on_roles == {
+        (a, f"arn:aws:iam::111122223333:role/{r}") for a in ROLE_ACTIONS for r in roles
+    }
+    assert all(not p.expect_allowed and p.mfa == "yes" for p in probes if ":role/" in p.resource)
+    # every escalation path aimed at a role is among them, each probed once per role
+    assert {p.action for p in PATHS if p.target == "role"} <= set(ROLE_ACTIONS)
+    assert len(on_roles) == len([p for p in probes if ":role/" in p.resource])
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "caught_on"),
+    [
+        # a role "for" each member: still a role they are not meant to assume
+        ("sts:AssumeRole", "arn:aws:iam::*:role/${aws:username}", {MEMBER}),
+        ("sts:AssumeRole", "arn:aws:iam::*:role/*", {MEMBER, "selfiam-verify-admin"}),
+        ("iam:CreateRole", "*", {MEMBER, "selfiam-verify-admin"}),
+        ("iam:UpdateAssumeRolePolicy", "arn:aws:iam::*:role/*-admin", {"selfiam-verify-admin"}),
+        ("iam:DeleteRolePermissionsBoundary", "*", {MEMBER, "selfiam-verify-admin"}),
+    ],
+)
+def test_a_role_grant_is_caught(action: str, resource: str, caught_on: set[str]) -> None:
+    doc = json.loads(SELF_SERVICE.read_text())
+    doc["Statement"].append({"Effect": "Allow", "Action": action, "Resource": resource})
+    wrong = failing(verify(json.dumps(doc)))
+    assert wrong == {(action, f"role/{role}", "yes") for role in caught_on}
+
+
+def test_live_needs_a_selfiam_endpoint_and_a_group(tmp_path: Path) -> None:
+    path = write(tmp_path, SELF_SERVICE.read_text())
+    for args in (
+        ["--live"],
+        ["--live", "--endpoint-url", "https://iam.amazonaws.com"],
+        ["--live", "--endpoint-url", "http://127.0.0.1:1", "--user", "u"],
+        ["--live", "--policy", str(path), "--local"],
+    ):
+        result = CliRunner().invoke(cli, ["verify", "self-service", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert "--live makes real requests to a selfiam server" in result.output

@@ -17,6 +17,7 @@ COMMANDS = {
     "init": "selfiam.cli.server:init",
     "serve": "selfiam.cli.server:serve",
     "user": "selfiam.cli.users:user",
+    "role": "selfiam.cli.roles:role",
     "audit": "selfiam.cli.audit:audit",
     "policy": "selfiam.cli.policy:policy",
     "verify": "selfiam.cli.verify:verify",
@@ -24,6 +25,9 @@ COMMANDS = {
     "onboard": "selfiam.cli.onboard:onboard_command",
     "offboard": "selfiam.cli.offboard:offboard",
     "sign-in": "selfiam.cli.sign_in:sign_in",
+    "backup": "selfiam.cli.backup:backup",
+    "restore": "selfiam.cli.backup:restore",
+    "rotate-master-key": "selfiam.cli.rekey:rotate_master_key_command",
 }
 
 

@@ -6,12 +6,14 @@ import ipaddress
 import json
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import replace
 from urllib.parse import urlsplit
 
 import click
 
 from selfiam.cli.options import database_options, settings_from
+from selfiam.service.backup import BackupError, serving
 from selfiam.service.bootstrap import InitResult, initialize
 from selfiam.service.factory import account_of, open_runtime
 from selfiam.service.runtime import Runtime
@@ -147,6 +149,22 @@ def _public_url(ctx: click.Context, param: click.Parameter, value: str | None) -
     "$SELFIAM_PUBLIC_URL): its host name is the relying party of passkeys, which then "
     "work only there. Default: the host each request names (http://localhost:PORT).",
 )
+@click.option(
+    "--access-log",
+    is_flag=True,
+    envvar="SELFIAM_ACCESS_LOG",
+    help="Print one line per request on stdout: time, client, method, path, status, size, "
+    "duration, request id, user agent. Never a query string, body or credential.",
+)
+@click.option(
+    "--audit-retention-days",
+    type=click.IntRange(min=1),
+    default=None,
+    envvar="SELFIAM_AUDIT_RETENTION_DAYS",
+    metavar="N",
+    help="Prune audit records older than N days, in the background in small batches. "
+    "Default: keep every record.",
+)
 def serve(
     data_dir: str | None,
     database_url: str | None,
@@ -157,16 +175,32 @@ def serve(
     workers: int,
     proxies: list[str],
     public_url: str | None,
+    access_log: bool,
+    audit_retention_days: int | None,
 ) -> None:
     """Serve the IAM and STS APIs."""
+    settings = replace(
+        settings_from(data_dir, database_url, host=host, port=port),
+        public_url=public_url,
+        access_log=access_log,
+        audit_retention_days=audit_retention_days,
+    )
+    try:
+        with serving(settings.data_dir) if settings.is_sqlite else nullcontext():
+            _serve(settings, init_if_missing, log_level, workers, proxies)
+    except BackupError as err:
+        raise click.ClickException(str(err)) from None
+
+
+def _serve(
+    settings: Settings, init_if_missing: bool, log_level: str, workers: int, proxies: list[str]
+) -> None:
+    """Run the server while ``serve`` holds the data directory (a restore waits for it)."""
     import uvicorn
 
     from selfiam.api.protocol import PROTOCOL
     from selfiam.app import create_app
 
-    settings = replace(
-        settings_from(data_dir, database_url, host=host, port=port), public_url=public_url
-    )
     runtime = open_runtime(settings)
     account = account_of(runtime)
     if account is None:
@@ -185,8 +219,12 @@ def serve(
             SELFIAM_DATABASE_URL=settings.database_url,
             SELFIAM_MASTER_KEY_FILE=str(settings.master_key_file),
         )
-        if public_url:
-            os.environ["SELFIAM_PUBLIC_URL"] = public_url
+        if settings.public_url:
+            os.environ["SELFIAM_PUBLIC_URL"] = settings.public_url
+        if settings.access_log:
+            os.environ["SELFIAM_ACCESS_LOG"] = "1"
+        if settings.audit_retention_days is not None:
+            os.environ["SELFIAM_AUDIT_RETENTION_DAYS"] = str(settings.audit_retention_days)
         runtime.engine.dispose()
         uvicorn.run(
             "selfiam.app:create_app",
@@ -203,7 +241,7 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(runtime=runtime),
+        create_app(settings, runtime=runtime),
         host=settings.host,
         port=settings.port,
         log_level=log_level,

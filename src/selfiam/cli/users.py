@@ -9,6 +9,7 @@ import click
 from selfiam.cli.options import database_options, settings_from
 from selfiam.cli.printable import echo, printable
 from selfiam.cli.root import RootSession
+from selfiam.cli.user_import import import_users
 from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.caller import Caller, RequestInfo
@@ -18,7 +19,10 @@ from selfiam.service.passwords import temporary_password
 
 @click.group()
 def user() -> None:
-    """Create and remove users."""
+    """Create, import and remove users."""
+
+
+user.add_command(import_users)
 
 
 @user.command("create")

@@ -16,12 +16,14 @@ the reasons behind it are in `selfiam.tooling.verify`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from selfiam.cli.printable import echo, markup_safe, printable
-from selfiam.tooling.endpoint import aws_errors, clients
+from selfiam.tooling.endpoint import Endpoint, aws_errors, clients, connect, is_aws_url
 from selfiam.tooling.verify import (
     DEFAULT_MEMBER,
     CustomPolicySimulator,
@@ -35,6 +37,7 @@ from selfiam.tooling.verify import (
     mismatches,
     run_battery,
 )
+from selfiam.tooling.verify_live import assume_role_probe
 
 
 @click.group()
@@ -69,6 +72,16 @@ def _render(outcomes: list[Outcome], title: str) -> None:
     console.print(table)
 
 
+def _sts_as(endpoint: Endpoint) -> Callable[[dict[str, Any]], Any]:
+    """An STS client of the endpoint signing with given credentials (an access key, or
+    temporary ones with their session token)."""
+
+    def client(key: dict[str, Any]) -> Any:
+        return endpoint.sts_as(key["AccessKeyId"], key["SecretAccessKey"], key.get("SessionToken"))
+
+    return client
+
+
 @verify.command("self-service")
 @click.option("--group", default=None, help="Verify this group's policies (default SelfService).")
 @click.option("--user", default=None, help="Verify this user's effective policies.")
@@ -84,6 +97,14 @@ def _render(outcomes: list[Outcome], title: str) -> None:
 @click.option("--profile", default=None, help="AWS profile of the credentials to use.")
 @click.option("--region", default=None, help="AWS region of the client.")
 @click.option(
+    "--live",
+    is_flag=True,
+    help="Also make real requests (a selfiam endpoint and --group only): a throwaway member "
+    "of the group calls AssumeRole on a throwaway role trusting the account root, with "
+    "their key and with an MFA session; both must be AccessDenied. Everything is deleted "
+    "afterwards.",
+)
+@click.option(
     "--require-mfa/--no-require-mfa",
     default=True,
     show_default=True,
@@ -97,6 +118,7 @@ def self_service(
     endpoint_url: str | None,
     profile: str | None,
     region: str | None,
+    live: bool,
     require_mfa: bool,
 ) -> None:
     """Simulate a self-service member's requests; exit 1 on any unexpected answer.
@@ -111,6 +133,11 @@ def self_service(
         raise click.UsageError(
             "--local evaluates a policy document with selfiam's own engine: use it with "
             "--policy FILE (for --user or --group, leave out --local and the endpoint is asked)"
+        )
+    if live and (local or is_aws_url(endpoint_url) or user is not None or policy_file is not None):
+        raise click.UsageError(
+            "--live makes real requests to a selfiam server: give --endpoint-url and "
+            "verify a group (--group, or the default SelfService)"
         )
     simulator: Simulator
     if policy_file is not None:
@@ -136,7 +163,8 @@ def self_service(
         subject, where = f"user {user}", endpoint_url or "AWS"
     else:
         name = group or "SelfService"
-        iam, _ = clients(endpoint_url, profile, region)
+        endpoint = connect(endpoint_url, profile, region)
+        iam = endpoint.iam
         with aws_errors():
             arn = iam.get_group(GroupName=name, MaxItems=1)["Group"]["Arn"]
             documents, policy_arns = group_policies(iam, name)
@@ -166,6 +194,9 @@ def self_service(
                 raise
             code, message = error_of(exc)
             raise click.ClickException(printable(f"{code}: {message}")) from None
+    if live:
+        with aws_errors():
+            outcomes.extend(assume_role_probe(iam, _sts_as(endpoint), target.group, target.account))
     _render(outcomes, f"self-service of {subject} for {target.member}, via {where}")
     wrong = mismatches(outcomes)
     echo(f"{len(outcomes)} checks, {len(wrong)} mismatch(es)")

@@ -109,7 +109,11 @@ def parse_arn(text: str) -> Arn:
 
 
 def iam_arn(
-    account: str, resource_type: str, name: str, path: str = DEFAULT_PATH, *,
+    account: str,
+    resource_type: str,
+    name: str,
+    path: str = DEFAULT_PATH,
+    *,
     partition: str = PARTITION,
 ) -> str:
     """``arn:aws:iam::ACCOUNT:TYPE/PATH/NAME`` with the path rules of IAM."""
@@ -164,6 +168,14 @@ def federated_user_arn(account: str, name: str, *, partition: str = PARTITION) -
     return f"arn:{partition}:sts::{account}:federated-user/{name}"
 
 
+def arn_account(text: str) -> str | None:
+    """The account an IAM ARN names, or None if ``text`` is none."""
+    try:
+        return parse_iam_arn(text).account
+    except ArnError:
+        return None
+
+
 def parse_iam_arn(text: str) -> IamArn:
     """Parse an IAM entity ARN or an STS principal ARN into an :class:`IamArn`.
 
@@ -194,7 +206,12 @@ def parse_iam_arn(text: str) -> IamArn:
             if not role or not slash or not session or "/" in session:
                 raise ArnError(f"malformed assumed-role ARN: {text!r}")
             return IamArn(
-                "sts", arn.account, "assumed-role", DEFAULT_PATH, role, session,
+                "sts",
+                arn.account,
+                "assumed-role",
+                DEFAULT_PATH,
+                role,
+                session,
                 partition=arn.partition,
             )
         if resource_type == "federated-user" and rest and "/" not in rest:

@@ -91,3 +91,7 @@ UnmodifiableEntity = _error("UnmodifiableEntity", "UnmodifiableEntity", 400)
 
 ServiceFailure = _error("ServiceFailure", "ServiceFailure", 500, sender=False)
 InternalFailure = _error("InternalFailure", "InternalFailure", 500, sender=False)
+# Federation (codes and statuses from botocore's STS error shapes).
+InvalidIdentityToken = _error("InvalidIdentityToken", "InvalidIdentityToken", 400)
+ExpiredTokenException = _error("ExpiredTokenException", "ExpiredTokenException", 400)
+IDPRejectedClaim = _error("IDPRejectedClaim", "IDPRejectedClaim", 403)

@@ -1,4 +1,5 @@
-"""Admin pages for the account: the password policy, the audit log, and offboarding.
+"""Admin pages for the account: the password policy, sign-in settings, the audit log, and
+offboarding.
 
 Offboarding is two steps in the browser and one in the service: the
 confirmation page shows ``plan_offboarding`` (what will be removed — only to a
@@ -23,7 +24,12 @@ from selfiam.service.offboarding import offboard_user, plan_offboarding
 
 pages = Pages()
 
-done_messages({"policy-saved": "The account password policy has been saved."})
+done_messages(
+    {
+        "policy-saved": "The account password policy has been saved.",
+        "sign-in-saved": "The sign-in settings have been saved.",
+    }
+)
 
 POLICY_NUMBERS = ("MinimumPasswordLength", "MaxPasswordAge", "PasswordReusePrevention")
 POLICY_FLAGS = (
@@ -71,6 +77,25 @@ def password_policy_save(view: View) -> Response:
             error=err.message,
         )
     return view.redirect("/admin/password-policy", done="policy-saved")
+
+
+# -- sign-in settings -------------------------------------------------------------------
+
+
+@pages.get("/admin/sign-in")
+def sign_in_settings(view: View) -> Response:
+    settings = view.invoke("GetAccountSignInSettings", "selfiam")
+    return view.render("admin/sign_in.html", passwordless=settings["PasswordlessSignIn"])
+
+
+@pages.post("/admin/sign-in")
+def sign_in_settings_save(view: View) -> Response:
+    view.invoke(
+        "UpdateAccountSignInSettings",
+        "selfiam",
+        PasswordlessSignIn=bool(view.field("passwordless")),
+    )
+    return view.redirect("/admin/sign-in", done="sign-in-saved")
 
 
 # -- audit log ---------------------------------------------------------------------------

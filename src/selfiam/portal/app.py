@@ -7,7 +7,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from selfiam.portal import admin, credentials, directory, passkeys, roles, signin
+from selfiam.portal import admin, credentials, directory, passkeys, roles, saml, signin
 from selfiam.portal.web import STATIC, Portal, SecurityHeaders
 from selfiam.service.portal_sessions import PortalConfig
 from selfiam.service.runtime import Runtime
@@ -17,6 +17,7 @@ def create_portal_app(runtime: Runtime, config: PortalConfig | None = None) -> S
     """Server-rendered pages calling the service layer as the signed-in member."""
     routes: list[BaseRoute] = [
         *signin.pages.routes,
+        *saml.pages.routes,
         *credentials.pages.routes,
         *passkeys.pages.routes,
         *directory.pages.routes,

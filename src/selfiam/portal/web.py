@@ -247,12 +247,14 @@ class Pages:
         return self._add(path, "GET", stages)
 
     def post(
-        self, path: str, *, stages: Iterable[str] | None = ACTIVE
+        self, path: str, *, stages: Iterable[str] | None = ACTIVE, csrf: bool = True
     ) -> Callable[[Handler], Handler]:
-        return self._add(path, "POST", stages)
+        """``csrf=False`` only for a POST whose body is its own credential, which another
+        site sends by design (a SAML response posted by the IdP)."""
+        return self._add(path, "POST", stages, csrf)
 
     def _add(
-        self, path: str, method: str, stages: Iterable[str] | None
+        self, path: str, method: str, stages: Iterable[str] | None, csrf: bool = True
     ) -> Callable[[Handler], Handler]:
         """``stages=None``: a page for visitors with no session too (sign-in)."""
         allowed = tuple(stages) if stages is not None else None
@@ -266,7 +268,7 @@ class Pages:
                     )
                     form = {k: v for k, v in raw.items() if isinstance(v, str)}
                 portal: Portal = request.app.state.portal
-                return await run_in_threadpool(_dispatch, portal, fn, request, form, allowed)
+                return await run_in_threadpool(_dispatch, portal, fn, request, form, allowed, csrf)
 
             self.routes.append(Route(path, endpoint, methods=[method], name=fn.__name__))
             return fn
@@ -280,6 +282,7 @@ def _dispatch(
     request: Request,
     form: dict[str, str],
     stages: tuple[str, ...] | None,
+    csrf: bool = True,
 ) -> Response:
     runtime = portal.runtime
     token = request.cookies.get(SESSION_COOKIE)
@@ -295,7 +298,7 @@ def _dispatch(
         return _finish(view, response)
     if session is not None and session.role is not None and _own_identity(request):
         return _finish(view, view.redirect(ROLE_HOME, done="own-identity-only"))
-    if request.method == "POST" and not _csrf_ok(view):
+    if request.method == "POST" and csrf and not _csrf_ok(view):
         response = view.render(
             "error.html",
             status=403,

@@ -73,6 +73,13 @@ _NOT_ALLOWED = Evaluation(decision="implicitDeny", matched_statements=(), missin
 _NOT_FOR_FEDERATED_USERS = frozenset({"iam", "sts"})
 
 
+def request_tag_context(tags: Mapping[str, str]) -> dict[str, str | Sequence[str]]:
+    """The keys a request's tags add to its context: ``aws:RequestTag/KEY``, ``aws:TagKeys``."""
+    values: dict[str, str | Sequence[str]] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    values["aws:TagKeys"] = list(tags)
+    return values
+
+
 def request_context(
     caller: Caller,
     info: RequestInfo,
@@ -119,9 +126,7 @@ def request_context(
         for key, value in resource_tags.items():
             values[f"aws:ResourceTag/{key}"] = value
     if request_tags is not None:
-        for key, value in request_tags.items():
-            values[f"aws:RequestTag/{key}"] = value
-        values["aws:TagKeys"] = list(request_tags)
+        values.update(request_tag_context(request_tags))
     if extra_context:
         values.update(extra_context)
     return RequestContext(values)
@@ -198,7 +203,7 @@ def decide_federated(
     resource: str,
     trust: Policy,
     context: Mapping[str, str | Sequence[str]],
-    denial: str,
+    denial: str | None,
 ) -> Decision:
     """A federated principal (an identity provider's ARN) against a role's trust policy:
     it has no identity-based policies, so only a statement naming it can allow."""

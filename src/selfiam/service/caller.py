@@ -48,7 +48,8 @@ class Caller:
     token_issued_at: datetime | None = None
     session_policies: PolicySet | None = None
     federated_name: str | None = None
-    #: An unsigned request (AssumeRoleWithWebIdentity): no principal, no permission.
+    #: An unsigned request (AssumeRoleWithWebIdentity, AssumeRoleWithSAML): no principal,
+    #: no permission.
     anonymous: bool = False
 
     @property
@@ -100,7 +101,7 @@ class Caller:
     @staticmethod
     def unsigned() -> Caller:
         """The caller of an unsigned request: the operation establishes who it is (a web
-        identity token) and never authorizes as this caller."""
+        identity token, a SAML response) and never authorizes as this caller."""
         return Caller(account_id="", arn="anonymous", anonymous=True)
 
     @staticmethod

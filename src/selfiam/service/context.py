@@ -42,6 +42,9 @@ class OperationContext:
     #: The audit trail's error code when it must differ from the one the caller is
     #: told (an attempt refused by a throttle looks like a wrong secret to the caller).
     audit_error_code: str | None = None
+    #: (account, provider ARN) once ``authorize_federated`` has been asked: the principal
+    #: an unsigned request acts as, and what its audit record names.
+    federated_principal: tuple[str, str] | None = None
     _decisions: list[Decision] = field(default_factory=list)
 
     @property
@@ -79,11 +82,13 @@ class OperationContext:
         account_id: str,
         trust: Policy,
         context: Mapping[str, str | Sequence[str]],
-        denial: str,
+        denial: str | None,
         action: str | None = None,
     ) -> None:
         """As ``authorize``, for a principal that is an identity provider (a web identity
-        token's issuer) rather than the caller; AccessDenied says ``denial``."""
+        token's issuer, a SAML provider) rather than the caller; AccessDenied says
+        ``denial`` (None: "User: PROVIDER is not authorized to perform: ...")."""
+        self.federated_principal = (account_id, principal_arn)
         self._record(
             decide_federated(
                 self.info,

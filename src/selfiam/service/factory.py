@@ -15,7 +15,9 @@ def open_runtime(settings: Settings) -> Runtime:
     engine = create_engine_for(settings.database_url)
     upgrade_to_head(engine)
     box = SecretBox.load_or_create(settings.master_key_file)
-    return Runtime(engine, box)
+    runtime = Runtime(engine, box)
+    runtime.saml_audience = settings.saml_audience
+    return runtime
 
 
 def account_of(runtime: Runtime) -> str | None:

@@ -49,19 +49,25 @@ def get_group(conn: Connection, account_id: str, name: str) -> Row[Any]:
     return row
 
 
-def find_role(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
-    return conn.execute(
-        select(t.roles).where(
-            t.roles.c.account_id == account_id, t.roles.c.name_lower == name.lower()
-        )
-    ).first()
+# Looked up by every AssumeRole.
+_FIND_ROLE = PreparedSelect(
+    select(t.roles).where(
+        t.roles.c.account_id == bindparam("account_id"),
+        t.roles.c.name_lower == bindparam("name_lower"),
+    )
+)
+
+
+def find_role(conn: Connection, account_id: str, name: str) -> Any | None:
+    """The role's row (a named tuple of the ``roles`` columns), or None."""
+    return _FIND_ROLE.first(conn, {"account_id": account_id, "name_lower": name.lower()})
 
 
 def no_such_role(name: str) -> AwsError:
     return NoSuchEntity(f"The role with name {name} cannot be found.")
 
 
-def get_role(conn: Connection, account_id: str, name: str) -> Row[Any]:
+def get_role(conn: Connection, account_id: str, name: str) -> Any:
     row = find_role(conn, account_id, name)
     if row is None:
         raise no_such_role(name)

@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import Row, Table, select
 
-from selfiam.domain.arns import group_arn, user_arn
+from selfiam.domain.arns import group_arn, role_arn, user_arn
 from selfiam.domain.errors import InvalidClientTokenId
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.authn import INVALID_TOKEN
@@ -69,6 +69,9 @@ class Session:
 
     access_key_id: str
     expires_at: datetime
+    #: A role session's (AssumeRole): the role's ARN and the session's name.
+    role_arn: str | None = None
+    session_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,7 @@ class OffboardingPlan:
     attached_policies: tuple[str, ...]  # policy ARNs
     permissions_boundary: str | None
     groups: tuple[tuple[str, str], ...]  # (name, ARN)
-    sts_sessions: tuple[Session, ...]  # unexpired temporary credentials, of roles too
+    sts_sessions: tuple[Session, ...]  # unexpired temporary credentials, role sessions too
     portal_sessions: int
     tags: tuple[tuple[str, str], ...]
     passkeys: tuple[str, ...] = ()  # serial numbers (u2f ARNs): removed
@@ -119,6 +122,16 @@ class OffboardingPlan:
                 [
                     f"{s.access_key_id} (expires {s.expires_at:%Y-%m-%d %H:%M} UTC)"
                     for s in self.sts_sessions
+                    if s.role_arn is None
+                ],
+            ),
+            (
+                "Role sessions they started (AssumeRole, chains included)",
+                [
+                    f"{s.access_key_id} as {s.role_arn} session {s.session_name} "
+                    f"(expires {s.expires_at:%Y-%m-%d %H:%M} UTC)"
+                    for s in self.sts_sessions
+                    if s.role_arn is not None
                 ],
             ),
             (
@@ -238,17 +251,31 @@ def _collect(ctx: OperationContext, user: Row[Any]) -> OffboardingPlan:
         .where(gm.c.user_id == uid)
         .order_by(g.c.name_lower)
     ).all()
+    rs, r = t.role_sessions, t.roles
     sessions = [
-        row
-        # role sessions the user started (chains included) and federated users it made
-        for table in (s, t.role_sessions, t.federation_sessions)
+        Session(row.access_key_id, row.expires_at)
+        # GetSessionToken's sessions, and the federated users (GetFederationToken) it made
+        for table in (s, t.federation_sessions)
         for row in conn.execute(
             select(table.c.access_key_id, table.c.expires_at).where(
                 table.c.user_id == uid, table.c.expires_at > ctx.info.now
             )
-        ).all()
+        )
     ]
-    sessions.sort(key=lambda r: (r.expires_at, r.access_key_id))
+    sessions += [  # role sessions the user started, chains included
+        Session(
+            row.access_key_id,
+            row.expires_at,
+            role_arn(ctx.account_id, row.name, row.path),
+            row.session_name,
+        )
+        for row in conn.execute(
+            select(rs.c.access_key_id, rs.c.expires_at, rs.c.session_name, r.c.name, r.c.path)
+            .select_from(rs.join(r, r.c.role_id == rs.c.role_id))
+            .where(rs.c.user_id == uid, rs.c.expires_at > ctx.info.now)
+        )
+    ]
+    sessions.sort(key=lambda session: (session.expires_at, session.access_key_id))
     has_profile = conn.execute(
         select(t.login_profiles.c.user_id).where(t.login_profiles.c.user_id == uid)
     ).first()
@@ -270,7 +297,7 @@ def _collect(ctx: OperationContext, user: Row[Any]) -> OffboardingPlan:
         attached_policies=tuple(attached),
         permissions_boundary=user.permissions_boundary_arn,
         groups=tuple((r.name, group_arn(ctx.account_id, r.name, r.path)) for r in groups),
-        sts_sessions=tuple(Session(r.access_key_id, r.expires_at) for r in sessions),
+        sts_sessions=tuple(sessions),
         portal_sessions=_count_portal_sessions(ctx, uid),
         tags=tuple(sorted(tags.items())),
         passkeys=tuple(passkeys),

@@ -262,7 +262,7 @@ def csrf_valid(runtime: Runtime, session: PortalSession, token: str | None) -> b
 # -- a virtual MFA device being enrolled -------------------------------------------------
 
 
-def _pending_ad(session_id: str, serial: str) -> bytes:
+def pending_mfa_ad(session_id: str, serial: str) -> bytes:
     return f"portal-mfa:{session_id}:{serial}".encode()
 
 
@@ -270,7 +270,7 @@ def set_pending_mfa(runtime: Runtime, session: PortalSession, serial: str, seed:
     """Keep the seed CreateVirtualMFADevice showed once, sealed, until the device is enabled
     (so the QR code can be shown again if a code was mistyped)."""
     ps = t.portal_sessions
-    sealed = runtime.box.seal(seed.encode(), _pending_ad(session.session_id, serial))
+    sealed = runtime.box.seal(seed.encode(), pending_mfa_ad(session.session_id, serial))
     with transaction(runtime.engine) as conn:
         conn.execute(
             ps.update()
@@ -291,7 +291,7 @@ def pending_mfa(runtime: Runtime, session: PortalSession) -> tuple[str, str] | N
     if row is None or row.pending_mfa_serial is None or row.pending_mfa_seed_ciphertext is None:
         return None
     seed = runtime.box.open(
-        row.pending_mfa_seed_ciphertext, _pending_ad(session.session_id, row.pending_mfa_serial)
+        row.pending_mfa_seed_ciphertext, pending_mfa_ad(session.session_id, row.pending_mfa_serial)
     )
     return row.pending_mfa_serial, seed.decode()
 

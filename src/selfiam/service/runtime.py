@@ -66,6 +66,8 @@ class Runtime:
         self.clock = clock
         self._hasher = hasher
         self.credentials = CredentialCache(box)
+        #: The SAML audience accepted besides AWS's sign-in URL (SELFIAM_SAML_AUDIENCE).
+        self.saml_audience: str | None = None
         self.audit = AuditWriter(engine)
         self._reads = HeldReadConnection(engine)
         #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).
@@ -281,11 +283,15 @@ class Runtime:
         decision = ctx.decision if ctx is not None and ctx.decision else "allowed"
         if error is not None and decision == "allowed":
             decision = "error"
+        account_id, caller_arn = caller.account_id, caller.arn
+        if ctx is not None and ctx.federated_principal is not None:
+            # an unsigned request, once its token is verified, acts as its identity provider
+            account_id, caller_arn = ctx.federated_principal
         return AuditRecord(
             at=info.now,
             request_id=info.request_id,
-            account_id=caller.account_id,
-            caller_arn=caller.arn,
+            account_id=account_id,
+            caller_arn=caller_arn,
             action=action,
             resource=ctx.resource if ctx is not None else None,
             decision=decision,

@@ -413,7 +413,7 @@ portal_sessions = Table(
     CheckConstraint("stage IN ('mfa', 'password', 'active')", name="stage"),
 )
 
-RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa")
+RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa", "saml-provider")
 
 tags = Table(
     "tags", metadata,
@@ -505,8 +505,8 @@ role_sessions = Table(
     _account_fk(),
     Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
            nullable=False, index=True),
-    # None for a session started with a web identity (AssumeRoleWithWebIdentity), and
-    # for the sessions chained from one: those hang on their OpenID Connect provider.
+    # None for a federated session (AssumeRoleWithWebIdentity, AssumeRoleWithSAML), and
+    # for the sessions chained from one: those hang on their identity provider.
     _user_fk(nullable=True),
     # The credentials AssumeRole was called with (an AKIA, or a parent session's ASIA key):
     # recorded, not a foreign key, since a parent session may expire before its child.
@@ -534,6 +534,11 @@ role_sessions = Table(
     Column("portal_session_id", String(64),
            ForeignKey("portal_sessions.session_id", ondelete="CASCADE"),
            nullable=True, unique=True, index=True),
+    # The SAML provider whose response started the chain (else None): deleting the
+    # provider ends the sessions, as for an OpenID Connect provider.
+    Column("saml_provider_id", String(ID),
+           ForeignKey("saml_providers.provider_id", ondelete="CASCADE"),
+           nullable=True, index=True),
 )
 
 oidc_providers = Table(
@@ -663,4 +668,47 @@ account_settings = Table(
     Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
            primary_key=True),
     Column("passwordless_sign_in", Boolean, nullable=False, default=False),
+)
+
+saml_providers = Table(
+    "saml_providers", metadata,
+    # An IdP trusted for SAML 2.0 federation (CreateSAMLProvider). The metadata document
+    # is kept as given; entity_id and the signing certificates are read from it on use.
+    _id("provider_id", primary_key=True),
+    _account_fk(),
+    Column("name", String(128), nullable=False),
+    Column("name_lower", String(128), nullable=False),
+    Column("metadata_document", Text, nullable=False),
+    # SHA-256 (hex) of the document: what a process's parsed-metadata cache is keyed by,
+    # so that a request reads no document it has parsed before.
+    Column("metadata_sha256", String(64), nullable=False),
+    Column("entity_id", String(1024), nullable=False),
+    _ts("created_at"),
+    _ts("valid_until"),
+    UniqueConstraint("account_id", "name_lower"),
+)
+
+saml_assertions_used = Table(
+    "saml_assertions_used", metadata,
+    # Assertions already redeemed, until they expire, so that none is redeemed twice by
+    # any process (a replay). ``digest`` is the SHA-256 (hex) of issuer and assertion id;
+    # rows past ``expires_at`` are pruned as new assertions arrive.
+    Column("digest", String(64), primary_key=True),
+    _account_fk(),
+    _ts("expires_at"),
+    Index("ix_saml_assertions_used_expires_at", "expires_at"),
+)
+
+saml_portal_sessions = Table(
+    "saml_portal_sessions", metadata,
+    # A portal session started by a SAML response posted to /portal/saml: it wears one
+    # role session (AssumeRoleWithSAML) and ends with it (FK cascade: the role deleted,
+    # the session expired and purged). The id is the SHA-256 of the cookie's token.
+    Column("session_id", String(64), primary_key=True),
+    _account_fk(),
+    Column("access_key_id", String(ID),
+           ForeignKey("role_sessions.access_key_id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    _ts("created_at"),
+    _ts("expires_at"),
 )

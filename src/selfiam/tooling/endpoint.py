@@ -47,6 +47,19 @@ class Endpoint:
     def caller_arn(self) -> str:
         return str(self.sts.get_caller_identity()["Arn"])
 
+    def sts_as(self, key_id: str, secret: str, token: str | None = None) -> Any:
+        """An STS client of the same endpoint and region, signing with other credentials."""
+        import boto3
+
+        return boto3.client(
+            "sts",
+            endpoint_url=self.url,
+            region_name=self.sts.meta.region_name,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+        )
+
 
 def is_aws_url(url: str | None) -> bool:
     """No endpoint URL (boto3's default) or one on an AWS host."""

@@ -5,7 +5,9 @@ signing certificates, SSH public keys, service-specific (Git) credentials, MFA d
 login profile, inline policies, attached managed policies or group memberships. This module
 lists them (`inventory`), removes them one step at a time in that order (`run`), and proves
 the user is gone (`prove_gone`: GetUser answers NoSuchEntity). The permissions boundary is
-removed too, before the user, so no trace of the user's set-up is left half-deleted.
+removed too, before the user, so no trace of the user's set-up is left half-deleted. Before
+all of it, the user is taken out of every role trust policy that names them, and with
+``--revoke-role-sessions`` those roles' older sessions are revoked (`offboard_roles`).
 
 Every step tolerates NoSuchEntity, so an offboarding that was interrupted (a killed process,
 a lost connection) is finished by running it again: the new inventory holds only what is
@@ -26,6 +28,7 @@ from functools import partial
 from typing import Any
 
 from selfiam.tooling.endpoint import error_code, is_missing, is_unsupported
+from selfiam.tooling.offboard_roles import role_steps
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,12 @@ def _named_after(serial: str, user: str) -> bool:
     return serial.rsplit("/", 1)[-1] == user
 
 
-def inventory(iam: Any, user: str) -> Inventory:
-    """Everything of ``user`` that has to go, as steps in AWS's order, ending in DeleteUser."""
+def inventory(iam: Any, user: str, *, revoke_role_sessions: bool = False) -> Inventory:
+    """Everything of ``user`` that has to go, as steps in AWS's order, ending in DeleteUser.
+
+    First what the user holds through roles (`offboard_roles`): their principal taken out
+    of every trust policy that names them and, with ``revoke_role_sessions``, the sessions
+    of those roles revoked; the rest follows in the order DeleteUser requires."""
     try:
         details = iam.get_user(UserName=user)["User"]
     except Exception as exc:
@@ -70,6 +77,8 @@ def inventory(iam: Any, user: str) -> Inventory:
     inv = Inventory(user, exists=True)
     add = inv.steps.append
     u = {"UserName": user}
+    for what, action, call in role_steps(iam, details, revoke=revoke_role_sessions):
+        add(Step(what, action, call))
 
     inv.steps += _removals(
         _paged(iam, "list_access_keys", "AccessKeyMetadata", **u),

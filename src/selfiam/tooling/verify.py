@@ -4,8 +4,11 @@ A battery of simulated requests for one member (a probe user): every self-servic
 their own user must be allowed, with MFA and, where the policy does not ask for it, without;
 with ``require_mfa`` the access-key, signing-certificate and SSH-key actions must be denied
 without MFA; every credential action on another user, and every known escalation path
-(`escalation.PATHS`), must be denied even with MFA. The point is the seed's lesson: find out
-in CI, not from a colleague who "can't do something".
+(`escalation.PATHS`), must be denied even with MFA, and so must every role action that
+gives power (`ROLE_ACTIONS`: assuming a role not meant for them, editing a trust policy,
+PassRole, CreateRole, attaching or writing a role policy, removing a role's boundary).
+The point is the seed's lesson: find out in CI, not from a colleague who "can't do
+something".
 
 MFA states, as IAM's request context has them: ``yes`` (``aws:MultiFactorAuthPresent`` true,
 ``aws:MultiFactorAuthAge`` 60), ``no`` (present and false: a console session signed in
@@ -65,6 +68,22 @@ _OTHERS_ONLY = (
     ("iam:DeleteLoginProfile", "user"),
     ("iam:DeleteUser", "user"),
 )
+
+#: Never allowed on a role: assume one not meant for them, rewrite who may assume it, hand
+#: it to a service, create one, or give one more power (or less limit).
+ROLE_ACTIONS = (
+    "sts:AssumeRole",
+    "iam:CreateRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PassRole",
+    "iam:AttachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+)
+#: The roles they are probed on: an administrator's, and one named like the member (a grant
+#: on ``role/${aws:username}`` or ``role/*`` is caught there as well).
+ADMIN_ROLE = "selfiam-verify-admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +160,17 @@ def battery(target: Target, *, require_mfa: bool = True) -> list[Probe]:
         for action in mfa_actions:
             probes.append(Probe(action, target.arn("mfa", other), "yes", False, "another user"))
 
+    for role in (ADMIN_ROLE, target.member):
+        for action in ROLE_ACTIONS:
+            probes.append(Probe(action, target.arn("role", role), "yes", False, "a role"))
+
     escalation = {
         "user": target.user_arn,
         "group": target.arn("group", target.group),
         "policy": target.policy_arn or target.arn("policy", "SelfServiceCredentials"),
-        "role": target.arn("role", "selfiam-verify-admin"),
     }
     for path in PATHS:
-        if path.scope is not Scope.OTHER_USERS:
+        if path.scope is not Scope.OTHER_USERS and path.target != "role":  # roles: above
             probes.append(
                 Probe(path.action, escalation[path.target], "yes", False, "escalation path")
             )

@@ -18,6 +18,8 @@ from selfiam.service.operations import (  # noqa: F401
     passkeys,
     password_policy,
     roles,
+    saml_federation,
+    saml_providers,
     service_linked_roles,
     signing_certificates,
     simulation,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,9 +73,12 @@ OVER_CHAIN_LIMIT = (
 #: white space, plus the managed policies' ARNs) and session tags. AWS packs them in a
 #: binary form of its own; selfiam counts characters, so the figure is an approximation.
 PACKED_ALLOWANCE = 2048
+_INSERT_SESSION = t.role_sessions.insert()
+#: One AssumeRole in this many prunes the role's expired sessions.
+PRUNE_ONE_IN = 16
 
 
-def role_for(conn: Connection, account_id: str, arn: str) -> Row[Any] | None:
+def role_for(conn: Connection, account_id: str, arn: str) -> Any | None:
     """The role ``arn`` names in ``account_id`` (its path included), or None."""
     try:
         parsed = parse_iam_arn(arn)
@@ -99,7 +103,8 @@ def _mfa_context(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
     if code is None:
         raise AccessDenied(INVALID_PASS_CODE)
     owner = ctx.caller.user_id or ctx.caller.origin_user_id
-    assert owner is not None
+    if owner is None:  # a federated session: no IAM user, so no MFA device of its own
+        raise AccessDenied(UNKNOWN_DEVICE)
     try:
         check_totp(ctx, ctx.runtime.box, owner, str(serial), str(code), ctx.info.now)
     except MfaRefused as refused:
@@ -211,6 +216,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         raise ValidationError(OVER_CHAIN_LIMIT)
     packed = check_session_size(role, duration, session_policy, policy_arns, session_tags)
     origin = caller.user_id or caller.origin_user_id
+    oidc_provider, saml_provider = _parent_providers(ctx)
     if caller.mfa_authenticated_at is not None and mfa_at is None:
         mfa_at = caller.mfa_authenticated_at  # the MFA of the credentials that called
     return issue_session(
@@ -220,7 +226,8 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             session_name=session_name,
             duration=duration,
             user_id=origin,
-            oidc_provider_id=_parent_provider(ctx),
+            oidc_provider_id=oidc_provider,
+            saml_provider_id=saml_provider,
             issuer_access_key_id=caller.access_key_id,
             chained=caller.is_role_session,
             source_identity=source_identity,
@@ -235,16 +242,19 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     )
 
 
-def _parent_provider(ctx: OperationContext) -> str | None:
-    """The OpenID Connect provider the calling role session hangs on (a chain started
-    with a web identity), so that the new session ends with it too."""
+def _parent_providers(ctx: OperationContext) -> tuple[str | None, str | None]:
+    """The OpenID Connect and SAML providers the calling role session hangs on (a chain
+    started with a web identity or a SAML response), so that the new session ends with
+    them too."""
     if not ctx.caller.is_role_session or ctx.caller.access_key_id is None:
-        return None
+        return None, None
     rs = t.role_sessions
-    provider: str | None = ctx.conn.execute(
-        select(rs.c.oidc_provider_id).where(rs.c.access_key_id == ctx.caller.access_key_id)
-    ).scalar()
-    return provider
+    row = ctx.conn.execute(
+        select(rs.c.oidc_provider_id, rs.c.saml_provider_id).where(
+            rs.c.access_key_id == ctx.caller.access_key_id
+        )
+    ).first()
+    return (None, None) if row is None else (row.oidc_provider_id, row.saml_provider_id)
 
 
 def check_session_size(
@@ -270,7 +280,7 @@ def check_session_size(
 
 @dataclass(frozen=True, slots=True)
 class NewSession:
-    """What a role session is started with (AssumeRole, AssumeRoleWithWebIdentity)."""
+    """What a role session is started with (AssumeRole and its federated siblings)."""
 
     session_name: str
     duration: int
@@ -286,11 +296,13 @@ class NewSession:
     session_tags: dict[str, str]
     transitive: list[str]
     packed: int | None
+    saml_provider_id: str | None = None  # the provider whose response started it, if one did
 
 
 def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dict[str, Any]:
     """Store a role session of ``role`` and answer its credentials (the common part of
-    AssumeRole's and AssumeRoleWithWebIdentity's answers). The trust policy allowed."""
+    AssumeRole's, AssumeRoleWithWebIdentity's and AssumeRoleWithSAML's answers). The trust
+    policy allowed."""
     now = ctx.info.now
     expires = now + timedelta(seconds=new.duration)
     key_id = new_temporary_access_key_id()
@@ -298,7 +310,14 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     token = new_session_token()
     # Lock the role and the user or provider the session will hang on: one deleted since
     # it was read would fail the insert's foreign key (a 500), where AWS would say no.
-    if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, role.role_id):
+    # Recording the role's last use (RoleLastUsed: selfiam counts a role as used when it
+    # is assumed) locks the role's row, and finds none if it is gone.
+    used = ctx.conn.execute(
+        t.roles.update()
+        .where(t.roles.c.role_id == role.role_id)
+        .values(last_used_at=now, last_used_region=ctx.info.region)
+    )
+    if used.rowcount != 1:
         ctx.refuse(role_arn(role.account_id, role.name, role.path))
     if new.user_id is not None and not lock_user_row(ctx.conn, new.user_id):
         raise InvalidClientTokenId(INVALID_TOKEN)
@@ -306,16 +325,25 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
         ctx.conn, t.oidc_providers, t.oidc_providers.c.provider_id, new.oidc_provider_id
     ):
         raise InvalidClientTokenId(INVALID_TOKEN)
+    if new.saml_provider_id is not None and not lock_row(
+        ctx.conn, t.saml_providers, t.saml_providers.c.provider_id, new.saml_provider_id
+    ):
+        raise InvalidClientTokenId(INVALID_TOKEN)
     rs = t.role_sessions
-    # This role's sessions that have expired are of no further use: drop them.
-    ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
-    ctx.conn.execute(
-        rs.insert().values(
+    if secrets.randbelow(PRUNE_ONE_IN) == 0:
+        # This role's expired sessions are of no further use (authentication refuses
+        # them): drop them. Finding them walks every session of the role (there is no
+        # index on expires_at), so it is done on one call in PRUNE_ONE_IN, not on each.
+        ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
+    ctx.conn.execute(  # parameters bound at execution: the compiled INSERT is reused
+        _INSERT_SESSION,
+        dict(
             access_key_id=key_id,
             account_id=role.account_id,
             role_id=role.role_id,
             user_id=new.user_id,
             oidc_provider_id=new.oidc_provider_id,
+            saml_provider_id=new.saml_provider_id,
             issuer_access_key_id=new.issuer_access_key_id,
             chained=new.chained,
             session_name=new.session_name,
@@ -330,13 +358,7 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
             transitive_tag_keys=json.dumps(new.transitive) if new.transitive else None,
             created_at=now,
             expires_at=expires,
-        )
-    )
-    # RoleLastUsed: selfiam counts a role as used when it is assumed.
-    ctx.conn.execute(
-        t.roles.update()
-        .where(t.roles.c.role_id == role.role_id)
-        .values(last_used_at=now, last_used_region=ctx.info.region)
+        ),
     )
     out: dict[str, Any] = {
         "Credentials": {

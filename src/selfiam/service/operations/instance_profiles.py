@@ -215,7 +215,7 @@ def list_instance_profiles_for_role(
     }
 
 
-def _role_to_pass(ctx: OperationContext, name: str) -> Row[Any]:
+def _role_to_pass(ctx: OperationContext, name: str) -> Any:
     """The role named, after iam:PassRole on it (AWS: adding a role to an instance
     profile passes it)."""
     role = find_role(ctx.conn, ctx.account_id, name)

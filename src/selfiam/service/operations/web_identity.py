@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row
 
-from selfiam.domain.arns import ArnError, parse_iam_arn, role_arn
+from selfiam.domain.arns import arn_account, role_arn
 from selfiam.domain.errors import InvalidIdentityToken
 from selfiam.policy import PolicyKind
+from selfiam.service.authz import request_tag_context
 from selfiam.service.caller import RequestInfo
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
@@ -58,18 +59,11 @@ SOURCE_IDENTITY_CLAIM = "https://aws.amazon.com/source_identity"
 _VERIFIED = "_verified_web_identity"
 
 
-def _account_of(role: str) -> str | None:
-    try:
-        return parse_iam_arn(role).account
-    except ArnError:
-        return None
-
-
 def verify_web_identity(
     runtime: Runtime, params: Mapping[str, Any], info: RequestInfo
 ) -> Mapping[str, Any]:
     """Verify the token before the transaction (the issuer's keys may be fetched)."""
-    account = _account_of(str(params["RoleArn"]))
+    account = arn_account(str(params["RoleArn"]))
 
     def client_ids(issuer: str) -> list[str] | None:
         name = issuer_provider_name(issuer)
@@ -170,7 +164,7 @@ def assume_role_with_web_identity(
     policy_arns = [str(p["arn"]) for p in params.get("PolicyArns") or ()]
     if session_policy is not None:
         validate_document(str(session_policy), PolicyKind.SESSION)
-    account = _account_of(arn) or ""
+    account = arn_account(arn) or ""
     provider = _locked_provider(ctx, account, token)
     federated = provider_arn(account, provider.name)
     tags, transitive = _token_tags(token)
@@ -200,11 +194,7 @@ def assume_role_with_web_identity(
     )
     if tags:
         # Session tags from the token are passed only if the trust policy allows tagging.
-        tag_context = {
-            **context,
-            **{f"aws:RequestTag/{k}": v for k, v in tags.items()},
-            "aws:TagKeys": list(tags),
-        }
+        tag_context = {**context, **request_tag_context(tags)}
         ctx.authorize_federated(
             resource,
             action="sts:TagSession",
