@@ -158,7 +158,7 @@ def test_0013_gives_policy_tags_their_exact_key(db_url: str) -> None:
     engine = create_engine_for(db_url)
     try:
         with engine.begin() as conn:
-            command.upgrade(alembic_config(conn), "0011")
+            command.upgrade(alembic_config(conn), "0012")
             conn.execute(
                 text(
                     "INSERT INTO tags (resource_type, resource_id, key, key_lower, value) VALUES"

@@ -5,7 +5,7 @@ Users' and roles' tags keep the lowered key. Keys were unique case-insensitively
 policy before, so they are unique exactly too: no row can collide.
 
 Revision ID: 0013
-Revises: 0011 (the lead relinks the chain when merging)
+Revises: 0012 (the lead relinks the chain when merging)
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
