@@ -8,6 +8,7 @@ key of user ``alice``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,10 @@ def error_message(text: str) -> str:
     return text.split("<Message>", 1)[1].split("</Message>", 1)[0]
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'api.db'}")
+@contextmanager
+def built_api(url: str) -> Iterator[Api]:
+    """An in-process API over the fresh database at ``url``, ``alice`` signing."""
+    engine = create_engine_for(url)
     upgrade_to_head(engine)
     runtime = Runtime(engine, SecretBox(SecretBox.generate_key()))
     with transaction(engine) as conn:
@@ -99,6 +101,14 @@ def api(tmp_path: Path) -> Iterator[Api]:
     # No ``with``: the API callable serves HTTP only (lifespan goes to the Starlette app).
     api = Api(runtime, TestClient(app, base_url="http://iam.amazonaws.com"), "", "")
     api.key_id, api.secret = api.new_key("alice")
-    yield api
-    runtime.audit.flush()
-    engine.dispose()
+    try:
+        yield api
+    finally:
+        runtime.audit.flush()
+        engine.dispose()
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    with built_api(f"sqlite:///{tmp_path / 'api.db'}") as built:
+        yield built

@@ -219,5 +219,14 @@ def test_last_used_before_the_audit_writer_wrote_it(
 
 
 def test_last_used_of_unknown_key(call: Call) -> None:
+    """AWS answers AccessDenied, not NoSuchEntity (recorded, in these words; the API
+    reference lists no NoSuchEntity for GetAccessKeyLastUsed), even to the account's root."""
     missing = "AKIAAAAAAAAAAAAAAAAA"
-    fails("NoSuchEntity", not_found(missing), call, "GetAccessKeyLastUsed", AccessKeyId=missing)
+    fails(
+        "AccessDenied",
+        f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform"
+        f" iam:GetAccessKeyLastUsed on resource: access key {missing}",
+        call,
+        "GetAccessKeyLastUsed",
+        AccessKeyId=missing,
+    )

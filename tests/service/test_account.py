@@ -27,6 +27,8 @@ AWS_KEYS = {
     "UserPolicySizeQuota", "PolicyVersionsInUse", "ServerCertificates", "Roles", "RolesQuota",
     "SigningCertificatesPerUserQuota", "MFADevicesInUse", "RolePolicySizeQuota",
     "AttachedPoliciesPerRoleQuota", "AccountAccessKeysPresent", "GroupsQuota",
+    # Not in the documented example, but in every answer AWS records (the root's password).
+    "AccountPasswordPresent",
 }
 
 

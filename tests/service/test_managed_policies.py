@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from tests.service.conftest import ACCOUNT, Call
+from tests.service.conftest import ACCOUNT, Call, fails
 
 from selfiam.domain.errors import (
     AccessDenied,
@@ -49,9 +49,12 @@ def test_create_policy_returns_the_policy(call: Call) -> None:
     assert policy["IsAttachable"] is True
     assert policy["Path"] == "/team/"
     assert policy["CreateDate"] == policy["UpdateDate"]
+    # AWS's recorded answers: CreatePolicy does not echo Description; GetPolicy shows it
+    # and an empty Tags list.
+    assert "Description" not in policy
     got = call("GetPolicy", PolicyArn=policy["Arn"])["Policy"]
     assert got["Description"] == "read only"
-    assert "Tags" not in got
+    assert got["Tags"] == []
 
 
 def test_create_policy_duplicate_name_is_case_insensitive(call: Call) -> None:
@@ -84,8 +87,11 @@ def test_create_policy_with_tags(call: Call) -> None:
     policy = create(call, Tags=[{"Key": "team", "Value": "a"}])
     assert policy["Tags"] == [{"Key": "team", "Value": "a"}]
     with pytest.raises(InvalidInput) as err:
-        create(call, "Other", Tags=[{"Key": "k", "Value": "1"}, {"Key": "K", "Value": "2"}])
-    assert "Tag keys are case insensitive" in err.value.message
+        create(call, "Other", Tags=[{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}])
+    assert err.value.message == "Duplicate tag keys found."  # AWS's recorded policy answer
+    # Policy tag keys are case-sensitive in AWS (recorded): "k" and "K" are two tags.
+    cased = create(call, "Cased", Tags=[{"Key": "k", "Value": "1"}, {"Key": "K", "Value": "2"}])
+    assert sorted(t["Key"] for t in cased["Tags"]) == ["K", "k"]
 
 
 def test_get_policy_errors(call: Call) -> None:
@@ -245,6 +251,14 @@ def test_policy_version_errors(call: Call) -> None:
         call("CreatePolicyVersion", PolicyArn=arn, PolicyDocument='{"Statement": []}')
 
 
+def test_version_of_a_policy_that_does_not_exist(call: Call) -> None:
+    """AWS's recorded answers: the missing policy is reported as a missing version."""
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/TestNonExistingPolicy"
+    expected = f"Policy {arn} version v1 does not exist or is not attachable."
+    for operation in ("GetPolicyVersion", "SetDefaultPolicyVersion"):
+        fails("NoSuchEntity", expected, call, operation, PolicyArn=arn, VersionId="v1")
+
+
 # -- DeletePolicy ----------------------------------------------------------------------
 
 
@@ -315,8 +329,24 @@ def test_attach_errors(call: Call) -> None:
     with pytest.raises(NoSuchEntity) as group:
         call("AttachGroupPolicy", GroupName="nobody", PolicyArn=ADMIN_ARN)
     assert group.value.message == "The group with name nobody cannot be found."
-    with pytest.raises(InvalidInput):
-        call("AttachUserPolicy", UserName="alice", PolicyArn="arn:aws:s3:::bucket")
+    # AWS's recorded answer to a PolicyArn that is not a policy ARN: ValidationError.
+    for bad in ("arn:aws:s3:::bucket", "not-an-arn"):
+        fails(
+            "ValidationError",
+            f"ARN {bad} is not valid.",
+            call,
+            "AttachUserPolicy",
+            UserName="alice",
+            PolicyArn=bad,
+        )
+        fails(
+            "ValidationError",
+            f"ARN {bad} is not valid.",
+            call,
+            "DetachUserPolicy",
+            UserName="alice",
+            PolicyArn=bad,
+        )
 
 
 @pytest.mark.parametrize(
@@ -385,18 +415,24 @@ def test_policy_tags(call: Call) -> None:
     call(
         "TagPolicy", PolicyArn=arn, Tags=[{"Key": "team", "Value": "b"}, {"Key": "x", "Value": ""}]
     )
+    # Case-sensitive keys on a policy (AWS's recorded answer): "Team" and "team" are two.
     tags = call("ListPolicyTags", PolicyArn=arn)
-    assert tags["Tags"] == [{"Key": "team", "Value": "b"}, {"Key": "x", "Value": ""}]
+    assert tags["Tags"] == [
+        {"Key": "Team", "Value": "a"},
+        {"Key": "team", "Value": "b"},
+        {"Key": "x", "Value": ""},
+    ]
     assert tags["IsTruncated"] is False
-    call("UntagPolicy", PolicyArn=arn, TagKeys=["TEAM", "absent"])
-    assert call("ListPolicyTags", PolicyArn=arn)["Tags"] == [{"Key": "x", "Value": ""}]
-    assert call("GetPolicy", PolicyArn=arn)["Policy"]["Tags"] == [{"Key": "x", "Value": ""}]
+    call("UntagPolicy", PolicyArn=arn, TagKeys=["TEAM", "team", "absent"])
+    left = [{"Key": "Team", "Value": "a"}, {"Key": "x", "Value": ""}]
+    assert call("ListPolicyTags", PolicyArn=arn)["Tags"] == left
+    assert call("GetPolicy", PolicyArn=arn)["Policy"]["Tags"] == left
 
 
 def test_policy_tag_quota(call: Call) -> None:
     arn = create(call)["Arn"]
     call("TagPolicy", PolicyArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
-    call("TagPolicy", PolicyArn=arn, Tags=[{"Key": "K0", "Value": "replaced"}])
+    call("TagPolicy", PolicyArn=arn, Tags=[{"Key": "k0", "Value": "replaced"}])
     with pytest.raises(LimitExceeded) as err:
         call("TagPolicy", PolicyArn=arn, Tags=[{"Key": "one-more", "Value": "v"}])
     assert err.value.message == "Cannot exceed quota for TagsPerPolicy: 50"

@@ -205,8 +205,9 @@ def test_expired_is_not_a_status_a_caller_may_set(
 ) -> None:
     c = call("UploadSigningCertificate", UserName=alice, CertificateBody=cert())["Certificate"]
     fails(
-        "InvalidInput",
-        None,
+        "ValidationError",
+        "1 validation error detected: Value 'Expired' at 'status' failed to satisfy constraint:"
+        " Member must satisfy enum value set: [Active, Inactive]",
         call,
         "UpdateSigningCertificate",
         UserName=alice,

@@ -243,8 +243,9 @@ def test_list_paginates(call: Call, alice: str) -> None:
 def test_invalid_status(call: Call, alice: str) -> None:
     key = call("UploadSSHPublicKey", UserName=alice, SSHPublicKeyBody=ed25519_line())
     fails(
-        "InvalidInput",
-        None,
+        "ValidationError",
+        "1 validation error detected: Value 'Expired' at 'status' failed to satisfy constraint:"
+        " Member must satisfy enum value set: [Active, Inactive]",
         call,
         "UpdateSSHPublicKey",
         UserName=alice,

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from selfiam.store.engine import (
+    HeldReadConnection,
     create_engine_for,
     is_read_only,
     normalize_url,
@@ -127,4 +128,34 @@ def test_sqlite_readers_do_not_wait_for_a_writer(sqlite_url: str) -> None:
                 assert reader.execute(text("SELECT x FROM t")).scalar_one() == 1
             assert time.monotonic() - start < 1
     finally:
+        engine.dispose()
+
+
+def test_held_read_connections_are_bounded(tmp_path: Path) -> None:
+    """Threadpool workers that ran a read (the API's heavy reads) do not each keep a
+    connection: before, 40 workers pinned a pool of 30, and every write and the audit
+    writer waited for a connection until the pool's timeout (found by the model-valid
+    input property test: GetContextKeysForCustomPolicy, 120 examples)."""
+    engine = create_engine_for(f"sqlite:///{tmp_path}/held.db")
+    reads = HeldReadConnection(engine)
+    workers = 12
+    done = threading.Barrier(workers + 1)
+    leave = threading.Barrier(workers + 1)
+
+    def read() -> None:
+        with reads.transaction() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        done.wait()
+        leave.wait()  # stay alive, as a threadpool worker does
+
+    threads = [threading.Thread(target=read) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        done.wait()
+        assert engine.pool.checkedout() <= 4  # HeldReadConnection.MAX_HELD, not 12
+    finally:
+        leave.wait()
+        for thread in threads:
+            thread.join()
         engine.dispose()

@@ -145,3 +145,38 @@ def test_0010_records_existing_trust_policies_by_unique_id(db_url: str) -> None:
         assert by_id["Statement"][0]["Principal"]["AWS"] == ["AIDAOLDALICE00000000", "123456789012"]
     finally:
         engine.dispose()
+
+
+def test_0013_gives_policy_tags_their_exact_key(db_url: str) -> None:
+    """A policy tagged before 0013 keeps its tag and can then take another in another case
+    (policy tag keys are case-sensitive, as in AWS); a user's tag stays case-insensitive."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from selfiam.store.migrate import alembic_config
+
+    engine = create_engine_for(db_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0012")
+            conn.execute(
+                text(
+                    "INSERT INTO tags (resource_type, resource_id, key, key_lower, value) VALUES"
+                    " ('policy', 'ANPAOLD', 'Team', 'team', 'a'),"
+                    " ('user', 'AIDAOLD', 'Team', 'team', 'b')"
+                )
+            )
+        upgrade_to_head(engine)
+        with engine.begin() as conn:
+            rows = conn.execute(
+                text("SELECT resource_type, key_lower FROM tags ORDER BY resource_type")
+            ).all()
+            assert [tuple(r) for r in rows] == [("policy", "Team"), ("user", "team")]
+            conn.execute(
+                text(
+                    "INSERT INTO tags (resource_type, resource_id, key, key_lower, value) VALUES"
+                    " ('policy', 'ANPAOLD', 'team', 'team', 'c')"
+                )
+            )
+    finally:
+        engine.dispose()

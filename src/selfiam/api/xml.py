@@ -298,11 +298,15 @@ def serialize_response(
 
 
 def serialize_error(error: AwsError, request_id: str, service: str = "iam") -> bytes:
-    """AWS's Query error body: ``<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>``."""
+    """AWS's Query error body: ``<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>``.
+
+    An error AWS answers without a message (ReportNotPresent) has no ``<Message>``.
+    """
     namespace = service_spec(service).namespace
     kind = "Sender" if error.sender_fault else "Receiver"
+    message = f"<Message>{_escape(error.message)}</Message>" if error.message else ""
     return (
         f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type>'
-        f"<Code>{_escape(error.code)}</Code><Message>{_escape(error.message)}</Message>"
+        f"<Code>{_escape(error.code)}</Code>{message}"
         f"</Error><RequestId>{_escape(request_id)}</RequestId></ErrorResponse>"
     ).encode()

@@ -142,19 +142,40 @@ class HeldReadConnection:
     transaction checks one out of the pool (with its pre-ping), as
     :func:`read_transaction` does. A nested use on the same thread, or a
     connection SQLAlchemy invalidated, falls back to a pooled connection.
+
+    At most ``MAX_HELD`` threads hold one: the heavy reads run in the threadpool
+    (40 threads), and had each worker kept a connection the pool (30) would be
+    pinned by idle threads, every write and the audit writer waiting for one
+    until the pool's timeout (a 500). Other threads use a pooled connection.
     """
+
+    MAX_HELD = 4
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._reader = engine.execution_options(**{READ_ONLY_OPTION: True})
         self._hold = engine.dialect.name == "sqlite"
         self._local = threading.local()
+        self._held = 0
+        self._held_lock = threading.Lock()
+
+    def _may_hold(self) -> bool:
+        """Whether this thread may keep a connection (counted once per thread)."""
+        with self._held_lock:
+            if self._held >= self.MAX_HELD:
+                return False
+            self._held += 1
+            return True
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A read transaction, as :func:`read_transaction` gives."""
         conn: Connection | None = getattr(self._local, "conn", None)
-        if not self._hold or (conn is not None and conn.in_transaction()):
+        if conn is None and self._hold and not getattr(self._local, "asked", False):
+            self._local.asked = True
+            self._local.holds = self._may_hold()
+        holds = self._hold and getattr(self._local, "holds", False)
+        if not holds or (conn is not None and conn.in_transaction()):
             with read_transaction(self._engine) as pooled:
                 yield pooled
             return

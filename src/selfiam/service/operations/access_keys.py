@@ -16,6 +16,7 @@ from selfiam.domain.arns import user_arn
 from selfiam.domain.errors import AwsError, NoSuchEntity
 from selfiam.domain.identifiers import new_access_key_id, new_secret_access_key
 from selfiam.service.context import OperationContext
+from selfiam.service.credential_status import settable_status
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
 from selfiam.service.operations.users import (
@@ -49,9 +50,7 @@ def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     name = target_user_name(ctx, params)
     user = authorize_user(ctx, name)
     ak = t.access_keys
-    lock_user_within_quota(
-        ctx, user, name, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER
-    )
+    lock_user_within_quota(ctx, user, name, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER)
     access_key_id = new_access_key_id()
     secret = new_secret_access_key()
     ctx.conn.execute(
@@ -98,11 +97,12 @@ def _users_key(ctx: OperationContext, params: Mapping[str, Any]) -> Row[Any]:
 
 @operation("UpdateAccessKey")
 def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    status = settable_status(str(params["Status"]))
     key = _users_key(ctx, params)
     ctx.conn.execute(
         t.access_keys.update()
         .where(t.access_keys.c.access_key_id == key.access_key_id)
-        .values(status=str(params["Status"]))
+        .values(status=status)
     )
     ctx.changed_credentials()
     return {}
@@ -134,8 +134,15 @@ def get_access_key_last_used(ctx: OperationContext, params: Mapping[str, Any]) -
         .where(ak.c.access_key_id == access_key_id, u.c.account_id == ctx.account_id)
     ).first()
     if row is None:
+        # AWS answers AccessDenied, not NoSuchEntity, so that a key's existence never
+        # shows; one allowed on "*" is refused in AWS's recorded words (no colon after
+        # "perform", the resource named "access key ID").
         ctx.authorize("*")
-        raise no_such_key(access_key_id)
+        ctx.refuse(
+            "*",
+            message=f"User: {ctx.caller.arn} is not authorized to perform {ctx.action} "
+            f"on resource: access key {access_key_id}",
+        )
     ctx.authorize(user_arn(ctx.account_id, row.name, row.path))
     at, service, region = row.last_used_at, row.last_used_service, row.last_used_region
     # A use this process recorded may still wait in the audit writer's queue: count it,

@@ -115,7 +115,8 @@ def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
             ),
         ),
         "Providers": 0,
-        # The root user has no MFA device, access keys or certificates in selfiam.
+        # The root user has no password, MFA device, access keys or certificates in selfiam.
+        "AccountPasswordPresent": 0,
         "AccountMFAEnabled": 0,
         "AccountAccessKeysPresent": 0,
         "AccountSigningCertificatesPresent": 0,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Table, delete, or_, select
 from sqlalchemy.engine import Connection
 
-from selfiam.domain.errors import LimitExceeded, NoSuchEntity
+from selfiam.domain.errors import LimitExceeded, NoSuchEntity, ValidationError
 from selfiam.service.context import OperationContext
 from selfiam.service.operations.policy_common import (
     SEPARATOR,
@@ -50,7 +50,7 @@ ROLE = _Owner("role", "RoleName", t.roles, "role_id", t.role_policy_attachments,
 def _attach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params[owner.name_param])
     arn = str(params["PolicyArn"])
-    check_policy_arn(arn)
+    check_policy_arn(arn, ValidationError)
     ctx.authorize(owner.resource(ctx, name), extra_context={"iam:PolicyARN": arn})
     entity = owner.get(ctx, name)
     owner.check_modifiable(ctx, entity)
@@ -75,7 +75,7 @@ def _attach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
 def _detach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params[owner.name_param])
     arn = str(params["PolicyArn"])
-    check_policy_arn(arn)
+    check_policy_arn(arn, ValidationError)
     ctx.authorize(owner.resource(ctx, name), extra_context={"iam:PolicyARN": arn})
     entity = owner.get(ctx, name)
     owner.check_modifiable(ctx, entity)

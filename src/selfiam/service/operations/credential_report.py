@@ -253,10 +253,8 @@ def get_credential_report(ctx: OperationContext, params: Mapping[str, Any]) -> d
     ctx.authorize("*")
     stored = _stored_report(ctx.conn, ctx.account_id)
     if stored is None:
-        raise CredentialReportNotPresent(
-            "The request was rejected because the credential report does not exist. "
-            "To generate a credential report, use GenerateCredentialReport."
-        )
+        # AWS's recorded answer carries no message at all.
+        raise CredentialReportNotPresent("")
     if ctx.info.now - stored.generated_at >= REPORT_LIFETIME:
         raise CredentialReportExpired(
             "The request was rejected because the most recent credential report has expired. "

@@ -199,12 +199,19 @@ def add_user_to_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
 
 @operation("RemoveUserFromGroup")
 def remove_user_from_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    group, user = _member_rows(ctx, params)
+    try:
+        group, user = _member_rows(ctx, params)
+    except NoSuchEntity:
+        # Neither the group nor the user exists: AWS names the user (recorded answer).
+        user_name = str(params["UserName"])
+        if find_user(ctx.conn, ctx.account_id, user_name) is None:
+            raise no_such_user(user_name) from None
+        raise
     gm = t.group_members
     result = ctx.conn.execute(
         gm.delete().where(gm.c.group_id == group.group_id, gm.c.user_id == user.user_id)
     )
-    if result.rowcount == 0:
-        raise no_such_user(str(params["UserName"]))
-    ctx.changed_authorization()
+    # A user who is not a member: AWS answers success (recorded), as for a repeated add.
+    if result.rowcount:
+        ctx.changed_authorization()
     return {}

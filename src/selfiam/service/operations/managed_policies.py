@@ -58,7 +58,7 @@ TAG_QUOTA = "TagsPerPolicy"
 def create_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["PolicyName"])
     path = params.get("Path") or "/"
-    tags = request_tags(params.get("Tags"))
+    tags = request_tags(params.get("Tags"), "policy")
     arn = policy_arn(ctx.account_id, name, path)
     ctx.authorize(arn, request_tags=tags)
     document = str(params["PolicyDocument"])
@@ -98,6 +98,7 @@ def create_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
     put_tags(ctx.conn, "policy", policy_id, tags, TAG_QUOTA)
     row = counted_policy(ctx.conn, ctx.account_id, arn)
     out = policy_shape(row)
+    out.pop("Description", None)  # AWS's CreatePolicy answer does not echo it (recorded)
     if tags:
         out["Tags"] = tag_list(load_tags(ctx.conn, "policy", policy_id))
     return {"Policy": out}
@@ -110,9 +111,7 @@ def get_policy_op(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
     ctx.authorize(arn)
     row = counted_policy(ctx.conn, ctx.account_id, arn)
     out = policy_shape(row)
-    tags = load_tags(ctx.conn, "policy", row.policy_id)
-    if tags:
-        out["Tags"] = tag_list(tags)
+    out["Tags"] = tag_list(load_tags(ctx.conn, "policy", row.policy_id))  # [] too, as AWS
     return {"Policy": out}
 
 
@@ -186,7 +185,7 @@ def _existing_tags(ctx: OperationContext, arn: str) -> dict[str, str]:
 def tag_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
     check_policy_arn(arn)
-    tags = request_tags(params.get("Tags"))
+    tags = request_tags(params.get("Tags"), "policy")
     ctx.authorize(arn, request_tags=tags, resource_tags=_existing_tags(ctx, arn))
     row = get_policy(ctx.conn, ctx.account_id, arn)
     require_customer_managed(ctx, row)

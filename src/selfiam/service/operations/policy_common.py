@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import Label
 from selfiam.domain.arns import ArnError, parse_iam_arn
 from selfiam.domain.errors import (
     AccessDenied,
+    AwsError,
     InvalidInput,
     LimitExceeded,
     MalformedPolicyDocument,
@@ -106,14 +107,18 @@ def validate_document(text: str, kind: PolicyKind, entity_name: str | None = Non
 # -- finding a managed policy ----------------------------------------------------------
 
 
-def check_policy_arn(arn: str) -> None:
-    """InvalidInput unless ``arn`` is an IAM policy ARN (as AWS: "ARN x is not valid.")."""
+def check_policy_arn(arn: str, error: type[AwsError] = InvalidInput) -> None:
+    """``error`` unless ``arn`` is an IAM policy ARN (as AWS: "ARN x is not valid.").
+
+    Attaching and detaching answer ValidationError (AWS's recorded answer to
+    AttachUserPolicy with something that is not an ARN); the others InvalidInput.
+    """
     try:
         parsed = parse_iam_arn(arn)
     except ArnError:
-        raise InvalidInput(f"ARN {arn} is not valid.") from None
+        raise error(f"ARN {arn} is not valid.") from None
     if parsed.service != "iam" or parsed.resource_type != "policy":
-        raise InvalidInput(f"ARN {arn} is not valid.")
+        raise error(f"ARN {arn} is not valid.")
 
 
 def find_policy(conn: Connection, account_id: str, arn: str) -> Row[Any] | None:

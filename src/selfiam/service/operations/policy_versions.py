@@ -34,6 +34,17 @@ def _no_version(arn: str, version_id: str) -> AwsError:
     return NoSuchEntity(f"Policy {arn} version {version_id} does not exist or is not attachable.")
 
 
+def _policy_of_version(
+    ctx: OperationContext, arn: str, version_id: str, *, customer_managed: bool = False
+) -> Row[Any]:
+    """The policy a version operation acts on; a policy that does not exist is answered
+    like a missing version (AWS's recorded GetPolicyVersion and SetDefaultPolicyVersion)."""
+    try:
+        return authorized_policy(ctx, arn, customer_managed=customer_managed)
+    except NoSuchEntity:
+        raise _no_version(arn, version_id) from None
+
+
 def _version(conn: Connection, policy_id: str, version_id: str) -> Row[Any] | None:
     pv = t.policy_versions
     return conn.execute(
@@ -112,7 +123,7 @@ def create_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> d
 def get_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
     version_id = str(params["VersionId"])
-    policy = authorized_policy(ctx, arn)
+    policy = _policy_of_version(ctx, arn, version_id)
     row = _version(ctx.conn, policy.policy_id, version_id)
     if row is None:
         raise _no_version(arn, version_id)
@@ -160,7 +171,7 @@ def delete_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> d
 def set_default_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
     version_id = str(params["VersionId"])
-    policy = authorized_policy(ctx, arn, customer_managed=True)
+    policy = _policy_of_version(ctx, arn, version_id, customer_managed=True)
     lock_policy_row(ctx.conn, policy.policy_id)
     if _version(ctx.conn, policy.policy_id, version_id) is None:
         raise _no_version(arn, version_id)

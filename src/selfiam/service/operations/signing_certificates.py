@@ -18,11 +18,11 @@ from selfiam.domain.certificates import parse_signing_certificate
 from selfiam.domain.errors import (
     AwsError,
     DuplicateCertificate,
-    InvalidInput,
     NoSuchEntity,
 )
 from selfiam.domain.identifiers import new_signing_certificate_id
 from selfiam.service.context import OperationContext
+from selfiam.service.credential_status import settable_status
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import SIGNING_CERTIFICATES_PER_USER
 from selfiam.service.operations.users import (
@@ -34,18 +34,9 @@ from selfiam.service.pagination import page_after
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 
-STATUSES = ("Active", "Inactive")
-
 
 def no_such_certificate(certificate_id: str) -> AwsError:
     return NoSuchEntity(f"The Certificate with id {certificate_id} cannot be found.")
-
-
-def check_status(status: str) -> str:
-    """Active or Inactive: the model's enum also lists Expired, which no caller may set."""
-    if status not in STATUSES:
-        raise InvalidInput(f"Invalid status {status}: a certificate is Active or Inactive.")
-    return status
 
 
 def _shape(row: Row[Any], user_name: str) -> dict[str, Any]:
@@ -111,8 +102,8 @@ def _users_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> str:
 
 @operation("UpdateSigningCertificate")
 def update_signing_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    status = settable_status(str(params["Status"]))
     certificate_id = _users_certificate(ctx, params)
-    status = check_status(str(params["Status"]))
     sc = t.signing_certificates
     ctx.conn.execute(sc.update().where(sc.c.certificate_id == certificate_id).values(status=status))
     ctx.changed_credentials()

@@ -251,9 +251,14 @@ def simulate_principal(ctx: OperationContext, params: Mapping[str, Any]) -> dict
     if not request.get("CallerArn"):
         request["CallerArn"] = str(params["PolicySourceArn"])
     try:
-        return simulate_principal_policy(request, _stored(sources), now=ctx.info.now)
+        answer = simulate_principal_policy(request, _stored(sources), now=ctx.info.now)
     except MalformedPolicyError as err:
         raise _malformed(err) from None
+    # AWS's recorded answers carry the Organizations decision too; an account in no
+    # organization has no service control policy that could deny.
+    for result in answer["EvaluationResults"]:
+        result["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": True}
+    return answer
 
 
 @operation("GetContextKeysForPrincipalPolicy", writes=False)

@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from selfiam.domain.errors import (
     AwsError,
     DuplicateSSHPublicKey,
-    InvalidInput,
     NoSuchEntity,
     UnrecognizedPublicKeyEncoding,
 )
 from selfiam.domain.identifiers import new_ssh_public_key_id
 from selfiam.domain.ssh_keys import ENCODINGS, parse_ssh_public_key
 from selfiam.service.context import OperationContext
+from selfiam.service.credential_status import settable_status
 from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.users import (
     authorize_user,
@@ -37,7 +37,6 @@ from selfiam.service.registry import operation
 from selfiam.store import tables as t
 
 SSH_PUBLIC_KEYS_PER_USER = 5
-STATUSES = ("Active", "Inactive")
 
 
 def no_such_key(key_id: str) -> AwsError:
@@ -125,10 +124,8 @@ def list_ssh_public_keys(ctx: OperationContext, params: Mapping[str, Any]) -> di
 
 @operation("UpdateSSHPublicKey")
 def update_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    status = settable_status(str(params["Status"]))
     row, _ = _users_key(ctx, params)
-    status = str(params["Status"])
-    if status not in STATUSES:
-        raise InvalidInput(f"Invalid status {status}: an SSH public key is Active or Inactive.")
     sk = t.ssh_public_keys
     ctx.conn.execute(
         sk.update().where(sk.c.ssh_public_key_id == row.ssh_public_key_id).values(status=status)

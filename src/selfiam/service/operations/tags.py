@@ -2,8 +2,13 @@
 
 The model (botocore) already checks each key (1-128 characters, pattern),
 each value (0-256) and at most 50 tags per request. What it cannot check is
-left here: keys are unique case-insensitively, within a request and on the
-resource, and a resource holds at most 50 tags after a merge.
+left here: keys are unique within a request and on the resource, and a resource
+holds at most 50 tags after a merge.
+
+Uniqueness is case-insensitive for users and roles (a key given in another case
+replaces the old tag) and case-sensitive for customer managed policies, where AWS
+keeps ``a`` and ``A`` as two tags. ``key_lower`` holds a tag's identity either way:
+the lowered key, or the key itself for a case-sensitive resource type.
 """
 
 from __future__ import annotations
@@ -21,17 +26,30 @@ from selfiam.store.prepared import PreparedSelect
 
 TAGS_PER_RESOURCE = 50
 DUPLICATE_KEYS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+#: AWS's recorded answer for a case-sensitive type (a policy) says no more.
+DUPLICATE_EXACT_KEYS = "Duplicate tag keys found."
+#: Resource types whose tag keys are case-sensitive (AWS's recorded answers for policies).
+CASE_SENSITIVE = frozenset({"policy"})
 
 
-def request_tags(tags: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
+def tag_identity(resource_type: str, key: str) -> str:
+    """What makes a tag key unique on a resource of ``resource_type`` (``key_lower``)."""
+    return key if resource_type in CASE_SENSITIVE else key.lower()
+
+
+def request_tags(
+    tags: Sequence[Mapping[str, Any]] | None, resource_type: str = "user"
+) -> dict[str, str]:
     """The ``Tags`` parameter as {key: value} in request order; duplicates refused."""
     result: dict[str, str] = {}
     seen: set[str] = set()
     for tag in tags or ():
         key = str(tag["Key"])
-        if key.lower() in seen:
-            raise InvalidInput(DUPLICATE_KEYS)
-        seen.add(key.lower())
+        identity = tag_identity(resource_type, key)
+        if identity in seen:
+            exact = resource_type in CASE_SENSITIVE
+            raise InvalidInput(DUPLICATE_EXACT_KEYS if exact else DUPLICATE_KEYS)
+        seen.add(identity)
         result[key] = str(tag.get("Value") or "")
     return result
 
@@ -69,25 +87,23 @@ def put_tags(
     tags: Mapping[str, str],
     quota_name: str,
 ) -> None:
-    """Add or overwrite tags (a key given in another case replaces the old one).
+    """Add or overwrite tags (on a case-insensitive type, a key given in another case
+    replaces the old one).
 
     The caller holds a lock on the owning row (or SQLite's write lock), so the
     count cannot be overtaken by a concurrent TagX.
     """
     if not tags:
         return
-    existing = {
-        k.lower()
-        for k in conn.execute(
-            select(t.tags.c.key_lower).where(_owned(resource_type, resource_id))
-        ).scalars()
-    }
-    added = {k.lower() for k in tags} - existing
+    existing = set(
+        conn.execute(select(t.tags.c.key_lower).where(_owned(resource_type, resource_id))).scalars()
+    )
+    identities = [tag_identity(resource_type, k) for k in tags]
+    added = set(identities) - existing
     if len(existing) + len(added) > TAGS_PER_RESOURCE:
         raise LimitExceeded(f"Cannot exceed quota for {quota_name}: {TAGS_PER_RESOURCE}")
-    lowers = [k.lower() for k in tags]
     conn.execute(
-        delete(t.tags).where(_owned(resource_type, resource_id), t.tags.c.key_lower.in_(lowers))
+        delete(t.tags).where(_owned(resource_type, resource_id), t.tags.c.key_lower.in_(identities))
     )
     conn.execute(
         t.tags.insert(),
@@ -96,7 +112,7 @@ def put_tags(
                 "resource_type": resource_type,
                 "resource_id": resource_id,
                 "key": key,
-                "key_lower": key.lower(),
+                "key_lower": tag_identity(resource_type, key),
                 "value": value,
             }
             for key, value in tags.items()
@@ -107,8 +123,9 @@ def put_tags(
 def remove_tags(
     conn: Connection, resource_type: str, resource_id: str, keys: Iterable[str]
 ) -> None:
-    """Remove tags by key (case-insensitively); keys that are absent are ignored, as AWS."""
-    lowers = [k.lower() for k in keys]
+    """Remove tags by key (case-insensitively unless the type is case-sensitive); keys that
+    are absent are ignored, as AWS."""
+    lowers = [tag_identity(resource_type, k) for k in keys]
     if lowers:
         conn.execute(
             delete(t.tags).where(_owned(resource_type, resource_id), t.tags.c.key_lower.in_(lowers))
