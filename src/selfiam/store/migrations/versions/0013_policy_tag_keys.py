@@ -5,7 +5,7 @@ Users' and roles' tags keep the lowered key. Keys were unique case-insensitively
 policy before, so they are unique exactly too: no row can collide.
 
 Revision ID: 0013
-Revises: 0012 (the lead relinks the chain when merging)
+Revises: 0012
 Create Date: 2026-12-01
 """
 
