@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import pytest
 from botocore.exceptions import ClientError
 
+from support.mfa import Authenticator
 from support.server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -186,3 +187,71 @@ def test_deleting_the_role_ends_its_sessions(server: LiveServer, setup: dict[str
     with pytest.raises(ClientError) as err:
         session.get_caller_identity()
     assert _error(err) == ("InvalidClientTokenId", INVALID)
+
+
+def test_aws_cli_profile_with_mfa_serial(server: LiveServer, tmp_path: Path) -> None:
+    """A role_arn profile with mfa_serial, unmodified: the CLI asks for the code (read from
+    standard input when there is no terminal), AssumeRole checks it, and a trust policy
+    requiring MFA admits the session; a wrong code is refused."""
+    iam = server.client()
+    mona = iam.create_user(UserName="mona")["User"]
+    key = iam.create_access_key(UserName="mona")["AccessKey"]
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="mona")["VirtualMFADevice"]
+    app = Authenticator(device["Base32StringSeed"].decode())
+    iam.enable_mfa_device(
+        UserName="mona", SerialNumber=device["SerialNumber"], **app.enable_codes()
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": mona["Arn"]},
+                "Action": "sts:AssumeRole",
+                "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="breakglass", AssumeRolePolicyDocument=json.dumps(trust))
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile mona]\n"
+        f"endpoint_url = {server.endpoint}\n"
+        "region = us-east-1\n"
+        "[profile breakglass]\n"
+        f"role_arn = {role['Role']['Arn']}\n"
+        "source_profile = mona\n"
+        f"mfa_serial = {device['SerialNumber']}\n"
+        f"endpoint_url = {server.endpoint}\n"
+        "region = us-east-1\n"
+    )
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[mona]\n"
+        f"aws_access_key_id = {key['AccessKeyId']}\n"
+        f"aws_secret_access_key = {key['SecretAccessKey']}\n"
+    )
+    env = server.cli_env()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name)
+    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(credentials))
+
+    def caller_identity(code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [AWS, "sts", "get-caller-identity", "--profile", "breakglass", "--output", "json"],
+            input=code + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            start_new_session=True,  # no terminal: the MFA prompt reads standard input
+        )
+
+    near = {app.code(step) for step in range(app.step - 2, app.step + 4)}
+    wrong = next(c for c in ("000000", "111111", "222222") if c not in near)
+    refused = caller_identity(wrong)
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr
+    done = caller_identity(app.next_code())
+    assert done.returncode == 0, done.stderr
+    me = json.loads(done.stdout)
+    assert me["Arn"].startswith(f"arn:aws:sts::{server.account_id}:assumed-role/breakglass/")
