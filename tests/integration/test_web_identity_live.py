@@ -154,3 +154,38 @@ def test_unsigned_requests_only_for_web_identity(
         },
     )
     assert status == 400 and "<Code>InvalidIdentityToken</Code>" in body, body
+
+
+def test_aws_cli_profile_with_a_web_identity_token_file(
+    server: LiveServer, issuer: Issuer, role_arn: str, tmp_path: Path
+) -> None:
+    """An aws CLI profile with role_arn and web_identity_token_file, unmodified."""
+    token_file = tmp_path / "token"
+    token_file.write_text(issuer.token())
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile pipeline]\n"
+        f"role_arn = {role_arn}\n"
+        f"web_identity_token_file = {token_file}\n"
+        "role_session_name = pipeline-8\n"
+        f"endpoint_url = {server.endpoint}\n"
+        "region = us-east-1\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    aws = str(Path(sys.executable).with_name("aws"))
+    done = subprocess.run(
+        [aws, "sts", "get-caller-identity", "--profile", "pipeline", "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    arn = json.loads(done.stdout)["Arn"]
+    assert arn == f"arn:aws:sts::{server.account_id}:assumed-role/deploy/pipeline-8"
