@@ -21,6 +21,7 @@ from selfiam.domain.identifiers import new_group_id
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_group, find_user, listed_user_shape
 from selfiam.service.operations.account import GROUPS_PER_USER, GROUPS_QUOTA
+from selfiam.service.operations.entities import EntityKind, authorize_entity
 from selfiam.service.operations.users import (
     authorize_user,
     no_such_user,
@@ -49,17 +50,16 @@ def group_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
     }
 
 
+GROUP = EntityKind(find_group, group_arn, no_such_group, "group_id", None)
+
+
 def authorize_group(ctx: OperationContext, name: str, *, action: str | None = None) -> Row[Any]:
     """Authorize an action on an existing group (its real ARN), then return its row.
 
     An unknown name is authorized against the path-less ARN, then refused with
     NoSuchEntity (authorization first, as AWS).
     """
-    row = find_group(ctx.conn, ctx.account_id, name)
-    if row is None:
-        ctx.authorize(group_arn(ctx.account_id, name), action=action)
-        raise no_such_group(name)
-    ctx.authorize(group_arn(ctx.account_id, row.name, row.path), action=action)
+    row, _ = authorize_entity(ctx, GROUP, name, action=action)
     return row
 
 

@@ -30,6 +30,7 @@ from selfiam.domain.identifiers import new_instance_profile_id
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
+from selfiam.service.operations.entities import EntityKind, authorize_entity
 from selfiam.service.operations.roles import authorize_role, listed_role_shape
 from selfiam.service.operations.users import path_prefix_filter
 from selfiam.service.pagination import page_after
@@ -59,6 +60,9 @@ def _find(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
     ).first()
 
 
+_PROFILE = EntityKind(_find, instance_profile_arn, no_such_profile, "instance_profile_id", TAG_TYPE)
+
+
 def _authorize(
     ctx: OperationContext,
     name: str,
@@ -68,19 +72,8 @@ def _authorize(
 ) -> Row[Any]:
     """Authorize the operation on an instance profile (its real ARN, its tags), then
     return its row; an unknown name is authorized on the path-less ARN, then refused."""
-    row = _find(ctx.conn, ctx.account_id, name)
-    if row is None:
-        ctx.authorize(
-            instance_profile_arn(ctx.account_id, name),
-            request_tags=request_tags,
-            extra_context=extra_context,
-        )
-        raise no_such_profile(name)
-    ctx.authorize(
-        instance_profile_arn(ctx.account_id, row.name, row.path),
-        resource_tags=tagging.load_tags(ctx.conn, TAG_TYPE, row.instance_profile_id),
-        request_tags=request_tags,
-        extra_context=extra_context,
+    row, _ = authorize_entity(
+        ctx, _PROFILE, name, request_tags=request_tags, extra_context=extra_context
     )
     return row
 

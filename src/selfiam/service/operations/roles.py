@@ -29,6 +29,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import ROLES_QUOTA
+from selfiam.service.operations.entities import EntityKind, authorize_entity
 from selfiam.service.operations.oidc_providers import is_oidc_provider_arn, provider_by_arn
 from selfiam.service.operations.policy_common import quote_document, validate_document
 from selfiam.service.operations.users import (
@@ -92,6 +93,9 @@ def role_shape(
     return out
 
 
+ROLE = EntityKind(find_role, role_arn, no_such_role, "role_id", "role")
+
+
 def authorize_role_with_tags(
     ctx: OperationContext,
     name: str,
@@ -103,24 +107,9 @@ def authorize_role_with_tags(
     """Authorize an action on an existing role (its real ARN, its tags as
     aws:ResourceTag), then return its row and tags; an unknown name is authorized
     against the path-less ARN and then refused with NoSuchEntity, as AWS orders it."""
-    row = find_role(ctx.conn, ctx.account_id, name)
-    if row is None:
-        ctx.authorize(
-            role_arn(ctx.account_id, name),
-            action=action,
-            request_tags=request_tags,
-            extra_context=extra_context,
-        )
-        raise no_such_role(name)
-    tags = tagging.load_tags(ctx.conn, "role", row.role_id)
-    ctx.authorize(
-        role_arn(ctx.account_id, row.name, row.path),
-        action=action,
-        resource_tags=tags,
-        request_tags=request_tags,
-        extra_context=extra_context,
+    return authorize_entity(
+        ctx, ROLE, name, action=action, request_tags=request_tags, extra_context=extra_context
     )
-    return row, tags
 
 
 def authorize_role(

@@ -23,6 +23,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_user, listed_user_shape, target_user_name, user_shape
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
+from selfiam.service.operations.entities import EntityKind, authorize_entity
 from selfiam.service.pagination import PreparedPage
 from selfiam.service.quotas import check_account_quota, check_quota
 from selfiam.service.registry import operation
@@ -39,6 +40,9 @@ def no_such_user(name: str) -> AwsError:
 
 def user_exists_error(name: str) -> AwsError:
     return EntityAlreadyExists(f"User with name {name} already exists.")
+
+
+USER = EntityKind(find_user, user_arn, no_such_user, "user_id", "user")
 
 
 def authorize_user(
@@ -70,24 +74,9 @@ def authorize_user_with_tags(
     extra_context: Mapping[str, str | Sequence[str]] | None = None,
 ) -> tuple[Row[Any], dict[str, str]]:
     """:func:`authorize_user`, also returning the tags it loaded for the context."""
-    row = find_user(ctx.conn, ctx.account_id, name)
-    if row is None:
-        ctx.authorize(
-            user_arn(ctx.account_id, name),
-            action=action,
-            request_tags=request_tags,
-            extra_context=extra_context,
-        )
-        raise no_such_user(name)
-    tags = tagging.load_tags(ctx.conn, "user", row.user_id)
-    ctx.authorize(
-        user_arn(ctx.account_id, row.name, row.path),
-        action=action,
-        resource_tags=tags,
-        request_tags=request_tags,
-        extra_context=extra_context,
+    return authorize_entity(
+        ctx, USER, name, action=action, request_tags=request_tags, extra_context=extra_context
     )
-    return row, tags
 
 
 def lock_user_within_quota(
@@ -220,7 +209,11 @@ def path_prefix_filter(column: Any, prefix: str | None) -> Any:
 _u = t.users
 _LIST_USERS = PreparedPage(
     select(
-        _u.c.path, _u.c.name, _u.c.user_id, _u.c.created_at, _u.c.password_last_used,
+        _u.c.path,
+        _u.c.name,
+        _u.c.user_id,
+        _u.c.created_at,
+        _u.c.password_last_used,
         _u.c.name_lower,
     ).where(
         _u.c.account_id == bindparam("account_id"),
