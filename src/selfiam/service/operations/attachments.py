@@ -51,8 +51,7 @@ def _attach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     name = str(params[owner.name_param])
     arn = str(params["PolicyArn"])
     check_policy_arn(arn, ValidationError)
-    ctx.authorize(owner.resource(ctx, name), extra_context={"iam:PolicyARN": arn})
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name, extra_context={"iam:PolicyARN": arn})
     owner.check_modifiable(ctx, entity)
     policy = find_policy(ctx.conn, ctx.account_id, arn)
     if policy is None or not policy.is_attachable:
@@ -76,8 +75,7 @@ def _detach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     name = str(params[owner.name_param])
     arn = str(params["PolicyArn"])
     check_policy_arn(arn, ValidationError)
-    ctx.authorize(owner.resource(ctx, name), extra_context={"iam:PolicyARN": arn})
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name, extra_context={"iam:PolicyARN": arn})
     owner.check_modifiable(ctx, entity)
     policy = find_policy(ctx.conn, ctx.account_id, arn)
     att = owner.attachments
@@ -122,8 +120,7 @@ def _list_attached(
     ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]
 ) -> dict[str, Any]:
     name = str(params[owner.name_param])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     policies, tail = attached_policies(ctx.conn, owner, entity._mapping[owner.key], params)
     return {"AttachedPolicies": policies, **tail}
 

@@ -57,8 +57,7 @@ def _put(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dic
     name = str(params[owner.name_param])
     policy_name = str(params["PolicyName"])
     document = str(params["PolicyDocument"])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     owner.check_modifiable(ctx, entity)
     validate_document(document, owner.policy_kind, entity.name)
 
@@ -96,8 +95,7 @@ def _put(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dic
 def _get(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params[owner.name_param])
     policy_name = str(params["PolicyName"])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     ip = t.inline_policies
     row = ctx.conn.execute(
         select(ip.c.name, ip.c.document).where(
@@ -117,8 +115,7 @@ def _get(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dic
 
 def _list(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params[owner.name_param])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     ip = t.inline_policies
     stmt = select(ip.c.name).where(
         ip.c.owner_type == owner.kind, ip.c.owner_id == entity._mapping[owner.key]
@@ -134,8 +131,7 @@ def _list(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> di
 def _delete(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params[owner.name_param])
     policy_name = str(params["PolicyName"])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     owner.check_modifiable(ctx, entity)
     ip = t.inline_policies
     deleted = ctx.conn.execute(

@@ -8,7 +8,7 @@ group that holds attached or inline policies.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -65,6 +65,18 @@ class PolicyOwner:
     def get(self, ctx: OperationContext, name: str) -> Row[Any]:
         row: Row[Any] = _GETTERS[self.kind](ctx.conn, ctx.account_id, name)
         return row
+
+    def authorized(
+        self,
+        ctx: OperationContext,
+        name: str,
+        *,
+        extra_context: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> Row[Any]:
+        """Authorize the operation on the named owner (its ARN, no tag context), then
+        return its row: NoSuchEntity after the authorization, as AWS orders it."""
+        ctx.authorize(self.resource(ctx, name), extra_context=extra_context)
+        return self.get(ctx, name)
 
     def check_modifiable(self, ctx: OperationContext, entity: Row[Any]) -> None:
         """Refuse to change the policies of a service-linked role (UnmodifiableEntity)."""
