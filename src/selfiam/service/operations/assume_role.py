@@ -23,7 +23,7 @@ import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -36,11 +36,6 @@ from selfiam.domain.errors import (
     PackedPolicyTooLarge,
     ValidationError,
 )
-from selfiam.domain.identifiers import (
-    new_secret_access_key,
-    new_session_token,
-    new_temporary_access_key_id,
-)
 from selfiam.policy import PolicyKind, policy_size
 from selfiam.service.authn import INVALID_TOKEN
 from selfiam.service.compiled import compiled_policy
@@ -52,7 +47,7 @@ from selfiam.service.operations.policy_common import validate_document
 from selfiam.service.operations.sts import (
     INVALID_PASS_CODE,
     UNKNOWN_DEVICE,
-    session_token_digest,
+    new_credentials,
 )
 from selfiam.service.registry import operation
 from selfiam.service.trust_principals import trust_to_evaluate
@@ -303,11 +298,8 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     """Store a role session of ``role`` and answer its credentials (the common part of
     AssumeRole's, AssumeRoleWithWebIdentity's and AssumeRoleWithSAML's answers). The trust
     policy allowed."""
-    now = ctx.info.now
-    expires = now + timedelta(seconds=new.duration)
-    key_id = new_temporary_access_key_id()
-    secret = new_secret_access_key()
-    token = new_session_token()
+    creds = new_credentials(ctx, new.duration)
+    now = creds.created_at
     # Lock the role and the user or provider the session will hang on: one deleted since
     # it was read would fail the insert's foreign key (a 500), where AWS would say no.
     # Recording the role's last use (RoleLastUsed: selfiam counts a role as used when it
@@ -338,7 +330,6 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     ctx.conn.execute(  # parameters bound at execution: the compiled INSERT is reused
         _INSERT_SESSION,
         dict(
-            access_key_id=key_id,
             account_id=role.account_id,
             role_id=role.role_id,
             user_id=new.user_id,
@@ -348,25 +339,17 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
             chained=new.chained,
             session_name=new.session_name,
             source_identity=new.source_identity,
-            secret_ciphertext=ctx.runtime.box.seal(secret.encode(), key_id.encode()),
-            session_token_sha256=session_token_digest(token),
             mfa_authenticated_at=new.mfa_at,
             mfa_serial_number=new.mfa_serial_number,
             session_policy=new.session_policy,
             session_policy_arns=json.dumps(new.policy_arns) if new.policy_arns else None,
             session_tags=json.dumps(new.session_tags) if new.session_tags else None,
             transitive_tag_keys=json.dumps(new.transitive) if new.transitive else None,
-            created_at=now,
-            expires_at=expires,
+            **creds.stored(ctx.runtime.box),
         ),
     )
     out: dict[str, Any] = {
-        "Credentials": {
-            "AccessKeyId": key_id,
-            "SecretAccessKey": secret,
-            "SessionToken": token,
-            "Expiration": expires,
-        },
+        "Credentials": creds.answer(),
         "AssumedRoleUser": {
             "AssumedRoleId": f"{role.role_id}:{new.session_name}",
             "Arn": assumed_role_arn(role.account_id, role.name, new.session_name),
