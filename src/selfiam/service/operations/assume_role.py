@@ -169,11 +169,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         raise AccessDenied(ROOT_REFUSED)
     arn = str(params["RoleArn"])
     session_name = str(params["RoleSessionName"])
-    duration = int(params.get("DurationSeconds") or DEFAULT_DURATION)
-    session_policy = params.get("Policy")
-    policy_arns = [str(p["arn"]) for p in params.get("PolicyArns") or ()]
-    if session_policy is not None:
-        validate_document(str(session_policy), PolicyKind.SESSION)
+    asked = session_params(params)
     requested_tags, session_tags, transitive = _session_tags(ctx, params)
     source_identity = _source_identity(ctx, params)
 
@@ -207,9 +203,11 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             extra_context=extra,
             resource_policy=trust,
         )
-    if caller.is_role_session and duration > CHAINED_MAX_DURATION:
+    if caller.is_role_session and asked.duration > CHAINED_MAX_DURATION:
         raise ValidationError(OVER_CHAIN_LIMIT)
-    packed = check_session_size(role, duration, session_policy, policy_arns, session_tags)
+    packed = check_session_size(
+        role, asked.duration, asked.session_policy, asked.policy_arns, session_tags
+    )
     origin = caller.user_id or caller.origin_user_id
     oidc_provider, saml_provider = _parent_providers(ctx)
     if caller.mfa_authenticated_at is not None and mfa_at is None:
@@ -219,7 +217,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         role,
         NewSession(
             session_name=session_name,
-            duration=duration,
+            duration=asked.duration,
             user_id=origin,
             oidc_provider_id=oidc_provider,
             saml_provider_id=saml_provider,
@@ -228,8 +226,8 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             source_identity=source_identity,
             mfa_at=mfa_at,
             mfa_serial_number=str(params["SerialNumber"]) if code_checked else None,
-            session_policy=str(session_policy) if session_policy is not None else None,
-            policy_arns=policy_arns,
+            session_policy=asked.session_policy,
+            policy_arns=asked.policy_arns,
             session_tags=session_tags,
             transitive=transitive,
             packed=packed,
@@ -273,25 +271,48 @@ def check_session_size(
     return packed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewSession:
-    """What a role session is started with (AssumeRole and its federated siblings)."""
+    """What a role session is started with (AssumeRole and its federated siblings; the
+    defaults are those of a session a web identity or a SAML response starts)."""
 
     session_name: str
     duration: int
-    user_id: str | None  # the IAM user who started the chain, if one did
-    oidc_provider_id: str | None  # the provider whose token started it, if one did
-    issuer_access_key_id: str | None
-    chained: bool
     source_identity: str | None
-    mfa_at: datetime | None
-    mfa_serial_number: str | None
     session_policy: str | None
     policy_arns: list[str]
     session_tags: dict[str, str]
     transitive: list[str]
     packed: int | None
+    user_id: str | None = None  # the IAM user who started the chain, if one did
+    oidc_provider_id: str | None = None  # the provider whose token started it, if one did
     saml_provider_id: str | None = None  # the provider whose response started it, if one did
+    issuer_access_key_id: str | None = None
+    chained: bool = False
+    mfa_at: datetime | None = None
+    mfa_serial_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionParams:
+    """The parameters AssumeRole, AssumeRoleWithWebIdentity and AssumeRoleWithSAML share."""
+
+    duration: int
+    session_policy: str | None
+    policy_arns: list[str]
+
+
+def session_params(params: Mapping[str, Any]) -> SessionParams:
+    """DurationSeconds (or the default), Policy (validated as a session policy) and
+    PolicyArns of an AssumeRole* request."""
+    session_policy = params.get("Policy")
+    if session_policy is not None:
+        validate_document(str(session_policy), PolicyKind.SESSION)
+    return SessionParams(
+        duration=int(params.get("DurationSeconds") or DEFAULT_DURATION),
+        session_policy=str(session_policy) if session_policy is not None else None,
+        policy_arns=[str(p["arn"]) for p in params.get("PolicyArns") or ()],
+    )
 
 
 def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dict[str, Any]:
