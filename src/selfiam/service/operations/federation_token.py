@@ -47,9 +47,7 @@ def get_federation_token(ctx: OperationContext, params: Mapping[str, Any]) -> di
     policy_arns = [str(p["arn"]) for p in params.get("PolicyArns") or ()]
     tags = tagging.request_tags(params.get("Tags"))
     arn = federated_user_arn(ctx.account_id, name)
-    ctx.authorize(arn, request_tags=tags or None)
-    if tags:
-        ctx.authorize(arn, action="sts:TagSession", request_tags=tags)
+    tagging.authorize_create(ctx, arn, tags, "sts:TagSession")
     if session_policy is not None:
         validate_document(str(session_policy), PolicyKind.SESSION)
     packed = packed_size(

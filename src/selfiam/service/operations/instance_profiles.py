@@ -145,9 +145,7 @@ def create_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) ->
     path = str(params.get("Path") or "/")
     tags = tagging.request_tags(params.get("Tags"))
     arn = instance_profile_arn(ctx.account_id, name, path)
-    ctx.authorize(arn, request_tags=tags or None)
-    if tags:
-        ctx.authorize(arn, action="iam:TagInstanceProfile", request_tags=tags)
+    tagging.authorize_create(ctx, arn, tags, "iam:TagInstanceProfile")
     check_account_quota(
         ctx, _ip.c.account_id, "InstanceProfilesPerAccount", INSTANCE_PROFILES_QUOTA
     )

@@ -160,9 +160,7 @@ def create_virtual_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) 
     path = str(params.get("Path") or "/")
     tags = tagging.request_tags(params.get("Tags"))
     serial = mfa_arn(ctx.account_id, name, path)
-    ctx.authorize(serial, request_tags=tags or None)
-    if tags:
-        ctx.authorize(serial, action="iam:TagMFADevice", request_tags=tags)
+    tagging.authorize_create(ctx, serial, tags, "iam:TagMFADevice")
     if len(name) > MAX_NAME:
         raise ValidationError(
             "1 validation error detected: Value at 'virtualMFADeviceName' failed to satisfy "

@@ -169,9 +169,7 @@ def create_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[st
     name = provider_name(url)
     arn = provider_arn(ctx.account_id, name)
     tags = tagging.request_tags(params.get("Tags"))
-    ctx.authorize(arn, request_tags=tags or None)
-    if tags:
-        ctx.authorize(arn, action="iam:TagOpenIDConnectProvider", request_tags=tags)
+    tagging.authorize_create(ctx, arn, tags, "iam:TagOpenIDConnectProvider")
     client_ids = _client_ids(params.get("ClientIDList"))
     thumbprints = _thumbprints(params.get("ThumbprintList"))
     check_account_quota(

@@ -186,10 +186,9 @@ def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     boundary = params.get("PermissionsBoundary")
     tags = tagging.request_tags(params.get("Tags"))
     arn = role_arn(ctx.account_id, name, path)
-    ctx.authorize(arn, request_tags=tags or None, extra_context=boundary_context(boundary))
-    if tags:
-        # Creating with tags also tags: AWS asks for iam:TagRole on the new role.
-        ctx.authorize(arn, action="iam:TagRole", request_tags=tags)
+    tagging.authorize_create(
+        ctx, arn, tags, "iam:TagRole", extra_context=boundary_context(boundary)
+    )
     _, trusted_ids = validate_trust_policy(ctx.conn, ctx.account_id, document)
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)

@@ -146,10 +146,9 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     boundary = params.get("PermissionsBoundary")
     tags = tagging.request_tags(params.get("Tags"))
     arn = user_arn(ctx.account_id, name, path)
-    ctx.authorize(arn, request_tags=tags or None, extra_context=boundary_context(boundary))
-    if tags:
-        # Creating with tags also tags: AWS asks for iam:TagUser on the new user.
-        ctx.authorize(arn, action="iam:TagUser", request_tags=tags)
+    tagging.authorize_create(
+        ctx, arn, tags, "iam:TagUser", extra_context=boundary_context(boundary)
+    )
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     check_account_quota(ctx, t.users.c.account_id, "UsersPerAccount", USERS_QUOTA)
