@@ -256,3 +256,16 @@ def test_the_buttons_of_admin_pages_post_to_the_portal_with_the_csrf_token(
         assert 'action="/portal/admin/' in form, form
         token = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
         assert len(token) == 64
+
+
+def test_what_does_not_exist_is_a_404_page_naming_it(
+    admin: TestClient, root_call: RootCall, account: str
+) -> None:
+    for path in (f"{ROLES}/Nope", f"{ROLES}/Nope/trust"):
+        r = admin.get(path)
+        assert r.status_code == 404
+        assert "The role with name Nope cannot be found." in r.text
+    root_call("CreateRole", RoleName="Real", AssumeRolePolicyDocument=trust_of(account))
+    r = admin.get(f"{ROLES}/Real/inline?policy=Missing")
+    assert r.status_code == 404
+    assert "The role policy with name Missing cannot be found." in r.text
