@@ -50,7 +50,7 @@ def group_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
     }
 
 
-GROUP = EntityKind(find_group, group_arn, no_such_group, "group_id", None)
+GROUP = EntityKind(find_group, group_arn, no_such_group, t.groups, "group_id", None)
 
 
 def authorize_group(ctx: OperationContext, name: str, *, action: str | None = None) -> Row[Any]:

@@ -30,7 +30,13 @@ from selfiam.domain.identifiers import new_instance_profile_id
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
-from selfiam.service.operations.entities import EntityKind, authorize_entity
+from selfiam.service.operations.entities import (
+    EntityKind,
+    authorize_entity,
+    list_entity_tags,
+    tag_entity,
+    untag_entity,
+)
 from selfiam.service.operations.roles import authorize_role, listed_role_shape
 from selfiam.service.operations.users import path_prefix_filter
 from selfiam.service.pagination import page_after
@@ -60,7 +66,9 @@ def _find(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
     ).first()
 
 
-_PROFILE = EntityKind(_find, instance_profile_arn, no_such_profile, "instance_profile_id", TAG_TYPE)
+_PROFILE = EntityKind(
+    _find, instance_profile_arn, no_such_profile, _ip, "instance_profile_id", TAG_TYPE
+)
 
 
 def _authorize(
@@ -286,26 +294,18 @@ def delete_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) ->
 
 @operation("TagInstanceProfile")
 def tag_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    name = str(params["InstanceProfileName"])
     tags = tagging.request_tags(params["Tags"])
-    profile = _authorize(ctx, name, request_tags=tags)
-    if not lock_row(ctx.conn, _ip, _ip.c.instance_profile_id, profile.instance_profile_id):
-        raise no_such_profile(name)
-    tagging.put_tags(ctx.conn, TAG_TYPE, profile.instance_profile_id, tags, TAGS_QUOTA)
+    tag_entity(ctx, _PROFILE, str(params["InstanceProfileName"]), tags, TAGS_QUOTA)
     return {}
 
 
 @operation("UntagInstanceProfile")
 def untag_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     keys = [str(k) for k in params["TagKeys"]]
-    profile = _authorize(
-        ctx, str(params["InstanceProfileName"]), extra_context={"aws:TagKeys": keys}
-    )
-    tagging.remove_tags(ctx.conn, TAG_TYPE, profile.instance_profile_id, keys)
+    untag_entity(ctx, _PROFILE, str(params["InstanceProfileName"]), keys)
     return {}
 
 
 @operation("ListInstanceProfileTags", writes=False)
 def list_instance_profile_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    profile = _authorize(ctx, str(params["InstanceProfileName"]))
-    return tagging.list_tags_page(ctx.conn, TAG_TYPE, profile.instance_profile_id, params)
+    return list_entity_tags(ctx, _PROFILE, str(params["InstanceProfileName"]), params)

@@ -29,7 +29,13 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import ROLES_QUOTA
-from selfiam.service.operations.entities import EntityKind, authorize_entity
+from selfiam.service.operations.entities import (
+    EntityKind,
+    authorize_entity,
+    list_entity_tags,
+    tag_entity,
+    untag_entity,
+)
 from selfiam.service.operations.oidc_providers import is_oidc_provider_arn, provider_by_arn
 from selfiam.service.operations.policy_common import quote_document, validate_document
 from selfiam.service.operations.users import (
@@ -93,7 +99,7 @@ def role_shape(
     return out
 
 
-ROLE = EntityKind(find_role, role_arn, no_such_role, "role_id", "role")
+ROLE = EntityKind(find_role, role_arn, no_such_role, t.roles, "role_id", "role")
 
 
 def authorize_role_with_tags(
@@ -339,25 +345,18 @@ def delete_role_permissions_boundary(
 @operation("TagRole")
 def tag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    name = str(params["RoleName"])
-    row = authorize_role(ctx, name, request_tags=tags)
-    if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, row.role_id):
-        raise no_such_role(name)
-    tagging.put_tags(ctx.conn, "role", row.role_id, tags, TAGS_QUOTA)
+    tag_entity(ctx, ROLE, str(params["RoleName"]), tags, TAGS_QUOTA)
     ctx.changed_authorization()  # a role's tags are its sessions' principal tags
     return {}
 
 
 @operation("UntagRole")
 def untag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    keys = [str(k) for k in params["TagKeys"]]
-    row = authorize_role(ctx, str(params["RoleName"]), extra_context={"aws:TagKeys": keys})
-    tagging.remove_tags(ctx.conn, "role", row.role_id, keys)
+    untag_entity(ctx, ROLE, str(params["RoleName"]), [str(k) for k in params["TagKeys"]])
     ctx.changed_authorization()
     return {}
 
 
 @operation("ListRoleTags", writes=False)
 def list_role_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    row = authorize_role(ctx, str(params["RoleName"]))
-    return tagging.list_tags_page(ctx.conn, "role", row.role_id, params)
+    return list_entity_tags(ctx, ROLE, str(params["RoleName"]), params)

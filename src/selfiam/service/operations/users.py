@@ -23,7 +23,13 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_user, listed_user_shape, target_user_name, user_shape
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
-from selfiam.service.operations.entities import EntityKind, authorize_entity
+from selfiam.service.operations.entities import (
+    EntityKind,
+    authorize_entity,
+    list_entity_tags,
+    tag_entity,
+    untag_entity,
+)
 from selfiam.service.pagination import PreparedPage
 from selfiam.service.quotas import check_account_quota, check_quota
 from selfiam.service.registry import operation
@@ -42,7 +48,7 @@ def user_exists_error(name: str) -> AwsError:
     return EntityAlreadyExists(f"User with name {name} already exists.")
 
 
-USER = EntityKind(find_user, user_arn, no_such_user, "user_id", "user")
+USER = EntityKind(find_user, user_arn, no_such_user, t.users, "user_id", "user")
 
 
 def authorize_user(
@@ -328,25 +334,18 @@ def delete_user_permissions_boundary(
 @operation("TagUser")
 def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    name = str(params["UserName"])
-    row = authorize_user(ctx, name, request_tags=tags)
-    if not lock_user_row(ctx.conn, row.user_id):
-        raise no_such_user(name)
-    tagging.put_tags(ctx.conn, "user", row.user_id, tags, TAGS_QUOTA)
+    tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
     ctx.changed_authorization()  # a user's tags are its principal tags
     return {}
 
 
 @operation("UntagUser")
 def untag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    keys = [str(k) for k in params["TagKeys"]]
-    row = authorize_user(ctx, str(params["UserName"]), extra_context={"aws:TagKeys": keys})
-    tagging.remove_tags(ctx.conn, "user", row.user_id, keys)
+    untag_entity(ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]])
     ctx.changed_authorization()
     return {}
 
 
 @operation("ListUserTags", writes=False)
 def list_user_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    row = authorize_user(ctx, str(params["UserName"]))
-    return tagging.list_tags_page(ctx.conn, "user", row.user_id, params)
+    return list_entity_tags(ctx, USER, str(params["UserName"]), params)
