@@ -24,6 +24,7 @@ from selfiam.service.operations.policy_common import (
     authorized_policy,
     check_policy_arn,
     find_policy,
+    register_for,
     split_marker,
 )
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
@@ -125,51 +126,10 @@ def _list_attached(
     return {"AttachedPolicies": policies, **tail}
 
 
-@operation("AttachUserPolicy")
-def attach_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _attach(ctx, USER, params)
-
-
-@operation("DetachUserPolicy")
-def detach_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _detach(ctx, USER, params)
-
-
-@operation("ListAttachedUserPolicies", writes=False)
-def list_attached_user_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list_attached(ctx, USER, params)
-
-
-@operation("AttachGroupPolicy")
-def attach_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _attach(ctx, GROUP, params)
-
-
-@operation("DetachGroupPolicy")
-def detach_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _detach(ctx, GROUP, params)
-
-
-@operation("ListAttachedGroupPolicies", writes=False)
-def list_attached_group_policies(
-    ctx: OperationContext, params: Mapping[str, Any]
-) -> dict[str, Any]:
-    return _list_attached(ctx, GROUP, params)
-
-
-@operation("AttachRolePolicy")
-def attach_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _attach(ctx, ROLE, params)
-
-
-@operation("DetachRolePolicy")
-def detach_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _detach(ctx, ROLE, params)
-
-
-@operation("ListAttachedRolePolicies", writes=False)
-def list_attached_role_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list_attached(ctx, ROLE, params)
+for _owner in (USER, GROUP, ROLE):
+    register_for(_owner, "Attach{Kind}Policy", _attach)
+    register_for(_owner, "Detach{Kind}Policy", _detach)
+    register_for(_owner, "ListAttached{Kind}Policies", _list_attached, writes=False)
 
 
 # -- ListEntitiesForPolicy ------------------------------------------------------------

@@ -21,10 +21,10 @@ from selfiam.service.context import OperationContext
 from selfiam.service.operations.policy_common import (
     PolicyOwner,
     quote_document,
+    register_for,
     validate_document,
 )
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
-from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row
 
@@ -147,61 +147,8 @@ def _delete(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     return {}
 
 
-@operation("PutUserPolicy")
-def put_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _put(ctx, USER, params)
-
-
-@operation("GetUserPolicy", writes=False)
-def get_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _get(ctx, USER, params)
-
-
-@operation("ListUserPolicies", writes=False)
-def list_user_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list(ctx, USER, params)
-
-
-@operation("DeleteUserPolicy")
-def delete_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _delete(ctx, USER, params)
-
-
-@operation("PutGroupPolicy")
-def put_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _put(ctx, GROUP, params)
-
-
-@operation("GetGroupPolicy", writes=False)
-def get_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _get(ctx, GROUP, params)
-
-
-@operation("ListGroupPolicies", writes=False)
-def list_group_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list(ctx, GROUP, params)
-
-
-@operation("DeleteGroupPolicy")
-def delete_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _delete(ctx, GROUP, params)
-
-
-@operation("PutRolePolicy")
-def put_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _put(ctx, ROLE, params)
-
-
-@operation("GetRolePolicy", writes=False)
-def get_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _get(ctx, ROLE, params)
-
-
-@operation("ListRolePolicies", writes=False)
-def list_role_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list(ctx, ROLE, params)
-
-
-@operation("DeleteRolePolicy")
-def delete_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _delete(ctx, ROLE, params)
+for _owner in (USER, GROUP, ROLE):
+    register_for(_owner, "Put{Kind}Policy", _put)
+    register_for(_owner, "Get{Kind}Policy", _get, writes=False)
+    register_for(_owner, "List{Kind}Policies", _list, writes=False)
+    register_for(_owner, "Delete{Kind}Policy", _delete)
