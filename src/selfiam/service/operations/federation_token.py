@@ -25,7 +25,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.assume_role import packed_size
 from selfiam.service.operations.policy_common import validate_document
-from selfiam.service.operations.sts import new_credentials
+from selfiam.service.operations.sts import new_credentials, store_user_session
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
@@ -61,20 +61,16 @@ def get_federation_token(ctx: OperationContext, params: Mapping[str, Any]) -> di
     creds = new_credentials(ctx, duration)
     if not lock_user_row(ctx.conn, caller.user_id):
         raise InvalidClientTokenId(INVALID_TOKEN)
-    fs = t.federation_sessions
-    ctx.conn.execute(
-        fs.delete().where(fs.c.user_id == caller.user_id, fs.c.expires_at <= creds.created_at)
-    )
-    ctx.conn.execute(
-        fs.insert().values(
-            account_id=ctx.account_id,
-            user_id=caller.user_id,
-            name=name,
-            session_policy=str(session_policy) if session_policy is not None else None,
-            session_policy_arns=json.dumps(policy_arns) if policy_arns else None,
-            session_tags=json.dumps(tags) if tags else None,
-            **creds.stored(ctx.runtime.box),
-        )
+    store_user_session(
+        ctx,
+        t.federation_sessions,
+        caller.user_id,
+        creds,
+        account_id=ctx.account_id,
+        name=name,
+        session_policy=str(session_policy) if session_policy is not None else None,
+        session_policy_arns=json.dumps(policy_arns) if policy_arns else None,
+        session_tags=json.dumps(tags) if tags else None,
     )
     return {
         "Credentials": creds.answer(),

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Table
+
 from selfiam.auth.secretbox import SecretBox
 from selfiam.domain.errors import AccessDenied, ValidationError
 from selfiam.domain.identifiers import (
@@ -79,6 +81,24 @@ class TemporaryCredentials:
         }
 
 
+def store_user_session(
+    ctx: OperationContext,
+    table: Table,
+    user_id: str,
+    creds: TemporaryCredentials,
+    **columns: Any,
+) -> None:
+    """Store a session a user started in ``table`` (``sts_sessions``,
+    ``federation_sessions``) with ``columns``; that user's expired sessions there are of
+    no further use, so they are dropped first."""
+    ctx.conn.execute(
+        table.delete().where(table.c.user_id == user_id, table.c.expires_at <= creds.created_at)
+    )
+    ctx.conn.execute(
+        table.insert().values(user_id=user_id, **columns, **creds.stored(ctx.runtime.box))
+    )
+
+
 def new_credentials(ctx: OperationContext, duration: int) -> TemporaryCredentials:
     """Fresh temporary credentials valid for ``duration`` seconds from now."""
     now = ctx.info.now
@@ -126,18 +146,13 @@ def get_session_token(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
             raise AccessDenied(UNKNOWN_DEVICE if refused.unknown else INVALID_PASS_CODE) from None
         mfa_at = ctx.info.now
     creds = new_credentials(ctx, duration)
-    s = t.sts_sessions
-    # Sessions of this user that have expired are of no further use: drop them.
-    ctx.conn.execute(
-        s.delete().where(s.c.user_id == caller.user_id, s.c.expires_at <= creds.created_at)
-    )
-    ctx.conn.execute(
-        s.insert().values(
-            account_id=caller.account_id,
-            user_id=caller.user_id,
-            mfa_authenticated_at=mfa_at,
-            mfa_serial_number=str(serial) if serial is not None else None,
-            **creds.stored(ctx.runtime.box),
-        )
+    store_user_session(
+        ctx,
+        t.sts_sessions,
+        caller.user_id,
+        creds,
+        account_id=caller.account_id,
+        mfa_authenticated_at=mfa_at,
+        mfa_serial_number=str(serial) if serial is not None else None,
     )
     return {"Credentials": creds.answer()}
