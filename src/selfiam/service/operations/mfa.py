@@ -34,10 +34,10 @@ from selfiam.domain.errors import (
     ValidationError,
 )
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import target_user_name, user_shape
+from selfiam.service.lookup import no_such_user, target_user_name, user_shape
 from selfiam.service.mfa_checks import MfaRefused, check_totp, forget_device
 from selfiam.service.operations import tags as tagging
-from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.operations.users import authorize_user
 from selfiam.service.pagination import page_after
 from selfiam.service.passkeys import forget_passkey, is_passkey_serial
 from selfiam.service.registry import operation

@@ -20,7 +20,13 @@ from selfiam.domain.errors import (
 )
 from selfiam.domain.identifiers import new_user_id
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_user, listed_user_shape, target_user_name, user_shape
+from selfiam.service.lookup import (
+    find_user,
+    listed_user_shape,
+    no_such_user,
+    target_user_name,
+    user_shape,
+)
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
 from selfiam.service.operations.entities import (
@@ -38,10 +44,6 @@ from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
 
 TAGS_QUOTA = "TagsPerUser"
-
-
-def no_such_user(name: str) -> AwsError:
-    return NoSuchEntity(f"The user with name {name} cannot be found.")
 
 
 def user_exists_error(name: str) -> AwsError:
