@@ -66,7 +66,7 @@ def _find(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
     ).first()
 
 
-_PROFILE = EntityKind(
+PROFILE = EntityKind(
     _find, instance_profile_arn, no_such_profile, _ip, "instance_profile_id", TAG_TYPE
 )
 
@@ -81,7 +81,7 @@ def _authorize(
     """Authorize the operation on an instance profile (its real ARN, its tags), then
     return its row; an unknown name is authorized on the path-less ARN, then refused."""
     row, _ = authorize_entity(
-        ctx, _PROFILE, name, request_tags=request_tags, extra_context=extra_context
+        ctx, PROFILE, name, request_tags=request_tags, extra_context=extra_context
     )
     return row
 
@@ -295,17 +295,17 @@ def delete_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) ->
 @operation("TagInstanceProfile")
 def tag_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    tag_entity(ctx, _PROFILE, str(params["InstanceProfileName"]), tags, TAGS_QUOTA)
+    tag_entity(ctx, PROFILE, str(params["InstanceProfileName"]), tags, TAGS_QUOTA)
     return {}
 
 
 @operation("UntagInstanceProfile")
 def untag_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     keys = [str(k) for k in params["TagKeys"]]
-    untag_entity(ctx, _PROFILE, str(params["InstanceProfileName"]), keys)
+    untag_entity(ctx, PROFILE, str(params["InstanceProfileName"]), keys)
     return {}
 
 
 @operation("ListInstanceProfileTags", writes=False)
 def list_instance_profile_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return list_entity_tags(ctx, _PROFILE, str(params["InstanceProfileName"]), params)
+    return list_entity_tags(ctx, PROFILE, str(params["InstanceProfileName"]), params)
