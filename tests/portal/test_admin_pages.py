@@ -18,7 +18,7 @@ from selfiam.domain.identifiers import new_request_id
 from selfiam.domain.password_rules import AWS_DEFAULT_POLICY, violations
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
-from support.portal import PASSWORD, app_settings, csrf_of, post_form, sign_in
+from support.portal import PASSWORD, app_settings, csrf_of, denied, post_form, sign_in, text_of
 
 SCOPE = ("20261127", "us-east-1", "iam")
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
@@ -57,18 +57,6 @@ def browser(runtime: Runtime, tmp_path: Path) -> Iterator[Callable[[], TestClien
     yield make
     for c in clients:
         c.__exit__(None, None, None)
-
-
-def text_of(page: str) -> str:
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
-
-
-def denied(account: str, user: str, action: str, resource: str) -> str:
-    """The head of AWS's AccessDenied message (its reason depends on the policy)."""
-    return (
-        f"User: arn:aws:iam::{account}:user/{user} is not authorized to perform: {action} "
-        f"on resource: {resource} "
-    )
 
 
 def key_refused(runtime: Runtime, key_id: str) -> bool:

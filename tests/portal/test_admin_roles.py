@@ -4,9 +4,7 @@ message next to the trust policy), trust/permissions/boundary/tags, and the live
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -15,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from selfiam.service.runtime import Runtime
-from support.portal import PASSWORD, post_form, sign_in
+from support.portal import PASSWORD, denied, post_form, sign_in, text_of
 
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
 ADMIN_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -23,17 +21,6 @@ VALID_POLICY = (
     '{"Version": "2012-10-17", "Statement": '
     '[{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]}'
 )
-
-
-def text_of(page: str) -> str:
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
-
-
-def denied(account: str, user: str, action: str, resource: str) -> str:
-    return (
-        f"User: arn:aws:iam::{account}:user/{user} is not authorized to perform: {action} "
-        f"on resource: {resource} "
-    )
 
 
 RootCall = Callable[..., dict[str, Any]]
@@ -256,3 +243,16 @@ def test_the_buttons_of_admin_pages_post_to_the_portal_with_the_csrf_token(
         assert 'action="/portal/admin/' in form, form
         token = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
         assert len(token) == 64
+
+
+def test_what_does_not_exist_is_a_404_page_naming_it(
+    admin: TestClient, root_call: RootCall, account: str
+) -> None:
+    for path in (f"{ROLES}/Nope", f"{ROLES}/Nope/trust"):
+        r = admin.get(path)
+        assert r.status_code == 404
+        assert "The role with name Nope cannot be found." in r.text
+    root_call("CreateRole", RoleName="Real", AssumeRolePolicyDocument=trust_of(account))
+    r = admin.get(f"{ROLES}/Real/inline?policy=Missing")
+    assert r.status_code == 404
+    assert "The role policy with name Missing cannot be found." in r.text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,25 @@ def fails(
     if message is not None:
         assert info.value.message == message
     return info.value
+
+
+def credentials_fail(
+    runtime: Runtime,
+    creds: Mapping[str, Any],
+    scope: tuple[str, str, str],
+    message: str | None,
+    code: str = "InvalidClientTokenId",
+) -> AwsError:
+    """Assert that temporary credentials (a Credentials answer) no longer authenticate:
+    AWS error ``code``, and ``message`` unless None."""
+    return fails(
+        code,
+        message,
+        runtime.authenticate_access_key,
+        creds["AccessKeyId"],
+        scope,
+        creds["SessionToken"],
+    )
 
 
 def denied(user: str, action: str, resource: str) -> str:

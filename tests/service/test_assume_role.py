@@ -20,7 +20,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from tests.service.conftest import ACCOUNT, Call, Clock, fails
+from tests.service.conftest import ACCOUNT, Call, Clock, credentials_fail, fails
 
 from selfiam.service.authz import request_context
 from selfiam.service.caller import Caller, RequestInfo
@@ -316,24 +316,10 @@ def test_deleting_the_role_ends_its_sessions(world: World, call: Call, runtime: 
     creds = world.assume()["Credentials"]
     world.session({"Credentials": creds})  # works, and is cached
     call("DeleteRole", RoleName="deploy")
-    fails(
-        "InvalidClientTokenId",
-        INVALID,
-        runtime.authenticate_access_key,
-        creds["AccessKeyId"],
-        STS,
-        creds["SessionToken"],
-    )
+    credentials_fail(runtime, creds, STS, INVALID)
     # A new role of the same name does not bring the session back.
     world.role(trust({"AWS": ALICE}))
-    fails(
-        "InvalidClientTokenId",
-        INVALID,
-        runtime.authenticate_access_key,
-        creds["AccessKeyId"],
-        STS,
-        creds["SessionToken"],
-    )
+    credentials_fail(runtime, creds, STS, INVALID)
 
 
 def test_offboarding_the_user_ends_the_sessions_they_started(
@@ -353,14 +339,7 @@ def test_offboarding_the_user_ends_the_sessions_they_started(
     assert listed == {a["Credentials"]["AccessKeyId"] for a in (first, hop)}
     for answer in (first, hop):
         creds = answer["Credentials"]
-        fails(
-            "InvalidClientTokenId",
-            INVALID,
-            runtime.authenticate_access_key,
-            creds["AccessKeyId"],
-            STS,
-            creds["SessionToken"],
-        )
+        credentials_fail(runtime, creds, STS, INVALID)
 
 
 def test_role_policy_change_applies_to_live_sessions(world: World, call: Call) -> None:
@@ -416,13 +395,8 @@ def test_expired_role_session_is_refused(world: World, runtime: Runtime, clock: 
     world.role(trust({"AWS": ALICE}))
     creds = world.assume(DurationSeconds=900)["Credentials"]
     clock.now += timedelta(seconds=900)
-    fails(
-        "ExpiredToken",
-        "The security token included in the request is expired",
-        runtime.authenticate_access_key,
-        creds["AccessKeyId"],
-        STS,
-        creds["SessionToken"],
+    credentials_fail(
+        runtime, creds, STS, "The security token included in the request is expired", "ExpiredToken"
     )
 
 

@@ -135,3 +135,22 @@ def test_pagination_walks_every_section(call: Call, account: dict[str, Any]) -> 
 def test_bad_marker(call: Call) -> None:
     with pytest.raises(ValidationError):
         call("GetAccountAuthorizationDetails", Marker="not-a-marker")
+
+
+def test_a_roles_attached_policies_by_name(call: Call, account: dict[str, Any]) -> None:
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+    call("CreateRole", RoleName="ops", AssumeRolePolicyDocument=trust)
+    call("AttachRolePolicy", RoleName="ops", PolicyArn=account["Arn"])
+    call("AttachRolePolicy", RoleName="ops", PolicyArn=ADMIN_ARN)
+    [ops] = call("GetAccountAuthorizationDetails", Filter=["Role"])["RoleDetailList"]
+    assert ops["AttachedManagedPolicies"] == [
+        {"PolicyName": "AdministratorAccess", "PolicyArn": ADMIN_ARN},
+        {"PolicyName": "Readers", "PolicyArn": account["Arn"]},
+    ]

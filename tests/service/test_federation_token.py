@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.service.conftest import ACCOUNT, Call, fails
+from tests.service.conftest import ACCOUNT, Call, credentials_fail, fails
 from tests.service.test_assume_role import STS, World, doc
 
 from selfiam.service.authz import decide, request_context
@@ -160,14 +160,7 @@ def test_ends_with_the_user_and_on_expiry(
     call("DeleteAccessKey", UserName="alice", AccessKeyId=world.alice_key)
     report = offboard_user(runtime, Caller.root(ACCOUNT), "alice", info)
     assert creds["AccessKeyId"] in {s.access_key_id for s in report.plan.sts_sessions}
-    fails(
-        "InvalidClientTokenId",
-        INVALID,
-        runtime.authenticate_access_key,
-        creds["AccessKeyId"],
-        STS,
-        creds["SessionToken"],
-    )
+    credentials_fail(runtime, creds, STS, INVALID)
 
 
 def test_session_tags_are_principal_tags(world: World, call: Call) -> None:

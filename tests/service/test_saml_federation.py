@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from tests.service.conftest import ACCOUNT, Call, Clock, fails
+from tests.service.conftest import ACCOUNT, Call, Clock, credentials_fail, fails
 
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.caller import Caller, RequestInfo
@@ -564,14 +564,7 @@ def test_deleting_the_provider_ends_its_sessions_and_their_chains(
     )["Credentials"]
     world("DeleteSAMLProvider", SAMLProviderArn=PROVIDER)
     for ended in (creds, chained):
-        fails(
-            "InvalidClientTokenId",
-            None,
-            runtime.authenticate_access_key,
-            ended["AccessKeyId"],
-            STS,
-            ended["SessionToken"],
-        )
+        credentials_fail(runtime, ended, STS, None)
 
 
 def test_updated_metadata_takes_effect_at_once(

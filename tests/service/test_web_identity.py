@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
-from tests.service.conftest import ACCOUNT, Call, fails
+from tests.service.conftest import ACCOUNT, Call, credentials_fail, fails
 
 from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
@@ -212,14 +212,7 @@ def test_deleting_the_provider_refuses_its_tokens_and_ends_its_sessions(
         runtime,
         issuer.token(),
     )
-    fails(
-        "InvalidClientTokenId",
-        None,
-        runtime.authenticate_access_key,
-        creds["AccessKeyId"],
-        ("20261127", "us-east-1", "sts"),
-        creds["SessionToken"],
-    )
+    credentials_fail(runtime, creds, ("20261127", "us-east-1", "sts"), None)
 
 
 def test_provider_deleted_while_the_token_is_in_flight(
@@ -276,9 +269,7 @@ def test_a_web_identity_session_chains_into_another_role(
     one: a 500); its sessions end with the provider."""
     creds = assume(runtime, issuer.token())["Credentials"]
     scope = ("20261127", "us-east-1", "sts")
-    session, _ = runtime.authenticate_access_key(
-        creds["AccessKeyId"], scope, creds["SessionToken"]
-    )
+    session, _ = runtime.authenticate_access_key(creds["AccessKeyId"], scope, creds["SessionToken"])
     trust = json.dumps(
         {
             "Version": "2012-10-17",
@@ -297,11 +288,4 @@ def test_a_web_identity_session_chains_into_another_role(
     )["Credentials"]
     call("DeleteOpenIDConnectProvider", OpenIDConnectProviderArn=provider)
     for ended in (creds, chained):
-        fails(
-            "InvalidClientTokenId",
-            None,
-            runtime.authenticate_access_key,
-            ended["AccessKeyId"],
-            scope,
-            ended["SessionToken"],
-        )
+        credentials_fail(runtime, ended, scope, None)

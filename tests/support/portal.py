@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -48,3 +49,16 @@ def mfa_code(seed: str, now: Any, offset: int = 0) -> str:
     from selfiam.domain import totp
 
     return totp.code_at(seed, totp.time_step(now) + offset)
+
+
+def text_of(page: str) -> str:
+    """A page's text: tags dropped, entities decoded, white space folded."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+def denied(account: str, user: str, action: str, resource: str) -> str:
+    """The head of AWS's AccessDenied message (its reason depends on the policy)."""
+    return (
+        f"User: arn:aws:iam::{account}:user/{user} is not authorized to perform: {action} "
+        f"on resource: {resource} "
+    )

@@ -70,10 +70,6 @@ def page_of(kind: str, name: str) -> str:
     return f"/admin/{kind}/{quote(name, safe='')}"
 
 
-def not_found(view: View, error: AwsError) -> Response:
-    return view.render("error.html", status=404, error=error.message, code=error.code)
-
-
 # -- users ------------------------------------------------------------------------------
 
 
@@ -134,10 +130,7 @@ def create_user(view: View) -> Response:
 @pages.get("/admin/users/{name}")
 def user(view: View) -> Response:
     name = path_name(view, 64)
-    try:
-        found = call(view, "GetUser", UserName=name)["User"]
-    except NoSuchEntity as missing:
-        return not_found(view, missing)
+    found = call(view, "GetUser", UserName=name)["User"]
     name = found["UserName"]
 
     def read(operation: str, key: str, **extra: Any) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from urllib.parse import unquote
 
 from starlette.responses import Response
 
-from selfiam.domain.errors import AwsError, NoSuchEntity, ValidationError
-from selfiam.portal.admin import call, not_found, page_of, path_name, section
+from selfiam.domain.errors import AwsError, ValidationError
+from selfiam.portal.admin import call, page_of, path_name, section
 from selfiam.portal.web import Pages, View, done_messages
 
 pages = Pages()
@@ -113,10 +113,7 @@ def _editor(owner: Owner) -> Any:
         policy = view.request.query_params.get("policy", "")[:128]
         document = EXAMPLE_POLICY
         if policy:
-            try:
-                found = call(view, owner.get, **{owner.name_param: name}, PolicyName=policy)
-            except NoSuchEntity as missing:
-                return not_found(view, missing)
+            found = call(view, owner.get, **{owner.name_param: name}, PolicyName=policy)
             document = unquote(found["PolicyDocument"])
         return view.render(
             "admin/inline_policy.html",
@@ -191,10 +188,7 @@ def groups(view: View) -> Response:
 @pages.get("/admin/groups/{name}")
 def group(view: View) -> Response:
     name = path_name(view, 128)
-    try:
-        found = call(view, "GetGroup", GroupName=name, MaxItems=1000)
-    except NoSuchEntity as missing:
-        return not_found(view, missing)
+    found = call(view, "GetGroup", GroupName=name, MaxItems=1000)
     name = found["Group"]["GroupName"]
     return view.render(
         "admin/group.html",

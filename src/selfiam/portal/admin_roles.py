@@ -15,8 +15,8 @@ from urllib.parse import unquote
 
 from starlette.responses import Response
 
-from selfiam.domain.errors import AwsError, NoSuchEntity, ValidationError
-from selfiam.portal.admin import call, not_found, page_of, path_name, section
+from selfiam.domain.errors import AwsError, ValidationError
+from selfiam.portal.admin import call, page_of, path_name, section
 from selfiam.portal.web import Pages, View, done_messages
 from selfiam.service.role_session_admin import LIST, REVOKE, SERVICE
 
@@ -97,10 +97,7 @@ def create_role(view: View) -> Response:
 @pages.get("/admin/roles/{name}")
 def role(view: View) -> Response:
     name = path_name(view, 64)
-    try:
-        found = call(view, "GetRole", RoleName=name)["Role"]
-    except NoSuchEntity as missing:
-        return not_found(view, missing)
+    found = call(view, "GetRole", RoleName=name)["Role"]
     name = found["RoleName"]
 
     def read(operation: str, key: str) -> dict[str, Any]:
@@ -134,10 +131,7 @@ def _trust_editor(
 @pages.get("/admin/roles/{name}/trust")
 def trust_editor(view: View) -> Response:
     name = path_name(view, 64)
-    try:
-        found = call(view, "GetRole", RoleName=name)["Role"]
-    except NoSuchEntity as missing:
-        return not_found(view, missing)
+    found = call(view, "GetRole", RoleName=name)["Role"]
     return _trust_editor(view, found["RoleName"], unquote(found["AssumeRolePolicyDocument"]), None)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from selfiam.domain.errors import AccessDenied, NoSuchEntity
+from selfiam.domain.errors import AccessDenied
 from selfiam.portal.web import Pages, View
 
 pages = Pages()
@@ -35,10 +35,7 @@ def users(view: View) -> Response:
 @pages.get("/users/{name}")
 def user(view: View) -> Response:
     name = str(view.request.path_params["name"])[:64]
-    try:
-        found = view.invoke("GetUser", UserName=name)["User"]
-    except NoSuchEntity as missing:
-        return view.render("error.html", status=404, error=missing.message, code=missing.code)
+    found = view.invoke("GetUser", UserName=name)["User"]
 
     def items(operation: str, key: str) -> Callable[[], Any]:
         return lambda: {"items": view.invoke(operation, UserName=name)[key]}
@@ -66,10 +63,7 @@ def groups(view: View) -> Response:
 @pages.get("/groups/{name}")
 def group(view: View) -> Response:
     name = str(view.request.path_params["name"])[:128]
-    try:
-        found = view.invoke("GetGroup", GroupName=name, MaxItems=1000)
-    except NoSuchEntity as missing:
-        return view.render("error.html", status=404, error=missing.message, code=missing.code)
+    found = view.invoke("GetGroup", GroupName=name, MaxItems=1000)
     attached = _read(
         lambda: {
             "items": view.invoke("ListAttachedGroupPolicies", GroupName=name)["AttachedPolicies"]

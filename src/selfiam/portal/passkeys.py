@@ -124,7 +124,7 @@ def mfa_passkey(view: View) -> Response:
             view.field("credential"),
             relying_party(view),
             view.runtime.clock(),
-            source_ip=view.info().source_ip,
+            source_ip=view.source_ip,
         ),
     )
 
@@ -150,7 +150,7 @@ def passwordless_finish(view: View) -> Response:
             view.field("credential"),
             relying_party(view),
             view.runtime.clock(),
-            source_ip=view.info().source_ip,
+            source_ip=view.source_ip,
         )
     except SignInRefused as refused:
         return view.render("signin.html", status=401, error=str(refused))

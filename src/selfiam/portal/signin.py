@@ -24,11 +24,6 @@ done_messages(
 )
 
 
-def _client(view: View) -> str:
-    client = view.request.client
-    return client.host if client else ""
-
-
 @pages.get("/", stages=ANY_STAGE)
 def home(view: View) -> Response:
     return view.redirect(
@@ -54,7 +49,7 @@ def signin_submit(view: View) -> Response:
             user,
             view.field("password"),
             view.runtime.clock(),
-            source_ip=_client(view),
+            source_ip=view.source_ip,
             user_agent=view.request.headers.get("user-agent", ""),
         )
     except SignInRefused as refused:
@@ -80,7 +75,7 @@ def mfa_submit(view: View) -> Response:
             view.member,
             view.field("code"),
             view.runtime.clock(),
-            source_ip=_client(view),
+            source_ip=view.source_ip,
         ),
     )
 

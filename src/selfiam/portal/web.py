@@ -166,12 +166,18 @@ class View:
     def field(self, name: str, default: str = "") -> str:
         return self.form.get(name, default)
 
-    def info(self) -> RequestInfo:
+    @property
+    def source_ip(self) -> str:
+        """The client's address, as the server saw it (behind a proxy: as the server's
+        trusted ``--forwarded-allow-ips`` made it)."""
         client = self.request.client
+        return client.host if client else ""
+
+    def info(self) -> RequestInfo:
         return RequestInfo(
             request_id=new_request_id(),
             now=self.runtime.clock(),
-            source_ip=client.host if client else "",
+            source_ip=self.source_ip,
             secure_transport=self.request.url.scheme == "https",
             user_agent=self.request.headers.get("user-agent", "")[:1024],
         )

@@ -76,16 +76,9 @@ def backup_sqlite(database: Path, target: Path) -> int:
         raise BackupError(f"{target} exists; refusing to overwrite it")
     if not database.exists():
         raise BackupError(f"{database} does not exist")
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(6)}.partial")
-    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    partial = _new_private_file(target, "partial")
     try:
-        source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-        copy = sqlite3.connect(partial)
-        try:
-            source.backup(copy, pages=PAGES_PER_STEP)
-        finally:
-            copy.close()
-            source.close()
+        _copy_database(database, partial, pages=PAGES_PER_STEP)
         try:
             os.link(partial, target)  # fails if the target appeared meanwhile
         except FileExistsError:
@@ -114,16 +107,9 @@ def restore_sqlite(
             raise BackupError(
                 f"a selfiam server is running on {data_dir} (it holds {SERVE_LOCK}); stop it first"
             ) from None
-        incoming = database.with_name(f".{database.name}.{secrets.token_hex(6)}.restoring")
-        os.close(os.open(incoming, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        incoming = _new_private_file(database, "restoring")
         try:
-            source = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-            copy = sqlite3.connect(incoming)
-            try:
-                source.backup(copy)
-            finally:
-                copy.close()
-                source.close()
+            _copy_database(backup, incoming)
             previous = None
             if database.exists():
                 previous = database.with_name(f"{database.name}.before-restore-{now:%Y%m%dT%H%M%S}")
@@ -135,6 +121,25 @@ def restore_sqlite(
         finally:
             incoming.unlink(missing_ok=True)
     return Restored(database, previous)
+
+
+def _new_private_file(beside: Path, kind: str) -> Path:
+    """A new, empty, hidden file (mode 0600) next to ``beside``, with a random name."""
+    path = beside.with_name(f".{beside.name}.{secrets.token_hex(6)}.{kind}")
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
+
+
+def _copy_database(source: Path, target: Path, *, pages: int = -1) -> None:
+    """Copy the SQLite database ``source`` (opened read-only) into ``target`` with
+    SQLite's online backup, ``pages`` at a time (-1: all in one step)."""
+    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    copy = sqlite3.connect(target)
+    try:
+        reader.backup(copy, pages=pages)
+    finally:
+        copy.close()
+        reader.close()
 
 
 def _checkpoint(database: Path) -> None:

@@ -27,10 +27,14 @@ def find_user(conn: Connection, account_id: str, name: str) -> Any | None:
     return _FIND_USER.first(conn, {"account_id": account_id, "name_lower": name.lower()})
 
 
+def no_such_user(name: str) -> AwsError:
+    return NoSuchEntity(f"The user with name {name} cannot be found.")
+
+
 def get_user(conn: Connection, account_id: str, name: str) -> Any:
     row = find_user(conn, account_id, name)
     if row is None:
-        raise NoSuchEntity(f"The user with name {name} cannot be found.")
+        raise no_such_user(name)
     return row
 
 
@@ -42,10 +46,14 @@ def find_group(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
     ).first()
 
 
+def no_such_group(name: str) -> AwsError:
+    return NoSuchEntity(f"The group with name {name} cannot be found.")
+
+
 def get_group(conn: Connection, account_id: str, name: str) -> Row[Any]:
     row = find_group(conn, account_id, name)
     if row is None:
-        raise NoSuchEntity(f"The group with name {name} cannot be found.")
+        raise no_such_group(name)
     return row
 
 

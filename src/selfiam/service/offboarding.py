@@ -38,8 +38,9 @@ from selfiam.domain.identifiers import new_request_id
 from selfiam.service.authn import INVALID_TOKEN
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
+from selfiam.service.lookup import no_such_user
 from selfiam.service.operations import tags as tagging
-from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.operations.users import authorize_user
 from selfiam.service.passkeys import forget_passkey
 from selfiam.service.registry import operation
 from selfiam.service.runtime import Runtime

@@ -23,7 +23,7 @@ import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -36,11 +36,6 @@ from selfiam.domain.errors import (
     PackedPolicyTooLarge,
     ValidationError,
 )
-from selfiam.domain.identifiers import (
-    new_secret_access_key,
-    new_session_token,
-    new_temporary_access_key_id,
-)
 from selfiam.policy import PolicyKind, policy_size
 from selfiam.service.authn import INVALID_TOKEN
 from selfiam.service.compiled import compiled_policy
@@ -52,7 +47,7 @@ from selfiam.service.operations.policy_common import validate_document
 from selfiam.service.operations.sts import (
     INVALID_PASS_CODE,
     UNKNOWN_DEVICE,
-    session_token_digest,
+    new_credentials,
 )
 from selfiam.service.registry import operation
 from selfiam.service.trust_principals import trust_to_evaluate
@@ -174,11 +169,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         raise AccessDenied(ROOT_REFUSED)
     arn = str(params["RoleArn"])
     session_name = str(params["RoleSessionName"])
-    duration = int(params.get("DurationSeconds") or DEFAULT_DURATION)
-    session_policy = params.get("Policy")
-    policy_arns = [str(p["arn"]) for p in params.get("PolicyArns") or ()]
-    if session_policy is not None:
-        validate_document(str(session_policy), PolicyKind.SESSION)
+    asked = session_params(params)
     requested_tags, session_tags, transitive = _session_tags(ctx, params)
     source_identity = _source_identity(ctx, params)
 
@@ -212,9 +203,11 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             extra_context=extra,
             resource_policy=trust,
         )
-    if caller.is_role_session and duration > CHAINED_MAX_DURATION:
+    if caller.is_role_session and asked.duration > CHAINED_MAX_DURATION:
         raise ValidationError(OVER_CHAIN_LIMIT)
-    packed = check_session_size(role, duration, session_policy, policy_arns, session_tags)
+    packed = check_session_size(
+        role, asked.duration, asked.session_policy, asked.policy_arns, session_tags
+    )
     origin = caller.user_id or caller.origin_user_id
     oidc_provider, saml_provider = _parent_providers(ctx)
     if caller.mfa_authenticated_at is not None and mfa_at is None:
@@ -224,7 +217,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         role,
         NewSession(
             session_name=session_name,
-            duration=duration,
+            duration=asked.duration,
             user_id=origin,
             oidc_provider_id=oidc_provider,
             saml_provider_id=saml_provider,
@@ -233,8 +226,8 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             source_identity=source_identity,
             mfa_at=mfa_at,
             mfa_serial_number=str(params["SerialNumber"]) if code_checked else None,
-            session_policy=str(session_policy) if session_policy is not None else None,
-            policy_arns=policy_arns,
+            session_policy=asked.session_policy,
+            policy_arns=asked.policy_arns,
             session_tags=session_tags,
             transitive=transitive,
             packed=packed,
@@ -278,36 +271,56 @@ def check_session_size(
     return packed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewSession:
-    """What a role session is started with (AssumeRole and its federated siblings)."""
+    """What a role session is started with (AssumeRole and its federated siblings; the
+    defaults are those of a session a web identity or a SAML response starts)."""
 
     session_name: str
     duration: int
-    user_id: str | None  # the IAM user who started the chain, if one did
-    oidc_provider_id: str | None  # the provider whose token started it, if one did
-    issuer_access_key_id: str | None
-    chained: bool
     source_identity: str | None
-    mfa_at: datetime | None
-    mfa_serial_number: str | None
     session_policy: str | None
     policy_arns: list[str]
     session_tags: dict[str, str]
     transitive: list[str]
     packed: int | None
+    user_id: str | None = None  # the IAM user who started the chain, if one did
+    oidc_provider_id: str | None = None  # the provider whose token started it, if one did
     saml_provider_id: str | None = None  # the provider whose response started it, if one did
+    issuer_access_key_id: str | None = None
+    chained: bool = False
+    mfa_at: datetime | None = None
+    mfa_serial_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionParams:
+    """The parameters AssumeRole, AssumeRoleWithWebIdentity and AssumeRoleWithSAML share."""
+
+    duration: int
+    session_policy: str | None
+    policy_arns: list[str]
+
+
+def session_params(params: Mapping[str, Any]) -> SessionParams:
+    """DurationSeconds (or the default), Policy (validated as a session policy) and
+    PolicyArns of an AssumeRole* request."""
+    session_policy = params.get("Policy")
+    if session_policy is not None:
+        validate_document(str(session_policy), PolicyKind.SESSION)
+    return SessionParams(
+        duration=int(params.get("DurationSeconds") or DEFAULT_DURATION),
+        session_policy=str(session_policy) if session_policy is not None else None,
+        policy_arns=[str(p["arn"]) for p in params.get("PolicyArns") or ()],
+    )
 
 
 def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dict[str, Any]:
     """Store a role session of ``role`` and answer its credentials (the common part of
     AssumeRole's, AssumeRoleWithWebIdentity's and AssumeRoleWithSAML's answers). The trust
     policy allowed."""
-    now = ctx.info.now
-    expires = now + timedelta(seconds=new.duration)
-    key_id = new_temporary_access_key_id()
-    secret = new_secret_access_key()
-    token = new_session_token()
+    creds = new_credentials(ctx, new.duration)
+    now = creds.created_at
     # Lock the role and the user or provider the session will hang on: one deleted since
     # it was read would fail the insert's foreign key (a 500), where AWS would say no.
     # Recording the role's last use (RoleLastUsed: selfiam counts a role as used when it
@@ -338,7 +351,6 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     ctx.conn.execute(  # parameters bound at execution: the compiled INSERT is reused
         _INSERT_SESSION,
         dict(
-            access_key_id=key_id,
             account_id=role.account_id,
             role_id=role.role_id,
             user_id=new.user_id,
@@ -348,25 +360,17 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
             chained=new.chained,
             session_name=new.session_name,
             source_identity=new.source_identity,
-            secret_ciphertext=ctx.runtime.box.seal(secret.encode(), key_id.encode()),
-            session_token_sha256=session_token_digest(token),
             mfa_authenticated_at=new.mfa_at,
             mfa_serial_number=new.mfa_serial_number,
             session_policy=new.session_policy,
             session_policy_arns=json.dumps(new.policy_arns) if new.policy_arns else None,
             session_tags=json.dumps(new.session_tags) if new.session_tags else None,
             transitive_tag_keys=json.dumps(new.transitive) if new.transitive else None,
-            created_at=now,
-            expires_at=expires,
+            **creds.stored(ctx.runtime.box),
         ),
     )
     out: dict[str, Any] = {
-        "Credentials": {
-            "AccessKeyId": key_id,
-            "SecretAccessKey": secret,
-            "SessionToken": token,
-            "Expiration": expires,
-        },
+        "Credentials": creds.answer(),
         "AssumedRoleUser": {
             "AssumedRoleId": f"{role.role_id}:{new.session_name}",
             "Arn": assumed_role_arn(role.account_id, role.name, new.session_name),

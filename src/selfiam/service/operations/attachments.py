@@ -24,6 +24,7 @@ from selfiam.service.operations.policy_common import (
     authorized_policy,
     check_policy_arn,
     find_policy,
+    register_for,
     split_marker,
 )
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
@@ -51,8 +52,7 @@ def _attach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     name = str(params[owner.name_param])
     arn = str(params["PolicyArn"])
     check_policy_arn(arn, ValidationError)
-    ctx.authorize(owner.resource(ctx, name), extra_context={"iam:PolicyARN": arn})
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name, extra_context={"iam:PolicyARN": arn})
     owner.check_modifiable(ctx, entity)
     policy = find_policy(ctx.conn, ctx.account_id, arn)
     if policy is None or not policy.is_attachable:
@@ -76,8 +76,7 @@ def _detach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     name = str(params[owner.name_param])
     arn = str(params["PolicyArn"])
     check_policy_arn(arn, ValidationError)
-    ctx.authorize(owner.resource(ctx, name), extra_context={"iam:PolicyARN": arn})
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name, extra_context={"iam:PolicyARN": arn})
     owner.check_modifiable(ctx, entity)
     policy = find_policy(ctx.conn, ctx.account_id, arn)
     att = owner.attachments
@@ -122,57 +121,15 @@ def _list_attached(
     ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]
 ) -> dict[str, Any]:
     name = str(params[owner.name_param])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     policies, tail = attached_policies(ctx.conn, owner, entity._mapping[owner.key], params)
     return {"AttachedPolicies": policies, **tail}
 
 
-@operation("AttachUserPolicy")
-def attach_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _attach(ctx, USER, params)
-
-
-@operation("DetachUserPolicy")
-def detach_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _detach(ctx, USER, params)
-
-
-@operation("ListAttachedUserPolicies", writes=False)
-def list_attached_user_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list_attached(ctx, USER, params)
-
-
-@operation("AttachGroupPolicy")
-def attach_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _attach(ctx, GROUP, params)
-
-
-@operation("DetachGroupPolicy")
-def detach_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _detach(ctx, GROUP, params)
-
-
-@operation("ListAttachedGroupPolicies", writes=False)
-def list_attached_group_policies(
-    ctx: OperationContext, params: Mapping[str, Any]
-) -> dict[str, Any]:
-    return _list_attached(ctx, GROUP, params)
-
-
-@operation("AttachRolePolicy")
-def attach_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _attach(ctx, ROLE, params)
-
-
-@operation("DetachRolePolicy")
-def detach_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _detach(ctx, ROLE, params)
-
-
-@operation("ListAttachedRolePolicies", writes=False)
-def list_attached_role_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list_attached(ctx, ROLE, params)
+for _owner in (USER, GROUP, ROLE):
+    register_for(_owner, "Attach{Kind}Policy", _attach)
+    register_for(_owner, "Detach{Kind}Policy", _detach)
+    register_for(_owner, "ListAttached{Kind}Policies", _list_attached, writes=False)
 
 
 # -- ListEntitiesForPolicy ------------------------------------------------------------

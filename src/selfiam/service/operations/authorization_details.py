@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from selfiam.domain.arns import role_arn
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import user_shape
-from selfiam.service.operations.attachments import GROUP, USER, attached_policies
+from selfiam.service.operations.attachments import GROUP, ROLE, USER, attached_policies
 from selfiam.service.operations.groups import group_shape
 from selfiam.service.operations.inline_policies import inline_documents
 from selfiam.service.operations.instance_profiles import profiles_of_roles
@@ -97,13 +97,6 @@ def _group(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
 
 
 def _role(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
-    att, mp = t.role_policy_attachments, t.managed_policies
-    attached = conn.execute(
-        select(mp.c.name, mp.c.arn)
-        .select_from(att.join(mp, att.c.policy_id == mp.c.policy_id))
-        .where(att.c.role_id == row.role_id)
-        .order_by(mp.c.name_lower, mp.c.arn)
-    ).all()
     out: dict[str, Any] = {
         "Path": row.path,
         "RoleName": row.name,
@@ -115,7 +108,7 @@ def _role(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
             row.role_id, []
         ),
         "RolePolicyList": _inline(conn, "role", row.role_id),
-        "AttachedManagedPolicies": [{"PolicyName": n, "PolicyArn": a} for n, a in attached],
+        "AttachedManagedPolicies": attached_policies(conn, ROLE, row.role_id)[0],
         **_boundary(row.permissions_boundary_arn),
         "Tags": tag_list(load_tags(conn, "role", row.role_id)),
         "RoleLastUsed": {},

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 
 from selfiam.domain.arns import group_arn
 from selfiam.domain.errors import (
-    AwsError,
     DeleteConflict,
     EntityAlreadyExists,
     LimitExceeded,
@@ -19,11 +18,17 @@ from selfiam.domain.errors import (
 )
 from selfiam.domain.identifiers import new_group_id
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_group, find_user, listed_user_shape
+from selfiam.service.lookup import (
+    find_group,
+    find_user,
+    listed_user_shape,
+    no_such_group,
+    no_such_user,
+)
 from selfiam.service.operations.account import GROUPS_PER_USER, GROUPS_QUOTA
+from selfiam.service.operations.entities import EntityKind, authorize_entity
 from selfiam.service.operations.users import (
     authorize_user,
-    no_such_user,
     path_prefix_filter,
 )
 from selfiam.service.pagination import page_after
@@ -32,10 +37,6 @@ from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
-
-
-def no_such_group(name: str) -> AwsError:
-    return NoSuchEntity(f"The group with name {name} cannot be found.")
 
 
 def group_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
@@ -49,17 +50,16 @@ def group_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
     }
 
 
+GROUP = EntityKind(find_group, group_arn, no_such_group, t.groups, "group_id", None)
+
+
 def authorize_group(ctx: OperationContext, name: str, *, action: str | None = None) -> Row[Any]:
     """Authorize an action on an existing group (its real ARN), then return its row.
 
     An unknown name is authorized against the path-less ARN, then refused with
     NoSuchEntity (authorization first, as AWS).
     """
-    row = find_group(ctx.conn, ctx.account_id, name)
-    if row is None:
-        ctx.authorize(group_arn(ctx.account_id, name), action=action)
-        raise no_such_group(name)
-    ctx.authorize(group_arn(ctx.account_id, row.name, row.path), action=action)
+    row, _ = authorize_entity(ctx, GROUP, name, action=action)
     return row
 
 

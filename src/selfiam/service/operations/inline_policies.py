@@ -21,10 +21,10 @@ from selfiam.service.context import OperationContext
 from selfiam.service.operations.policy_common import (
     PolicyOwner,
     quote_document,
+    register_for,
     validate_document,
 )
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
-from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row
 
@@ -57,8 +57,7 @@ def _put(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dic
     name = str(params[owner.name_param])
     policy_name = str(params["PolicyName"])
     document = str(params["PolicyDocument"])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     owner.check_modifiable(ctx, entity)
     validate_document(document, owner.policy_kind, entity.name)
 
@@ -96,8 +95,7 @@ def _put(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dic
 def _get(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params[owner.name_param])
     policy_name = str(params["PolicyName"])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     ip = t.inline_policies
     row = ctx.conn.execute(
         select(ip.c.name, ip.c.document).where(
@@ -117,8 +115,7 @@ def _get(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dic
 
 def _list(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params[owner.name_param])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     ip = t.inline_policies
     stmt = select(ip.c.name).where(
         ip.c.owner_type == owner.kind, ip.c.owner_id == entity._mapping[owner.key]
@@ -134,8 +131,7 @@ def _list(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> di
 def _delete(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params[owner.name_param])
     policy_name = str(params["PolicyName"])
-    ctx.authorize(owner.resource(ctx, name))
-    entity = owner.get(ctx, name)
+    entity = owner.authorized(ctx, name)
     owner.check_modifiable(ctx, entity)
     ip = t.inline_policies
     deleted = ctx.conn.execute(
@@ -151,61 +147,8 @@ def _delete(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     return {}
 
 
-@operation("PutUserPolicy")
-def put_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _put(ctx, USER, params)
-
-
-@operation("GetUserPolicy", writes=False)
-def get_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _get(ctx, USER, params)
-
-
-@operation("ListUserPolicies", writes=False)
-def list_user_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list(ctx, USER, params)
-
-
-@operation("DeleteUserPolicy")
-def delete_user_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _delete(ctx, USER, params)
-
-
-@operation("PutGroupPolicy")
-def put_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _put(ctx, GROUP, params)
-
-
-@operation("GetGroupPolicy", writes=False)
-def get_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _get(ctx, GROUP, params)
-
-
-@operation("ListGroupPolicies", writes=False)
-def list_group_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list(ctx, GROUP, params)
-
-
-@operation("DeleteGroupPolicy")
-def delete_group_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _delete(ctx, GROUP, params)
-
-
-@operation("PutRolePolicy")
-def put_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _put(ctx, ROLE, params)
-
-
-@operation("GetRolePolicy", writes=False)
-def get_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _get(ctx, ROLE, params)
-
-
-@operation("ListRolePolicies", writes=False)
-def list_role_policies(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _list(ctx, ROLE, params)
-
-
-@operation("DeleteRolePolicy")
-def delete_role_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    return _delete(ctx, ROLE, params)
+for _owner in (USER, GROUP, ROLE):
+    register_for(_owner, "Put{Kind}Policy", _put)
+    register_for(_owner, "Get{Kind}Policy", _get, writes=False)
+    register_for(_owner, "List{Kind}Policies", _list, writes=False)
+    register_for(_owner, "Delete{Kind}Policy", _delete)

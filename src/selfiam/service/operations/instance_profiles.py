@@ -30,6 +30,13 @@ from selfiam.domain.identifiers import new_instance_profile_id
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
+from selfiam.service.operations.entities import (
+    EntityKind,
+    authorize_entity,
+    list_entity_tags,
+    tag_entity,
+    untag_entity,
+)
 from selfiam.service.operations.roles import authorize_role, listed_role_shape
 from selfiam.service.operations.users import path_prefix_filter
 from selfiam.service.pagination import page_after
@@ -59,6 +66,11 @@ def _find(conn: Connection, account_id: str, name: str) -> Row[Any] | None:
     ).first()
 
 
+PROFILE = EntityKind(
+    _find, instance_profile_arn, no_such_profile, _ip, "instance_profile_id", TAG_TYPE
+)
+
+
 def _authorize(
     ctx: OperationContext,
     name: str,
@@ -68,19 +80,8 @@ def _authorize(
 ) -> Row[Any]:
     """Authorize the operation on an instance profile (its real ARN, its tags), then
     return its row; an unknown name is authorized on the path-less ARN, then refused."""
-    row = _find(ctx.conn, ctx.account_id, name)
-    if row is None:
-        ctx.authorize(
-            instance_profile_arn(ctx.account_id, name),
-            request_tags=request_tags,
-            extra_context=extra_context,
-        )
-        raise no_such_profile(name)
-    ctx.authorize(
-        instance_profile_arn(ctx.account_id, row.name, row.path),
-        resource_tags=tagging.load_tags(ctx.conn, TAG_TYPE, row.instance_profile_id),
-        request_tags=request_tags,
-        extra_context=extra_context,
+    row, _ = authorize_entity(
+        ctx, PROFILE, name, request_tags=request_tags, extra_context=extra_context
     )
     return row
 
@@ -152,9 +153,7 @@ def create_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) ->
     path = str(params.get("Path") or "/")
     tags = tagging.request_tags(params.get("Tags"))
     arn = instance_profile_arn(ctx.account_id, name, path)
-    ctx.authorize(arn, request_tags=tags or None)
-    if tags:
-        ctx.authorize(arn, action="iam:TagInstanceProfile", request_tags=tags)
+    tagging.authorize_create(ctx, arn, tags, "iam:TagInstanceProfile")
     check_account_quota(
         ctx, _ip.c.account_id, "InstanceProfilesPerAccount", INSTANCE_PROFILES_QUOTA
     )
@@ -295,26 +294,18 @@ def delete_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) ->
 
 @operation("TagInstanceProfile")
 def tag_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    name = str(params["InstanceProfileName"])
     tags = tagging.request_tags(params["Tags"])
-    profile = _authorize(ctx, name, request_tags=tags)
-    if not lock_row(ctx.conn, _ip, _ip.c.instance_profile_id, profile.instance_profile_id):
-        raise no_such_profile(name)
-    tagging.put_tags(ctx.conn, TAG_TYPE, profile.instance_profile_id, tags, TAGS_QUOTA)
+    tag_entity(ctx, PROFILE, str(params["InstanceProfileName"]), tags, TAGS_QUOTA)
     return {}
 
 
 @operation("UntagInstanceProfile")
 def untag_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     keys = [str(k) for k in params["TagKeys"]]
-    profile = _authorize(
-        ctx, str(params["InstanceProfileName"]), extra_context={"aws:TagKeys": keys}
-    )
-    tagging.remove_tags(ctx.conn, TAG_TYPE, profile.instance_profile_id, keys)
+    untag_entity(ctx, PROFILE, str(params["InstanceProfileName"]), keys)
     return {}
 
 
 @operation("ListInstanceProfileTags", writes=False)
 def list_instance_profile_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    profile = _authorize(ctx, str(params["InstanceProfileName"]))
-    return tagging.list_tags_page(ctx.conn, TAG_TYPE, profile.instance_profile_id, params)
+    return list_entity_tags(ctx, PROFILE, str(params["InstanceProfileName"]), params)

@@ -30,9 +30,9 @@ from selfiam.domain.errors import (
 )
 from selfiam.service import throttle
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import target_user_name
+from selfiam.service.lookup import no_such_user, target_user_name
 from selfiam.service.operations import tags as tagging
-from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.operations.users import authorize_user
 from selfiam.service.passwords import (
     authorize_with_account_grant,
     check_new_password,

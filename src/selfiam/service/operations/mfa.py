@@ -34,10 +34,10 @@ from selfiam.domain.errors import (
     ValidationError,
 )
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import target_user_name, user_shape
+from selfiam.service.lookup import no_such_user, target_user_name, user_shape
 from selfiam.service.mfa_checks import MfaRefused, check_totp, forget_device
 from selfiam.service.operations import tags as tagging
-from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.operations.users import authorize_user
 from selfiam.service.pagination import page_after
 from selfiam.service.passkeys import forget_passkey, is_passkey_serial
 from selfiam.service.registry import operation
@@ -160,9 +160,7 @@ def create_virtual_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) 
     path = str(params.get("Path") or "/")
     tags = tagging.request_tags(params.get("Tags"))
     serial = mfa_arn(ctx.account_id, name, path)
-    ctx.authorize(serial, request_tags=tags or None)
-    if tags:
-        ctx.authorize(serial, action="iam:TagMFADevice", request_tags=tags)
+    tagging.authorize_create(ctx, serial, tags, "iam:TagMFADevice")
     if len(name) > MAX_NAME:
         raise ValidationError(
             "1 validation error detected: Value at 'virtualMFADeviceName' failed to satisfy "

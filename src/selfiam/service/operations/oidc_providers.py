@@ -169,9 +169,7 @@ def create_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[st
     name = provider_name(url)
     arn = provider_arn(ctx.account_id, name)
     tags = tagging.request_tags(params.get("Tags"))
-    ctx.authorize(arn, request_tags=tags or None)
-    if tags:
-        ctx.authorize(arn, action="iam:TagOpenIDConnectProvider", request_tags=tags)
+    tagging.authorize_create(ctx, arn, tags, "iam:TagOpenIDConnectProvider")
     client_ids = _client_ids(params.get("ClientIDList"))
     thumbprints = _thumbprints(params.get("ThumbprintList"))
     check_account_quota(
@@ -245,23 +243,17 @@ def delete_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[st
 
 @operation("AddClientIDToOpenIDConnectProvider")
 def add_client_id(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    row = _authorized_provider(ctx, params)
-    _locked(ctx, row, str(params["OpenIDConnectProviderArn"]))
-    current: list[str] = json.loads(_reread(ctx, row.provider_id).client_ids)
-    client_id = str(params["ClientID"])
+    provider_id, current, client_id = _client_id_change(ctx, params)
     if client_id not in current:
-        _store(ctx, row.provider_id, client_ids=_client_ids([*current, client_id]))
+        _store(ctx, provider_id, client_ids=_client_ids([*current, client_id]))
     return {}
 
 
 @operation("RemoveClientIDFromOpenIDConnectProvider")
 def remove_client_id(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    row = _authorized_provider(ctx, params)
-    _locked(ctx, row, str(params["OpenIDConnectProviderArn"]))
-    current: list[str] = json.loads(_reread(ctx, row.provider_id).client_ids)
-    client_id = str(params["ClientID"])
+    provider_id, current, client_id = _client_id_change(ctx, params)
     if client_id in current:
-        _store(ctx, row.provider_id, client_ids=[c for c in current if c != client_id])
+        _store(ctx, provider_id, client_ids=[c for c in current if c != client_id])
     return {}
 
 
@@ -295,6 +287,17 @@ def untag_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str
 def list_provider_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     row = _authorized_provider(ctx, params)
     return tagging.list_tags_page(ctx.conn, TAG_TYPE, row.provider_id, params)
+
+
+def _client_id_change(
+    ctx: OperationContext, params: Mapping[str, Any]
+) -> tuple[str, list[str], str]:
+    """Authorize on the provider and lock it: (its id, its client IDs as they are under
+    the lock, the ClientID given)."""
+    row = _authorized_provider(ctx, params)
+    _locked(ctx, row, str(params["OpenIDConnectProviderArn"]))
+    current: list[str] = json.loads(_reread(ctx, row.provider_id).client_ids)
+    return row.provider_id, current, str(params["ClientID"])
 
 
 def _reread(ctx: OperationContext, provider_id: str) -> Row[Any]:

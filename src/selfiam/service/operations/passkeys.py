@@ -24,8 +24,9 @@ from sqlalchemy import select
 
 from selfiam.domain.errors import EntityAlreadyExists, InvalidAuthenticationCode, ValidationError
 from selfiam.service.context import OperationContext
+from selfiam.service.lookup import no_such_user
 from selfiam.service.operations.mfa import check_device_quota
-from selfiam.service.operations.users import authorize_user, no_such_user
+from selfiam.service.operations.users import authorize_user
 from selfiam.service.passkeys import (
     RelyingParty,
     passkey_serial,

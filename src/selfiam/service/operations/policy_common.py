@@ -8,9 +8,9 @@ group that holds attached or inline policies.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select
@@ -44,6 +44,7 @@ from selfiam.service.lookup import (
     user_resource,
 )
 from selfiam.service.protected_roles import refuse_if_service_linked
+from selfiam.service.registry import operation
 from selfiam.store import tables as t
 
 AWS_NAMESPACE = "aws"
@@ -66,10 +67,41 @@ class PolicyOwner:
         row: Row[Any] = _GETTERS[self.kind](ctx.conn, ctx.account_id, name)
         return row
 
+    def authorized(
+        self,
+        ctx: OperationContext,
+        name: str,
+        *,
+        extra_context: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> Row[Any]:
+        """Authorize the operation on the named owner (its ARN, no tag context), then
+        return its row: NoSuchEntity after the authorization, as AWS orders it."""
+        ctx.authorize(self.resource(ctx, name), extra_context=extra_context)
+        return self.get(ctx, name)
+
     def check_modifiable(self, ctx: OperationContext, entity: Row[Any]) -> None:
         """Refuse to change the policies of a service-linked role (UnmodifiableEntity)."""
         if self.kind == "role":
             refuse_if_service_linked(ctx.conn, entity)
+
+
+Owner = TypeVar("Owner", bound=PolicyOwner)
+
+
+def register_for(
+    owner: Owner,
+    name: str,
+    step: Callable[[OperationContext, Owner, Mapping[str, Any]], dict[str, Any]],
+    *,
+    writes: bool = True,
+) -> None:
+    """Register ``step`` for one owner as the operation ``name`` (``name`` holds
+    ``{Kind}``: "Put{Kind}Policy" becomes PutUserPolicy for users)."""
+
+    def handler(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+        return step(ctx, owner, params)
+
+    operation(name.format(Kind=owner.kind.capitalize()), writes=writes)(handler)
 
 
 _RESOURCES = {"user": user_resource, "group": group_resource, "role": role_resource}

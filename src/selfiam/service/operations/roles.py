@@ -29,6 +29,13 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import ROLES_QUOTA
+from selfiam.service.operations.entities import (
+    EntityKind,
+    authorize_entity,
+    list_entity_tags,
+    tag_entity,
+    untag_entity,
+)
 from selfiam.service.operations.oidc_providers import is_oidc_provider_arn, provider_by_arn
 from selfiam.service.operations.policy_common import quote_document, validate_document
 from selfiam.service.operations.users import (
@@ -92,6 +99,9 @@ def role_shape(
     return out
 
 
+ROLE = EntityKind(find_role, role_arn, no_such_role, t.roles, "role_id", "role")
+
+
 def authorize_role_with_tags(
     ctx: OperationContext,
     name: str,
@@ -103,24 +113,9 @@ def authorize_role_with_tags(
     """Authorize an action on an existing role (its real ARN, its tags as
     aws:ResourceTag), then return its row and tags; an unknown name is authorized
     against the path-less ARN and then refused with NoSuchEntity, as AWS orders it."""
-    row = find_role(ctx.conn, ctx.account_id, name)
-    if row is None:
-        ctx.authorize(
-            role_arn(ctx.account_id, name),
-            action=action,
-            request_tags=request_tags,
-            extra_context=extra_context,
-        )
-        raise no_such_role(name)
-    tags = tagging.load_tags(ctx.conn, "role", row.role_id)
-    ctx.authorize(
-        role_arn(ctx.account_id, row.name, row.path),
-        action=action,
-        resource_tags=tags,
-        request_tags=request_tags,
-        extra_context=extra_context,
+    return authorize_entity(
+        ctx, ROLE, name, action=action, request_tags=request_tags, extra_context=extra_context
     )
-    return row, tags
 
 
 def authorize_role(
@@ -197,10 +192,9 @@ def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     boundary = params.get("PermissionsBoundary")
     tags = tagging.request_tags(params.get("Tags"))
     arn = role_arn(ctx.account_id, name, path)
-    ctx.authorize(arn, request_tags=tags or None, extra_context=boundary_context(boundary))
-    if tags:
-        # Creating with tags also tags: AWS asks for iam:TagRole on the new role.
-        ctx.authorize(arn, action="iam:TagRole", request_tags=tags)
+    tagging.authorize_create(
+        ctx, arn, tags, "iam:TagRole", extra_context=boundary_context(boundary)
+    )
     _, trusted_ids = validate_trust_policy(ctx.conn, ctx.account_id, document)
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
@@ -351,25 +345,18 @@ def delete_role_permissions_boundary(
 @operation("TagRole")
 def tag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    name = str(params["RoleName"])
-    row = authorize_role(ctx, name, request_tags=tags)
-    if not lock_row(ctx.conn, t.roles, t.roles.c.role_id, row.role_id):
-        raise no_such_role(name)
-    tagging.put_tags(ctx.conn, "role", row.role_id, tags, TAGS_QUOTA)
+    tag_entity(ctx, ROLE, str(params["RoleName"]), tags, TAGS_QUOTA)
     ctx.changed_authorization()  # a role's tags are its sessions' principal tags
     return {}
 
 
 @operation("UntagRole")
 def untag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    keys = [str(k) for k in params["TagKeys"]]
-    row = authorize_role(ctx, str(params["RoleName"]), extra_context={"aws:TagKeys": keys})
-    tagging.remove_tags(ctx.conn, "role", row.role_id, keys)
+    untag_entity(ctx, ROLE, str(params["RoleName"]), [str(k) for k in params["TagKeys"]])
     ctx.changed_authorization()
     return {}
 
 
 @operation("ListRoleTags", writes=False)
 def list_role_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    row = authorize_role(ctx, str(params["RoleName"]))
-    return tagging.list_tags_page(ctx.conn, "role", row.role_id, params)
+    return list_entity_tags(ctx, ROLE, str(params["RoleName"]), params)

@@ -38,13 +38,12 @@ from selfiam.service.authz import request_tag_context
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
 from selfiam.service.operations.assume_role import (
-    DEFAULT_DURATION,
     NewSession,
     check_session_size,
     issue_session,
     role_for,
+    session_params,
 )
-from selfiam.service.operations.policy_common import validate_document
 from selfiam.service.operations.saml_providers import find_provider, saml_provider_arn
 from selfiam.service.registry import operation
 from selfiam.service.saml.claims import Claims, condition_keys, name_qualifier, read_claims
@@ -203,14 +202,8 @@ def assume_role_with_saml_as(
         NewSession(
             session_name=claims.session_name,
             duration=duration,
-            user_id=None,
-            oidc_provider_id=None,
             saml_provider_id=sign_in.provider.provider_id,
-            issuer_access_key_id=None,
-            chained=False,
             source_identity=claims.source_identity,
-            mfa_at=None,
-            mfa_serial_number=None,
             session_policy=session_policy,
             policy_arns=list(policy_arns),
             session_tags=dict(tags),
@@ -231,11 +224,7 @@ def assume_role_with_saml_as(
 
 @operation("AssumeRoleWithSAML", service="sts")
 def assume_role_with_saml(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    session_policy = params.get("Policy")
-    if session_policy is not None:
-        validate_document(str(session_policy), PolicyKind.SESSION)
-    policy_arns = [str(p["arn"]) for p in params.get("PolicyArns") or ()]
-    duration = int(params.get("DurationSeconds") or DEFAULT_DURATION)
+    asked = session_params(params)
     role = str(params["RoleArn"])
     account = arn_account(role) or ""
     sign_in = verify_sign_in(
@@ -245,7 +234,7 @@ def assume_role_with_saml(ctx: OperationContext, params: Mapping[str, Any]) -> d
         ctx,
         sign_in,
         role,
-        duration=duration,
-        session_policy=str(session_policy) if session_policy is not None else None,
-        policy_arns=policy_arns,
+        duration=asked.duration,
+        session_policy=asked.session_policy,
+        policy_arns=asked.policy_arns,
     )

@@ -100,9 +100,7 @@ def create_saml_provider(ctx: OperationContext, params: Mapping[str, Any]) -> di
     document = str(params["SAMLMetadataDocument"])
     tags = tagging.request_tags(params.get("Tags"))
     arn = saml_provider_arn(ctx.account_id, name)
-    ctx.authorize(arn, request_tags=tags or None)
-    if tags:
-        ctx.authorize(arn, action="iam:TagSAMLProvider", request_tags=tags)
+    tagging.authorize_create(ctx, arn, tags, "iam:TagSAMLProvider")
     idp = parse_metadata(document)
     check_account_quota(ctx, _sp.c.account_id, "SAMLProvidersPerAccount", PROVIDERS_QUOTA)
     provider_id = uuid.uuid4().hex

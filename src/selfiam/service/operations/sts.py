@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Table
+
+from selfiam.auth.secretbox import SecretBox
 from selfiam.domain.errors import AccessDenied, ValidationError
 from selfiam.domain.identifiers import (
     new_secret_access_key,
@@ -43,6 +47,68 @@ UNKNOWN_DEVICE = (
 def session_token_digest(token: str) -> str:
     """What is stored of a session token: its SHA-256, hex."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class TemporaryCredentials:
+    """A new temporary access key (ASIA...), its secret and session token, and their
+    lifetime: what GetSessionToken, GetFederationToken and the AssumeRole family issue."""
+
+    access_key_id: str
+    secret: str = field(repr=False)
+    token: str = field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+
+    def stored(self, box: SecretBox) -> dict[str, Any]:
+        """The columns every session table keeps of them: the secret sealed with the
+        access key id as associated data, and only the SHA-256 of the session token."""
+        return {
+            "access_key_id": self.access_key_id,
+            "secret_ciphertext": box.seal(self.secret.encode(), self.access_key_id.encode()),
+            "session_token_sha256": session_token_digest(self.token),
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+        }
+
+    def answer(self) -> dict[str, Any]:
+        """The model's Credentials structure (the secret shown this once)."""
+        return {
+            "AccessKeyId": self.access_key_id,
+            "SecretAccessKey": self.secret,
+            "SessionToken": self.token,
+            "Expiration": self.expires_at,
+        }
+
+
+def store_user_session(
+    ctx: OperationContext,
+    table: Table,
+    user_id: str,
+    creds: TemporaryCredentials,
+    **columns: Any,
+) -> None:
+    """Store a session a user started in ``table`` (``sts_sessions``,
+    ``federation_sessions``) with ``columns``; that user's expired sessions there are of
+    no further use, so they are dropped first."""
+    ctx.conn.execute(
+        table.delete().where(table.c.user_id == user_id, table.c.expires_at <= creds.created_at)
+    )
+    ctx.conn.execute(
+        table.insert().values(user_id=user_id, **columns, **creds.stored(ctx.runtime.box))
+    )
+
+
+def new_credentials(ctx: OperationContext, duration: int) -> TemporaryCredentials:
+    """Fresh temporary credentials valid for ``duration`` seconds from now."""
+    now = ctx.info.now
+    return TemporaryCredentials(
+        new_temporary_access_key_id(),
+        new_secret_access_key(),
+        new_session_token(),
+        now,
+        now + timedelta(seconds=duration),
+    )
 
 
 @operation("GetCallerIdentity", service="sts", writes=False, authorized=False)
@@ -79,32 +145,14 @@ def get_session_token(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
         except MfaRefused as refused:
             raise AccessDenied(UNKNOWN_DEVICE if refused.unknown else INVALID_PASS_CODE) from None
         mfa_at = ctx.info.now
-    now = ctx.info.now
-    expires = now + timedelta(seconds=duration)
-    key_id = new_temporary_access_key_id()
-    secret = new_secret_access_key()
-    token = new_session_token()
-    s = t.sts_sessions
-    # Sessions of this user that have expired are of no further use: drop them.
-    ctx.conn.execute(s.delete().where(s.c.user_id == caller.user_id, s.c.expires_at <= now))
-    ctx.conn.execute(
-        s.insert().values(
-            access_key_id=key_id,
-            account_id=caller.account_id,
-            user_id=caller.user_id,
-            secret_ciphertext=ctx.runtime.box.seal(secret.encode(), key_id.encode()),
-            session_token_sha256=session_token_digest(token),
-            mfa_authenticated_at=mfa_at,
-            mfa_serial_number=str(serial) if serial is not None else None,
-            created_at=now,
-            expires_at=expires,
-        )
+    creds = new_credentials(ctx, duration)
+    store_user_session(
+        ctx,
+        t.sts_sessions,
+        caller.user_id,
+        creds,
+        account_id=caller.account_id,
+        mfa_authenticated_at=mfa_at,
+        mfa_serial_number=str(serial) if serial is not None else None,
     )
-    return {
-        "Credentials": {
-            "AccessKeyId": key_id,
-            "SecretAccessKey": secret,
-            "SessionToken": token,
-            "Expiration": expires,
-        }
-    }
+    return {"Credentials": creds.answer()}

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import InvalidInput, LimitExceeded
+from selfiam.service.context import OperationContext
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
 from selfiam.store import tables as t
 from selfiam.store.prepared import PreparedSelect
@@ -30,6 +31,21 @@ DUPLICATE_KEYS = "Duplicate tag keys found. Please note that Tag keys are case i
 DUPLICATE_EXACT_KEYS = "Duplicate tag keys found."
 #: Resource types whose tag keys are case-sensitive (AWS's recorded answers for policies).
 CASE_SENSITIVE = frozenset({"policy"})
+
+
+def authorize_create(
+    ctx: OperationContext,
+    arn: str,
+    tags: Mapping[str, str],
+    tag_action: str,
+    *,
+    extra_context: Mapping[str, str | Sequence[str]] | None = None,
+) -> None:
+    """Authorize creating ``arn`` with ``tags``: creating with tags also tags, so AWS
+    asks for ``tag_action`` (iam:TagUser, ...) on the new resource as well."""
+    ctx.authorize(arn, request_tags=tags or None, extra_context=extra_context)
+    if tags:
+        ctx.authorize(arn, action=tag_action, request_tags=tags)
 
 
 def tag_identity(resource_type: str, key: str) -> str:

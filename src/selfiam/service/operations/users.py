@@ -20,9 +20,22 @@ from selfiam.domain.errors import (
 )
 from selfiam.domain.identifiers import new_user_id
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_user, listed_user_shape, target_user_name, user_shape
+from selfiam.service.lookup import (
+    find_user,
+    listed_user_shape,
+    no_such_user,
+    target_user_name,
+    user_shape,
+)
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
+from selfiam.service.operations.entities import (
+    EntityKind,
+    authorize_entity,
+    list_entity_tags,
+    tag_entity,
+    untag_entity,
+)
 from selfiam.service.pagination import PreparedPage
 from selfiam.service.quotas import check_account_quota, check_quota
 from selfiam.service.registry import operation
@@ -33,12 +46,11 @@ from selfiam.store.owned import delete_owned
 TAGS_QUOTA = "TagsPerUser"
 
 
-def no_such_user(name: str) -> AwsError:
-    return NoSuchEntity(f"The user with name {name} cannot be found.")
-
-
 def user_exists_error(name: str) -> AwsError:
     return EntityAlreadyExists(f"User with name {name} already exists.")
+
+
+USER = EntityKind(find_user, user_arn, no_such_user, t.users, "user_id", "user")
 
 
 def authorize_user(
@@ -70,24 +82,9 @@ def authorize_user_with_tags(
     extra_context: Mapping[str, str | Sequence[str]] | None = None,
 ) -> tuple[Row[Any], dict[str, str]]:
     """:func:`authorize_user`, also returning the tags it loaded for the context."""
-    row = find_user(ctx.conn, ctx.account_id, name)
-    if row is None:
-        ctx.authorize(
-            user_arn(ctx.account_id, name),
-            action=action,
-            request_tags=request_tags,
-            extra_context=extra_context,
-        )
-        raise no_such_user(name)
-    tags = tagging.load_tags(ctx.conn, "user", row.user_id)
-    ctx.authorize(
-        user_arn(ctx.account_id, row.name, row.path),
-        action=action,
-        resource_tags=tags,
-        request_tags=request_tags,
-        extra_context=extra_context,
+    return authorize_entity(
+        ctx, USER, name, action=action, request_tags=request_tags, extra_context=extra_context
     )
-    return row, tags
 
 
 def lock_user_within_quota(
@@ -157,10 +154,9 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     boundary = params.get("PermissionsBoundary")
     tags = tagging.request_tags(params.get("Tags"))
     arn = user_arn(ctx.account_id, name, path)
-    ctx.authorize(arn, request_tags=tags or None, extra_context=boundary_context(boundary))
-    if tags:
-        # Creating with tags also tags: AWS asks for iam:TagUser on the new user.
-        ctx.authorize(arn, action="iam:TagUser", request_tags=tags)
+    tagging.authorize_create(
+        ctx, arn, tags, "iam:TagUser", extra_context=boundary_context(boundary)
+    )
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     check_account_quota(ctx, t.users.c.account_id, "UsersPerAccount", USERS_QUOTA)
@@ -220,7 +216,11 @@ def path_prefix_filter(column: Any, prefix: str | None) -> Any:
 _u = t.users
 _LIST_USERS = PreparedPage(
     select(
-        _u.c.path, _u.c.name, _u.c.user_id, _u.c.created_at, _u.c.password_last_used,
+        _u.c.path,
+        _u.c.name,
+        _u.c.user_id,
+        _u.c.created_at,
+        _u.c.password_last_used,
         _u.c.name_lower,
     ).where(
         _u.c.account_id == bindparam("account_id"),
@@ -336,25 +336,18 @@ def delete_user_permissions_boundary(
 @operation("TagUser")
 def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    name = str(params["UserName"])
-    row = authorize_user(ctx, name, request_tags=tags)
-    if not lock_user_row(ctx.conn, row.user_id):
-        raise no_such_user(name)
-    tagging.put_tags(ctx.conn, "user", row.user_id, tags, TAGS_QUOTA)
+    tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
     ctx.changed_authorization()  # a user's tags are its principal tags
     return {}
 
 
 @operation("UntagUser")
 def untag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    keys = [str(k) for k in params["TagKeys"]]
-    row = authorize_user(ctx, str(params["UserName"]), extra_context={"aws:TagKeys": keys})
-    tagging.remove_tags(ctx.conn, "user", row.user_id, keys)
+    untag_entity(ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]])
     ctx.changed_authorization()
     return {}
 
 
 @operation("ListUserTags", writes=False)
 def list_user_tags(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    row = authorize_user(ctx, str(params["UserName"]))
-    return tagging.list_tags_page(ctx.conn, "user", row.user_id, params)
+    return list_entity_tags(ctx, USER, str(params["UserName"]), params)

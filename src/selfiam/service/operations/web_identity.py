@@ -30,18 +30,17 @@ from selfiam.service.context import OperationContext
 from selfiam.service.oidc.tokens import WRONG_AUDIENCE, VerifiedToken, verify_token
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.assume_role import (
-    DEFAULT_DURATION,
     NewSession,
     check_session_size,
     issue_session,
     role_for,
+    session_params,
 )
 from selfiam.service.operations.oidc_providers import (
     find_provider,
     issuer_provider_name,
     provider_arn,
 )
-from selfiam.service.operations.policy_common import validate_document
 from selfiam.service.registry import operation
 from selfiam.service.trust_principals import trust_to_evaluate
 from selfiam.store import tables as t
@@ -159,11 +158,7 @@ def assume_role_with_web_identity(
     token: VerifiedToken = params[_VERIFIED]
     arn = str(params["RoleArn"])
     session_name = str(params["RoleSessionName"])
-    duration = int(params.get("DurationSeconds") or DEFAULT_DURATION)
-    session_policy = params.get("Policy")
-    policy_arns = [str(p["arn"]) for p in params.get("PolicyArns") or ()]
-    if session_policy is not None:
-        validate_document(str(session_policy), PolicyKind.SESSION)
+    asked = session_params(params)
     account = arn_account(arn) or ""
     provider = _locked_provider(ctx, account, token)
     federated = provider_arn(account, provider.name)
@@ -204,22 +199,17 @@ def assume_role_with_web_identity(
             context=tag_context,
             denial=NOT_AUTHORIZED,
         )
-    packed = check_session_size(role, duration, session_policy, policy_arns, tags)
+    packed = check_session_size(role, asked.duration, asked.session_policy, asked.policy_arns, tags)
     out = issue_session(
         ctx,
         role,
         NewSession(
             session_name=session_name,
-            duration=duration,
-            user_id=None,
+            duration=asked.duration,
             oidc_provider_id=provider.provider_id,
-            issuer_access_key_id=None,
-            chained=False,
             source_identity=source_identity,
-            mfa_at=None,
-            mfa_serial_number=None,
-            session_policy=str(session_policy) if session_policy is not None else None,
-            policy_arns=policy_arns,
+            session_policy=asked.session_policy,
+            policy_arns=asked.policy_arns,
             session_tags=tags,
             transitive=transitive,
             packed=packed,

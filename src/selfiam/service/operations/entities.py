@@ -1,0 +1,99 @@
+"""Authorizing an action on an existing named entity (a user, group, role or instance
+profile), in the order AWS evaluates it: the policy first, NoSuchEntity after; and the
+Tag/Untag/List*Tags operations that are the same for each taggable kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, Table
+from sqlalchemy.engine import Connection
+
+from selfiam.domain.errors import AwsError
+from selfiam.service.context import OperationContext
+from selfiam.service.operations import tags as tagging
+from selfiam.store.locks import lock_row
+
+
+@dataclass(frozen=True)
+class EntityKind:
+    """How to find one kind of named entity, build its ARN and say it is missing."""
+
+    find: Callable[[Connection, str, str], Row[Any] | None]
+    arn: Callable[..., str]  # (account, name[, path])
+    missing: Callable[[str], AwsError]
+    table: Table
+    key: str  # the id column, also the tags' resource id
+    #: The tags' resource type, None for a kind that has no tags (groups).
+    tag_type: str | None
+
+
+def authorize_entity(
+    ctx: OperationContext,
+    kind: EntityKind,
+    name: str,
+    *,
+    action: str | None = None,
+    request_tags: Mapping[str, str] | None = None,
+    extra_context: Mapping[str, str | Sequence[str]] | None = None,
+) -> tuple[Row[Any], dict[str, str]]:
+    """Authorize an action on an existing entity, then return its row and its tags.
+
+    The resource is the entity's real ARN (with its path) and its tags are the
+    aws:ResourceTag context; an unknown name is authorized against the path-less ARN
+    and then refused with ``kind.missing`` (NoSuchEntity), as AWS orders it.
+    """
+    row = kind.find(ctx.conn, ctx.account_id, name)
+    if row is None:
+        ctx.authorize(
+            kind.arn(ctx.account_id, name),
+            action=action,
+            request_tags=request_tags,
+            extra_context=extra_context,
+        )
+        raise kind.missing(name)
+    tags = None
+    if kind.tag_type is not None:
+        tags = tagging.load_tags(ctx.conn, kind.tag_type, row._mapping[kind.key])
+    ctx.authorize(
+        kind.arn(ctx.account_id, row.name, row.path),
+        action=action,
+        resource_tags=tags,
+        request_tags=request_tags,
+        extra_context=extra_context,
+    )
+    return row, tags if tags is not None else {}
+
+
+def _tag_type(kind: EntityKind) -> str:
+    if kind.tag_type is None:
+        raise TypeError("this kind of entity has no tags")
+    return kind.tag_type
+
+
+def tag_entity(
+    ctx: OperationContext, kind: EntityKind, name: str, tags: Mapping[str, str], quota: str
+) -> None:
+    """Tag*: authorize with the request's tags, lock the entity's row (so the tag count
+    holds under concurrency), then merge ``tags`` in within ``quota``."""
+    row, _ = authorize_entity(ctx, kind, name, request_tags=tags)
+    entity_id = row._mapping[kind.key]
+    if not lock_row(ctx.conn, kind.table, kind.table.c[kind.key], entity_id):
+        raise kind.missing(name)
+    tagging.put_tags(ctx.conn, _tag_type(kind), entity_id, tags, quota)
+
+
+def untag_entity(ctx: OperationContext, kind: EntityKind, name: str, keys: list[str]) -> None:
+    """Untag*: authorize with the keys as aws:TagKeys, then remove those tags."""
+    row, _ = authorize_entity(ctx, kind, name, extra_context={"aws:TagKeys": keys})
+    tagging.remove_tags(ctx.conn, _tag_type(kind), row._mapping[kind.key], keys)
+
+
+def list_entity_tags(
+    ctx: OperationContext, kind: EntityKind, name: str, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """List*Tags: one page of the entity's tags."""
+    row, _ = authorize_entity(ctx, kind, name)
+    return tagging.list_tags_page(ctx.conn, _tag_type(kind), row._mapping[kind.key], params)
