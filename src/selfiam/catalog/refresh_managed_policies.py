@@ -101,7 +101,7 @@ def npm_pack(version: str | None, into: Path) -> Path:
         capture_output=True,
         text=True,
     )
-    filename = json.loads(result.stdout)[0]["filename"]
+    filename = str(json.loads(result.stdout)[0]["filename"])
     return into / filename
 
 
