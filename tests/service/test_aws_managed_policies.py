@@ -67,10 +67,10 @@ def _old_policy(conn: Any, name: str, version: str, document: dict[str, Any]) ->
 
 
 @pytest.fixture
-def old_runtime(tmp_path: Path) -> Iterator[tuple[Runtime, dict[str, str]]]:
-    """A database in the state before this dataset: two of the six old AWS policies."""
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'old.db'}")
-    upgrade_to_head(engine)
+def old_runtime(migrated_url: str) -> Iterator[tuple[Runtime, dict[str, str]]]:
+    """A database in the state before this dataset: two of the six old AWS policies (on
+    SQLite and PostgreSQL)."""
+    engine = create_engine_for(migrated_url)
     admin = json.loads(next(p.document for p in load_dataset() if p.name == "AdministratorAccess"))
     with transaction(engine) as conn:
         ids = {
@@ -214,6 +214,25 @@ def test_service_role_policies_attach_where_aws_lets_them(call: Call) -> None:
         ("AWSLambdaBasicExecutionRole", 1),
         ("ViewOnlyAccess", 1),
     }
+
+
+def test_the_compiled_cache_weighs_what_aws_policies_cost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A compiled policy is weighed at 16 bytes per character of its text (measured ~14),
+    and the budget holds every AWS policy at once, but not unboundedly many."""
+    from selfiam.policy import PolicyKind
+    from selfiam.service import compiled
+    from selfiam.service.simulation_cache import SizedCache
+
+    text = "".join(p.document for p in load_dataset())
+    assert len(text) * compiled.COMPILED_BYTES_PER_CHAR < compiled.MAX_COMPILED_BYTES
+    cache: SizedCache[Any, Any] = SizedCache(8192, compiled.MAX_COMPILED_BYTES)
+    monkeypatch.setattr(compiled, "_COMPILED", cache)
+    read_only = next(p for p in load_dataset() if p.name == "ReadOnlyAccess").document
+    policy = compiled.compiled_policy(read_only, PolicyKind.MANAGED, READ_ONLY)
+    assert policy.statements  # ReadOnlyAccess (~90,000 characters) compiles
+    assert cache.size == len(read_only) * compiled.COMPILED_BYTES_PER_CHAR
 
 
 def test_list_policies_pages_through_every_aws_policy(call: Call) -> None:
