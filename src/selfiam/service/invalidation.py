@@ -54,6 +54,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from selfiam.store import change_feed as feed
+from selfiam.store import pool_health
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +242,8 @@ class Invalidation:
                 self._listen(self._feed)
             except Exception as exc:  # noqa: BLE001
                 log.warning("change feed lost (%s); caches unused until back", type(exc).__name__)
+                # the server may have dropped the pool's connections too: check them
+                pool_health.suspect_all(self._engine)
             finally:
                 with self._cond:
                     self._connected = False

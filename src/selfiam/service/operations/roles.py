@@ -347,15 +347,17 @@ def delete_role_permissions_boundary(
 @operation("TagRole")
 def tag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    tag_entity(ctx, ROLE, str(params["RoleName"]), tags, TAGS_QUOTA)
-    ctx.changed_authorization()  # a role's tags are its sessions' principal tags
+    entity_id = tag_entity(ctx, ROLE, str(params["RoleName"]), tags, TAGS_QUOTA)
+    ctx.changed_authorization(role_id=entity_id)  # a role's tags are its sessions' principal tags
     return {}
 
 
 @operation("UntagRole")
 def untag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    untag_entity(ctx, ROLE, str(params["RoleName"]), [str(k) for k in params["TagKeys"]])
-    ctx.changed_authorization()
+    entity_id = untag_entity(
+        ctx, ROLE, str(params["RoleName"]), [str(k) for k in params["TagKeys"]]
+    )
+    ctx.changed_authorization(role_id=entity_id)
     return {}
 
 

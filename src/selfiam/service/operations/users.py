@@ -336,15 +336,17 @@ def delete_user_permissions_boundary(
 @operation("TagUser")
 def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
-    ctx.changed_authorization()  # a user's tags are its principal tags
+    entity_id = tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
+    ctx.changed_authorization(user_id=entity_id)  # a user's tags are its principal tags
     return {}
 
 
 @operation("UntagUser")
 def untag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    untag_entity(ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]])
-    ctx.changed_authorization()
+    entity_id = untag_entity(
+        ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]]
+    )
+    ctx.changed_authorization(user_id=entity_id)
     return {}
 
 
