@@ -136,7 +136,7 @@ class CredentialCache:
         entry = self._entries.get(access_key_id)
         loaded = False
         if entry is None or not self._feed.fresh(entry.stamp, entry.depends_on, credentials=True):
-            stamp = self._feed.stamp()
+            stamp = self._feed.stamp(conn)
             self.loads += 1
             load = self._load_session if temporary else self._load
             entry, loaded = load(conn, access_key_id), True

@@ -66,6 +66,8 @@ HEARTBEAT = 0.25
 MARGIN = 0.25
 #: Seconds between reconnection attempts after the feed was lost.
 RECONNECT = 0.5
+#: Where ``refresh`` leaves the stamp of a SQLite transaction's snapshot (Connection.info).
+_STAMP = "selfiam_feed_stamp"
 #: Per-key generations kept; past this the process forgets everything once and starts over.
 MAX_GENERATIONS = 50_000
 
@@ -92,7 +94,7 @@ class Invalidation:
         self._everything = 0  # generation of EVERYTHING
         self._credentials = 0  # generation of ALL_CREDENTIALS
         self._lock = threading.Lock()
-        # SQLite: the last change row applied.
+        # SQLite: the last change row applied (a transaction's stamp is in conn.info).
         self._last_row: int | None = None
         # PostgreSQL: lease, peers, acknowledgements.
         self._lease_until = 0.0
@@ -110,9 +112,17 @@ class Invalidation:
 
     # -- the caches' side ------------------------------------------------------------------
 
-    def stamp(self) -> int:
-        """Take before loading an entry from the database; store it with the entry."""
-        return self._epoch
+    def stamp(self, conn: Connection) -> int:
+        """Take before loading an entry in ``conn``; store it with the entry.
+
+        PostgreSQL: the epoch now (a load's statements start later, and a change they
+        missed is applied after its commit, hence after this). SQLite: the epoch at which
+        ``conn``'s transaction was found up to date by ``refresh`` (its snapshot may
+        predate changes other threads applied since); -1, never fresh, if it was behind.
+        """
+        if self.postgres:
+            return self._epoch
+        return int(conn.info.get(_STAMP, -1))
 
     def fresh(self, stamp: int, deps: Iterable[str], *, credentials: bool = False) -> bool:
         """Whether an entry stamped ``stamp`` depending on keys ``deps`` may be used."""
@@ -128,23 +138,25 @@ class Invalidation:
         return self._connected and time.monotonic() < self._lease_until
 
     def refresh(self, conn: Connection) -> None:
-        """SQLite: apply the changes other processes committed (in ``conn``'s snapshot)."""
+        """SQLite: apply the changes other processes committed, as ``conn``'s snapshot
+        shows them (one query when there are none), and note the stamp that entries
+        loaded in this snapshot get."""
         if self.postgres:
             return
-        last = self._last_row
-        if last is None:
-            self._last_row = feed.last_id(conn)
-            return
-        found = feed.read_since(conn, last)
+        seen = feed.last_id(conn)
         with self._lock:
-            if self._last_row != last:  # another thread got there first
+            last = self._last_row
+            if last is None or seen < last:
+                # first request (nothing cached yet), or a snapshot older than changes
+                # already applied: what it loads must not be cached as current
+                self._last_row = seen if last is None else last
+                conn.info[_STAMP] = self._epoch if last is None else -1
                 return
-            if found is None:
-                self._apply_locked([feed.EVERYTHING])
-                self._last_row = feed.last_id(conn)
-            elif found[1]:
-                self._apply_locked(found[1])
-                self._last_row = found[0]
+            if seen > last:
+                found = feed.read_since(conn, last)
+                self._apply_locked(found[1] if found is not None else [feed.EVERYTHING])
+                self._last_row = seen
+            conn.info[_STAMP] = self._epoch
 
     def apply(self, keys: Iterable[str]) -> None:
         """Refuse, from now on, every entry loaded before and depending on ``keys``."""
@@ -182,14 +194,16 @@ class Invalidation:
         return seq
 
     def finish(self, seq: int | None, keys: set[str], *, committed: bool) -> None:
-        """After the transaction: if it committed, apply ``keys`` here, then (PostgreSQL)
+        """After the transaction, if it committed (PostgreSQL): apply ``keys`` here, then
         wait for the other processes, at most LEASE + MARGIN (the module docstring)."""
         if seq is None:
             return
         try:
-            if committed:
+            # SQLite: the next request's ``refresh`` reads the committed rows, this
+            # process's requests as any other's.
+            if committed and self.postgres:
                 self.apply(keys)
-                if self.postgres and self._thread is not None:
+                if self._thread is not None:
                     self._await(seq)
         finally:
             with self._lock:

@@ -161,7 +161,7 @@ class Runtime:
         cached = self._principals.get(principal_id)
         if cached is not None and feed.fresh(cached[0], cached[1].depends_on):
             return cached[1]
-        stamp = feed.stamp()
+        stamp = feed.stamp(conn)
         self.policy_loads += 1
         if caller.role_id is not None:
             loaded = load_role_policies(conn, caller.role_id)

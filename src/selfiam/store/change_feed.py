@@ -80,10 +80,12 @@ def record(conn: Connection, keys: Iterable[str], node: str, seq: int) -> None:
             text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
         )
         return
-    result = conn.execute(changes.insert(), [{"change_key": k[:512]} for k in wanted])
-    last = result.inserted_primary_key[0] if len(wanted) == 1 else None
-    if last is not None and int(last) % PRUNE_EVERY == 0:
-        conn.execute(changes.delete().where(changes.c.id <= int(last) - KEEP))
+    # one statement per key (a write names a few): each id is known, for the pruning
+    for k in wanted:
+        inserted = conn.execute(changes.insert().values(change_key=k[:600]))
+        last = int(inserted.inserted_primary_key[0])
+        if last % PRUNE_EVERY == 0:
+            conn.execute(changes.delete().where(changes.c.id <= last - KEEP))
 
 
 # -- PostgreSQL's payloads ------------------------------------------------------------------
