@@ -75,11 +75,13 @@ MAX_GENERATIONS = 50_000
 class _Wait:
     """A write of this process between its commit and its acknowledgements."""
 
-    __slots__ = ("echoed", "acked")
+    __slots__ = ("echoed", "acked", "listening")
 
-    def __init__(self) -> None:
+    def __init__(self, listening: int) -> None:
         self.echoed = False
         self.acked: set[str] = set()
+        #: the listening session it was published under (0: none): only that one echoes it
+        self.listening = listening
 
 
 class Invalidation:
@@ -99,6 +101,8 @@ class Invalidation:
         # PostgreSQL: lease, peers, acknowledgements.
         self._lease_until = 0.0
         self._connected = False
+        self._session = 0  # counts listening sessions; the current one's number
+        self._connected_at = 0.0
         self._seq = 0
         self._cond = threading.Condition(self._lock)
         self._waiting: dict[int, _Wait] = {}  # our writes in flight, by seq
@@ -189,7 +193,7 @@ class Invalidation:
             self._seq += 1
             seq = self._seq
             if self.postgres:
-                self._waiting[seq] = _Wait()
+                self._waiting[seq] = _Wait(self._session if self._connected else 0)
         feed.record(conn, keys, self.node, seq)
         return seq
 
@@ -213,16 +217,44 @@ class Invalidation:
         deadline = time.monotonic() + LEASE + MARGIN
         with self._cond:
             wait = self._waiting[seq]
+            young = (
+                wait.listening != self._session
+                or not self._connected
+                or time.monotonic() - self._connected_at < LEASE
+            )
+        # A listener younger than a lease may not have heard every live peer yet: ask
+        # PostgreSQL which nodes have a feed connection (one query, only then).
+        listed = self._listed_peers() if young else set()
+        with self._cond:
             # Our own change coming back means we have heard every heartbeat committed
-            # before it: the peers that may hold entries older than it.
-            while not wait.echoed:
+            # before it: the peers that may hold entries older than it. A change published
+            # before this listening session began never comes back through it.
+            while wait.listening == self._session and not wait.echoed:
                 if not self._cond.wait(max(0.0, deadline - time.monotonic())):
                     return
             horizon = time.monotonic() - LEASE
-            peers = {n for n, seen in self._peers.items() if seen >= horizon}
+            peers = {n for n, seen in self._peers.items() if seen >= horizon} | listed
             while not peers <= wait.acked:
                 if not self._cond.wait(max(0.0, deadline - time.monotonic())):
                     return
+
+    def _listed_peers(self) -> set[str]:
+        """Other nodes with a change-feed connection open now (their application_name)."""
+        try:
+            names = feed.listening_nodes(self._engine)
+        except Exception:  # noqa: BLE001 (then the bounded wait covers them)
+            log.warning("change feed: cannot list the nodes; waiting the whole lease")
+            return {"?"}  # an unknown node: wait until the deadline
+        return names - {self.node}
+
+    def wait_until_trusted(self, timeout: float) -> bool:
+        """Block until the feed is up (its first heartbeat back), at most ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while not self.trusted():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     # -- PostgreSQL's listener -------------------------------------------------------------
 
@@ -274,6 +306,8 @@ class Invalidation:
         with self._cond:
             self._apply_locked([feed.EVERYTHING])
             self._connected = True
+            self._session += 1
+            self._connected_at = time.monotonic()
         sent_at = 0.0
         while not self._stop.is_set():
             now = time.monotonic()

@@ -124,10 +124,13 @@ class Runtime:
             )
             return caller, signing_key, True
 
-    def start_feed(self) -> None:
+    def start_feed(self, wait: float = 5.0) -> None:
         """Listen to the change feed (PostgreSQL): cached callers are used only while it
-        is up. Without it every request reads the database (correct, slower)."""
+        is up. Without it every request reads the database (correct, slower). Waits up to
+        ``wait`` seconds for it to come up."""
         self.invalidation.start()
+        if self.invalidation.postgres:
+            self.invalidation.wait_until_trusted(wait)
 
     def close(self) -> None:
         """Stop the change feed's listener and flush the audit trail."""

@@ -173,6 +173,19 @@ class FeedConnection:
                 conn.close()
 
 
+def listening_nodes(engine: Engine) -> set[str]:
+    """The nodes with a feed connection open on the database now (``FeedConnection``'s
+    application_name), as PostgreSQL lists its sessions."""
+    with engine.connect() as conn:
+        names = conn.execute(
+            text(
+                "SELECT DISTINCT application_name FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name LIKE 'selfiam-feed:%'"
+            )
+        ).scalars()
+        return {str(name).split(":", 1)[1] for name in names}
+
+
 # -- SQLite's rows --------------------------------------------------------------------------
 
 _LAST = PreparedSelect(select(func.max(changes.c.id)))
