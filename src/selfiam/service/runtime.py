@@ -133,7 +133,7 @@ class Runtime:
             self.invalidation.wait_until_trusted(wait)
 
     def close(self) -> None:
-        """Stop the change feed's listener and flush the audit trail."""
+        """Stop the change feed's listener (PostgreSQL)."""
         self.invalidation.stop()
 
     def read_session(self) -> AbstractContextManager[Connection]:
