@@ -11,8 +11,8 @@ from tests.service.conftest import ACCOUNT, SELF_SERVICE_ACCESS_KEYS, Call, Cloc
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
-from selfiam.store.engine import read_transaction
 from selfiam.store.change_feed import last_id
+from selfiam.store.engine import read_transaction
 
 SCOPE = ("20261127", "us-east-1", "iam")
 

@@ -17,8 +17,8 @@ from selfiam.service.caller import Caller
 from selfiam.service.passwords import verify_login
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
-from selfiam.store.engine import read_transaction
 from selfiam.store.change_feed import last_id
+from selfiam.store.engine import read_transaction
 
 GOOD = "Correct-Horse-7"
 OTHER = "Battery-Staple-8"
