@@ -151,7 +151,7 @@ def decide(
         return Decision(caller.arn, action, resource, _NOT_ALLOWED)
     if caller.is_federated and action.partition(":")[0] in _NOT_FOR_FEDERATED_USERS:
         return Decision(caller.arn, action, resource, _NOT_ALLOWED)
-    principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.policy_version)
+    principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.feed_read)
     context = request_context(
         caller,
         ctx.info,

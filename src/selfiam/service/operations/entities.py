@@ -75,20 +75,23 @@ def _tag_type(kind: EntityKind) -> str:
 
 def tag_entity(
     ctx: OperationContext, kind: EntityKind, name: str, tags: Mapping[str, str], quota: str
-) -> None:
+) -> str:
     """Tag*: authorize with the request's tags, lock the entity's row (so the tag count
-    holds under concurrency), then merge ``tags`` in within ``quota``."""
+    holds under concurrency), then merge ``tags`` in within ``quota``. Returns its id."""
     row, _ = authorize_entity(ctx, kind, name, request_tags=tags)
     entity_id = row._mapping[kind.key]
     if not lock_row(ctx.conn, kind.table, kind.table.c[kind.key], entity_id):
         raise kind.missing(name)
     tagging.put_tags(ctx.conn, _tag_type(kind), entity_id, tags, quota)
+    return str(entity_id)
 
 
-def untag_entity(ctx: OperationContext, kind: EntityKind, name: str, keys: list[str]) -> None:
-    """Untag*: authorize with the keys as aws:TagKeys, then remove those tags."""
+def untag_entity(ctx: OperationContext, kind: EntityKind, name: str, keys: list[str]) -> str:
+    """Untag*: authorize with the keys as aws:TagKeys, then remove those tags. Returns the
+    entity's id."""
     row, _ = authorize_entity(ctx, kind, name, extra_context={"aws:TagKeys": keys})
     tagging.remove_tags(ctx.conn, _tag_type(kind), row._mapping[kind.key], keys)
+    return str(row._mapping[kind.key])
 
 
 def list_entity_tags(

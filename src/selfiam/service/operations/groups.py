@@ -142,7 +142,9 @@ def update_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
         )
     except IntegrityError:
         raise EntityAlreadyExists(f"Group with name {new_name} already exists.") from None
-    ctx.changed_authorization()  # group policies are named after the group in explanations
+    ctx.changed_authorization(
+        group_id=row.group_id
+    )  # group policies are named after the group in explanations
     return {}
 
 
@@ -165,7 +167,7 @@ def delete_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
             raise DeleteConflict(f"Cannot delete entity, {message}")
     delete_owned(ctx.conn, "group", gid)
     ctx.conn.execute(t.groups.delete().where(t.groups.c.group_id == gid))
-    ctx.changed_authorization()
+    ctx.changed_authorization(group_id=gid)
     return {}
 
 
@@ -193,7 +195,7 @@ def add_user_to_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     if len(current) >= GROUPS_PER_USER:
         raise LimitExceeded(f"Cannot exceed quota for GroupsPerUser: {GROUPS_PER_USER}")
     ctx.conn.execute(gm.insert().values(group_id=group.group_id, user_id=user.user_id))
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=user.user_id)
     return {}
 
 
@@ -213,5 +215,5 @@ def remove_user_from_group(ctx: OperationContext, params: Mapping[str, Any]) -> 
     )
     # A user who is not a member: AWS answers success (recorded), as for a repeated add.
     if result.rowcount:
-        ctx.changed_authorization()
+        ctx.changed_authorization(user_id=user.user_id)
     return {}

@@ -202,7 +202,7 @@ def delete_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
         delete(t.managed_policies).where(t.managed_policies.c.policy_id == row.policy_id)
     )
     delete_owned(ctx.conn, "policy", row.policy_id)
-    ctx.changed_authorization()
+    ctx.changed_authorization(policy_arn=arn)
     return {}
 
 
