@@ -25,6 +25,7 @@ import pytest
 from selfiam.auth.secretbox import SecretBox
 from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
+from selfiam.service.authz import request_context
 from selfiam.service.bootstrap import create_account, seed_aws_managed_policies
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
@@ -404,3 +405,27 @@ def test_assume_role_carries_the_roles_tags_and_sts_keys(world: World) -> None:
         world.allow_only_if("sts:AssumeRole", {"StringEquals": {key: value}})
         outcome = world.attempt("AssumeRole", params, service="sts", region="eu-west-1")
         assert outcome == "authorized", key
+
+
+def test_get_session_token_session_carries_token_issue_time(world: World) -> None:
+    """GetSessionToken's credentials, authenticated as a request would be, carry
+    aws:TokenIssueTime: when they were issued (not when they are used)."""
+    world.root("CreateUser", UserName="sessioner")
+    key = world.root("CreateAccessKey", UserName="sessioner")["AccessKey"]
+    scope = ("20261127", "us-east-1", "iam")
+    long_term, _ = world.runtime.authenticate_access_key(key["AccessKeyId"], scope)
+    issued = world.clock()
+    info = RequestInfo(request_id=new_request_id(), now=issued, service="sts")
+    creds = world.runtime.invoke("sts", "GetSessionToken", {}, long_term, info)["Credentials"]
+    world.clock.now += timedelta(minutes=10)
+    try:
+        session, _ = world.runtime.authenticate_access_key(
+            creds["AccessKeyId"], scope, creds["SessionToken"]
+        )
+    finally:
+        world.clock.now = issued
+    assert session.token_issued_at is not None
+    context = request_context(session, RequestInfo(request_id="r", now=issued))
+    assert context.get("aws:TokenIssueTime") == ("2026-11-27T12:00:00Z",)
+    assert context.get("aws:MultiFactorAuthPresent") == ("false",)
+    assert context.get("aws:CalledVia") is None
