@@ -189,7 +189,13 @@ def require_customer_managed(ctx: OperationContext, row: Row[Any]) -> None:
 def policy_tags(ctx: OperationContext, arn: str) -> dict[str, str]:
     """The policy's tags for the aws:ResourceTag context (empty if there is no such policy)."""
     row = find_policy(ctx.conn, ctx.account_id, arn)
-    return {} if row is None else tagging.load_tags(ctx.conn, "policy", row.policy_id)
+    return {} if row is None else _tags_of(ctx, row)
+
+
+def _tags_of(ctx: OperationContext, row: Row[Any]) -> dict[str, str]:
+    if row.namespace == AWS_NAMESPACE:
+        return {}  # AWS managed policies carry no tags (TagPolicy refuses them)
+    return tagging.load_tags(ctx.conn, "policy", row.policy_id)
 
 
 def authorized_policy(
@@ -197,13 +203,16 @@ def authorized_policy(
 ) -> Row[Any]:
     """The managed policy an operation on ``arn`` acts on.
 
-    The ARN's form is checked and the caller authorized against it before anything is
-    looked up; then NoSuchEntity if there is no such policy and, with ``customer_managed``,
-    AccessDenied for an AWS managed one.
+    The ARN's form is checked and the caller authorized against it, with the policy's
+    tags as aws:ResourceTag; then NoSuchEntity if there is no such policy and, with
+    ``customer_managed``, AccessDenied for an AWS managed one.
     """
     check_policy_arn(arn)
-    ctx.authorize(arn, resource_tags=policy_tags(ctx, arn))
-    row = get_policy(ctx.conn, ctx.account_id, arn)
+    row = find_policy(ctx.conn, ctx.account_id, arn)
+    tags = None if row is None else _tags_of(ctx, row)
+    ctx.authorize(arn, resource_tags=tags)
+    if row is None:
+        raise NoSuchEntity(f"Policy {arn} was not found.")
     if customer_managed:
         require_customer_managed(ctx, row)
     return row
