@@ -429,3 +429,27 @@ def test_get_session_token_session_carries_token_issue_time(world: World) -> Non
     assert context.get("aws:TokenIssueTime") == ("2026-11-27T12:00:00Z",)
     assert context.get("aws:MultiFactorAuthPresent") == ("false",)
     assert context.get("aws:CalledVia") is None
+
+
+def test_pass_role_sees_the_roles_tags(world: World) -> None:
+    """AddRoleToInstanceProfile passes the role: iam:PassRole on it carries its tags."""
+    params = {"InstanceProfileName": "web", "RoleName": "app"}
+    for key in ("iam:ResourceTag/team", "aws:ResourceTag/team"):
+        for value, expected in (("red", "denied"), ("blue", "authorized")):
+            statements = [
+                {"Effect": "Allow", "Action": "iam:AddRoleToInstanceProfile", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": "iam:PassRole",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {key: value}},
+                },
+            ]
+            world.root(
+                "PutUserPolicy",
+                UserName="admin",
+                PolicyName="only-if",
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+            )
+            assert world.attempt("AddRoleToInstanceProfile", params) == expected
+        world.root("RemoveRoleFromInstanceProfile", **params)
