@@ -99,8 +99,9 @@ def authorize_entity(
 
     The resource is the entity's real ARN (with its path), its tags are the
     aws:ResourceTag (and for users and roles iam:ResourceTag) context, its boundary is
-    iam:PermissionsBoundary for ``BOUNDARY_ACTIONS``; an unknown name is authorized against the path-less ARN
-    and then refused with ``kind.missing`` (NoSuchEntity), as AWS orders it.
+    iam:PermissionsBoundary for ``BOUNDARY_ACTIONS``; an unknown name is authorized
+    against the path-less ARN and then refused with ``kind.missing`` (NoSuchEntity), as
+    AWS orders it.
     """
     row = kind.find(ctx.conn, ctx.account_id, name)
     if row is None:
