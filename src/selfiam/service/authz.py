@@ -108,6 +108,18 @@ def resource_facts(resource: str | None) -> tuple[str | None, str | None]:
     return parts[4], parts[5].partition("/")[0]
 
 
+def resource_tag_context(resource: str, tags: Mapping[str, str]) -> dict[str, str]:
+    """The keys a resource's tags add: ``aws:ResourceTag/KEY``, and for a user or a role
+    ``iam:ResourceTag/KEY`` as well."""
+    also_iam = resource_facts(resource)[1] in _IAM_TAGGED_ENTITIES
+    values: dict[str, str] = {}
+    for key, value in tags.items():
+        values[f"aws:ResourceTag/{key}"] = value
+        if also_iam:
+            values[f"iam:ResourceTag/{key}"] = value
+    return values
+
+
 def request_context(
     caller: Caller,
     info: RequestInfo,
@@ -138,7 +150,7 @@ def request_context(
         "aws:ViaAWSService": "false",
         "aws:PrincipalIsAWSService": "false",
     }
-    resource_account, resource_type = resource_facts(resource)
+    resource_account = resource_facts(resource)[0]
     if resource_account is not None:
         values["aws:ResourceAccount"] = resource_account
     if caller.token_issued_at is not None:
@@ -162,12 +174,10 @@ def request_context(
         values["aws:MultiFactorAuthAge"] = str(age)
     for key, value in caller.principal_tags:
         values[f"aws:PrincipalTag/{key}"] = value
-    if resource_tags:
-        also_iam = resource_type in _IAM_TAGGED_ENTITIES
-        for key, value in resource_tags.items():
-            values[f"aws:ResourceTag/{key}"] = value
-            if also_iam:
-                values[f"iam:ResourceTag/{key}"] = value
+    if resource_tags and resource is not None:
+        values.update(resource_tag_context(resource, resource_tags))
+    elif resource_tags:
+        values.update({f"aws:ResourceTag/{k}": v for k, v in resource_tags.items()})
     if request_tags is not None:
         values.update(request_tag_context(request_tags))
     if extra_context:
