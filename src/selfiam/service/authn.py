@@ -213,6 +213,7 @@ class CredentialCache:
                 s.c.session_token_sha256,
                 s.c.mfa_authenticated_at,
                 s.c.expires_at,
+                s.c.created_at,
                 u.c.user_id,
                 u.c.name,
                 u.c.path,
@@ -229,6 +230,7 @@ class CredentialCache:
             access_key_id,
             session_token_id=access_key_id,
             mfa_authenticated_at=row.mfa_authenticated_at,
+            token_issued_at=row.created_at,  # aws:TokenIssueTime
         )
         return _KeyEntry(
             caller,

@@ -19,14 +19,12 @@ from selfiam.domain.errors import (
 from selfiam.domain.identifiers import new_group_id
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import (
-    find_group,
     find_user,
     listed_user_shape,
-    no_such_group,
     no_such_user,
 )
 from selfiam.service.operations.account import GROUPS_PER_USER, GROUPS_QUOTA
-from selfiam.service.operations.entities import EntityKind, authorize_entity
+from selfiam.service.operations.entities import GROUP, authorize_entity
 from selfiam.service.operations.users import (
     authorize_user,
     path_prefix_filter,
@@ -48,9 +46,6 @@ def group_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
         "Arn": group_arn(account_id, row.name, row.path),
         "CreateDate": row.created_at,
     }
-
-
-GROUP = EntityKind(find_group, group_arn, no_such_group, t.groups, "group_id", None)
 
 
 def authorize_group(ctx: OperationContext, name: str, *, action: str | None = None) -> Row[Any]:

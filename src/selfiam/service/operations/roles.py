@@ -30,7 +30,7 @@ from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import ROLES_QUOTA
 from selfiam.service.operations.entities import (
-    EntityKind,
+    ROLE,
     authorize_entity,
     list_entity_tags,
     tag_entity,
@@ -97,9 +97,6 @@ def role_shape(
         last_used = {"LastUsedDate": row.last_used_at, "Region": row.last_used_region}
     out["RoleLastUsed"] = last_used
     return out
-
-
-ROLE = EntityKind(find_role, role_arn, no_such_role, t.roles, "role_id", "role")
 
 
 def authorize_role_with_tags(

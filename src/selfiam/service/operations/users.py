@@ -30,7 +30,7 @@ from selfiam.service.lookup import (
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
 from selfiam.service.operations.entities import (
-    EntityKind,
+    USER,
     authorize_entity,
     list_entity_tags,
     tag_entity,
@@ -48,9 +48,6 @@ TAGS_QUOTA = "TagsPerUser"
 
 def user_exists_error(name: str) -> AwsError:
     return EntityAlreadyExists(f"User with name {name} already exists.")
-
-
-USER = EntityKind(find_user, user_arn, no_such_user, t.users, "user_id", "user")
 
 
 def authorize_user(
