@@ -30,6 +30,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 
+from selfiam.store.write_gate import WriteGate, install
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Execution option marking a connection whose transaction only reads.
 READ_ONLY_OPTION = "selfiam_read_only"
@@ -94,6 +96,10 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
         finally:
             cursor.close()
 
+    # A file's writers queue in this process instead of in SQLite's sleeping busy handler
+    # (store/write_gate.py); an in-memory database has one connection anyway.
+    begin_write = None if in_memory else install(engine, WriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000))
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Straight to the driver: BEGIN needs none of SQLAlchemy's statement machinery,
@@ -102,6 +108,8 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
         assert driver is not None
         if conn.get_execution_options().get(READ_ONLY_OPTION):
             driver.execute("BEGIN DEFERRED")
+        elif begin_write is not None:
+            begin_write(conn.connection)
         else:
             driver.execute("BEGIN IMMEDIATE")
 
