@@ -35,17 +35,22 @@ from selfiam.store.prepared import PreparedSelect
 from selfiam.store.tables import AUTH_VERSION, POLICY_VERSION, state_versions
 
 
+# One statement (SQLite >= 3.35 and PostgreSQL both return the updated row), built once.
+_BUMP = (
+    state_versions.update()
+    .where(state_versions.c.name == bindparam("counter"))
+    .values(version=state_versions.c.version + 1)
+    .returning(state_versions.c.version)
+)
+
+
 def bump_version(conn: Connection, name: str) -> int:
     """Increment counter ``name`` in the caller's transaction; return the new value."""
-    result = conn.execute(
-        state_versions.update()
-        .where(state_versions.c.name == name)
-        .values(version=state_versions.c.version + 1)
-    )
-    if result.rowcount == 0:  # a counter nobody has created yet
+    bumped = conn.execute(_BUMP, {"counter": name}).scalar()
+    if bumped is None:  # a counter nobody has created yet
         conn.execute(state_versions.insert().values(name=name, version=1))
         return 1
-    return read_version(conn, name)
+    return int(bumped)
 
 
 # Read on every request.
