@@ -25,6 +25,7 @@ without either still leaves) release it after the statement ran.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -33,6 +34,12 @@ from sqlalchemy import Engine, event
 
 #: Key in a pooled connection's ``info``: this connection's transaction passed the gate.
 _HOLDS = "selfiam_write_gate"
+_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def gate_of(engine: Engine) -> WriteGate | None:
+    """The gate :func:`install` put on ``engine`` (None: PostgreSQL, in-memory SQLite)."""
+    return _GATES.get(engine)
 
 
 class WriteGate:
@@ -61,6 +68,16 @@ class WriteGate:
         self._local.depth = max(depth, 0)
         if depth <= 0:
             self._release()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a write transaction holds the gate now."""
+        return self._busy
+
+    @property
+    def waiting(self) -> int:
+        """How many writers wait for their turn."""
+        return len(self._waiters)
 
     def _acquire(self) -> bool:
         with self._mutex:
@@ -91,6 +108,7 @@ def install(engine: Engine, gate: WriteGate) -> Callable[[Any], None]:
     """Make ``engine``'s write transactions leave ``gate`` when they end; return the
     function that begins one (``BEGIN IMMEDIATE`` on a pooled connection, inside the
     gate: a failed BEGIN leaves it at once)."""
+    _GATES[engine] = gate
     dialect = engine.dialect
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
