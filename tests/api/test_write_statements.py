@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from support.statements import StatementLog
 from tests.api.conftest import Api, built_api
+
+from selfiam.service.audit import AuditRecord, read_records
+from support.statements import StatementLog
 
 V = {"Version": "2010-05-08"}
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -106,14 +107,13 @@ def test_a_refused_write_leaves_nothing_and_one_record(
     records = [
         r for r in _records(api) if r.action == "iam:CreateUser" and r.resource is not None
     ]
-    assert [r.error_code for r in records if r.resource.endswith("/TWICE")] == [
+    assert [r.error_code for r in records if (r.resource or "").endswith("/TWICE")] == [
         "EntityAlreadyExists"
     ]
     listed = api.root("ListUsers")["Users"]
     assert [u["UserName"] for u in listed].count("twice") == 1
 
 
-def _records(api: Api) -> list[object]:
-    from selfiam.service.audit import read_records
-
-    return list(read_records(api.runtime.engine, limit=50))
+def _records(api: Api) -> list[AuditRecord]:
+    records: list[AuditRecord] = read_records(api.runtime.engine, limit=50)
+    return records

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer
         yield a, b
 
 
-def _race(calls: list[Callable[[], Any]]) -> dict[str, int]:
+def _race(calls: Sequence[Callable[[], Any]]) -> dict[str, int]:
     """Run every call at once (one thread each); how many ended CREATED or with each
     error code."""
     barrier = threading.Barrier(len(calls))
@@ -62,7 +63,7 @@ def _race(calls: list[Callable[[], Any]]) -> dict[str, int]:
 def _key_race(servers: list[LiveServer], user: str) -> dict[str, int]:
     servers[0].client().create_user(UserName=user)
     clients = [servers[i % len(servers)].client() for i in range(20)]
-    return _race([lambda c=c: c.create_access_key(UserName=user) for c in clients])
+    return _race([partial(c.create_access_key, UserName=user) for c in clients])
 
 
 def test_twenty_concurrent_create_access_key_on_one_process_make_two_keys(
@@ -89,7 +90,7 @@ def test_concurrent_creates_on_two_processes_all_land(
     a, b = nodes
     clients = [(a if i % 2 else b).client() for i in range(16)]
     calls = [
-        lambda c=c, i=i: c.create_user(UserName=f"lands-{i:02d}", Path="/lands/")
+        partial(c.create_user, UserName=f"lands-{i:02d}", Path="/lands/")
         for i, c in enumerate(clients)
     ]
     assert _race(calls) == {CREATED: 16}
@@ -98,5 +99,5 @@ def test_concurrent_creates_on_two_processes_all_land(
         assert sorted(u["UserName"] for u in listed) == [f"lands-{i:02d}" for i in range(16)]
     # and the same name from both processes at once: one wins, the other is told so
     twice = [(a if i % 2 else b).client() for i in range(6)]
-    outcomes = _race([lambda c=c: c.create_user(UserName="only-once") for c in twice])
+    outcomes = _race([partial(c.create_user, UserName="only-once") for c in twice])
     assert outcomes == {CREATED: 1, "EntityAlreadyExists": 5}

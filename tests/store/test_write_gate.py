@@ -6,7 +6,9 @@ events."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -27,11 +29,11 @@ def _wait_until(condition: object, what: str) -> None:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
+def engine(tmp_path: Path) -> Iterator[Engine]:
     built = create_engine_for(f"sqlite:///{tmp_path / 'gate.db'}")
     with transaction(built) as conn:
         conn.execute(text("CREATE TABLE t (x INTEGER)"))
-    yield built  # type: ignore[misc]
+    yield built
     built.dispose()
 
 
@@ -119,7 +121,8 @@ def test_a_failed_begin_gives_the_turn_back(engine: Engine) -> None:
             # Another engine (as another process would) holds SQLite's write lock.
             blocker.execute(text("INSERT INTO t VALUES (1)"))
             with engine.connect() as conn:
-                conn.connection.driver_connection.execute("PRAGMA busy_timeout = 0")
+                driver: Any = conn.connection.driver_connection
+                driver.execute("PRAGMA busy_timeout = 0")
                 with pytest.raises(Exception, match="locked"):
                     conn.begin()
             assert not gate.busy

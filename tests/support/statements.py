@@ -52,7 +52,7 @@ class StatementLog:
             return
         log = self
 
-        class Counting(psycopg.Cursor):  # type: ignore[type-arg]
+        class Counting(psycopg.Cursor):
             def execute(self, query: Any, *args: Any, **kw: Any) -> Any:
                 log._note(query if isinstance(query, str) else str(query))
                 return super().execute(query, *args, **kw)

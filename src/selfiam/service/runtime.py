@@ -205,7 +205,7 @@ class Runtime:
         op, info = self.admit(service, name, caller, info)
         action = f"{service}:{name}"
         in_session = conn is not None and (not op.writes or not is_read_only(conn))
-        if in_session:
+        if conn is not None and in_session:
             begin: AbstractContextManager[Connection] = nullcontext(conn)
         elif op.writes:
             begin = transaction(self.engine)

@@ -25,7 +25,6 @@ from selfiam.store.engine import is_read_only
 from selfiam.store.prepared import PreparedSelect
 from selfiam.store.tables import accounts, managed_policies, users
 
-
 #: One prepared ``SELECT key … FOR UPDATE`` per locked column (a lock runs in most writes:
 #: building and executing it through SQLAlchemy each time cost more than the query).
 _LOCKS: dict[tuple[str, str], PreparedSelect] = {}

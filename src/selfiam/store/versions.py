@@ -34,7 +34,6 @@ from sqlalchemy import Connection, bindparam, select
 from selfiam.store.prepared import PreparedSelect
 from selfiam.store.tables import AUTH_VERSION, POLICY_VERSION, state_versions
 
-
 # One statement (SQLite >= 3.35 and PostgreSQL both return the updated row), built once.
 _BUMP = (
     state_versions.update()
