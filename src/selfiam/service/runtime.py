@@ -240,6 +240,10 @@ class Runtime:
                     else:
                         self.audit.submit(self._record(ctx, caller, info, action, None))
         except AwsError as err:
+            if in_session and op.writes and conn is not None and conn.in_transaction():
+                # Undo now, not when the session closes: the write lock is not held while
+                # the record waits for room in the audit queue (whose writer needs it).
+                conn.rollback()
             self.audit.submit(self._record(ctx, caller, info, action, err))
             raise
         if refusal is not None:
