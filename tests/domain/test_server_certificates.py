@@ -9,14 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from support.server_certs import (
-    NOT_AFTER,
-    certificate,
-    ec_key,
-    key_pem,
-    rsa_key,
-    upload,
-)
 
 from selfiam.domain.errors import AwsError
 from selfiam.domain.server_certificates import (
@@ -25,6 +17,14 @@ from selfiam.domain.server_certificates import (
     KEY_MALFORMED,
     MISMATCH,
     parse_server_certificate,
+)
+from support.server_certs import (
+    NOT_AFTER,
+    certificate,
+    ec_key,
+    key_pem,
+    rsa_key,
+    upload,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
-from support.server_certs import NOT_AFTER, upload
 from tests.service.conftest import ACCOUNT, Call, Clock, fails
 
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction
+from support.server_certs import NOT_AFTER, upload
 
 UP = upload()
 _lines = UP.private_key.splitlines()

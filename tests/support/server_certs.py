@@ -6,7 +6,7 @@ Keys are made once per process (RSA generation is the slow part) and reused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 
 from cryptography import x509
