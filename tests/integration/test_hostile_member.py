@@ -644,6 +644,18 @@ PORTAL_ATTACKS = [
         "iam:UpdateSSHPublicKey",
     ),
     FormAttack(
+        "reset-service-credential",
+        f"{C}/service-credentials/reset",
+        lambda w: {"UserName": "victor", "ServiceSpecificCredentialId": _v(w, "service")},
+        "iam:ResetServiceSpecificCredential",
+    ),
+    FormAttack(
+        "delete-service-credential",
+        f"{C}/service-credentials/delete",
+        lambda w: {"UserName": "victor", "ServiceSpecificCredentialId": _v(w, "service")},
+        "iam:DeleteServiceSpecificCredential",
+    ),
+    FormAttack(
         "remove-mfa",
         f"{C}/mfa/remove",
         lambda w: {"UserName": "victor", "SerialNumber": w.victor.serial},
