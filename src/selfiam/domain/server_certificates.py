@@ -31,8 +31,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from selfiam.domain.errors import KeyPairMismatch, MalformedCertificate
+from selfiam.domain.errors import AwsError, KeyPairMismatch, MalformedCertificate
 
 MIN_RSA_BITS = 1024
 MAX_RSA_BITS = 4096
@@ -54,7 +55,7 @@ EXPIRED = (
 MISMATCH = "The public key certificate and the private key do not match."
 
 
-def chain_malformed(index: int) -> MalformedCertificate:
+def chain_malformed(index: int) -> AwsError:
     return MalformedCertificate(
         "Unable to validate certificate chain. The certificate chain must start with the "
         "immediate signing certificate, followed by any intermediaries in order. The index "
@@ -73,25 +74,25 @@ def _load_certificate(pem: str) -> x509.Certificate:
     return x509.load_pem_x509_certificate(pem.encode("ascii"))
 
 
-def _check_key_type(key: object) -> None:
+def _check_key_type(key: PrivateKeyTypes) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
     if isinstance(key, rsa.RSAPrivateKey):
         if not MIN_RSA_BITS <= key.key_size <= MAX_RSA_BITS:
             raise MalformedCertificate(
                 f"The RSA private key has {key.key_size} bits; IAM accepts "
                 f"{MIN_RSA_BITS} to {MAX_RSA_BITS}."
             )
-        return
+        return key
     if isinstance(key, ec.EllipticCurvePrivateKey):
         if key.curve.name not in EC_CURVES:
             raise MalformedCertificate(
                 f"The ECDSA private key's curve {key.curve.name} is not supported; "
                 "use P-256 or P-384."
             )
-        return
+        return key
     raise MalformedCertificate("The private key's algorithm is not supported; use RSA or ECDSA.")
 
 
-def _load_private_key(pem: str) -> object:
+def _load_private_key(pem: str) -> PrivateKeyTypes:
     if not _ONE_KEY.fullmatch(pem):
         raise MalformedCertificate(KEY_MALFORMED)
     try:
@@ -100,12 +101,10 @@ def _load_private_key(pem: str) -> object:
         raise MalformedCertificate(KEY_MALFORMED) from None
 
 
-def _spki(public_key: object) -> bytes:
-    encode = public_key.public_bytes  # every key type cryptography loads has it
-    data: bytes = encode(
+def _spki(public_key: PublicKeyTypes) -> bytes:
+    return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return data
 
 
 def _check_chain(cert: x509.Certificate, chain: str) -> None:
@@ -133,10 +132,8 @@ def parse_server_certificate(
         cert_key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm):
         raise MalformedCertificate(BODY_MALFORMED) from None
-    key = _load_private_key(private_key)
-    _check_key_type(key)
-    public = key.public_key()
-    if _spki(public) != _spki(cert_key):
+    key = _check_key_type(_load_private_key(private_key))
+    if _spki(key.public_key()) != _spki(cert_key):
         raise KeyPairMismatch(MISMATCH)
     not_after = cert.not_valid_after_utc
     if not_after <= now:
