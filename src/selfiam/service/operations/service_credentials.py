@@ -16,6 +16,9 @@ ServiceSpecificCredential data type):
   after which its Status reads ``Expired``;
 * the ServiceSpecificCredentialId is ``ACCA`` + 17 characters.
 
+No selfiam cache holds these credentials (nothing in selfiam signs in with them), so no
+operation here bumps a version counter (docs/dev/contracts.md).
+
 Every operation is authorized against the owning user's ARN, as the access-key
 operations are; an omitted UserName is the caller. A credential that exists but belongs
 to another user than the one named is not found, in AWS's words.
@@ -183,7 +186,6 @@ def create_service_specific_credential(
             expires_at=expires_at,
         )
     )
-    ctx.changed_credentials()
     row = ctx.conn.execute(select(_ssc).where(_ssc.c.credential_id == credential_id)).one()
     return {"ServiceSpecificCredential": _with_secret(row, user.name, secret, now)}
 
@@ -236,7 +238,6 @@ def reset_service_specific_credential(
         .where(_ssc.c.credential_id == row.credential_id)
         .values(secret_ciphertext=ctx.runtime.box.seal(secret.encode(), row.credential_id.encode()))
     )
-    ctx.changed_credentials()
     return {"ServiceSpecificCredential": _with_secret(row, user_name, secret, ctx.info.now)}
 
 
@@ -249,7 +250,6 @@ def update_service_specific_credential(
     ctx.conn.execute(
         _ssc.update().where(_ssc.c.credential_id == row.credential_id).values(status=status)
     )
-    ctx.changed_credentials()
     return {}
 
 
@@ -259,5 +259,4 @@ def delete_service_specific_credential(
 ) -> dict[str, Any]:
     row, _ = _users_credential(ctx, params)
     ctx.conn.execute(_ssc.delete().where(_ssc.c.credential_id == row.credential_id))
-    ctx.changed_credentials()
     return {}
