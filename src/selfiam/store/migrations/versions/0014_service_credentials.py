@@ -2,7 +2,7 @@
 keys, sealed) and server certificates (the private key sealed).
 
 Revision ID: 0014_service_credentials
-Revises: 0013
+Revises: 0014_change_feed
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_service_credentials"
-down_revision = "0013"
+down_revision = "0014_change_feed"
 branch_labels = None
 depends_on = None
 
