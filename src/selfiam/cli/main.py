@@ -28,6 +28,7 @@ COMMANDS = {
     "backup": "selfiam.cli.backup:backup",
     "restore": "selfiam.cli.backup:restore",
     "rotate-master-key": "selfiam.cli.rekey:rotate_master_key_command",
+    "server-certificate": "selfiam.cli.server_certificates:server_certificate",
 }
 
 

@@ -68,6 +68,10 @@ UnrecognizedPublicKeyEncoding = _error(
 )
 InvalidPublicKey = _error("InvalidPublicKey", "InvalidPublicKey", 400)
 
+# Service-specific credentials and server certificates (botocore's IAM error shapes).
+NotSupportedService = _error("NotSupportedService", "NotSupportedService", 404)
+KeyPairMismatch = _error("KeyPairMismatch", "KeyPairMismatch", 400)
+
 # MFA devices (status from botocore's IAM error shape).
 InvalidAuthenticationCode = _error("InvalidAuthenticationCode", "InvalidAuthenticationCode", 403)
 

@@ -41,6 +41,7 @@ CREDENTIALS: dict[str, tuple[str, str]] = {
     "access-key": ("UpdateAccessKey", "AccessKeyId"),
     "certificate": ("UpdateSigningCertificate", "CertificateId"),
     "ssh-key": ("UpdateSSHPublicKey", "SSHPublicKeyId"),
+    "service-credential": ("UpdateServiceSpecificCredential", "ServiceSpecificCredentialId"),
 }
 STATUSES = ("Active", "Inactive")
 
@@ -179,6 +180,7 @@ def user(view: View) -> Response:
         access_keys=read("ListAccessKeys", "AccessKeyMetadata"),
         certificates=read("ListSigningCertificates", "Certificates"),
         ssh_keys=read("ListSSHPublicKeys", "SSHPublicKeys"),
+        service_credentials=read("ListServiceSpecificCredentials", "ServiceSpecificCredentials"),
         mfa=read("ListMFADevices", "MFADevices"),
     )
 

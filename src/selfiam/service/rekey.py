@@ -66,6 +66,18 @@ SEALED = (
         t.federation_sessions, "access_key_id", "secret_ciphertext", _by_key("access_key_id")
     ),
     SealedColumn(
+        t.service_specific_credentials,
+        "credential_id",
+        "secret_ciphertext",
+        _by_key("credential_id"),
+    ),
+    SealedColumn(
+        t.server_certificates,
+        "server_certificate_id",
+        "private_key_ciphertext",
+        _by_key("server_certificate_id"),
+    ),
+    SealedColumn(
         t.portal_sessions,
         "session_id",
         "pending_mfa_seed_ciphertext",

@@ -73,6 +73,7 @@ from selfiam.store.columns import (
     timestamp,
     user_fk,
 )
+from selfiam.store.credential_tables import server_certificates, service_specific_credentials
 
 #: What other modules read here besides the tables defined below: the tables of
 #: :mod:`selfiam.store.access_tables` (so that ``tables.X`` names every table), the
@@ -94,6 +95,8 @@ __all__ = [
     "secret_throttles",
     "service_linked_roles",
     "webauthn_challenges",
+    "server_certificates",
+    "service_specific_credentials",
     "ARN",
     "ID",
     "UtcDateTime",
@@ -361,7 +364,7 @@ portal_sessions = Table(
     CheckConstraint("stage IN ('mfa', 'password', 'active')", name="stage"),
 )
 
-RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa", "saml-provider")
+RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa", "saml-provider", "server-cert")
 
 tags = Table(
     "tags", metadata,

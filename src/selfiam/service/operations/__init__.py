@@ -20,6 +20,8 @@ from selfiam.service.operations import (  # noqa: F401
     roles,
     saml_federation,
     saml_providers,
+    server_certificates,
+    service_credentials,
     service_linked_roles,
     signing_certificates,
     simulation,

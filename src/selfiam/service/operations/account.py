@@ -26,6 +26,7 @@ GROUPS_PER_USER = 10
 ACCESS_KEYS_PER_USER = 2
 SIGNING_CERTIFICATES_PER_USER = 2
 ATTACHED_POLICIES_PER_ENTITY = 10
+SERVER_CERTIFICATES_QUOTA = 20
 
 #: Quotas GetAccountSummary reports that no count goes with.
 _FIXED_QUOTAS = {
@@ -36,7 +37,7 @@ _FIXED_QUOTAS = {
     "PolicySizeQuota": 6144,
     "PolicyVersionsInUseQuota": 10000,
     "VersionsPerPolicyQuota": 5,
-    "ServerCertificatesQuota": 20,
+    "ServerCertificatesQuota": SERVER_CERTIFICATES_QUOTA,
     "InstanceProfilesQuota": 1000,
     "AccessKeysPerUserQuota": ACCESS_KEYS_PER_USER,
     "SigningCertificatesPerUserQuota": SIGNING_CERTIFICATES_PER_USER,
@@ -107,7 +108,12 @@ def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
                 passkeys,
             ),
         ),
-        "ServerCertificates": 0,
+        "ServerCertificates": _count(
+            conn,
+            select(t.server_certificates.c.server_certificate_id).where(
+                t.server_certificates.c.account_id == account_id
+            ),
+        ),
         "InstanceProfiles": _count(
             conn,
             select(t.instance_profiles.c.instance_profile_id).where(

@@ -273,6 +273,10 @@ def delete_conflict(conn: Connection, user_id: str) -> str | None:
         (t.access_keys.c.user_id == user_id, "must delete access keys first."),
         (t.signing_certificates.c.user_id == user_id, "must delete certificates first."),
         (t.ssh_public_keys.c.user_id == user_id, "must remove referenced objects first."),
+        (
+            t.service_specific_credentials.c.user_id == user_id,
+            "must remove referenced objects first.",
+        ),
         (t.mfa_devices.c.user_id == user_id, "must delete MFA device first."),
         (t.passkeys.c.user_id == user_id, "must delete MFA device first."),
         ((ip.c.owner_type == "user") & (ip.c.owner_id == user_id), "must delete policies first."),
