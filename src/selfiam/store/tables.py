@@ -65,6 +65,13 @@ from selfiam.store.access_tables import (
     service_linked_roles,
     webauthn_challenges,
 )
+from selfiam.store.report_tables import (
+    GRANULARITIES,
+    access_report_jobs,
+    account_preferences,
+    account_properties,
+    action_last_used,
+)
 from selfiam.store.columns import (
     ARN,
     ID,
@@ -97,6 +104,11 @@ __all__ = [
     "secret_throttles",
     "service_linked_roles",
     "webauthn_challenges",
+    "GRANULARITIES",
+    "access_report_jobs",
+    "account_preferences",
+    "account_properties",
+    "action_last_used",
     "ARN",
     "ID",
     "UtcDateTime",
