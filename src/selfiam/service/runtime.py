@@ -20,7 +20,7 @@ from selfiam.domain.errors import (
     InvalidClientTokenId,
     NoSuchEntity,
 )
-from selfiam.service.audit import AuditRecord, AuditWriter, KeyUse, write_records
+from selfiam.service.audit import ActionUse, AuditRecord, AuditWriter, KeyUse, write_records
 from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller, RequestInfo
@@ -250,6 +250,19 @@ class Runtime:
             )
         ):
             self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
+        principal = caller.user_id or caller.role_id
+        if principal is not None and caller.federated_name is None:
+            # service last accessed: an authenticated attempt, whatever its decision
+            self.audit.submit(
+                ActionUse(
+                    caller.account_id,
+                    principal,
+                    caller.role_arn or caller.arn if caller.role_id else caller.arn,
+                    f"{service}:{name}",
+                    info.now,
+                    info.region,
+                )
+            )
         if op.writes and info.auth_version is not None:
             # a write decides on what it locked
             info = replace(info, auth_version=None, policy_version=None)

@@ -15,7 +15,8 @@ from selfiam.store.columns import ARN, ID, account_fk, metadata, timestamp
 GRANULARITIES = ("SERVICE_LEVEL", "ACTION_LEVEL")
 
 action_last_used = Table(
-    "action_last_used", metadata,
+    "action_last_used",
+    metadata,
     # The last authenticated request of a principal (an IAM user, or any session of a
     # role) for one action: one row per (principal, action), upserted by the audit writer
     # once per batch. The report of an entity reads its principals' rows by primary key,
@@ -31,7 +32,8 @@ action_last_used = Table(
 )
 
 access_report_jobs = Table(
-    "access_report_jobs", metadata,
+    "access_report_jobs",
+    metadata,
     # A GenerateServiceLastAccessedDetails job: computed when it is generated (its work is
     # bounded by the entity's principals and the actions they may use) and kept, so that
     # every process answers Get* for it with the same report.
@@ -47,19 +49,29 @@ access_report_jobs = Table(
 )
 
 account_properties = Table(
-    "account_properties", metadata,
+    "account_properties",
+    metadata,
     # PutAccountProperties: ``Namespace/PropertyName`` -> value.
-    Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "account_id",
+        String(12),
+        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("key", String(50), primary_key=True),
     Column("value", String(1024), nullable=False),
 )
 
 account_preferences = Table(
-    "account_preferences", metadata,
+    "account_preferences",
+    metadata,
     # SetSecurityTokenServicePreferences and outbound web identity federation.
-    Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "account_id",
+        String(12),
+        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     # v1Token (the default: valid only in regions enabled by default) or v2Token.
     Column("sts_token_version", String(8), nullable=False, default="v1Token"),
     Column("outbound_federation", Boolean, nullable=False, default=False),

@@ -65,13 +65,6 @@ from selfiam.store.access_tables import (
     service_linked_roles,
     webauthn_challenges,
 )
-from selfiam.store.report_tables import (
-    GRANULARITIES,
-    access_report_jobs,
-    account_preferences,
-    account_properties,
-    action_last_used,
-)
 from selfiam.store.columns import (
     ARN,
     ID,
@@ -82,6 +75,13 @@ from selfiam.store.columns import (
     status_check,
     timestamp,
     user_fk,
+)
+from selfiam.store.report_tables import (
+    GRANULARITIES,
+    access_report_jobs,
+    account_preferences,
+    account_properties,
+    action_last_used,
 )
 
 #: What other modules read here besides the tables defined below: the tables of

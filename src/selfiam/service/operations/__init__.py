@@ -3,6 +3,7 @@
 from selfiam.service import audit_log, offboarding, role_session_admin  # noqa: F401
 from selfiam.service.operations import (  # noqa: F401
     access_keys,
+    access_reports,
     account,
     assume_role,
     authorization_details,

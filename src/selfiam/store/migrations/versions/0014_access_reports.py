@@ -18,7 +18,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0014_access_reports"
 down_revision = "0013"
 branch_labels = None
