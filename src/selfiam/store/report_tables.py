@@ -75,5 +75,8 @@ account_preferences = Table(
     # v1Token (the default: valid only in regions enabled by default) or v2Token.
     Column("sts_token_version", String(8), nullable=False, default="v1Token"),
     Column("outbound_federation", Boolean, nullable=False, default=False),
+    # The issuer's unique id, kept when the feature is disabled (enabling it again gives
+    # the same issuer, as in AWS).
+    Column("outbound_issuer_id", String(36), nullable=True),
     CheckConstraint("sts_token_version IN ('v1Token', 'v2Token')", name="sts_token_version"),
 )

@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=12), nullable=False),
         sa.Column("sts_token_version", sa.String(length=8), nullable=False),
         sa.Column("outbound_federation", sa.Boolean(), nullable=False),
+        sa.Column("outbound_issuer_id", sa.String(length=36), nullable=True),
         sa.CheckConstraint(
             "sts_token_version IN ('v1Token', 'v2Token')",
             name=op.f("ck_account_preferences_sts_token_version"),
