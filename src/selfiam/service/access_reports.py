@@ -326,12 +326,12 @@ def _tracked(actions: set[str], used: list[Use]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name in sorted(actions, key=str.lower):
         item: dict[str, Any] = {"ActionName": name}
-        use = latest.get(name.lower())
-        if use is not None:
+        last = latest.get(name.lower())
+        if last is not None:
             item.update(
-                LastAccessedEntity=use.principal.arn,
-                LastAccessedTime=use.at.isoformat(),
-                LastAccessedRegion=use.region,
+                LastAccessedEntity=last.principal.arn,
+                LastAccessedTime=last.at.isoformat(),
+                LastAccessedRegion=last.region,
             )
         out.append(item)
     return out
