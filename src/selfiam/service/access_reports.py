@@ -274,13 +274,16 @@ def build_report(
     entity: Entity, found: Sequence[Use], granularity: str, catalog: Catalog
 ) -> dict[str, Any]:
     """The report stored with a job: ``services`` (AWS's ServicesLastAccessed items, with
-    timestamps as ISO strings) and ``entities`` (namespace -> EntityDetailsList items)."""
+    timestamps as ISO strings), ``principals`` (each once: AWS's EntityInfo) and ``used``
+    (namespace -> {principal's index: its last attempt}): its size is the services plus the
+    principals plus the uses, not their product."""
     granted = granted_services((g.policy for g in entity.policies), catalog)
     uses: dict[str, list[Use]] = {}
     for use in found:
         uses.setdefault(use.action.partition(":")[0], []).append(use)
     services: list[dict[str, Any]] = []
-    entities: dict[str, list[dict[str, Any]]] = {}
+    index = {p.id: i for i, p in enumerate(entity.principals)}
+    used_by: dict[str, dict[str, str]] = {}
     for namespace in sorted(granted):
         service = catalog.service(namespace)
         item: dict[str, Any] = {
@@ -305,10 +308,29 @@ def build_report(
         if granularity == "ACTION_LEVEL" and namespace in TRACKED_SERVICES:
             item["TrackedActionsLastAccessed"] = _tracked(granted[namespace], used)
         services.append(item)
-        entities[namespace] = [
-            _entity_detail(p, last_by_principal.get(p.id)) for p in entity.principals
-        ]
-    return {"services": services, "entities": entities}
+        used_by[namespace] = {
+            str(index[pid]): use.at.isoformat() for pid, use in last_by_principal.items()
+        }
+    principals = [
+        {"Arn": p.arn, "Name": p.name, "Type": p.kind, "Id": p.id, "Path": p.path}
+        for p in entity.principals
+    ]
+    return {"services": services, "principals": principals, "used": used_by}
+
+
+def entity_details(report: dict[str, Any], namespace: str) -> list[dict[str, Any]] | None:
+    """AWS's EntityDetailsList of a stored report for ``namespace`` (None: not granted): the
+    principals who used it, the latest first, then the others."""
+    used = report["used"].get(namespace)
+    if used is None:
+        return None
+    principals = report["principals"]
+    details = [
+        {"EntityInfo": principals[int(i)], "LastAuthenticated": when}
+        for i, when in sorted(used.items(), key=lambda item: item[1], reverse=True)
+    ]
+    details += [{"EntityInfo": p} for i, p in enumerate(principals) if str(i) not in used]
+    return details
 
 
 def report_for(conn: Connection, entity: Entity, granularity: str) -> dict[str, Any]:
@@ -335,18 +357,3 @@ def _tracked(actions: set[str], used: list[Use]) -> list[dict[str, Any]]:
             )
         out.append(item)
     return out
-
-
-def _entity_detail(principal: Principal, use: Use | None) -> dict[str, Any]:
-    detail: dict[str, Any] = {
-        "EntityInfo": {
-            "Arn": principal.arn,
-            "Name": principal.name,
-            "Type": principal.kind,
-            "Id": principal.id,
-            "Path": principal.path,
-        }
-    }
-    if use is not None:
-        detail["LastAuthenticated"] = use.at.isoformat()
-    return detail

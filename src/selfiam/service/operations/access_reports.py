@@ -21,7 +21,12 @@ from sqlalchemy import delete, select
 
 from selfiam.catalog import Catalog
 from selfiam.domain.errors import InvalidInput
-from selfiam.service.access_reports import granted_services, report_for, resolve_entity
+from selfiam.service.access_reports import (
+    entity_details,
+    granted_services,
+    report_for,
+    resolve_entity,
+)
 from selfiam.service.context import OperationContext
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -137,15 +142,10 @@ def get_service_last_accessed_details_with_entities(
 ) -> dict[str, Any]:
     ctx.authorize("*")
     row = _job(ctx, params)
-    namespace = str(params["ServiceNamespace"]).lower()
-    entities = json.loads(row.report)["entities"]
-    if namespace not in entities:
+    details = entity_details(json.loads(row.report), str(params["ServiceNamespace"]).lower())
+    if details is None:
         # the entity's policies do not grant the service: the report has nothing on it
         raise InvalidInput(f"Service namespace {params['ServiceNamespace']} is not valid.")
-    # the latest users first, then those who never used it (ISO times sort as times)
-    used = [d for d in entities[namespace] if "LastAuthenticated" in d]
-    details = sorted(used, key=lambda d: str(d["LastAuthenticated"]), reverse=True)
-    details += [d for d in entities[namespace] if "LastAuthenticated" not in d]
     page, paging = _page(details, params)
     return {
         **_job_fields(row),
