@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -44,6 +44,9 @@ from selfiam.store.versions import (
 Clock = Callable[[], datetime]
 #: Principals whose compiled policies a process keeps, and for how long (seconds).
 MAX_PRINCIPALS = 10_000
+#: (principal, action) pairs whose last use this process remembers having recorded.
+MAX_ACTION_USES = 20_000
+ACTION_USE_GRANULARITY = timedelta(minutes=1)
 PRINCIPALS_MAX_AGE = 15 * 60.0
 
 
@@ -77,6 +80,9 @@ class Runtime:
         #: entry per user; bounded anyway (LRU) and reloaded after PRINCIPALS_MAX_AGE.
         self._principals: BoundedCache[str, tuple[int, PrincipalPolicies]] = BoundedCache(
             MAX_PRINCIPALS, PRINCIPALS_MAX_AGE
+        )
+        self._action_uses: BoundedCache[tuple[str, str], datetime] = BoundedCache(
+            MAX_ACTION_USES, ACTION_USE_GRANULARITY.total_seconds()
         )
         #: OpenID Connect issuers' keys (AssumeRoleWithWebIdentity), bounded and rate-limited.
         self.issuer_keys = IssuerKeys()
@@ -250,23 +256,28 @@ class Runtime:
             )
         ):
             self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
-        principal = caller.user_id or caller.role_id
-        if principal is not None and caller.federated_name is None:
-            # service last accessed: an authenticated attempt, whatever its decision
-            self.audit.submit(
-                ActionUse(
-                    caller.account_id,
-                    principal,
-                    caller.role_arn or caller.arn if caller.role_id else caller.arn,
-                    f"{service}:{name}",
-                    info.now,
-                    info.region,
-                )
-            )
+        self._note_action_use(caller, f"{service}:{name}", info)
         if op.writes and info.auth_version is not None:
             # a write decides on what it locked
             info = replace(info, auth_version=None, policy_version=None)
         return op, info
+
+    def _note_action_use(self, caller: Caller, action: str, info: RequestInfo) -> None:
+        """Service last accessed: a user's or a role session's authenticated attempt,
+        whatever its decision, recorded at most once a minute per principal and action per
+        process (AWS's own last-accessed data lags by hours)."""
+        principal = caller.user_id or caller.role_id
+        if principal is None or caller.federated_name is not None:
+            return
+        key = (principal, action)
+        last = self._action_uses.get(key)
+        if last is not None and timedelta(0) <= info.now - last < ACTION_USE_GRANULARITY:
+            return
+        self._action_uses.put(key, info.now)
+        arn = (caller.role_arn or caller.arn) if caller.role_id else caller.arn
+        self.audit.submit(
+            ActionUse(caller.account_id, principal, arn, action, info.now, info.region)
+        )
 
     def record_rejection(self, action: str, error: AwsError, info: RequestInfo) -> None:
         """Audit a request refused before any caller was established."""
