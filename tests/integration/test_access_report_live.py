@@ -8,11 +8,14 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from support.server import LiveServer
 
@@ -104,3 +107,19 @@ def test_every_new_operation_answers_through_boto3(server: LiveServer) -> None:
         with pytest.raises(ClientError) as err:
             call()
         assert err.value.response["Error"]["Code"] == code
+
+    # outbound web identity federation: a token boto3 gets verifies with the JWKS the server
+    # publishes under the issuer's path
+    issuer = iam.enable_outbound_web_identity_federation()["IssuerIdentifier"]
+    issuer_id = issuer.rsplit("/", 1)[1]
+    token = sts.get_web_identity_token(
+        Audience=["https://api.example.com"], SigningAlgorithm="RS256"
+    )
+    url = f"{server.endpoint}/outbound/{issuer_id}/.well-known/jwks.json"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        jwks = json.load(response)
+    claims = jwt.decode(
+        token["WebIdentityToken"], KeySet.import_key_set(jwks), algorithms=["RS256"]
+    ).claims
+    assert claims["iss"] == issuer and claims["aud"] == "https://api.example.com"
+    assert claims["sub"] == sts.get_caller_identity()["Arn"]

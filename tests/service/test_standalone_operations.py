@@ -4,13 +4,19 @@ a standalone account (issue 15): table-driven, each row citing AWS's documentati
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
 from tests.service.conftest import ACCOUNT, Call, fails
 
 from selfiam.service.caller import Caller
+from selfiam.service.operations.outbound_federation import outbound_discovery
+from selfiam.service.runtime import Runtime
 
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 NO_ORG = "The request was rejected because no organization is associated with your account."
@@ -207,7 +213,7 @@ def test_outbound_federation_switch(call: Call) -> None:
     assert issuer.startswith("https://")
     fails("FeatureEnabled", None, call, "EnableOutboundWebIdentityFederation")
     info = call("GetOutboundWebIdentityFederationInfo")
-    assert info == {"IssuerIdentifier": issuer, "JwtVendingEnabled": False}
+    assert info == {"IssuerIdentifier": issuer, "JwtVendingEnabled": True}
     call("DisableOutboundWebIdentityFederation")
     fails("FeatureDisabled", None, call, "GetOutboundWebIdentityFederationInfo")
     # enabled again, the issuer is the same one
@@ -237,3 +243,88 @@ def test_update_oidc_provider_without_identity_center(call: Call) -> None:
         OpenIDConnectProviderArn=arn,
         IdentityCenterInstanceArn="arn:aws:sso:::instance/ssoins-1234567890abcdef",
     )
+
+
+def test_web_identity_tokens_verify_with_the_published_keys(
+    call: Call, runtime: Runtime, caller_for: Callable[[str], Caller]
+) -> None:
+    # API_GetWebIdentityToken.html: a JWT signed by STS, verifiable with the keys published
+    # at the issuer's JWKS endpoint; aud from Audience, sub the caller's ARN, exp after
+    # DurationSeconds (default 300)
+    runtime.public_url = "https://iam.example.com"
+    issuer = call("EnableOutboundWebIdentityFederation")["IssuerIdentifier"]
+    assert issuer.startswith("https://iam.example.com/outbound/")
+    call("CreateUser", UserName="alice")
+    call(
+        "PutUserPolicy",
+        UserName="alice",
+        PolicyName="tokens",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:GetWebIdentityToken",
+                        "Resource": "*",
+                        "Condition": {
+                            "ForAllValues:StringEquals": {
+                                "sts:IdentityTokenAudience": ["https://api.example.com"]
+                            }
+                        },
+                    }
+                ],
+            }
+        ),
+    )
+    alice = caller_for("alice")
+    found = outbound_discovery(runtime, issuer.rsplit("/", 1)[1])
+    assert found is not None
+    configuration, jwks = found
+    assert configuration["issuer"] == issuer
+    assert configuration["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
+    for algorithm in ("ES384", "RS256"):
+        answer = call(
+            "GetWebIdentityToken",
+            service="sts",
+            caller=alice,
+            Audience=["https://api.example.com"],
+            SigningAlgorithm=algorithm,
+            DurationSeconds=600,
+            Scope="read write",
+            Tags=[{"Key": "team", "Value": "blue"}],
+        )
+        token = jwt.decode(
+            answer["WebIdentityToken"], KeySet.import_key_set(jwks), algorithms=[algorithm]
+        )
+        claims = token.claims
+        assert token.header["alg"] == algorithm
+        assert claims["iss"] == issuer
+        assert claims["sub"] == ALICE
+        assert claims["aud"] == "https://api.example.com"
+        assert claims["exp"] - claims["iat"] == 600
+        assert claims["scope"] == "read write"
+        assert claims["https://sts.amazonaws.com/"]["request_tags"] == {"team": "blue"}
+        assert answer["Expiration"] == runtime.clock() + timedelta(seconds=600)
+    # the policy's sts:IdentityTokenAudience condition refuses another audience
+    fails(
+        "AccessDenied",
+        None,
+        call,
+        "GetWebIdentityToken",
+        service="sts",
+        caller=alice,
+        Audience=["https://other.example.com"],
+        SigningAlgorithm="ES384",
+    )
+    call("DisableOutboundWebIdentityFederation")
+    fails(
+        "OutboundWebIdentityFederationDisabledException",
+        None,
+        call,
+        "GetWebIdentityToken",
+        service="sts",
+        Audience=["a"],
+        SigningAlgorithm="ES384",
+    )
+    assert outbound_discovery(runtime, issuer.rsplit("/", 1)[1]) is None

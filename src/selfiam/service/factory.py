@@ -17,6 +17,7 @@ def open_runtime(settings: Settings) -> Runtime:
     box = SecretBox.load_or_create(settings.master_key_file)
     runtime = Runtime(engine, box)
     runtime.saml_audience = settings.saml_audience
+    runtime.public_url = settings.public_url
     return runtime
 
 

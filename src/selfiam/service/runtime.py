@@ -71,6 +71,8 @@ class Runtime:
         self.credentials = CredentialCache(box)
         #: The SAML audience accepted besides AWS's sign-in URL (SELFIAM_SAML_AUDIENCE).
         self.saml_audience: str | None = None
+        #: Where clients reach this server (SELFIAM_PUBLIC_URL): outbound tokens' issuer.
+        self.public_url: str | None = None
         self.audit = AuditWriter(engine)
         self._reads = HeldReadConnection(engine)
         #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).

@@ -7,7 +7,17 @@ outbound web identity federation). Same conventions as :mod:`selfiam.store.table
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
 
 from selfiam.store.columns import ARN, ID, account_fk, metadata, timestamp
 
@@ -79,4 +89,20 @@ account_preferences = Table(
     # the same issuer, as in AWS).
     Column("outbound_issuer_id", String(36), nullable=True),
     CheckConstraint("sts_token_version IN ('v1Token', 'v2Token')", name="sts_token_version"),
+)
+
+outbound_signing_keys = Table(
+    "outbound_signing_keys",
+    metadata,
+    # The keys an account's outbound web identity tokens (sts:GetWebIdentityToken) are
+    # signed with, one per algorithm, made when the feature is first enabled. The private
+    # key is sealed under the master key (associated data: the kid), like access keys'
+    # secrets; the public JWK is served at the issuer's JWKS address.
+    Column("kid", String(64), primary_key=True),
+    account_fk(),
+    Column("algorithm", String(8), nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("private_ciphertext", LargeBinary, nullable=False),
+    timestamp("created_at"),
+    CheckConstraint("algorithm IN ('ES384', 'RS256')", name="algorithm"),
 )

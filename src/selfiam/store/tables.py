@@ -82,6 +82,7 @@ from selfiam.store.report_tables import (
     account_preferences,
     account_properties,
     action_last_used,
+    outbound_signing_keys,
 )
 
 #: What other modules read here besides the tables defined below: the tables of
@@ -109,6 +110,7 @@ __all__ = [
     "account_preferences",
     "account_properties",
     "action_last_used",
+    "outbound_signing_keys",
     "ARN",
     "ID",
     "UtcDateTime",

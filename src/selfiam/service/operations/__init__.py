@@ -17,6 +17,7 @@ from selfiam.service.operations import (  # noqa: F401
     managed_policies,
     mfa,
     oidc_providers,
+    outbound_federation,
     passkeys,
     password_policy,
     roles,

@@ -1,7 +1,7 @@
 """Account-level settings that AWS keeps outside IAM's entities (issue 15):
-GetAccountProperties / PutAccountProperties, SetSecurityTokenServicePreferences (reflected
-in GetAccountSummary's ``GlobalEndpointTokenVersion``), and the switch of outbound web
-identity federation (Enable/Disable/GetOutboundWebIdentityFederationInfo).
+GetAccountProperties / PutAccountProperties and SetSecurityTokenServicePreferences
+(reflected in GetAccountSummary's ``GlobalEndpointTokenVersion``); outbound web identity
+federation, whose switch is kept here too, is in ``outbound_federation.py``.
 
 All of them authorize on ``*`` (the IAM Service Authorization Reference lists no resource
 type for them): an administrator's, never a member's.
@@ -10,14 +10,13 @@ type for them): an administrator's, never a member's.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
-from selfiam.domain.errors import AwsError, InvalidInput, LimitExceeded
+from selfiam.domain.errors import InvalidInput, LimitExceeded
 from selfiam.service.context import OperationContext
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -28,22 +27,6 @@ _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/[A-Za-z0-9_-]+")
 MAX_PROPERTIES = 100
 #: GetAccountSummary's GlobalEndpointTokenVersion for each preference.
 TOKEN_VERSIONS = {"v1Token": 1, "v2Token": 2}
-
-
-class FeatureEnabled(AwsError):
-    """botocore's FeatureEnabledException (code FeatureEnabled, 409)."""
-
-    code = "FeatureEnabled"
-    status = 409
-    sender_fault = True
-
-
-class FeatureDisabled(AwsError):
-    """botocore's FeatureDisabledException (code FeatureDisabled, 404)."""
-
-    code = "FeatureDisabled"
-    status = 404
-    sender_fault = True
 
 
 # -- preferences --------------------------------------------------------------------------
@@ -60,7 +43,7 @@ def sts_token_version(conn: Connection, account_id: str) -> int:
     return TOKEN_VERSIONS[row.sts_token_version] if row is not None else 1
 
 
-def _set_preferences(conn: Connection, account_id: str, **values: Any) -> None:
+def set_preferences(conn: Connection, account_id: str, **values: Any) -> None:
     p = t.account_preferences
     updated = conn.execute(p.update().where(p.c.account_id == account_id).values(**values))
     if updated.rowcount == 0:
@@ -70,7 +53,7 @@ def _set_preferences(conn: Connection, account_id: str, **values: Any) -> None:
 @operation("SetSecurityTokenServicePreferences")
 def set_sts_preferences(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     ctx.authorize("*")
-    _set_preferences(
+    set_preferences(
         ctx.conn, ctx.account_id, sts_token_version=str(params["GlobalEndpointTokenVersion"])
     )
     return {}
@@ -121,74 +104,3 @@ def put_account_properties(ctx: OperationContext, params: Mapping[str, Any]) -> 
         [{"account_id": ctx.account_id, "key": str(k), "value": str(v)} for k, v in given.items()],
     )
     return {}
-
-
-# -- outbound web identity federation -----------------------------------------------------
-
-
-def outbound_issuer(conn: Connection, account_id: str) -> str | None:
-    """The issuer of the account's outbound tokens, or None while the feature is off."""
-    row = preferences(conn, account_id)
-    if row is None or not row.outbound_federation:
-        return None
-    return issuer_for(account_id, row.outbound_issuer_id)
-
-
-def issuer_for(account_id: str, issuer_id: str | None) -> str:
-    """AWS's form of an issuer: a unique host name per account under the STS domain
-    (``https://<id>.tokens.sts.global.api.aws``); selfiam's is its own, on no AWS domain."""
-    return f"https://{issuer_id or account_id}.tokens.sts.selfiam.invalid"
-
-
-@operation("EnableOutboundWebIdentityFederation")
-def enable_outbound(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    ctx.authorize("*")
-    row = preferences(ctx.conn, ctx.account_id)
-    if row is not None and row.outbound_federation:
-        raise FeatureEnabled("Outbound web identity federation is already enabled.")
-    issuer_id = (row.outbound_issuer_id if row is not None else None) or str(uuid.uuid4())
-    _set_preferences(
-        ctx.conn, ctx.account_id, outbound_federation=True, outbound_issuer_id=issuer_id
-    )
-    return {"IssuerIdentifier": issuer_for(ctx.account_id, issuer_id)}
-
-
-@operation("DisableOutboundWebIdentityFederation")
-def disable_outbound(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    ctx.authorize("*")
-    if outbound_issuer(ctx.conn, ctx.account_id) is None:
-        raise FeatureDisabled("Outbound web identity federation is already disabled.")
-    _set_preferences(ctx.conn, ctx.account_id, outbound_federation=False)
-    return {}
-
-
-@operation("GetOutboundWebIdentityFederationInfo", writes=False)
-def get_outbound_info(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    ctx.authorize("*")
-    issuer = outbound_issuer(ctx.conn, ctx.account_id)
-    if issuer is None:
-        raise FeatureDisabled("Outbound web identity federation is disabled for this account.")
-    return {"IssuerIdentifier": issuer, "JwtVendingEnabled": False}
-
-
-class OutboundWebIdentityFederationDisabled(AwsError):
-    """botocore's STS OutboundWebIdentityFederationDisabledException (403)."""
-
-    code = "OutboundWebIdentityFederationDisabledException"
-    status = 403
-    sender_fault = True
-
-
-@operation("GetWebIdentityToken", service="sts", writes=False)
-def get_web_identity_token(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    """selfiam does not vend outbound tokens (GetOutboundWebIdentityFederationInfo says
-    ``JwtVendingEnabled: false``): AWS's answer for an account whose outbound federation
-    does not vend them."""
-    ctx.authorize("*")
-    if outbound_issuer(ctx.conn, ctx.account_id) is None:
-        raise OutboundWebIdentityFederationDisabled(
-            "Outbound web identity federation is not enabled for this account."
-        )
-    raise OutboundWebIdentityFederationDisabled(
-        "This account's outbound web identity federation does not vend tokens."
-    )

@@ -3,7 +3,8 @@
 ``action_last_used``: each principal's last request per action (fed by the audit writer);
 ``access_report_jobs``: GenerateServiceLastAccessedDetails's reports, shared by every node;
 ``account_properties`` (PutAccountProperties) and ``account_preferences`` (the STS global
-endpoint token version, outbound web identity federation).
+endpoint token version, outbound web identity federation); ``outbound_signing_keys`` (the
+sealed keys outbound web identity tokens are signed with).
 
 The last-used rows start empty: the audit trail before this revision names callers by ARN
 only (not by unique id), so a report covers the requests made after the upgrade.
@@ -90,9 +91,29 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_account_preferences")),
     )
+    op.create_table(
+        "outbound_signing_keys",
+        sa.Column("kid", sa.String(length=64), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("algorithm", sa.String(length=8), nullable=False),
+        sa.Column("public_jwk", sa.Text(), nullable=False),
+        sa.Column("private_ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "algorithm IN ('ES384', 'RS256')", name=op.f("ck_outbound_signing_keys_algorithm")
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.account_id"],
+            name=op.f("fk_outbound_signing_keys_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("kid", name=op.f("pk_outbound_signing_keys")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("outbound_signing_keys")
     op.drop_table("account_preferences")
     op.drop_table("account_properties")
     op.drop_index("ix_access_report_jobs_created_at", table_name="access_report_jobs")
