@@ -99,7 +99,7 @@ _HEAVY_READS = frozenset(
         "GetServiceLastAccessedDetailsWithEntities",
         "ListPoliciesGrantingServiceAccess",
     )
-)
+) | {("sts", "GetWebIdentityToken")}  # unseals a key and signs (RSA: a millisecond)
 
 
 def _request_info(service: str, meta: RequestMeta, versions: Any = None) -> RequestInfo:
