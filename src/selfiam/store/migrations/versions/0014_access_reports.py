@@ -10,7 +10,7 @@ The last-used rows start empty: the audit trail before this revision names calle
 only (not by unique id), so a report covers the requests made after the upgrade.
 
 Revision ID: 0014_access_reports
-Revises: 0013
+Revises: 0014_change_feed (relinked after main merged it)
 Create Date: 2026-12-02
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_access_reports"
-down_revision = "0013"
+down_revision = "0014_change_feed"
 branch_labels = None
 depends_on = None
 
