@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -24,10 +24,11 @@ class RuntimeBackend:
 
     def session(self, service: str, action: str) -> AbstractContextManager[object]:
         """A read (which cannot change what authentication saw) runs in the same read
-        transaction as its authentication; anything else gets its own transactions."""
+        transaction as its authentication; so does a write, in its write transaction
+        (``Runtime.write_session``: one transaction and one commit per request)."""
         if _is_read(service, action):
             return self.runtime.read_session()
-        return nullcontext(None)
+        return self.runtime.write_session(service, action)
 
     def authenticate(
         self, session: object, cred: SigV4Credential, verify: Callable[[bytes], None]

@@ -33,7 +33,12 @@ from selfiam.service.principals import (
     load_user_policies,
 )
 from selfiam.service.registry import Operation, find_operation
-from selfiam.store.engine import HeldReadConnection, read_transaction, transaction
+from selfiam.store.engine import (
+    HeldReadConnection,
+    is_read_only,
+    read_transaction,
+    transaction,
+)
 
 Clock = Callable[[], datetime]
 #: Principals whose compiled policies a process keeps, and for how long (seconds).
@@ -149,6 +154,20 @@ class Runtime:
         operation only reads, the operation (see ``invoke``'s ``conn``)."""
         return self._reads.transaction()
 
+    def write_session(
+        self, service: str, name: str
+    ) -> AbstractContextManager[Connection | None]:
+        """One write transaction for a whole write request: its authentication and the
+        operation (``invoke``'s ``conn``), committed when the block ends. A separate
+        read transaction to authenticate cost a second BEGIN, version read and COMMIT
+        (on PostgreSQL a second pool checkout and its ping). An operation with a
+        ``prepare`` step (network work that must not hold a lock) or an unknown one gets
+        None: ``invoke`` then opens its own transaction after ``prepare``."""
+        op = find_operation(service, name)
+        if op is None or not op.writes or op.prepare is not None:
+            return nullcontext(None)
+        return transaction(self.engine)
+
     # -- authorization support --------------------------------------------------------------
 
     def principal_policies(
@@ -198,16 +217,18 @@ class Runtime:
     ) -> dict[str, Any]:
         """Run one operation in one transaction; every request leaves an audit record.
 
-        ``conn`` is the request's ``read_session``, if it has one: a read runs in it
-        (the transaction its caller was authenticated in); a write ignores it and
-        runs in a write transaction of its own.
+        ``conn`` is the request's ``read_session`` or ``write_session``, if it has one: the
+        operation runs in it (the transaction its caller was authenticated in), and the
+        session commits it; a write given a read session runs in a write transaction of
+        its own.
         """
         op, info = self.admit(service, name, caller, info)
         action = f"{service}:{name}"
-        if op.writes:
-            begin: AbstractContextManager[Connection] = transaction(self.engine)
-        elif conn is not None:
-            begin = nullcontext(conn)
+        in_session = conn is not None and (not op.writes or not is_read_only(conn))
+        if conn is not None and in_session:
+            begin: AbstractContextManager[Connection] = nullcontext(conn)
+        elif op.writes:
+            begin = transaction(self.engine)
         else:
             begin = read_transaction(self.engine)
         ctx: OperationContext | None = None
@@ -228,16 +249,27 @@ class Runtime:
                     refusal = err
                     published = self.invalidation.publish(conn, ctx.changes)
                     write_records(conn, [self._record(ctx, caller, info, action, err)])
+                    if in_session:
+                        conn.commit()  # the session's block ends with the error: no rollback
                 else:
                     if ctx.decision is None and op.authorized:
                         raise InternalFailure(f"{action} ran without an authorization decision")
                     if op.writes:
                         published = self.invalidation.publish(conn, ctx.changes)
                         write_records(conn, [self._record(ctx, caller, info, action, None)])
+                        if in_session:
+                            # Commit here, not when the session closes: ``finish`` below
+                            # applies the change and waits for the other nodes only once
+                            # it is committed (its notification is sent at commit).
+                            conn.commit()
                     else:
                         self.audit.submit(self._record(ctx, caller, info, action, None))
             committed = True
         except AwsError as err:
+            if in_session and op.writes and conn is not None and conn.in_transaction():
+                # Undo now, not when the session closes: the write lock is not held while
+                # the record waits for room in the audit queue (whose writer needs it).
+                conn.rollback()
             self.audit.submit(self._record(ctx, caller, info, action, err))
             raise
         finally:

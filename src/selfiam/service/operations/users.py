@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Column, Row, bindparam, exists, func, select
@@ -144,6 +145,9 @@ def check_boundary_policy(conn: Connection, account_id: str, arn: str) -> None:
         raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
 
 
+_INSERT_USER = t.users.insert()
+
+
 @operation("CreateUser")
 def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["UserName"])
@@ -157,24 +161,23 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     check_account_quota(ctx, t.users.c.account_id, "UsersPerAccount", USERS_QUOTA)
-    user_id = new_user_id()
+    row = SimpleNamespace(
+        user_id=new_user_id(),
+        account_id=ctx.account_id,
+        name=name,
+        name_lower=name.lower(),
+        path=path,
+        created_at=ctx.info.now,
+        permissions_boundary_arn=boundary,
+    )
     try:
-        ctx.conn.execute(
-            t.users.insert().values(
-                user_id=user_id,
-                account_id=ctx.account_id,
-                name=name,
-                name_lower=name.lower(),
-                path=path,
-                created_at=ctx.info.now,
-                permissions_boundary_arn=boundary,
-            )
-        )
+        ctx.conn.execute(_INSERT_USER, vars(row))
     except IntegrityError:
         raise user_exists_error(name) from None
-    tagging.put_tags(ctx.conn, "user", user_id, tags, TAGS_QUOTA)
-    ctx.changed_authorization(user_id=user_id)
-    row = ctx.conn.execute(select(t.users).where(t.users.c.user_id == user_id)).one()
+    tagging.put_tags(ctx.conn, "user", row.user_id, tags, TAGS_QUOTA)
+    ctx.changed_authorization(user_id=row.user_id)
+    # The answer is what was inserted (no re-read): a new user has never used a password.
+    row.password_last_used = None
     out = user_shape(row, ctx.account_id)
     if tags:
         out["Tags"] = tagging.tag_list(tags)
