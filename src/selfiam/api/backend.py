@@ -84,7 +84,9 @@ class RuntimeBackend:
 #: version; GetCredentialReport sends a report as long as the account's user list;
 #: ListEntitiesForPolicy reads every entity attached to the policy before it pages;
 #: GetAccountSummary counts every table of the account; GetPolicyVersion URL-encodes a
-#: document that, for AWS's own policies, reaches 150,000 characters (ReadOnlyAccess: 90,000).
+#: document that, for AWS's own policies, reaches 150,000 characters (ReadOnlyAccess: 90,000);
+#: the service-last-accessed reads parse a stored report as long as the entity's services
+#: and principals.
 _HEAVY_READS = frozenset(
     ("iam", action)
     for action in (
@@ -97,8 +99,11 @@ _HEAVY_READS = frozenset(
         "ListEntitiesForPolicy",
         "GetAccountSummary",
         "GetPolicyVersion",
+        "GetServiceLastAccessedDetails",
+        "GetServiceLastAccessedDetailsWithEntities",
+        "ListPoliciesGrantingServiceAccess",
     )
-)
+) | {("sts", "GetWebIdentityToken")}  # unseals a key and signs (RSA: a millisecond)
 
 
 def _request_info(service: str, meta: RequestMeta, feed_read: bool = False) -> RequestInfo:

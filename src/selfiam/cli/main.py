@@ -19,6 +19,7 @@ COMMANDS = {
     "user": "selfiam.cli.users:user",
     "role": "selfiam.cli.roles:role",
     "audit": "selfiam.cli.audit:audit",
+    "access-report": "selfiam.cli.access_report:access_report",
     "policy": "selfiam.cli.policy:policy",
     "verify": "selfiam.cli.verify:verify",
     "setup": "selfiam.cli.setup:setup",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,7 +20,7 @@ from selfiam.domain.errors import (
     InvalidClientTokenId,
     NoSuchEntity,
 )
-from selfiam.service.audit import AuditRecord, AuditWriter, KeyUse, write_records
+from selfiam.service.audit import ActionUse, AuditRecord, AuditWriter, KeyUse, write_records
 from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller, RequestInfo
@@ -44,6 +44,9 @@ Clock = Callable[[], datetime]
 #: Principals whose compiled policies a process keeps, and for how long (seconds).
 MAX_PRINCIPALS = 10_000
 PRINCIPALS_MAX_AGE = 15 * 60.0
+#: (principal, action) pairs whose last use this process remembers having recorded.
+MAX_ACTION_USES = 20_000
+ACTION_USE_GRANULARITY = timedelta(minutes=1)
 
 
 def utc_now() -> datetime:
@@ -69,6 +72,8 @@ class Runtime:
         self.credentials = CredentialCache(box, self.invalidation)
         #: The SAML audience accepted besides AWS's sign-in URL (SELFIAM_SAML_AUDIENCE).
         self.saml_audience: str | None = None
+        #: Where clients reach this server (SELFIAM_PUBLIC_URL): outbound tokens' issuer.
+        self.public_url: str | None = None
         self.audit = AuditWriter(engine)
         self._reads = HeldReadConnection(engine)
         #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).
@@ -78,6 +83,9 @@ class Runtime:
         #: entry per user; bounded anyway (LRU) and reloaded after PRINCIPALS_MAX_AGE.
         self._principals: BoundedCache[str, tuple[int, PrincipalPolicies]] = BoundedCache(
             MAX_PRINCIPALS, PRINCIPALS_MAX_AGE
+        )
+        self._action_uses: BoundedCache[tuple[str, str], datetime] = BoundedCache(
+            MAX_ACTION_USES, ACTION_USE_GRANULARITY.total_seconds()
         )
         #: Policy sets loaded from the database (tests count them).
         self.policy_loads = 0
@@ -299,10 +307,28 @@ class Runtime:
             )
         ):
             self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
+        self._note_action_use(caller, f"{service}:{name}", info)
         if op.writes and info.feed_read:
             # a write decides in its own transaction: the feed is read again there
             info = replace(info, feed_read=False)
         return op, info
+
+    def _note_action_use(self, caller: Caller, action: str, info: RequestInfo) -> None:
+        """Service last accessed: a user's or a role session's authenticated attempt,
+        whatever its decision, recorded at most once a minute per principal and action per
+        process (AWS's own last-accessed data lags by hours)."""
+        principal = caller.user_id or caller.role_id
+        if principal is None or caller.federated_name is not None:
+            return
+        key = (principal, action)
+        last = self._action_uses.get(key)
+        if last is not None and timedelta(0) <= info.now - last < ACTION_USE_GRANULARITY:
+            return
+        self._action_uses.put(key, info.now)
+        arn = (caller.role_arn or caller.arn) if caller.role_id else caller.arn
+        self.audit.submit(
+            ActionUse(caller.account_id, principal, arn, action, info.now, info.region)
+        )
 
     def record_rejection(self, action: str, error: AwsError, info: RequestInfo) -> None:
         """Audit a request refused before any caller was established."""

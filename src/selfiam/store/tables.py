@@ -74,6 +74,14 @@ from selfiam.store.columns import (
     user_fk,
 )
 from selfiam.store.credential_tables import server_certificates, service_specific_credentials
+from selfiam.store.report_tables import (
+    GRANULARITIES,
+    access_report_jobs,
+    account_preferences,
+    account_properties,
+    action_last_used,
+    outbound_signing_keys,
+)
 
 #: What other modules read here besides the tables defined below: the tables of
 #: :mod:`selfiam.store.access_tables` (so that ``tables.X`` names every table), the
@@ -97,6 +105,12 @@ __all__ = [
     "webauthn_challenges",
     "server_certificates",
     "service_specific_credentials",
+    "GRANULARITIES",
+    "access_report_jobs",
+    "account_preferences",
+    "account_properties",
+    "action_last_used",
+    "outbound_signing_keys",
     "ARN",
     "ID",
     "UtcDateTime",

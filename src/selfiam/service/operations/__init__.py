@@ -3,7 +3,9 @@
 from selfiam.service import audit_log, offboarding, role_session_admin  # noqa: F401
 from selfiam.service.operations import (  # noqa: F401
     access_keys,
+    access_reports,
     account,
+    account_settings,
     assume_role,
     authorization_details,
     credential_report,
@@ -15,6 +17,7 @@ from selfiam.service.operations import (  # noqa: F401
     managed_policies,
     mfa,
     oidc_providers,
+    outbound_federation,
     passkeys,
     password_policy,
     roles,
@@ -26,6 +29,7 @@ from selfiam.service.operations import (  # noqa: F401
     signing_certificates,
     simulation,
     ssh_public_keys,
+    standalone,
     sts,
     sts_info,
     users,

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from selfiam.domain.errors import EntityAlreadyExists, NoSuchEntity
 from selfiam.service.context import OperationContext
+from selfiam.service.operations.account_settings import sts_token_version
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 
@@ -133,6 +134,8 @@ def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
 def get_account_summary(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     ctx.authorize("*")
     summary: dict[str, int] = {**account_counts(ctx.conn, ctx.account_id), **_FIXED_QUOTAS}
+    # SetSecurityTokenServicePreferences: 1 (v1Token, the default) or 2 (v2Token)
+    summary["GlobalEndpointTokenVersion"] = sts_token_version(ctx.conn, ctx.account_id)
     return {"SummaryMap": dict(sorted(summary.items()))}
 
 

@@ -8,7 +8,7 @@ Upgrading several nodes: stop the selfiam processes of earlier versions before s
 this one (they would keep bumping a table that is gone, and never hear of the changes
 this version's nodes make).
 
-Revision ID: 0014_change_feed
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-02
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_change_feed"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None

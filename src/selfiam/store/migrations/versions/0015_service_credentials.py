@@ -1,8 +1,8 @@
 """Service-specific credentials (users' CodeCommit/Keyspaces passwords and Bedrock/Logs API
 keys, sealed) and server certificates (the private key sealed).
 
-Revision ID: 0014_service_credentials
-Revises: 0014_change_feed
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-02
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_service_credentials"
-down_revision = "0014_change_feed"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
