@@ -38,13 +38,13 @@ _KINDS = [kind.value for kind in PolicyKind]
 
 
 def error_of(exc: Exception) -> tuple[str, str]:
-    """The AWS error code and message the API would answer for `exc`."""
+    """The AWS error code the API would answer for `exc`, and selfiam's explanation."""
     if isinstance(exc, PolicySizeExceededError):
         return "LimitExceeded", exc.message
     if isinstance(exc, MalformedPolicyError):
         return "MalformedPolicyDocument", exc.message
     if isinstance(exc, AwsError):
-        return exc.code, exc.message
+        return exc.code, exc.explanation  # a person reads it: the precise detail
     return "InternalFailure", f"{type(exc).__name__}: {exc}"
 
 

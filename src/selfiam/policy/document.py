@@ -29,8 +29,20 @@ from typing import Any
 
 from selfiam.policy.ast import Policy, PolicyKind, PrincipalSpec, Statement
 from selfiam.policy.conditions import ConditionBlock
-from selfiam.policy.errors import MalformedPolicyError
-from selfiam.policy.limits import check_size
+from selfiam.policy.errors import (
+    LEGACY_PARSING,
+    NO_ACTIONS,
+    NO_PRINCIPAL_ALLOWED,
+    NO_RESOURCES,
+    PRINCIPAL_REQUIRED,
+    RESOURCE_PROHIBITED,
+    SID_NOT_ALPHANUMERIC,
+    SID_NOT_UNIQUE,
+    SYNTAX_ERRORS,
+    VERSION_REQUIRED,
+    MalformedPolicyError,
+)
+from selfiam.policy.limits import PolicySizeExceededError, check_size
 from selfiam.policy.patterns import ActionPattern, ResourcePattern, action_pattern, resource_pattern
 from selfiam.policy.positions import TextLayout, scan
 
@@ -100,12 +112,12 @@ def _load(text: str) -> tuple[Any, TextLayout]:
 
 
 def _string_list(value: Any, element: str, where: str, empty_message: str) -> list[str]:
-    """A string or a list of strings; an empty list is `empty_message`."""
+    """A string or a list of strings; an empty list is `empty_message` (AWS's words)."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         if not value:
-            raise MalformedPolicyError(f"{empty_message} ({where})")
+            raise MalformedPolicyError(f"{empty_message} ({where})", empty_message)
         return list(value)
     raise MalformedPolicyError(
         f"Syntax errors in policy: {element} must be a string or a list of strings ({where})"
@@ -114,14 +126,16 @@ def _string_list(value: Any, element: str, where: str, empty_message: str) -> li
 
 def _invalid_principal(ptype: str, value: Any, where: str) -> MalformedPolicyError:
     shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
-    return MalformedPolicyError(f'Invalid principal in policy: "{ptype}":{shown} ({where})')
+    aws = f'Invalid principal in policy: "{ptype}":{shown}'
+    return MalformedPolicyError(f"{aws} ({where})", aws)
 
 
 def _principal(value: Any, where: str) -> PrincipalSpec:
     if value == "*":
         return PrincipalSpec(wildcard=True)
     if not isinstance(value, dict) or not value:
-        raise MalformedPolicyError(f"Invalid principal in policy: {json.dumps(value)} ({where})")
+        aws = f"Invalid principal in policy: {json.dumps(value)}"
+        raise MalformedPolicyError(f"{aws} ({where})", aws)
     wildcard = False
     by_type: dict[str, list[str]] = {t: [] for t in _PRINCIPAL_TYPES}
     accounts: set[str] = set()
@@ -211,10 +225,7 @@ def _statement(
         if sid:
             where = f'{where} (Sid "{sid}")'
         if kind is not PolicyKind.RESOURCE and not _SID_RE.fullmatch(sid):
-            raise MalformedPolicyError(
-                "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies "
-                f"the regular expression [0-9A-Za-z]* ({where})"
-            )
+            raise MalformedPolicyError(f"{SID_NOT_ALPHANUMERIC} ({where})", SID_NOT_ALPHANUMERIC)
     for element in raw:
         if element not in _STATEMENT_ELEMENTS:
             raise MalformedPolicyError(
@@ -225,13 +236,16 @@ def _statement(
     if effect is None:
         raise MalformedPolicyError(f"Missing required field Effect ({where})")
     if effect not in ("Allow", "Deny"):
+        # IAM's syntax check takes "allow" in any case; its legacy parser then refuses it.
+        legacy = isinstance(effect, str) and effect.lower() in ("allow", "deny")
         raise MalformedPolicyError(
-            f'Invalid effect: {json.dumps(effect)}; Effect must be "Allow" or "Deny" ({where})'
+            f'Invalid effect: {json.dumps(effect)}; Effect must be "Allow" or "Deny" ({where})',
+            LEGACY_PARSING if legacy else SYNTAX_ERRORS,
         )
 
     action = _one_of(raw, "Action", where)
     if action is None:
-        raise MalformedPolicyError(f"Policy statement must contain actions. ({where})")
+        raise MalformedPolicyError(f"{NO_ACTIONS} ({where})", NO_ACTIONS)
     action_element = "NotAction" if action[1] else "Action"
     actions: list[ActionPattern] = []
     for text in _string_list(
@@ -240,7 +254,7 @@ def _statement(
         try:
             actions.append(action_pattern(text))
         except MalformedPolicyError as exc:
-            raise MalformedPolicyError(f"{exc.message} ({where}, {action_element})") from None
+            raise exc.located(f"{where}, {action_element}") from None
 
     resource = _one_of(raw, "Resource", where)
     resources: tuple[ResourcePattern, ...] | None = None
@@ -248,9 +262,11 @@ def _statement(
     if kind is PolicyKind.TRUST:
         if resource is not None:
             element = "NotResource" if resource[1] else "Resource"
-            raise MalformedPolicyError(f"Has prohibited field {element} ({where})")
+            raise MalformedPolicyError(
+                f"Has prohibited field {element}. ({where})", RESOURCE_PROHIBITED
+            )
     elif resource is None:
-        raise MalformedPolicyError(f"Policy statement must contain resources. ({where})")
+        raise MalformedPolicyError(f"{NO_RESOURCES} ({where})", NO_RESOURCES)
     if resource is not None:
         element = "NotResource" if resource[1] else "Resource"
         compiled = []
@@ -260,7 +276,7 @@ def _statement(
             try:
                 pattern = resource_pattern(text, variables)
             except MalformedPolicyError as exc:
-                raise MalformedPolicyError(f"{exc.message} ({where}, {element})") from None
+                raise exc.located(f"{where}, {element}") from None
             compiled.append(pattern)
             variable_keys.extend(k for k in pattern.variable_keys if k not in variable_keys)
         resources = tuple(compiled)
@@ -269,9 +285,9 @@ def _statement(
     spec: PrincipalSpec | None = None
     if not kind.takes_principal:
         if principal is not None:
-            raise MalformedPolicyError(f"Policy document should not specify a principal. ({where})")
+            raise MalformedPolicyError(f"{NO_PRINCIPAL_ALLOWED} ({where})", NO_PRINCIPAL_ALLOWED)
     elif principal is None:
-        raise MalformedPolicyError(f"Missing required field Principal ({where})")
+        raise MalformedPolicyError(f"{PRINCIPAL_REQUIRED} ({where})", PRINCIPAL_REQUIRED)
     else:
         spec = _principal(principal[0], where)
 
@@ -304,12 +320,58 @@ def _statement(
     )
 
 
-def parse_policy(text: str, kind: PolicyKind = PolicyKind.MANAGED, policy_id: str = "") -> Policy:
+def parse_policy(
+    text: str,
+    kind: PolicyKind = PolicyKind.MANAGED,
+    policy_id: str = "",
+    *,
+    require_current_version: bool = False,
+) -> Policy:
     """Parse, validate and compile a policy document.
 
     Raises MalformedPolicyError (what is wrong, and where), or its subclass
     `limits.PolicySizeExceededError` when the document is over its kind's size quota.
+
+    `require_current_version` is IAM's rule for a new managed policy or policy version
+    (CreatePolicy, CreatePolicyVersion): a document without Version, or with 2008-10-17, is
+    refused with "Policy document must be version 2012-10-17 or greater.". IAM checks it
+    after the syntax and before everything else, so a syntax error still wins. Inline and
+    trust policies keep accepting both (their Version defaults to 2008-10-17).
     """
+    if not require_current_version:
+        return _parse(text, kind, policy_id)
+    try:
+        policy = _parse(text, kind, policy_id)
+    except PolicySizeExceededError:
+        raise
+    except MalformedPolicyError as err:
+        if err.aws_message == SYNTAX_ERRORS or _declared_version(text) == CURRENT_VERSION:
+            raise
+        raise _old_version(_declared_version(text)) from None
+    if policy.version != CURRENT_VERSION:
+        raise _old_version(policy.version)
+    return policy
+
+
+CURRENT_VERSION = "2012-10-17"
+
+
+def _declared_version(text: str) -> object:
+    """The Version of a document that passed the syntax check (so it is a JSON object)."""
+    doc = json.loads(text)
+    return doc.get("Version") if isinstance(doc, dict) else None
+
+
+def _old_version(version: object) -> MalformedPolicyError:
+    said = "has no Version" if version is None else f"is Version {json.dumps(version)}"
+    return MalformedPolicyError(
+        f"{VERSION_REQUIRED} The document {said}: a managed policy must say "
+        f'"Version": "{CURRENT_VERSION}".',
+        VERSION_REQUIRED,
+    )
+
+
+def _parse(text: str, kind: PolicyKind, policy_id: str) -> Policy:
     if not isinstance(text, str):
         raise MalformedPolicyError("Syntax errors in policy: the policy document must be text")
     check_size(text, kind)
@@ -353,8 +415,8 @@ def parse_policy(text: str, kind: PolicyKind = PolicyKind.MANAGED, policy_id: st
         if statement.sid is not None:
             if statement.sid in sids:
                 raise MalformedPolicyError(
-                    "Statement IDs (SID) in a single policy must be unique. "
-                    f'(duplicate Sid "{statement.sid}" in statement {index + 1})'
+                    f'{SID_NOT_UNIQUE} (duplicate Sid "{statement.sid}" in statement {index + 1})',
+                    SID_NOT_UNIQUE,
                 )
             sids.add(statement.sid)
         statements.append(statement)
