@@ -1,9 +1,13 @@
 """Parse and validate a policy document the way IAM's CreatePolicy / PutUserPolicy do.
 
-Messages start with IAM's own wording where IAM has one ("Policy document should not specify
-a principal.", "Policy statement must contain resources.", "Has prohibited field Resource",
-"Statement IDs (SID) in a single policy must be unique.", ...) and then say where: the
-statement (1-based, with its Sid) and the element.
+Each error has two texts (see `errors`): `aws_message`, IAM's own words for that kind of
+mistake ("Syntax errors in policy.", "Policy document should not specify a principal.", ...),
+which the API answers; and `message`, which starts with IAM's wording where it says enough
+and then says where: the statement (1-based, with its Sid) and the element, for the CLI and
+the portal.
+
+Version: a missing Version means 2008-10-17 (no policy variables). Only CreatePolicy and
+CreatePolicyVersion refuse it (`require_current_version`).
 
 Kind rules (IAM JSON policy element reference; "Has prohibited field Resource" is what IAM
 answers for a trust policy with a Resource):
