@@ -155,6 +155,13 @@ REFUSED: list[tuple[Any, str]] = [
         one(Effect="Allow", Action="s3:ListBucket", Resource="arn:aws:iam:us-east-1::user/x"),
         "IAM resource arn:aws:iam:us-east-1::user/x cannot contain region information.",
     ),
+    # A region in a bucket's ARN (quoted from AWS in aws/aws-cdk issue #22445).
+    (
+        one(
+            Effect="Allow", Action="s3:ListBucket", Resource="arn:aws:s3:us-east-1::example_bucket"
+        ),
+        "Resource arn:aws:s3:us-east-1::example_bucket can not contain region information.",
+    ),
     (
         one(Effect="Allow", Action="s3:ListBucket", Sid={}, Resource=BUCKET),
         "Syntax errors in policy.",

@@ -45,6 +45,7 @@ from selfiam.policy.errors import (
     SYNTAX_ERRORS,
     VERSION_REQUIRED,
     MalformedPolicyError,
+    phase,
 )
 from selfiam.policy.limits import PolicySizeExceededError, check_size
 from selfiam.policy.patterns import ActionPattern, ResourcePattern, action_pattern, resource_pattern
@@ -228,62 +229,81 @@ def _statement(
             raise MalformedPolicyError(f"Syntax errors in policy: Sid must be a string ({where})")
         if sid:
             where = f'{where} (Sid "{sid}")'
-        if kind is not PolicyKind.RESOURCE and not _SID_RE.fullmatch(sid):
-            raise MalformedPolicyError(f"{SID_NOT_ALPHANUMERIC} ({where})", SID_NOT_ALPHANUMERIC)
     for element in raw:
         if element not in _STATEMENT_ELEMENTS:
             raise MalformedPolicyError(
                 f'Syntax errors in policy: unknown element "{element}" ({where})'
             )
 
+    # IAM checks in phases (see errors.phase): the syntax of every element, then its legacy
+    # parser (Effect's case, dates), the actions' presence, the resources' ARNs, the actions'
+    # vendors, the resources' presence. The checks below keep that order.
     effect = raw.get("Effect")
     if effect is None:
         raise MalformedPolicyError(f"Missing required field Effect ({where})")
+    legacy_effect = isinstance(effect, str) and effect.lower() in ("allow", "deny")
+    if effect not in ("Allow", "Deny") and not legacy_effect:
+        raise MalformedPolicyError(
+            f'Invalid effect: {json.dumps(effect)}; Effect must be "Allow" or "Deny" ({where})'
+        )
+    action = _one_of(raw, "Action", where)
+    resource = _one_of(raw, "Resource", where)
+    action_element = "NotAction" if action is not None and action[1] else "Action"
+    action_texts = (
+        _string_list(action[0], action_element, where, NO_ACTIONS) if action is not None else []
+    )
+    resource_element = "NotResource" if resource is not None and resource[1] else "Resource"
+    resource_texts = (
+        _string_list(resource[0], resource_element, where, NO_RESOURCES)
+        if resource is not None and kind is not PolicyKind.TRUST
+        else []
+    )
+    condition: ConditionBlock | None = None
+    if "Condition" in raw:
+        block = raw["Condition"]
+        if not isinstance(block, dict):
+            raise MalformedPolicyError(
+                f"Syntax errors in policy: Condition must be a JSON object ({where})"
+            )
+        condition = ConditionBlock.compile(block, variables, f"{where}, Condition")
     if effect not in ("Allow", "Deny"):
-        # IAM's syntax check takes "allow" in any case; its legacy parser then refuses it.
-        legacy = isinstance(effect, str) and effect.lower() in ("allow", "deny")
+        # IAM's syntax check takes "allow" in any case; its legacy parser refuses it.
         raise MalformedPolicyError(
             f'Invalid effect: {json.dumps(effect)}; Effect must be "Allow" or "Deny" ({where})',
-            LEGACY_PARSING if legacy else SYNTAX_ERRORS,
+            LEGACY_PARSING,
         )
-
-    action = _one_of(raw, "Action", where)
     if action is None:
         raise MalformedPolicyError(f"{NO_ACTIONS} ({where})", NO_ACTIONS)
-    action_element = "NotAction" if action[1] else "Action"
+
+    resources: tuple[ResourcePattern, ...] | None = None
+    variable_keys: list[str] = []
+    if kind is PolicyKind.TRUST and resource is not None:
+        raise MalformedPolicyError(
+            f"Has prohibited field {resource_element}. ({where})", RESOURCE_PROHIBITED
+        )
+    if resource is not None:
+        compiled = []
+        for text in resource_texts:
+            try:
+                pattern = resource_pattern(text, variables)
+            except MalformedPolicyError as exc:
+                raise exc.located(f"{where}, {resource_element}") from None
+            compiled.append(pattern)
+            variable_keys.extend(k for k in pattern.variable_keys if k not in variable_keys)
+        resources = tuple(compiled)
+
     actions: list[ActionPattern] = []
-    for text in _string_list(
-        action[0], action_element, where, "Policy statement must contain actions."
-    ):
+    for text in action_texts:
         try:
             actions.append(action_pattern(text))
         except MalformedPolicyError as exc:
             raise exc.located(f"{where}, {action_element}") from None
 
-    resource = _one_of(raw, "Resource", where)
-    resources: tuple[ResourcePattern, ...] | None = None
-    variable_keys: list[str] = []
-    if kind is PolicyKind.TRUST:
-        if resource is not None:
-            element = "NotResource" if resource[1] else "Resource"
-            raise MalformedPolicyError(
-                f"Has prohibited field {element}. ({where})", RESOURCE_PROHIBITED
-            )
-    elif resource is None:
+    if resource is None and kind is not PolicyKind.TRUST:
         raise MalformedPolicyError(f"{NO_RESOURCES} ({where})", NO_RESOURCES)
-    if resource is not None:
-        element = "NotResource" if resource[1] else "Resource"
-        compiled = []
-        for text in _string_list(
-            resource[0], element, where, "Policy statement must contain resources."
-        ):
-            try:
-                pattern = resource_pattern(text, variables)
-            except MalformedPolicyError as exc:
-                raise exc.located(f"{where}, {element}") from None
-            compiled.append(pattern)
-            variable_keys.extend(k for k in pattern.variable_keys if k not in variable_keys)
-        resources = tuple(compiled)
+
+    if isinstance(sid, str) and kind is not PolicyKind.RESOURCE and not _SID_RE.fullmatch(sid):
+        raise MalformedPolicyError(f"{SID_NOT_ALPHANUMERIC} ({where})", SID_NOT_ALPHANUMERIC)
 
     principal = _one_of(raw, "Principal", where)
     spec: PrincipalSpec | None = None
@@ -294,15 +314,6 @@ def _statement(
         raise MalformedPolicyError(f"{PRINCIPAL_REQUIRED} ({where})", PRINCIPAL_REQUIRED)
     else:
         spec = _principal(principal[0], where)
-
-    condition: ConditionBlock | None = None
-    if "Condition" in raw:
-        block = raw["Condition"]
-        if not isinstance(block, dict):
-            raise MalformedPolicyError(
-                f"Syntax errors in policy: Condition must be a JSON object ({where})"
-            )
-        condition = ConditionBlock.compile(block, variables, f"{where}, Condition")
 
     return Statement(
         index=index,
@@ -409,21 +420,34 @@ def _parse(text: str, kind: PolicyKind, policy_id: str) -> Policy:
     spans = layout.statement_spans
     statements: list[Statement] = []
     sids: set[str] = set()
+    # IAM reports the mistake of its earliest phase over the whole document (errors.phase),
+    # so a statement's error waits while the later statements are checked for an earlier one.
+    first: tuple[int, MalformedPolicyError] | None = None
     for index, item in enumerate(raw):
         if index < len(spans):
             start, end = spans[index]
             span = (layout.position(start), layout.position(end))
         else:  # not an object: _statement rejects it
             span = ((0, 0), (0, 0))
-        statement = _statement(item, index, kind, variables, span)
-        if statement.sid is not None:
-            if statement.sid in sids:
-                raise MalformedPolicyError(
-                    f'{SID_NOT_UNIQUE} (duplicate Sid "{statement.sid}" in statement {index + 1})',
+        sid = item.get("Sid") if isinstance(item, dict) else None
+        if isinstance(sid, str) and sid:
+            if sid in sids and (first is None or first[0] > phase(SID_NOT_UNIQUE)):
+                duplicate = MalformedPolicyError(
+                    f'{SID_NOT_UNIQUE} (duplicate Sid "{sid}" in statement {index + 1})',
                     SID_NOT_UNIQUE,
                 )
-            sids.add(statement.sid)
-        statements.append(statement)
+                first = (phase(SID_NOT_UNIQUE), duplicate)
+            sids.add(sid)
+        try:
+            statements.append(_statement(item, index, kind, variables, span))
+        except MalformedPolicyError as err:
+            rank = phase(err.aws_message)
+            if first is None or rank < first[0]:
+                first = (rank, err)
+            if rank == phase(SYNTAX_ERRORS):
+                break  # nothing comes before it
+    if first is not None:
+        raise first[1]
     return Policy(
         policy_id=policy_id,
         kind=kind,

@@ -45,6 +45,8 @@ an unknown partition                    ``Partition "<p>" is not valid for resou
                                         "arn:<p>:...".``
 a region in an IAM ARN                  ``IAM resource <r> cannot contain region
                                         information.``
+a region in a bucket's or object's ARN  ``Resource <r> can not contain region
+                                        information.``
 an IAM ARN of no IAM resource type      ``IAM resource path must either be "*" or start
                                         with user/, federated-user/, ...``
 a principal IAM does not know           ``Invalid principal in policy: "AWS":"<value>"``
@@ -104,6 +106,11 @@ def iam_region(resource: str) -> str:
     return f"IAM resource {resource} cannot contain region information."
 
 
+def s3_region(resource: str) -> str:
+    """Quoted from AWS in aws/aws-cdk issue #22445 (and moto's table)."""
+    return f"Resource {resource} can not contain region information."
+
+
 def partition_not_valid(partition: str, resource: str) -> str:
     """AWS names the resource with its missing fields shown as ``*``."""
     rest = resource.split(":", 2)[2].split(":") if resource.count(":") >= 2 else [""]
@@ -114,6 +121,39 @@ def partition_not_valid(partition: str, resource: str) -> str:
     return (
         f'Partition "{partition}" is not valid for resource "arn:{partition}:{":".join(fields)}".'
     )
+
+
+_ACTION_MESSAGES = (NO_VENDOR, ONE_COLON, VENDOR_WILDCARD)
+_RESOURCE_PREFIXES = ("Resource ", "Partition ", "IAM resource ")
+
+
+def phase(aws_message: str) -> int:
+    """When IAM finds this kind of mistake: it reports the earliest over the whole document.
+
+    The order of IAM's checks, as moto's record of IAM's answers shows it: syntax (1), the
+    Version rule (2), the legacy parser (3: Effect's case, dates, empty ARN fields), unique
+    Sids (4), actions present (5), the resources' ARNs (6), the actions' vendors (7), the
+    resources present (8); the rest (principals, Sid characters) last.
+    """
+    if aws_message == SYNTAX_ERRORS:
+        return 1
+    if aws_message == VERSION_REQUIRED:
+        return 2
+    if aws_message == LEGACY_PARSING:
+        return 3
+    if aws_message == SID_NOT_UNIQUE:
+        return 4
+    if aws_message == NO_ACTIONS:
+        return 5
+    if aws_message == RESOURCE_VENDOR or (
+        aws_message.startswith(_RESOURCE_PREFIXES) and aws_message != RESOURCE_PROHIBITED
+    ):
+        return 6
+    if aws_message in _ACTION_MESSAGES or aws_message.startswith("Vendor "):
+        return 7
+    if aws_message == NO_RESOURCES:
+        return 8
+    return 9
 
 
 class MalformedPolicyError(ValueError):

@@ -24,6 +24,7 @@ from selfiam.policy.errors import (
     iam_region,
     not_an_arn,
     partition_not_valid,
+    s3_region,
     vendor_not_valid,
 )
 from selfiam.policy.globs import (
@@ -181,6 +182,11 @@ def _resource_error(text: str, aws_message: str | None = None) -> MalformedPolic
     )
 
 
+#: S3's resource types that do live in a region (its other ARNs, buckets and objects, have
+#: none); a leading wildcard may stand for one of them.
+_S3_REGIONAL = ("accesspoint/", "job/", "storage-lens/", "async-request/", "access-grants/", "*")
+
+
 def check_resource(text: str, fields: list[str]) -> None:
     """IAM's checks of a Resource's ARN form (moto's table of IAM's answers), in its order:
     a colon, a partition, a vendor, then no region and a resource type in IAM's ARNs."""
@@ -203,6 +209,18 @@ def check_resource(text: str, fields: list[str]) -> None:
             f"Resource {text}: IAM is global, its ARNs have no region (the fourth field "
             "must be empty).",
             iam_region(text),
+        )
+    if (
+        fields[2] == "s3"
+        and len(fields) == 6
+        and fields[3] != ""
+        and not any(c in fields[3] for c in "*?$")  # a pattern may match "": not recorded
+        and not fields[5].startswith(_S3_REGIONAL)
+    ):
+        raise MalformedPolicyError(
+            f"Resource {text}: a bucket's or an object's ARN has no region (the fourth "
+            "field must be empty).",
+            s3_region(text),
         )
     if fields[2] == "iam" and len(fields) == 6:
         resource = fields[5]
