@@ -98,6 +98,8 @@ class Target:
     assumer_creds: Credentials | None = None
     role_arn: str = ""
     role_creds: Credentials | None = None
+    #: selfiam on PostgreSQL: its database, whose new sessions (connections) are counted
+    database_url: str | None = None
 
     def client(self) -> Any:
         return boto3.client(
@@ -123,7 +125,7 @@ def selfiam_server(tmp: Path, workers: int, postgres: bool = False) -> Iterator[
             config = (f"selfiam serve, {storage}, "
                       f"{workers} uvicorn worker process{'es' if workers > 1 else ''}")
             yield Target("selfiam", srv.endpoint, srv.process.pid, srv.admin_key_id,
-                         srv.admin_secret, config)
+                         srv.admin_secret, config, database_url=database_url)
     finally:
         if env_before is None:
             os.environ.pop("SELFIAM_WORKERS", None)
@@ -447,6 +449,8 @@ class Result:
     latencies: list[float]
     cpu_seconds: float
     first_error: str | None
+    #: PostgreSQL sessions the server opened during the run (None: not on PostgreSQL)
+    sessions: int | None = None
 
     @property
     def rate(self) -> float:
@@ -498,6 +502,7 @@ def run_scenario(target: Target, scenario: Scenario, concurrency: int, count: in
     threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(concurrency)]
     for t in threads:
         t.start()
+    sessions0 = pg_sessions(target.database_url)
     cpu0 = tree_cpu_seconds(target.pid)
     t0 = time.perf_counter()
     deadline[0] = t0 + time_cap
@@ -509,8 +514,27 @@ def run_scenario(target: Target, scenario: Scenario, concurrency: int, count: in
     for c in conns:
         c.close()
     all_lat = [x for lat in latencies for x in lat]
+    sessions = pg_sessions(target.database_url)
+    opened = sessions - sessions0 if sessions is not None and sessions0 is not None else None
     return Result(target.name, scenario.name, concurrency, len(all_lat), sum(errors), elapsed,
-                  all_lat, cpu1 - cpu0, first_error[0] if first_error else None)
+                  all_lat, cpu1 - cpu0, first_error[0] if first_error else None, opened)
+
+
+def pg_sessions(database_url: str | None) -> int | None:
+    """Sessions PostgreSQL has counted for the database (pg_stat_database.sessions, flushed
+    by the server's backends about once a second: read after a pause)."""
+    if database_url is None:
+        return None
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    time.sleep(1.5)
+    url = make_url(database_url)
+    with psycopg.connect(url.set(drivername="postgresql", database="postgres")
+                         .render_as_string(hide_password=False)) as conn:
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s",
+                           (url.database,)).fetchone()
+    return int(row[0]) if row else None
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -613,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  {r.server:<12} {r.scenario:<32} c={r.concurrency} "
                               f"{r.units:>5} units {r.rate:>8.1f}/s  p50 {r.pct(0.5):7.2f} ms  "
                               f"p99 {r.pct(0.99):7.2f} ms  cpu {r.cpu_ms:7.2f} ms/unit"
+                              + (f"  new PG sessions {r.sessions}" if r.sessions is not None else "")
                               + (f"  ERRORS {r.errors}: {r.first_error}" if r.errors else ""),
                               flush=True)
     finally:

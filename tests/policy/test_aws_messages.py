@@ -309,3 +309,22 @@ def test_trust_policy_words() -> None:
     with pytest.raises(MalformedPolicyError) as err:
         parse_policy(json.dumps(with_resource), PolicyKind.TRUST)
     assert err.value.aws_message == "Has prohibited field Resource."
+
+
+def test_every_aws_managed_policy_is_accepted() -> None:
+    """AWS's own 1,594 managed policies pass CreatePolicy's checks (the size quota aside):
+    no stricter rule here may refuse a document AWS itself ships (arn:aws:iam::*:root)."""
+    from selfiam.catalog.managed_policies import load_dataset
+
+    refused = []
+    for managed in load_dataset().policies:
+        try:
+            parse_policy(
+                managed.document,
+                PolicyKind.MANAGED,
+                enforce_size=False,
+                require_current_version=True,
+            )
+        except MalformedPolicyError as err:
+            refused.append((managed.name, err.message))
+    assert refused == []

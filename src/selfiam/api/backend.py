@@ -33,17 +33,17 @@ class RuntimeBackend:
         self, session: object, cred: SigV4Credential, verify: Callable[[bytes], None]
     ) -> object:
         scope = (cred.date, cred.region, cred.service)
-        caller, _, versions = self.runtime.authenticate_versioned(
+        caller, _, feed_read = self.runtime.authenticate_versioned(
             cred.access_key_id,
             scope,
             session_token=cred.security_token,
             conn=_conn(session),
             verify=verify,
         )
-        return caller, versions
+        return caller, feed_read
 
     def unsigned(self) -> object:
-        return Caller.unsigned(), None
+        return Caller.unsigned(), False
 
     def invoke(
         self,
@@ -55,9 +55,9 @@ class RuntimeBackend:
         meta: RequestMeta,
     ) -> dict[str, Any]:
         assert isinstance(caller, tuple)
-        principal, versions = caller
+        principal, feed_read = caller
         assert isinstance(principal, Caller)
-        info = _request_info(service, meta, versions)
+        info = _request_info(service, meta, feed_read)
         return self.runtime.invoke(service, operation, params, principal, info, _conn(session))
 
     def is_fast(self, service: str, action: str) -> bool:
@@ -82,7 +82,8 @@ class RuntimeBackend:
 #: GetAccountAuthorizationDetails holds up to 1,000 entities with every policy document and
 #: version; GetCredentialReport sends a report as long as the account's user list;
 #: ListEntitiesForPolicy reads every entity attached to the policy before it pages;
-#: GetAccountSummary counts every table of the account.
+#: GetAccountSummary counts every table of the account; GetPolicyVersion URL-encodes a
+#: document that, for AWS's own policies, reaches 150,000 characters (ReadOnlyAccess: 90,000).
 _HEAVY_READS = frozenset(
     ("iam", action)
     for action in (
@@ -94,13 +95,14 @@ _HEAVY_READS = frozenset(
         "GetCredentialReport",
         "ListEntitiesForPolicy",
         "GetAccountSummary",
+        "GetPolicyVersion",
     )
 )
 
 
-def _request_info(service: str, meta: RequestMeta, versions: Any = None) -> RequestInfo:
-    """The service layer's view of the request; ``versions`` as its authentication read
-    them (none for a request refused before that)."""
+def _request_info(service: str, meta: RequestMeta, feed_read: bool = False) -> RequestInfo:
+    """The service layer's view of the request; ``feed_read`` if its authentication read
+    the change feed in the transaction it will run in."""
     return RequestInfo(
         request_id=meta.request_id,
         now=meta.now,
@@ -109,8 +111,7 @@ def _request_info(service: str, meta: RequestMeta, versions: Any = None) -> Requ
         user_agent=meta.user_agent,
         region=meta.region,
         service=service,
-        auth_version=versions.auth if versions is not None else None,
-        policy_version=versions.policy if versions is not None else None,
+        feed_read=feed_read,
     )
 
 

@@ -340,12 +340,16 @@ def parse_policy(
     kind: PolicyKind = PolicyKind.MANAGED,
     policy_id: str = "",
     *,
+    enforce_size: bool = True,
     require_current_version: bool = False,
 ) -> Policy:
     """Parse, validate and compile a policy document.
 
     Raises MalformedPolicyError (what is wrong, and where), or its subclass
     `limits.PolicySizeExceededError` when the document is over its kind's size quota.
+    ``enforce_size=False`` compiles a stored document whose size was checked when it was
+    stored, or that no quota binds: AWS's own managed policies (ReadOnlyAccess is ~90,000
+    characters) are far over the customer quota.
 
     `require_current_version` is IAM's rule for a new managed policy or policy version
     (CreatePolicy, CreatePolicyVersion): a document without Version, or with 2008-10-17, is
@@ -354,9 +358,9 @@ def parse_policy(
     trust policies keep accepting both (their Version defaults to 2008-10-17).
     """
     if not require_current_version:
-        return _parse(text, kind, policy_id)
+        return _parse(text, kind, policy_id, enforce_size)
     try:
-        policy = _parse(text, kind, policy_id)
+        policy = _parse(text, kind, policy_id, enforce_size)
     except PolicySizeExceededError:
         raise
     except MalformedPolicyError as err:
@@ -386,10 +390,11 @@ def _old_version(version: object) -> MalformedPolicyError:
     )
 
 
-def _parse(text: str, kind: PolicyKind, policy_id: str) -> Policy:
+def _parse(text: str, kind: PolicyKind, policy_id: str, enforce_size: bool) -> Policy:
     if not isinstance(text, str):
         raise MalformedPolicyError("Syntax errors in policy: the policy document must be text")
-    check_size(text, kind)
+    if enforce_size:
+        check_size(text, kind)
     doc, layout = _load(text)
     if not isinstance(doc, dict):
         raise MalformedPolicyError("Syntax errors in policy: the policy must be a JSON object")

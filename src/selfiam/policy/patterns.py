@@ -224,7 +224,9 @@ def check_resource(text: str, fields: list[str]) -> None:
         )
     if fields[2] == "iam" and len(fields) == 6:
         resource = fields[5]
-        if resource != "*" and not resource.startswith(IAM_RESOURCE_TYPES):
+        # "root" is no type in IAM's recorded list, yet AWS's own managed policies
+        # (IAMAuditRootUserCredentials, ...) name arn:aws:iam::*:root.
+        if resource not in ("*", "root") and not resource.startswith(IAM_RESOURCE_TYPES):
             raise MalformedPolicyError(
                 f"Resource {text}: an IAM ARN names a user/, role/, group/, policy/, "
                 "instance-profile/, mfa/ (...) resource, or *.",

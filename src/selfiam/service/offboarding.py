@@ -198,7 +198,7 @@ def offboard(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]
     plan = _collect(ctx, user)
     _authorize_parts(ctx, plan)
     _remove(ctx, plan)
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=user.user_id)
     return {"Report": OffboardingReport(plan, ctx.info.now, ctx.info.request_id)}
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select, union
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import Label
 
@@ -43,6 +43,8 @@ from selfiam.service.lookup import (
     role_resource,
     user_resource,
 )
+from selfiam.service.operations import tags as tagging
+from selfiam.service.operations.entities import GROUP, ROLE, USER, authorize_entity
 from selfiam.service.protected_roles import refuse_if_service_linked
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -74,10 +76,12 @@ class PolicyOwner:
         *,
         extra_context: Mapping[str, str | Sequence[str]] | None = None,
     ) -> Row[Any]:
-        """Authorize the operation on the named owner (its ARN, no tag context), then
-        return its row: NoSuchEntity after the authorization, as AWS orders it."""
-        ctx.authorize(self.resource(ctx, name), extra_context=extra_context)
-        return self.get(ctx, name)
+        """Authorize the operation on the named owner as ``entities.authorize_entity``
+        does (its real ARN, its tags as aws:ResourceTag and iam:ResourceTag, its boundary
+        as iam:PermissionsBoundary), then return its row: NoSuchEntity after the
+        authorization, as AWS orders it."""
+        row, _ = authorize_entity(ctx, _KINDS[self.kind], name, extra_context=extra_context)
+        return row
 
     def check_modifiable(self, ctx: OperationContext, entity: Row[Any]) -> None:
         """Refuse to change the policies of a service-linked role (UnmodifiableEntity)."""
@@ -104,6 +108,7 @@ def register_for(
     operation(name.format(Kind=owner.kind.capitalize()), writes=writes)(handler)
 
 
+_KINDS = {"user": USER, "group": GROUP, "role": ROLE}
 _RESOURCES = {"user": user_resource, "group": group_resource, "role": role_resource}
 _GETTERS = {"user": get_user, "group": get_group, "role": get_role}
 
@@ -192,18 +197,33 @@ def require_customer_managed(ctx: OperationContext, row: Row[Any]) -> None:
         )
 
 
+def policy_tags(ctx: OperationContext, arn: str) -> dict[str, str]:
+    """The policy's tags for the aws:ResourceTag context (empty if there is no such policy)."""
+    row = find_policy(ctx.conn, ctx.account_id, arn)
+    return {} if row is None else _tags_of(ctx, row)
+
+
+def _tags_of(ctx: OperationContext, row: Row[Any]) -> dict[str, str]:
+    if row.namespace == AWS_NAMESPACE:
+        return {}  # AWS managed policies carry no tags (TagPolicy refuses them)
+    return tagging.load_tags(ctx.conn, "policy", row.policy_id)
+
+
 def authorized_policy(
     ctx: OperationContext, arn: str, *, customer_managed: bool = False
 ) -> Row[Any]:
     """The managed policy an operation on ``arn`` acts on.
 
-    The ARN's form is checked and the caller authorized against it before anything is
-    looked up; then NoSuchEntity if there is no such policy and, with ``customer_managed``,
-    AccessDenied for an AWS managed one.
+    The ARN's form is checked and the caller authorized against it, with the policy's
+    tags as aws:ResourceTag; then NoSuchEntity if there is no such policy and, with
+    ``customer_managed``, AccessDenied for an AWS managed one.
     """
     check_policy_arn(arn)
-    ctx.authorize(arn)
-    row = get_policy(ctx.conn, ctx.account_id, arn)
+    row = find_policy(ctx.conn, ctx.account_id, arn)
+    tags = None if row is None else _tags_of(ctx, row)
+    ctx.authorize(arn, resource_tags=tags)
+    if row is None:
+        raise NoSuchEntity(f"Policy {arn} was not found.")
     if customer_managed:
         require_customer_managed(ctx, row)
     return row
@@ -212,9 +232,10 @@ def authorized_policy(
 # -- counts and shapes -----------------------------------------------------------------
 
 
-def attachment_count(account_id: str) -> Label[Any]:
-    """Correlated count of the account's users, groups and roles a policy is attached to."""
-    mp = t.managed_policies
+def attachment_count(account_id: str, policy_id: Any = None) -> Label[Any]:
+    """Correlated count of the account's users, groups and roles a policy is attached to
+    (``policy_id``: the column to correlate with, by default ``managed_policies``')."""
+    policy_id = t.managed_policies.c.policy_id if policy_id is None else policy_id
     parts: list[Any] = []
     for attachments, owners, key in (
         (t.user_policy_attachments, t.users, "user_id"),
@@ -224,27 +245,54 @@ def attachment_count(account_id: str) -> Label[Any]:
         parts.append(
             select(func.count())
             .select_from(attachments.join(owners, attachments.c[key] == owners.c[key]))
-            .where(attachments.c.policy_id == mp.c.policy_id, owners.c.account_id == account_id)
+            .where(attachments.c.policy_id == policy_id, owners.c.account_id == account_id)
             .scalar_subquery()
         )
     total: ColumnElement[Any] = parts[0] + parts[1] + parts[2]
     return total.label("attachment_count")
 
 
-def boundary_count(account_id: str) -> Label[Any]:
+def boundary_count(account_id: str, arn: Any = None) -> Label[Any]:
     """Correlated count of the account's users and roles using a policy as boundary."""
-    mp = t.managed_policies
+    arn = t.managed_policies.c.arn if arn is None else arn
     users = (
         select(func.count())
-        .where(t.users.c.account_id == account_id, t.users.c.permissions_boundary_arn == mp.c.arn)
+        .where(t.users.c.account_id == account_id, t.users.c.permissions_boundary_arn == arn)
         .scalar_subquery()
     )
     roles = (
         select(func.count())
-        .where(t.roles.c.account_id == account_id, t.roles.c.permissions_boundary_arn == mp.c.arn)
+        .where(t.roles.c.account_id == account_id, t.roles.c.permissions_boundary_arn == arn)
         .scalar_subquery()
     )
     return (users + roles).label("boundary_count")
+
+
+def attached_policy_ids(account_id: str) -> Any:
+    """The ids of the policies attached to one of the account's users, groups or roles."""
+    parts = [
+        select(attachments.c.policy_id)
+        .select_from(attachments.join(owners, attachments.c[key] == owners.c[key]))
+        .where(owners.c.account_id == account_id)
+        for attachments, owners, key in (
+            (t.user_policy_attachments, t.users, "user_id"),
+            (t.group_policy_attachments, t.groups, "group_id"),
+            (t.role_policy_attachments, t.roles, "role_id"),
+        )
+    ]
+    return union(*parts)
+
+
+def boundary_arns(account_id: str) -> Any:
+    """The ARNs of the policies that are the boundary of one of the account's users or roles."""
+    return union(
+        select(t.users.c.permissions_boundary_arn).where(
+            t.users.c.account_id == account_id, t.users.c.permissions_boundary_arn.is_not(None)
+        ),
+        select(t.roles.c.permissions_boundary_arn).where(
+            t.roles.c.account_id == account_id, t.roles.c.permissions_boundary_arn.is_not(None)
+        ),
+    )
 
 
 def policy_with_counts(account_id: str) -> Any:

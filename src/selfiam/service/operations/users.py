@@ -30,7 +30,7 @@ from selfiam.service.lookup import (
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
 from selfiam.service.operations.entities import (
-    EntityKind,
+    USER,
     authorize_entity,
     list_entity_tags,
     tag_entity,
@@ -48,9 +48,6 @@ TAGS_QUOTA = "TagsPerUser"
 
 def user_exists_error(name: str) -> AwsError:
     return EntityAlreadyExists(f"User with name {name} already exists.")
-
-
-USER = EntityKind(find_user, user_arn, no_such_user, t.users, "user_id", "user")
 
 
 def authorize_user(
@@ -176,7 +173,7 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     except IntegrityError:
         raise user_exists_error(name) from None
     tagging.put_tags(ctx.conn, "user", user_id, tags, TAGS_QUOTA)
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=user_id)
     row = ctx.conn.execute(select(t.users).where(t.users.c.user_id == user_id)).one()
     out = user_shape(row, ctx.account_id)
     if tags:
@@ -257,7 +254,7 @@ def update_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         )
     except IntegrityError:
         raise user_exists_error(new_name) from None
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=row.user_id)
     return {}
 
 
@@ -296,7 +293,7 @@ def delete_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         raise DeleteConflict(f"Cannot delete entity, {conflict}")
     delete_owned(ctx.conn, "user", row.user_id)
     ctx.conn.execute(t.users.delete().where(t.users.c.user_id == row.user_id))
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=row.user_id)
     return {}
 
 
@@ -312,7 +309,7 @@ def put_user_permissions_boundary(
         .where(t.users.c.user_id == row.user_id)
         .values(permissions_boundary_arn=boundary)
     )
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=row.user_id)
     return {}
 
 
@@ -329,22 +326,24 @@ def delete_user_permissions_boundary(
         .where(t.users.c.user_id == row.user_id)
         .values(permissions_boundary_arn=None)
     )
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=row.user_id)
     return {}
 
 
 @operation("TagUser")
 def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
-    ctx.changed_authorization()  # a user's tags are its principal tags
+    entity_id = tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
+    ctx.changed_authorization(user_id=entity_id)  # a user's tags are its principal tags
     return {}
 
 
 @operation("UntagUser")
 def untag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    untag_entity(ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]])
-    ctx.changed_authorization()
+    entity_id = untag_entity(
+        ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]]
+    )
+    ctx.changed_authorization(user_id=entity_id)
     return {}
 
 
