@@ -14,9 +14,17 @@ class AwsError(Exception):
     status: int = 500
     sender_fault: bool = False
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: A more precise explanation than AWS's words, for adapters a person reads (the
+        #: portal, the CLI); the API answers `message` alone, which is AWS's.
+        self.detail = detail
+
+    @property
+    def explanation(self) -> str:
+        """What to show a person: the precise detail when there is one, else the message."""
+        return self.detail or self.message
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

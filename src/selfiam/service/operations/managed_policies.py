@@ -64,7 +64,7 @@ def create_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
     arn = policy_arn(ctx.account_id, name, path)
     authorize_create(ctx, arn, tags, "iam:TagPolicy")
     document = str(params["PolicyDocument"])
-    validate_document(document, PolicyKind.MANAGED)
+    validate_document(document, PolicyKind.MANAGED, require_current_version=True)
 
     mp = t.managed_policies
     check_account_quota(ctx, mp.c.namespace, "PoliciesPerAccount", MAX_POLICIES_PER_ACCOUNT)

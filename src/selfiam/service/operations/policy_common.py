@@ -126,19 +126,30 @@ def quote_document(document: str) -> str:
     return quote(document, safe="*")
 
 
-def validate_document(text: str, kind: PolicyKind, entity_name: str | None = None) -> Policy:
+def validate_document(
+    text: str,
+    kind: PolicyKind,
+    entity_name: str | None = None,
+    *,
+    require_current_version: bool = False,
+) -> Policy:
     """Parse and validate ``text`` as IAM would on Create*/Put*.
 
-    MalformedPolicyError -> MalformedPolicyDocument; over the size quota ->
-    LimitExceeded with AWS's wording (inline policies name their owner).
+    MalformedPolicyError -> MalformedPolicyDocument with AWS's words as its message (what
+    the API answers) and selfiam's precise explanation as its ``detail`` (what the portal
+    and the CLI show); over the size quota -> LimitExceeded with AWS's wording (inline
+    policies name their owner). ``require_current_version``: CreatePolicy and
+    CreatePolicyVersion's rule (see ``parse_policy``).
     """
     try:
-        return parse_policy(text, kind, policy_id="")
+        return parse_policy(
+            text, kind, policy_id="", require_current_version=require_current_version
+        )
     except PolicySizeExceededError as err:
         message = err.inline_message(entity_name) if entity_name is not None else err.message
         raise LimitExceeded(message) from None
     except MalformedPolicyError as err:
-        raise MalformedPolicyDocument(err.message) from None
+        raise MalformedPolicyDocument(err.aws_message, detail=err.message) from None
 
 
 # -- finding a managed policy ----------------------------------------------------------

@@ -85,7 +85,7 @@ def create_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> d
     arn = str(params["PolicyArn"])
     policy = authorized_policy(ctx, arn, customer_managed=True)
     document = str(params["PolicyDocument"])
-    validate_document(document, PolicyKind.MANAGED)
+    validate_document(document, PolicyKind.MANAGED, require_current_version=True)
 
     lock_policy_row(ctx.conn, policy.policy_id)
     mp, pv = t.managed_policies, t.policy_versions
