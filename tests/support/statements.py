@@ -31,8 +31,12 @@ _SETUP = ("PRAGMA ",)
 
 
 class StatementLog:
-    def __init__(self, engine: Engine) -> None:
+    """``skip_threads``: names of threads whose statements are not recorded (the batching
+    audit writer's, ``selfiam-audit``, whose batches land whenever it wakes)."""
+
+    def __init__(self, engine: Engine, skip_threads: tuple[str, ...] = ()) -> None:
         self.statements: list[str] = []
+        self._skip = frozenset(skip_threads)
         self._on = False
         self._lock = threading.Lock()
         self._sqlite = engine.dialect.name == "sqlite"
@@ -42,6 +46,8 @@ class StatementLog:
             event.listen(engine, "rollback", lambda _c: self._note("ROLLBACK"))
 
     def _note(self, statement: str) -> None:
+        if self._skip and threading.current_thread().name in self._skip:
+            return
         if self._on and not statement.startswith(_SETUP):
             with self._lock:
                 self.statements.append(" ".join(statement.split()))

@@ -21,6 +21,7 @@ PostgreSQL runs through psycopg 3, READ COMMITTED, with row locks
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -164,25 +165,37 @@ class HeldReadConnection:
     """Read transactions on one connection per thread, kept open between them.
 
     Checking a connection out of SQLAlchemy's pool and back costs about 25 us on
-    SQLite: more than all the queries of a read request. The API's reads run on
-    the event loop's thread, so they share one connection this way. It is kept
-    only for SQLite, where a connection cannot go stale; on PostgreSQL every
-    transaction checks one out of the pool (with its pre-ping), as
-    :func:`read_transaction` does. A nested use on the same thread, or a
-    connection SQLAlchemy invalidated, falls back to a pooled connection.
+    SQLite: more than all the queries of a read request. On PostgreSQL a checkout also
+    switches the connection to autocommit and back on return (``_read_options``), and
+    that bookkeeping was the largest part of a cached GetUser's CPU after its one query.
+    So each thread that reads keeps its connection: the API's SQLite reads run on the
+    event loop's thread; PostgreSQL's run in the threadpool.
+
+    A held PostgreSQL connection can go stale (a server restart, a dropped session),
+    where a SQLite one cannot: before using one that sat idle longer than
+    ``pool_health.IDLE_PING`` seconds, or after the process learnt the server may have
+    dropped its connections (``pool_health.suspect_all``), it is pinged, and replaced if
+    the ping fails, exactly as the pool checks the connections it hands out. A
+    connection SQLAlchemy invalidated (a disconnect during a query) is replaced too. A
+    nested use on the same thread falls back to a pooled connection.
 
     At most ``MAX_HELD`` threads hold one: the heavy reads run in the threadpool
     (40 threads), and had each worker kept a connection the pool (30) would be
     pinned by idle threads, every write and the audit writer waiting for one
-    until the pool's timeout (a 500). Other threads use a pooled connection.
+    until the pool's timeout (a 500). Other threads use a pooled connection. On
+    PostgreSQL, ``MAX_HELD_POSTGRES`` (the pool keeps 16 and allows 40: the other 32
+    remain for writes, the audit writer and the threads past the limit).
     """
 
     MAX_HELD = 4
+    MAX_HELD_POSTGRES = 8
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._reader = engine.execution_options(**{READ_ONLY_OPTION: True})
-        self._hold = engine.dialect.name == "sqlite"
+        self._postgres = engine.dialect.name == "postgresql"
+        self._reader = engine.execution_options(**_read_options(engine))
+        self._hold = engine.dialect.name in ("sqlite", "postgresql")
+        self._max_held = self.MAX_HELD_POSTGRES if self._postgres else self.MAX_HELD
         self._local = threading.local()
         self._held = 0
         self._held_lock = threading.Lock()
@@ -190,7 +203,7 @@ class HeldReadConnection:
     def _may_hold(self) -> bool:
         """Whether this thread may keep a connection (counted once per thread)."""
         with self._held_lock:
-            if self._held >= self.MAX_HELD:
+            if self._held >= self._max_held:
                 return False
             self._held += 1
             return True
@@ -207,11 +220,33 @@ class HeldReadConnection:
             with read_transaction(self._engine) as pooled:
                 yield pooled
             return
+        if conn is not None and self._postgres and not conn.invalidated and not conn.closed:
+            if pool_health.is_stale(self._engine, self._local.used) and not _alive(conn):
+                conn.invalidate()
         if conn is None or conn.closed or conn.invalidated:
+            if conn is not None:
+                conn.close()
             conn = self._reader.connect()
             self._local.conn = conn
-        with conn.begin():
-            yield conn
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            self._local.used = time.monotonic()
+
+
+def _alive(conn: Connection) -> bool:
+    """Whether a held PostgreSQL connection (autocommit: no transaction is left open)
+    still answers."""
+    try:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception:  # noqa: BLE001 (any failure: this connection is gone)
+        return False
+    return True
 
 
 def is_read_only(conn: Connection) -> bool:
