@@ -39,7 +39,7 @@ class _TaggedFinder:
             tags, and_(tags.c.resource_type == tag_type, tags.c.resource_id == table.c[key])
         )
         self._width = len(table.c)
-        self._row = row_type([c.key for c in table.c])
+        self._row: Any = row_type([c.key for c in table.c])
         self._select = PreparedSelect(
             select(*table.c, tags.c.key.label("tag_key"), tags.c.value.label("tag_value"))
             .select_from(joined)

@@ -220,9 +220,14 @@ class HeldReadConnection:
             with read_transaction(self._engine) as pooled:
                 yield pooled
             return
-        if conn is not None and self._postgres and not conn.invalidated and not conn.closed:
-            if pool_health.is_stale(self._engine, self._local.used) and not _alive(conn):
-                conn.invalidate()
+        if (
+            conn is not None
+            and self._postgres
+            and not (conn.invalidated or conn.closed)
+            and pool_health.is_stale(self._engine, self._local.used)
+            and not _alive(conn)
+        ):
+            conn.invalidate()
         if conn is None or conn.closed or conn.invalidated:
             if conn is not None:
                 conn.close()
