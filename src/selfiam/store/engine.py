@@ -20,8 +20,10 @@ PostgreSQL runs through psycopg 3, READ COMMITTED, with row locks
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +35,8 @@ from sqlalchemy.engine.url import URL
 
 from selfiam.store import pool_health
 from selfiam.store.write_gate import WriteGate, install
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_POOL_SIZE = 16
@@ -201,12 +205,22 @@ class HeldReadConnection:
         self._held_lock = threading.Lock()
 
     def _may_hold(self) -> bool:
-        """Whether this thread may keep a connection (counted once per thread)."""
+        """Whether this thread may keep a connection (counted once per thread). When the
+        thread ends (the threadpool retires idle workers) its place is freed and its
+        connection returned to the pool (a finalizer on a thread-local token)."""
         with self._held_lock:
             if self._held >= self._max_held:
                 return False
             self._held += 1
-            return True
+        token = _Token()
+        self._local.token = token
+        self._local.slot = slot = []
+        weakref.finalize(token, _release, weakref.ref(self), slot)
+        return True
+
+    def _freed(self) -> None:
+        with self._held_lock:
+            self._held -= 1
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -233,11 +247,28 @@ class HeldReadConnection:
                 conn.close()
             conn = self._reader.connect()
             self._local.conn = conn
+            self._local.slot[:] = [conn]
         try:
             with conn.begin():
                 yield conn
         finally:
             self._local.used = time.monotonic()
+
+
+class _Token:
+    """Lives exactly as long as a thread that holds a connection (in its thread-local)."""
+
+
+def _release(owner: weakref.ref[HeldReadConnection], slot: list[Connection]) -> None:
+    """A holding thread ended: free its place, return its connection to the pool."""
+    held = owner()
+    if held is not None:
+        held._freed()
+    for conn in slot:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 (a dead connection: the pool discards it)
+            log.debug("closing a finished thread's read connection failed", exc_info=True)
 
 
 def _alive(conn: Connection) -> bool:
