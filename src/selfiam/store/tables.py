@@ -65,6 +65,7 @@ from selfiam.store.access_tables import (
     service_linked_roles,
     webauthn_challenges,
 )
+from selfiam.store.counters import account_counters
 from selfiam.store.columns import (
     ARN,
     ID,
@@ -82,6 +83,7 @@ from selfiam.store.columns import (
 #: shared ``metadata`` and the column type ``UtcDateTime``.
 __all__ = [
     "THROTTLE_SCOPES",
+    "account_counters",
     "account_settings",
     "federation_sessions",
     "instance_profile_roles",

@@ -1,0 +1,44 @@
+"""Per-account counters for GetAccountSummary and the account quotas (issue 14).
+
+``account_counters`` holds one row per (account, kind), kept by triggers in the same
+transaction as the insert or delete they count (see :mod:`selfiam.store.counters`).
+The counters are backfilled from the tables before the triggers are created; the
+migration runs in one transaction holding the migration lock, so no write slips between.
+
+Revision ID: 0014_account_counters
+Revises: 0013
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from selfiam.store import counters
+
+revision = "0014_account_counters"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "account_counters",
+        sa.Column("account_id", sa.String(12), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("n", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("account_id", "kind"),
+    )
+    dialect = op.get_bind().dialect.name
+    for statement in counters.backfill_statements():
+        op.execute(statement)
+    for statement in counters.create_statements(dialect):
+        op.execute(sa.text(statement))
+
+
+def downgrade() -> None:
+    for statement in counters.drop_statements(op.get_bind().dialect.name):
+        op.execute(statement)
+    op.drop_table("account_counters")
