@@ -65,7 +65,6 @@ from selfiam.store.access_tables import (
     service_linked_roles,
     webauthn_challenges,
 )
-from selfiam.store.counters import account_counters
 from selfiam.store.columns import (
     ARN,
     ID,
@@ -77,6 +76,7 @@ from selfiam.store.columns import (
     timestamp,
     user_fk,
 )
+from selfiam.store.counters import account_counters
 
 #: What other modules read here besides the tables defined below: the tables of
 #: :mod:`selfiam.store.access_tables` (so that ``tables.X`` names every table), the
@@ -124,6 +124,8 @@ users = Table(
     Column("permissions_boundary_arn", String(ARN), nullable=True),
     timestamp("password_last_used", nullable=True),
     UniqueConstraint("account_id", "name_lower"),
+    # PermissionsBoundaryUsageCount is a probe of this index, not a scan of the account.
+    Index("ix_users_permissions_boundary_arn", "permissions_boundary_arn"),
 )
 
 login_profiles = Table(
@@ -179,6 +181,7 @@ roles = Table(
     timestamp("last_used_at", nullable=True),
     Column("last_used_region", String(32), nullable=True),
     UniqueConstraint("account_id", "name_lower"),
+    Index("ix_roles_permissions_boundary_arn", "permissions_boundary_arn"),
 )
 
 managed_policies = Table(

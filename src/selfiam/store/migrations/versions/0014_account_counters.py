@@ -1,4 +1,5 @@
-"""Per-account counters for GetAccountSummary and the account quotas (issue 14).
+"""Per-account counters for GetAccountSummary and the account quotas (issue 14), and
+indexes on users' and roles' permissions boundaries.
 
 ``account_counters`` holds one row per (account, kind), kept by triggers in the same
 transaction as the insert or delete they count (see :mod:`selfiam.store.counters`).
@@ -31,6 +32,10 @@ def upgrade() -> None:
         sa.Column("n", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("account_id", "kind"),
     )
+    # PermissionsBoundaryUsageCount (ListPolicies, GetAccountAuthorizationDetails) probes
+    # these instead of scanning the account's users and roles for every policy.
+    op.create_index("ix_users_permissions_boundary_arn", "users", ["permissions_boundary_arn"])
+    op.create_index("ix_roles_permissions_boundary_arn", "roles", ["permissions_boundary_arn"])
     dialect = op.get_bind().dialect.name
     for statement in counters.backfill_statements():
         op.execute(statement)
@@ -42,3 +47,5 @@ def downgrade() -> None:
     for statement in counters.drop_statements(op.get_bind().dialect.name):
         op.execute(statement)
     op.drop_table("account_counters")
+    op.drop_index("ix_roles_permissions_boundary_arn", "roles")
+    op.drop_index("ix_users_permissions_boundary_arn", "users")
