@@ -341,8 +341,12 @@ credential_reports = Table(
     "credential_reports", metadata,
     Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
            primary_key=True),
-    timestamp("generated_at"),
+    timestamp("generated_at"),  # when the run started: GetCredentialReport's GeneratedTime
     Column("content", Text, nullable=False),  # CSV, as GetCredentialReport returns it
+    # STARTED while a node builds it (``token`` names that run), then COMPLETE.
+    Column("state", String(16), nullable=False, server_default="COMPLETE"),
+    Column("token", String(32), nullable=True),
+    CheckConstraint("state IN ('STARTED', 'COMPLETE')", name="report_state"),
 )
 
 PORTAL_STAGES = ("mfa", "password", "active")

@@ -21,6 +21,7 @@ from sqlalchemy import Row, Select, Table, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import role_arn
+from selfiam.domain.errors import ValidationError
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import user_shape
 from selfiam.service.operations.attachments import GROUP, ROLE, USER
@@ -29,7 +30,6 @@ from selfiam.service.operations.instance_profiles import profiles_of_roles
 from selfiam.service.operations.policy_common import (
     AWS_NAMESPACE,
     SEPARATOR,
-    after_marker,
     policy_shape,
     policy_with_counts,
     quote_document,
@@ -247,6 +247,8 @@ def get_account_authorization_details(
     ctx.authorize("*")
     wanted = set(params.get("Filter") or ()) or {s[1] for s in _SECTIONS}
     marker = split_marker(decode_marker(params.get("Marker")), 3)
+    if marker is not None and marker[0] not in {s[0] for s in _SECTIONS}:
+        raise ValidationError("Invalid Marker.")
     limit = limit_of(params)
     items: list[Item] = []
     for rank, kind, _out, query, _build in _SECTIONS:
@@ -256,7 +258,9 @@ def get_account_authorization_details(
             continue
         stmt, sort_name, sort_id = query(ctx.account_id)
         if marker is not None and rank == marker[0]:
-            stmt = stmt.where(after_marker([sort_name, sort_id], marker[1:]))
+            # Names are unique within a section (case-insensitively), so the name alone
+            # places the page: a range of the (account, name_lower) unique index.
+            stmt = stmt.where(sort_name > marker[1])
         rows = ctx.conn.execute(stmt.order_by(sort_name, sort_id).limit(limit - len(items))).all()
         items += [(rank, r._mapping[sort_name.key], r._mapping[sort_id.key], r) for r in rows]
     page, tail = finish_page(items, params, lambda i: SEPARATOR.join(i[:3]))
