@@ -12,7 +12,8 @@ of one kind wait for each other and see each other's rows.
 Managed-policy attachments are counted through their owner's ``account_id``. A user,
 group or role deleted with attachments left would cascade them after the owner is gone
 (nothing left to find the account by), so a ``BEFORE DELETE`` trigger on the owner
-deletes its attachments first, while the owner is still there to be counted against.
+uncounts it and deletes its attachments first, while the owner is still there to be
+counted against.
 
 Migration 0014 creates the triggers and backfills the counters; ``metadata.create_all``
 creates the triggers too (the ``after_create`` hook below).
@@ -84,10 +85,14 @@ class Trigger:
     statements: tuple[str, ...]
 
 
-def _row_counter(table: str, kinds: tuple[str, ...], when: str | None = None) -> list[Trigger]:
-    """Count ``table``'s rows (which carry ``account_id``) under each of ``kinds``."""
+def _row_counter(
+    table: str, kinds: tuple[str, ...], when: str | None = None, *, deletes: bool = True
+) -> list[Trigger]:
+    """Count ``table``'s rows (which carry ``account_id``) under each of ``kinds``
+    (``deletes=False``: another trigger counts the deletes)."""
     made = []
-    for event_name, row, delta in (("INSERT", "NEW", "1"), ("DELETE", "OLD", "-1")):
+    events = (("INSERT", "NEW", "1"), ("DELETE", "OLD", "-1"))
+    for event_name, row, delta in events if deletes else events[:1]:
         made.append(Trigger(
             f"count_{table}_{event_name.lower()}", "AFTER", event_name, table,
             when.replace("ROW.", f"{row}.") if when else None,
@@ -96,7 +101,9 @@ def _row_counter(table: str, kinds: tuple[str, ...], when: str | None = None) ->
     return made
 
 
-def _attachment_counter(table: str, owner_table: str, owner_key: str) -> list[Trigger]:
+def _attachment_counter(
+    table: str, owner_table: str, owner_key: str, owner_kind: str
+) -> list[Trigger]:
     made = []
     for event_name, row, delta in (("INSERT", "NEW", "1"), ("DELETE", "OLD", "-1")):
         where = f"FROM {owner_table} WHERE {owner_key} = {row}.{owner_key}"
@@ -104,18 +111,24 @@ def _attachment_counter(table: str, owner_table: str, owner_key: str) -> list[Tr
             f"count_{table}_{event_name.lower()}", "AFTER", event_name, table, None,
             (_add(ATTACHMENTS, delta, "account_id", where),),
         ))
-    # The owner's attachments go first, while the owner is there to count them against.
+    # The owner is uncounted, then its attachments go, while the owner is there to count
+    # them against. Counter rows are always locked in this order (the owner's kind, then
+    # the attachments), as CreateUser + AttachUserPolicy in one transaction does: two
+    # transactions on PostgreSQL never wait for each other's counters in a cycle.
     made.append(Trigger(
-        f"uncount_{owner_table}_attachments", "BEFORE", "DELETE", owner_table, None,
-        (f"DELETE FROM {table} WHERE {owner_key} = OLD.{owner_key}",),
+        f"uncount_{owner_table}", "BEFORE", "DELETE", owner_table, None,
+        (
+            _add(owner_kind, "-1", "OLD.account_id"),
+            f"DELETE FROM {table} WHERE {owner_key} = OLD.{owner_key}",
+        ),
     ))
     return made
 
 
 TRIGGERS: tuple[Trigger, ...] = (
-    *_row_counter("users", (USERS,)),
-    *_row_counter("groups", (GROUPS,)),
-    *_row_counter("roles", (ROLES,)),
+    *_row_counter("users", (USERS,), deletes=False),
+    *_row_counter("groups", (GROUPS,), deletes=False),
+    *_row_counter("roles", (ROLES,), deletes=False),
     *_row_counter("managed_policies", (POLICIES,), when="ROW.account_id IS NOT NULL"),
     *_row_counter("instance_profiles", (INSTANCE_PROFILES,)),
     *_row_counter("oidc_providers", (OIDC_PROVIDERS,)),
@@ -130,9 +143,9 @@ TRIGGERS: tuple[Trigger, ...] = (
         (_add(MFA_DEVICES_IN_USE, "CASE WHEN NEW.user_id IS NULL THEN -1 ELSE 1 END",
               "NEW.account_id"),),
     ),
-    *_attachment_counter("user_policy_attachments", "users", "user_id"),
-    *_attachment_counter("group_policy_attachments", "groups", "group_id"),
-    *_attachment_counter("role_policy_attachments", "roles", "role_id"),
+    *_attachment_counter("user_policy_attachments", "users", "user_id", USERS),
+    *_attachment_counter("group_policy_attachments", "groups", "group_id", GROUPS),
+    *_attachment_counter("role_policy_attachments", "roles", "role_id", ROLES),
 )
 
 
