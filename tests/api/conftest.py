@@ -29,6 +29,7 @@ from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
 from selfiam.store.engine import create_engine_for, transaction
 from selfiam.store.migrate import upgrade_to_head
+from support.seeded import seeded_sqlite
 
 ACCOUNT = "123456789012"
 HOSTS = {"iam": "iam.amazonaws.com", "sts": "sts.amazonaws.com"}
@@ -110,5 +111,5 @@ def built_api(url: str) -> Iterator[Api]:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    with built_api(f"sqlite:///{tmp_path / 'api.db'}") as built:
+    with built_api(seeded_sqlite(tmp_path / "api.db")) as built:
         yield built

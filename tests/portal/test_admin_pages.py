@@ -148,6 +148,19 @@ def test_attach_and_detach_managed_policies(admin: TestClient, root_call: RootCa
     assert "Detach IAMReadOnlyAccess" in admin.get(group).text
 
 
+def test_attach_form_suggests_the_accounts_policies_among_aws_s_many(
+    admin: TestClient, root_call: RootCall, account: str
+) -> None:
+    """AWS has ~1,600 managed policies: the form suggests the account's own (SelfService's
+    policy sorts after hundreds of AWS ones), AWS's job functions and the common ones."""
+    root_call("CreateUser", UserName="dave")
+    text = admin.get(user_page("dave")).text
+    assert f'value="arn:aws:iam::{account}:policy/SelfServiceCredentials"' in text
+    assert 'value="arn:aws:iam::aws:policy/ReadOnlyAccess"' in text
+    assert 'value="arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"' in text
+    assert text.count("<option value=") < 100
+
+
 @pytest.mark.parametrize("kind", ["users", "groups"])
 def test_inline_policies_with_the_engines_message_inline(
     admin: TestClient, root_call: RootCall, kind: str

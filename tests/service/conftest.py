@@ -18,12 +18,12 @@ from selfiam.auth.secretbox import SecretBox
 from selfiam.domain.arns import user_arn
 from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
-from selfiam.service.bootstrap import create_account, seed_aws_managed_policies
+from selfiam.service.bootstrap import create_account
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
 from selfiam.store.engine import create_engine_for, transaction
-from selfiam.store.migrate import upgrade_to_head
 from support.clock import Clock
+from support.seeded import seeded_sqlite
 
 ACCOUNT = "123456789012"
 #: Read IAM; create, update and delete only your own access keys.
@@ -104,10 +104,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def runtime(tmp_path: Path, clock: Clock) -> Iterator[Runtime]:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'service.db'}")
-    upgrade_to_head(engine)
+    engine = create_engine_for(seeded_sqlite(tmp_path / "service.db"))
     with transaction(engine) as conn:
-        seed_aws_managed_policies(conn)
         create_account(conn, clock(), ACCOUNT)
     rt = Runtime(engine, SecretBox(SecretBox.generate_key()), clock=clock)
     yield rt

@@ -60,7 +60,7 @@ def test_detaching_a_group_policy_denies_at_once(call: Call, alice: Caller) -> N
         call("ListPolicies", caller=alice)
     assert before.value.message == no_policy_allows("iam:ListPolicies", "*")
     call("AttachGroupPolicy", GroupName="devs", PolicyArn=arn)
-    assert call("ListPolicies", caller=alice)["IsTruncated"] is False
+    assert call("ListPolicies", caller=alice, Scope="Local")["IsTruncated"] is False
     call("DetachGroupPolicy", GroupName="devs", PolicyArn=arn)
     with pytest.raises(AccessDenied) as after:
         call("ListPolicies", caller=alice)

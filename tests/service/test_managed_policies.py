@@ -124,16 +124,28 @@ def test_aws_managed_policies_cannot_be_changed(call: Call) -> None:
 # -- ListPolicies ---------------------------------------------------------------------
 
 
+def all_pages(call: Call, **params: Any) -> list[dict[str, Any]]:
+    """Every policy ListPolicies lists, page after page (AWS's are more than a page)."""
+    policies: list[dict[str, Any]] = []
+    marker: dict[str, Any] = {}
+    while True:
+        page = call("ListPolicies", MaxItems=1000, **params, **marker)
+        policies += page["Policies"]
+        if not page["IsTruncated"]:
+            return policies
+        marker = {"Marker": page["Marker"]}
+
+
 def test_list_policies_scopes_and_filters(call: Call) -> None:
     create(call, "Alpha", Path="/x/")
     create(call, "Beta")
     local = call("ListPolicies", Scope="Local")["Policies"]
     assert [p["PolicyName"] for p in local] == ["Alpha", "Beta"]
     assert all("Description" not in p and "Tags" not in p for p in local)
-    aws = call("ListPolicies", Scope="AWS")["Policies"]
+    aws = all_pages(call, Scope="AWS")
     assert {p["PolicyName"] for p in aws} >= {"AdministratorAccess", "IAMReadOnlyAccess"}
     assert all(p["Arn"].startswith("arn:aws:iam::aws:policy/") for p in aws)
-    everything = call("ListPolicies")["Policies"]
+    everything = all_pages(call)
     assert len(everything) == len(local) + len(aws)
     assert [p["PolicyName"] for p in call("ListPolicies", PathPrefix="/x/")["Policies"]] == [
         "Alpha"

@@ -51,8 +51,13 @@ def test_create(call: Call, slr: dict[str, Any]) -> None:
             "Action": ["sts:AssumeRole"],
         }
     ]
-    # selfiam holds no AutoScalingServiceRolePolicy: none attached.
-    assert call("ListAttachedRolePolicies", RoleName=slr["RoleName"])["AttachedPolicies"] == []
+    # AWS's AutoScalingServiceRolePolicy (one of the managed policies selfiam ships) is attached.
+    assert call("ListAttachedRolePolicies", RoleName=slr["RoleName"])["AttachedPolicies"] == [
+        {
+            "PolicyName": "AutoScalingServiceRolePolicy",
+            "PolicyArn": "arn:aws:iam::aws:policy/aws-service-role/AutoScalingServiceRolePolicy",
+        }
+    ]
     got = call("GetRole", RoleName="AWSServiceRoleForAutoScaling")["Role"]
     assert got["Arn"] == slr["Arn"]
 

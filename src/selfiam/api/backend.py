@@ -82,7 +82,8 @@ class RuntimeBackend:
 #: GetAccountAuthorizationDetails holds up to 1,000 entities with every policy document and
 #: version; GetCredentialReport sends a report as long as the account's user list;
 #: ListEntitiesForPolicy reads every entity attached to the policy before it pages;
-#: GetAccountSummary counts every table of the account.
+#: GetAccountSummary counts every table of the account; GetPolicyVersion URL-encodes a
+#: document that, for AWS's own policies, reaches 150,000 characters (ReadOnlyAccess: 90,000).
 _HEAVY_READS = frozenset(
     ("iam", action)
     for action in (
@@ -94,6 +95,7 @@ _HEAVY_READS = frozenset(
         "GetCredentialReport",
         "ListEntitiesForPolicy",
         "GetAccountSummary",
+        "GetPolicyVersion",
     )
 )
 

@@ -88,6 +88,7 @@ InvalidAuthorizationMessage = _error(
 
 # Service-linked roles (IAM's error shape).
 UnmodifiableEntity = _error("UnmodifiableEntity", "UnmodifiableEntity", 400)
+PolicyNotAttachable = _error("PolicyNotAttachable", "PolicyNotAttachable", 400)
 
 ServiceFailure = _error("ServiceFailure", "ServiceFailure", 500, sender=False)
 InternalFailure = _error("InternalFailure", "InternalFailure", 500, sender=False)

@@ -304,15 +304,25 @@ def _statement(
     )
 
 
-def parse_policy(text: str, kind: PolicyKind = PolicyKind.MANAGED, policy_id: str = "") -> Policy:
+def parse_policy(
+    text: str,
+    kind: PolicyKind = PolicyKind.MANAGED,
+    policy_id: str = "",
+    *,
+    enforce_size: bool = True,
+) -> Policy:
     """Parse, validate and compile a policy document.
 
     Raises MalformedPolicyError (what is wrong, and where), or its subclass
     `limits.PolicySizeExceededError` when the document is over its kind's size quota.
+    ``enforce_size=False`` compiles a stored document whose size was checked when it was
+    stored, or that no quota binds: AWS's own managed policies (ReadOnlyAccess is ~90,000
+    characters) are far over the customer quota.
     """
     if not isinstance(text, str):
         raise MalformedPolicyError("Syntax errors in policy: the policy document must be text")
-    check_size(text, kind)
+    if enforce_size:
+        check_size(text, kind)
     doc, layout = _load(text)
     if not isinstance(doc, dict):
         raise MalformedPolicyError("Syntax errors in policy: the policy must be a JSON object")

@@ -62,6 +62,30 @@ def section(read: Callable[[], Any]) -> dict[str, Any]:
         return {"denied": denied.message}
 
 
+#: AWS managed policies an admin attaches most, suggested by name; any other ARN can be typed.
+COMMON_AWS_POLICIES = (
+    "AdministratorAccess",
+    "PowerUserAccess",
+    "ReadOnlyAccess",
+    "IAMFullAccess",
+    "IAMReadOnlyAccess",
+    "IAMUserChangePassword",
+)
+
+
+def policy_choices(view: View) -> list[dict[str, Any]]:
+    """The ARNs the attach form suggests: the account's own policies, AWS's job-function
+    policies and the common ones above, not all of AWS's 1,594 (a page of them would
+    crowd the account's own out and weigh every page)."""
+    own = call(view, "ListPolicies", Scope="Local", MaxItems=1000)["Policies"]
+    jobs = call(view, "ListPolicies", Scope="AWS", PathPrefix="/job-function/", MaxItems=100)
+    common = [
+        {"PolicyName": name, "Arn": f"arn:aws:iam::aws:policy/{name}"}
+        for name in COMMON_AWS_POLICIES
+    ]
+    return [*own, *common, *jobs["Policies"]]
+
+
 def path_name(view: View, limit: int = 128) -> str:
     return str(view.request.path_params["name"])[:limit]
 
@@ -155,9 +179,7 @@ def user(view: View) -> Response:
         groups=read("ListGroupsForUser", "Groups"),
         all_groups=section(lambda: call(view, "ListGroups", MaxItems=1000)["Groups"]),
         attached=read("ListAttachedUserPolicies", "AttachedPolicies"),
-        policies=section(
-            lambda: call(view, "ListPolicies", Scope="All", MaxItems=1000)["Policies"]
-        ),
+        policies=section(lambda: policy_choices(view)),
         inline=read("ListUserPolicies", "PolicyNames"),
         login_profile=section(login_profile),
         access_keys=read("ListAccessKeys", "AccessKeyMetadata"),

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 from starlette.responses import Response
 
 from selfiam.domain.errors import AwsError, ValidationError
-from selfiam.portal.admin import call, page_of, path_name, section
+from selfiam.portal.admin import call, page_of, path_name, policy_choices, section
 from selfiam.portal.paging import PAGE_SIZE, paged
 from selfiam.portal.web import Pages, View, done_messages
 
@@ -200,8 +200,6 @@ def group(view: View) -> Response:
         attached=section(
             lambda: call(view, "ListAttachedGroupPolicies", GroupName=name)["AttachedPolicies"]
         ),
-        policies=section(
-            lambda: call(view, "ListPolicies", Scope="All", MaxItems=1000)["Policies"]
-        ),
+        policies=section(lambda: policy_choices(view)),
         inline=section(lambda: call(view, "ListGroupPolicies", GroupName=name)["PolicyNames"]),
     )

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from starlette.responses import Response
 
 from selfiam.domain.errors import AwsError, ValidationError
-from selfiam.portal.admin import call, page_of, path_name, section
+from selfiam.portal.admin import call, page_of, path_name, policy_choices, section
 from selfiam.portal.paging import PAGE_SIZE, paged
 from selfiam.portal.web import Pages, View, done_messages
 from selfiam.service.role_session_admin import LIST, REVOKE, SERVICE
@@ -104,9 +104,7 @@ def role(view: View) -> Response:
         role=found,
         trust=unquote(found["AssumeRolePolicyDocument"]),
         attached=read("ListAttachedRolePolicies", "AttachedPolicies"),
-        policies=section(
-            lambda: call(view, "ListPolicies", Scope="All", MaxItems=1000)["Policies"]
-        ),
+        policies=section(lambda: policy_choices(view)),
         inline=read("ListRolePolicies", "PolicyNames"),
         tags=read("ListRoleTags", "Tags"),
         sessions=sessions,

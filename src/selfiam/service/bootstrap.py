@@ -9,7 +9,6 @@ like any other request (DESIGN rule 1).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -19,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import aws_managed_policy_arn
-from selfiam.domain.identifiers import new_account_id, new_policy_id, new_request_id
+from selfiam.domain.identifiers import new_account_id, new_request_id
+from selfiam.service.aws_policies import sync_policies
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.passwords import temporary_password
 from selfiam.service.runtime import Runtime
@@ -40,48 +40,10 @@ def self_service_policy_document() -> str:
     return _policy_data("self_service_credentials.json")
 
 
-def aws_managed_policies() -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = json.loads(_policy_data("aws_managed.json"))
-    return data
-
-
 def seed_aws_managed_policies(conn: Connection) -> None:
-    """Insert AWS managed policies that are missing (idempotent)."""
-    mp, pv = t.managed_policies, t.policy_versions
-    existing = set(conn.execute(select(mp.c.name_lower).where(mp.c.namespace == "aws")).scalars())
-    for item in aws_managed_policies():
-        name = item["PolicyName"]
-        if name.lower() in existing:
-            continue
-        policy_id = new_policy_id()
-        created = datetime.fromisoformat(item["CreateDate"])
-        updated = datetime.fromisoformat(item["UpdateDate"])
-        version = item["DefaultVersionId"]
-        conn.execute(
-            mp.insert().values(
-                policy_id=policy_id,
-                arn=aws_managed_policy_arn(name, item["Path"]),
-                account_id=None,
-                namespace="aws",
-                name=name,
-                name_lower=name.lower(),
-                path=item["Path"],
-                description=None,
-                default_version_id=version,
-                next_version_number=int(version[1:]) + 1,
-                is_attachable=True,
-                created_at=created,
-                updated_at=updated,
-            )
-        )
-        conn.execute(
-            pv.insert().values(
-                policy_id=policy_id,
-                version_id=version,
-                document=json.dumps(item["Document"], indent=4),
-                created_at=updated,
-            )
-        )
+    """Insert AWS's managed policies the database lacks, and bring the others to the
+    dataset's default version (idempotent; :mod:`selfiam.service.aws_policies`)."""
+    sync_policies(conn)
 
 
 def create_account(conn: Connection, now: datetime, account_id: str | None = None) -> str:

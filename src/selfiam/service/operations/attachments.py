@@ -15,9 +15,15 @@ from typing import Any
 from sqlalchemy import Table, delete, or_, select
 from sqlalchemy.engine import Connection
 
-from selfiam.domain.errors import LimitExceeded, NoSuchEntity, ValidationError
+from selfiam.domain.errors import (
+    LimitExceeded,
+    NoSuchEntity,
+    PolicyNotAttachable,
+    ValidationError,
+)
 from selfiam.service.context import OperationContext
 from selfiam.service.operations.policy_common import (
+    AWS_NAMESPACE,
     SEPARATOR,
     PolicyOwner,
     after_marker,
@@ -33,6 +39,9 @@ from selfiam.store import tables as t
 from selfiam.store.locks import lock_row
 
 MAX_ATTACHED = 10
+#: AWS's policies for service-linked roles: no user, group or customer role takes them.
+SERVICE_ROLE_PATH = "/aws-service-role/"
+_CUSTOMER = {"user": "User", "group": "Group", "role": "Customer Role"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,12 @@ def _attach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     policy = find_policy(ctx.conn, ctx.account_id, arn)
     if policy is None or not policy.is_attachable:
         raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
+    if policy.namespace == AWS_NAMESPACE and policy.path == SERVICE_ROLE_PATH:
+        # AWS's recorded answer for a role; a service-linked role's policy is the
+        # service's to attach (CreateServiceLinkedRole), never a caller's.
+        raise PolicyNotAttachable(
+            f"Cannot attach a Service Role Policy to a {_CUSTOMER[owner.kind]}."
+        )
     owner_id = entity._mapping[owner.key]
     lock_row(ctx.conn, owner.table, owner.table.c[owner.key], owner_id)
     att = owner.attachments

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, select
+from sqlalchemy import Row, Select, Table, or_, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import role_arn
@@ -30,6 +30,8 @@ from selfiam.service.operations.instance_profiles import profiles_of_roles
 from selfiam.service.operations.policy_common import (
     AWS_NAMESPACE,
     SEPARATOR,
+    attached_policy_ids,
+    boundary_arns,
     policy_shape,
     policy_with_counts,
     quote_document,
@@ -51,15 +53,18 @@ def _entities(table: Table, key: str, account_id: str) -> tuple[Select[Any], Any
 
 def _policies(account_id: str, aws: bool) -> tuple[Select[Any], Any, Any]:
     mp = t.managed_policies
-    q = (
-        policy_with_counts(account_id)
-        .where(mp.c.namespace == (AWS_NAMESPACE if aws else account_id))
-        .subquery()
+    base = policy_with_counts(account_id).where(
+        mp.c.namespace == (AWS_NAMESPACE if aws else account_id)
     )
-    stmt = select(q)
-    if aws:
-        stmt = stmt.where((q.c.attachment_count + q.c.boundary_count) > 0)
-    return stmt, q.c.name_lower, q.c.arn
+    if aws:  # the AWS policies the account uses: found from its attachments, not all 1,594
+        base = base.where(
+            or_(
+                mp.c.policy_id.in_(attached_policy_ids(account_id)),
+                mp.c.arn.in_(boundary_arns(account_id)),
+            )
+        )
+    q = base.subquery()
+    return select(q), q.c.name_lower, q.c.arn
 
 
 Ids = list[str]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Table, and_, func, or_, select, union
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import Label
 
@@ -201,9 +201,10 @@ def authorized_policy(
 # -- counts and shapes -----------------------------------------------------------------
 
 
-def attachment_count(account_id: str) -> Label[Any]:
-    """Correlated count of the account's users, groups and roles a policy is attached to."""
-    mp = t.managed_policies
+def attachment_count(account_id: str, policy_id: Any = None) -> Label[Any]:
+    """Correlated count of the account's users, groups and roles a policy is attached to
+    (``policy_id``: the column to correlate with, by default ``managed_policies``')."""
+    policy_id = t.managed_policies.c.policy_id if policy_id is None else policy_id
     parts: list[Any] = []
     for attachments, owners, key in (
         (t.user_policy_attachments, t.users, "user_id"),
@@ -213,27 +214,54 @@ def attachment_count(account_id: str) -> Label[Any]:
         parts.append(
             select(func.count())
             .select_from(attachments.join(owners, attachments.c[key] == owners.c[key]))
-            .where(attachments.c.policy_id == mp.c.policy_id, owners.c.account_id == account_id)
+            .where(attachments.c.policy_id == policy_id, owners.c.account_id == account_id)
             .scalar_subquery()
         )
     total: ColumnElement[Any] = parts[0] + parts[1] + parts[2]
     return total.label("attachment_count")
 
 
-def boundary_count(account_id: str) -> Label[Any]:
+def boundary_count(account_id: str, arn: Any = None) -> Label[Any]:
     """Correlated count of the account's users and roles using a policy as boundary."""
-    mp = t.managed_policies
+    arn = t.managed_policies.c.arn if arn is None else arn
     users = (
         select(func.count())
-        .where(t.users.c.account_id == account_id, t.users.c.permissions_boundary_arn == mp.c.arn)
+        .where(t.users.c.account_id == account_id, t.users.c.permissions_boundary_arn == arn)
         .scalar_subquery()
     )
     roles = (
         select(func.count())
-        .where(t.roles.c.account_id == account_id, t.roles.c.permissions_boundary_arn == mp.c.arn)
+        .where(t.roles.c.account_id == account_id, t.roles.c.permissions_boundary_arn == arn)
         .scalar_subquery()
     )
     return (users + roles).label("boundary_count")
+
+
+def attached_policy_ids(account_id: str) -> Any:
+    """The ids of the policies attached to one of the account's users, groups or roles."""
+    parts = [
+        select(attachments.c.policy_id)
+        .select_from(attachments.join(owners, attachments.c[key] == owners.c[key]))
+        .where(owners.c.account_id == account_id)
+        for attachments, owners, key in (
+            (t.user_policy_attachments, t.users, "user_id"),
+            (t.group_policy_attachments, t.groups, "group_id"),
+            (t.role_policy_attachments, t.roles, "role_id"),
+        )
+    ]
+    return union(*parts)
+
+
+def boundary_arns(account_id: str) -> Any:
+    """The ARNs of the policies that are the boundary of one of the account's users or roles."""
+    return union(
+        select(t.users.c.permissions_boundary_arn).where(
+            t.users.c.account_id == account_id, t.users.c.permissions_boundary_arn.is_not(None)
+        ),
+        select(t.roles.c.permissions_boundary_arn).where(
+            t.roles.c.account_id == account_id, t.roles.c.permissions_boundary_arn.is_not(None)
+        ),
+    )
 
 
 def policy_with_counts(account_id: str) -> Any:
