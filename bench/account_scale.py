@@ -111,6 +111,8 @@ def populate(data_dir: Path, users: int) -> tuple[float, float]:
     """``selfiam init`` and ``selfiam user import`` of ``users`` users: the import's wall
     and CPU seconds."""
     _cli("init", "--data-dir", str(data_dir))
+    with session_for(data_dir) as s:  # `selfiam init` made a user or two: count them in
+        existing = len(s.call("ListUsers", MaxItems=1000)["Users"])
     entries = [
         {
             "name": f"user{i:05d}",
@@ -118,7 +120,8 @@ def populate(data_dir: Path, users: int) -> tuple[float, float]:
             "tags": {"team": f"t{i % 7}"},
             "password": False,
         }
-        for i in range(users)
+        # One place is left under the quota (5,000) for the CreateUser measured.
+        for i in range(users - existing - 1)
     ]
     path = data_dir / "users.json"
     path.write_text(json.dumps(entries))
@@ -192,7 +195,9 @@ def run_size(users: int, reps: int, workdir: Path) -> tuple[tuple[float, float],
         add(
             "GetUser",
             measure(
-                counter, reps, lambda i: s.call("GetUser", UserName=f"user{(i * 7919) % users:05d}")
+                counter,
+                reps,
+                lambda i: s.call("GetUser", UserName=f"user{(i * 7919) % (users // 2):05d}"),
             ),
         )
         add(
@@ -284,7 +289,7 @@ def run_size(users: int, reps: int, workdir: Path) -> tuple[tuple[float, float],
 
         def build(i: int) -> str:
             with read_transaction(s.runtime.engine) as conn:
-                return build_report(conn, s.account_id)
+                return str(build_report(conn, s.account_id))
 
         add("credential report build (whole account)", measure(counter, heavy, build))
     return imported, figures
