@@ -125,7 +125,7 @@ users = Table(
     timestamp("password_last_used", nullable=True),
     UniqueConstraint("account_id", "name_lower"),
     # PermissionsBoundaryUsageCount is a probe of this index, not a scan of the account.
-    Index("ix_users_permissions_boundary_arn", "permissions_boundary_arn"),
+    Index("ix_users_permissions_boundary_arn", "account_id", "permissions_boundary_arn"),
 )
 
 login_profiles = Table(
@@ -181,7 +181,7 @@ roles = Table(
     timestamp("last_used_at", nullable=True),
     Column("last_used_region", String(32), nullable=True),
     UniqueConstraint("account_id", "name_lower"),
-    Index("ix_roles_permissions_boundary_arn", "permissions_boundary_arn"),
+    Index("ix_roles_permissions_boundary_arn", "account_id", "permissions_boundary_arn"),
 )
 
 managed_policies = Table(

@@ -35,8 +35,12 @@ def upgrade() -> None:
     )
     # PermissionsBoundaryUsageCount (ListPolicies, GetAccountAuthorizationDetails) probes
     # these instead of scanning the account's users and roles for every policy.
-    op.create_index("ix_users_permissions_boundary_arn", "users", ["permissions_boundary_arn"])
-    op.create_index("ix_roles_permissions_boundary_arn", "roles", ["permissions_boundary_arn"])
+    op.create_index(
+        "ix_users_permissions_boundary_arn", "users", ["account_id", "permissions_boundary_arn"]
+    )
+    op.create_index(
+        "ix_roles_permissions_boundary_arn", "roles", ["account_id", "permissions_boundary_arn"]
+    )
     # Credential reports are built in the background: their state and the run building them.
     with op.batch_alter_table("credential_reports") as batch:
         batch.add_column(
