@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from selfiam.api.access_log import AccessLog
@@ -14,6 +16,7 @@ from selfiam.api.endpoint import create_api_app
 from selfiam.portal.app import create_portal_app
 from selfiam.service.audit_retention import AuditPruner
 from selfiam.service.factory import open_runtime
+from selfiam.service.operations.outbound_federation import outbound_discovery
 from selfiam.service.portal_sessions import PortalConfig
 from selfiam.service.runtime import Runtime
 from selfiam.settings import Settings
@@ -49,8 +52,33 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifetime=timedelta(hours=settings.portal_max_hours),
         public_url=settings.public_url,
     )
-    rest = Starlette(routes=[Mount("/portal", create_portal_app(runtime, config))])
+    rest = Starlette(
+        routes=[
+            Mount("/portal", create_portal_app(runtime, config)),
+            *outbound_routes(runtime),
+        ]
+    )
     if settings.audit_retention_days is not None:
         AuditPruner(runtime.engine, settings.audit_retention_days, runtime.clock).start()
     app: ASGIApp = SelfiamApp(create_api_app(RuntimeBackend(runtime)), rest)
     return AccessLog(app) if settings.access_log else app
+
+
+def outbound_routes(runtime: Runtime) -> list[Route]:
+    """The public OpenID discovery of outbound web identity tokens' issuers: what a relying
+    party fetches to verify a token of sts:GetWebIdentityToken (plain functions: Starlette
+    runs them on its threadpool, off the event loop)."""
+
+    def document(request: Request) -> Response:
+        found = outbound_discovery(runtime, str(request.path_params["issuer_id"]))
+        if found is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        configuration, jwks = found
+        body = jwks if request.url.path.endswith("/jwks.json") else configuration
+        return JSONResponse(body, headers={"Cache-Control": "max-age=300"})
+
+    base = "/outbound/{issuer_id}/.well-known"
+    return [
+        Route(f"{base}/openid-configuration", document),
+        Route(f"{base}/jwks.json", document),
+    ]

@@ -59,7 +59,9 @@ def test_signing_keys_per_access_key_stay_bounded(api: Api) -> None:
 
 
 def test_access_keys_and_key_uses_stay_bounded(api: Api) -> None:
-    api.runtime.credentials = CredentialCache(api.runtime.box, max_keys=2, max_key_uses=3)
+    api.runtime.credentials = CredentialCache(
+        api.runtime.box, api.runtime.invalidation, max_keys=2, max_key_uses=3
+    )
     users = [api.new_key(f"user{n}") for n in range(4)]
     for key_id, secret in users:
         for region in ("us-east-1", "eu-west-1"):

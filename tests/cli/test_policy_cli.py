@@ -209,6 +209,19 @@ def test_validate_kind_decides_principal(tmp_path: Path) -> None:
     assert "should not specify a principal" in managed.stderr
 
 
+def test_validate_managed_needs_the_current_version(tmp_path: Path) -> None:
+    """CreatePolicy's rule (issue 15); inline policies keep a missing Version."""
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"Statement": [allow("s3:*")]}))
+    managed = run(["policy", "validate", str(path)])
+    assert managed.exit_code == 1
+    assert managed.stderr.startswith(
+        "MalformedPolicyDocument: Policy document must be version 2012-10-17 or greater. "
+        "The document has no Version"
+    )
+    assert run(["policy", "validate", str(path), "--kind", "inline-user"]).exit_code == 0
+
+
 def test_validate_size_limit(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     actions = [f"s3:Action{i:04d}" for i in range(300)]

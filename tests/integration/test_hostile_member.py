@@ -120,6 +120,11 @@ def world(server: LiveServer) -> World:
     victor.extra["ssh"] = admin.upload_ssh_public_key(
         UserName="victor", SSHPublicKeyBody=openssh(ed25519_public_key())
     )["SSHPublicKey"]["SSHPublicKeyId"]
+    service_credential = admin.create_service_specific_credential(
+        UserName="victor", ServiceName="codecommit.amazonaws.com"
+    )["ServiceSpecificCredential"]
+    victor.extra["service"] = service_credential["ServiceSpecificCredentialId"]
+    victor.extra["service_password"] = service_credential["ServicePassword"]
 
     long_sts = server.client(mallory.key["AccessKeyId"], mallory.key["SecretAccessKey"], "sts")
     creds = long_sts.get_session_token(
@@ -146,6 +151,9 @@ def snapshot(w: World) -> dict[str, Any]:
             "keys": a.list_access_keys(UserName=name)["AccessKeyMetadata"],
             "certificates": a.list_signing_certificates(UserName=name)["Certificates"],
             "ssh": a.list_ssh_public_keys(UserName=name)["SSHPublicKeys"],
+            "service": a.list_service_specific_credentials(UserName=name)[
+                "ServiceSpecificCredentials"
+            ],
             "mfa": a.list_mfa_devices(UserName=name)["MFADevices"],
             "attached": a.list_attached_user_policies(UserName=name)["AttachedPolicies"],
             "inline": a.list_user_policies(UserName=name)["PolicyNames"],
@@ -288,6 +296,55 @@ API_ATTACKS = [
         ),
         "iam:GetSSHPublicKey",
         explicit=True,
+    ),
+    # service-specific credentials (CodeCommit passwords, Bedrock API keys)
+    Attack(
+        "create-service-credential",
+        lambda w, c: c.create_service_specific_credential(
+            UserName="victor", ServiceName="codecommit.amazonaws.com"
+        ),
+        "iam:CreateServiceSpecificCredential",
+    ),
+    Attack(
+        "list-service-credentials",
+        lambda w, c: c.list_service_specific_credentials(UserName="victor"),
+        "iam:ListServiceSpecificCredentials",
+        explicit=True,
+    ),
+    Attack(
+        "list-every-users-service-credentials",
+        lambda w, c: c.list_service_specific_credentials(AllUsers=True),
+        "iam:ListServiceSpecificCredentials",
+        ("user", ""),
+        explicit=True,
+    ),
+    Attack(
+        "reset-service-credential",
+        lambda w, c: c.reset_service_specific_credential(
+            UserName="victor", ServiceSpecificCredentialId=_v(w, "service")
+        ),
+        "iam:ResetServiceSpecificCredential",
+    ),
+    Attack(
+        "deactivate-service-credential",
+        lambda w, c: c.update_service_specific_credential(
+            UserName="victor", ServiceSpecificCredentialId=_v(w, "service"), Status="Inactive"
+        ),
+        "iam:UpdateServiceSpecificCredential",
+    ),
+    Attack(
+        "delete-service-credential",
+        lambda w, c: c.delete_service_specific_credential(
+            UserName="victor", ServiceSpecificCredentialId=_v(w, "service")
+        ),
+        "iam:DeleteServiceSpecificCredential",
+    ),
+    Attack(
+        "reset-service-credential-without-user-name",
+        lambda w, c: c.reset_service_specific_credential(
+            ServiceSpecificCredentialId=_v(w, "service")
+        ),
+        answer=lambda w: ("NoSuchEntity", f"No such credential {_v(w, 'service')} exists"),
     ),
     # MFA
     Attack(
@@ -454,6 +511,8 @@ def test_reads_of_another_member_reveal_no_secret(world: World) -> None:
     assert [r["EvalDecision"] for r in simulated] == ["explicitDeny"]  # victor has no MFA here
     body = json.dumps(world.iam.get_user(UserName="victor"), default=str)
     assert world.victor.key["SecretAccessKey"] not in body
+    own = world.iam.list_service_specific_credentials()["ServiceSpecificCredentials"]
+    assert world.victor.extra["service"] not in json.dumps(own, default=str)
 
 
 # -- the burst: mallory attacks from threads, wendy keeps being answered --------------------
@@ -583,6 +642,18 @@ PORTAL_ATTACKS = [
         f"{C}/ssh-keys/update",
         lambda w: {"UserName": "victor", "SSHPublicKeyId": _v(w, "ssh"), "Status": "Inactive"},
         "iam:UpdateSSHPublicKey",
+    ),
+    FormAttack(
+        "reset-service-credential",
+        f"{C}/service-credentials/reset",
+        lambda w: {"UserName": "victor", "ServiceSpecificCredentialId": _v(w, "service")},
+        "iam:ResetServiceSpecificCredential",
+    ),
+    FormAttack(
+        "delete-service-credential",
+        f"{C}/service-credentials/delete",
+        lambda w: {"UserName": "victor", "ServiceSpecificCredentialId": _v(w, "service")},
+        "iam:DeleteServiceSpecificCredential",
     ),
     FormAttack(
         "remove-mfa",

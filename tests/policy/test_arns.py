@@ -236,5 +236,5 @@ def test_fast_path_agrees_with_general_path(
 
 @given(st.text(alphabet="ab:/*?\\$", max_size=30), _context())
 def test_fast_path_agrees_on_any_text(arn: str, ctx: RequestContext) -> None:
-    for text in (OWN_USER, "arn:aws:s3:*:*:${aws:username}:${x:team}", "arn:a:b:c:d:${x:team}"):
+    for text in (OWN_USER, "arn:aws:s3:*:*:${aws:username}:${x:team}", "arn:aws:b:c:d:${x:team}"):
         _agree(ResourcePattern(text, True), arn, ctx)

@@ -1121,7 +1121,6 @@ MALFORMED: list[tuple[str, object, str]] = [
         "IfExists cannot be used with Null",
     ),
     ("operator body not an object", {"StringEquals": "aws:username"}, "must map condition keys"),
-    ("key without a vendor", {"StringEquals": {"username": "a"}}, "must be prefaced by a vendor"),
     ("empty key", {"StringEquals": {"": "a"}}, "non-empty"),
     ("null value", {"StringEquals": {"aws:username": None}}, "must be a string, number or boolean"),
     (

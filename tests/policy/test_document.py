@@ -265,7 +265,7 @@ MALFORMED: list[tuple[str, str, str, PolicyKind, str]] = [
         "Principal: required in trust policies",
         doc({"Effect": "Allow", "Action": "sts:AssumeRole"}),
         PolicyKind.TRUST,
-        "Missing required field Principal (statement 1)",
+        "Missing required field Principal. (statement 1)",
     ),
     (
         "principal-missing-resource",
@@ -279,7 +279,7 @@ MALFORMED: list[tuple[str, str, str, PolicyKind, str]] = [
         "IAM: Has prohibited field Resource",
         doc(stmt(Principal={"Service": "ec2.amazonaws.com"}, Action="sts:AssumeRole")),
         PolicyKind.TRUST,
-        "Has prohibited field Resource (statement 1)",
+        "Has prohibited field Resource. (statement 1)",
     ),
     (
         "principal-bad-type",

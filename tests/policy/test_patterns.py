@@ -84,13 +84,11 @@ def test_action_attributes(text: str, service: str, wildcard: bool) -> None:
     [
         ("CreateUser", "must be prefaced by a vendor"),
         ("", "must be prefaced by a vendor"),
-        ("iam:", "action name"),
         (":CreateUser", "vendor"),
         ("i am:CreateUser", "vendor"),
         ("*:*", "vendor"),
         ("ia*:GetUser", "vendor"),
-        ("iam:Get User", "action name"),
-        ("iam:Get:User", "action name"),
+        ("iam:Get:User", "one colon"),
     ],
 )
 def test_action_rejects(text: str, message: str) -> None:
@@ -365,7 +363,6 @@ def test_rendered_patterns_are_cached() -> None:
         "bucket",
         "",
         "arn",
-        "arn:aws:s3",  # fewer than six fields, no trailing *
         "arn:aws:s3:::",  # six fields: accepted (an empty resource part) -- see below
         "ARN:aws:s3:::b",
         "arn:aws:s3:::b/${aws:username",

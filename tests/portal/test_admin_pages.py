@@ -175,6 +175,8 @@ def test_inline_policies_with_the_engines_message_inline(
     assert r.status_code == 400
     error = re.search(r'<p class="error" role="alert" id="policy-error">([^<]+)</p>', r.text)
     assert error is not None and error.group(1).startswith("MalformedPolicyDocument: ")
+    # The editor shows selfiam's explanation (where, what), not only IAM's words (issue 15).
+    assert "Policy statement must contain actions. (statement 1)" in html.unescape(error.group(1))
     assert broken in html.unescape(r.text)  # what was typed is kept
     assert r.text.index('id="policy-error"') < r.text.index('id="policy-document"')
     r = post_form(

@@ -73,7 +73,7 @@ def test_create_role_shows_the_engines_message_and_keeps_the_text(
     assert r.status_code == 400
     page = text_of(r.text)
     assert "MalformedPolicyDocument:" in page
-    assert "Principal" in page  # what is missing, where
+    assert "Missing required field Principal. (statement 1)" in page  # what is missing, where
     assert "sts:AssumeRole" in page and 'aria-invalid="true"' in r.text
     r = post_form(
         admin,

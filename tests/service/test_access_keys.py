@@ -11,8 +11,8 @@ from tests.service.conftest import ACCOUNT, SELF_SERVICE_ACCESS_KEYS, Call, Cloc
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
+from selfiam.store.change_feed import last_id
 from selfiam.store.engine import read_transaction
-from selfiam.store.versions import read_auth_version
 
 SCOPE = ("20261127", "us-east-1", "iam")
 
@@ -139,15 +139,15 @@ def test_deleted_key_is_refused_at_once(call: Call, runtime: Runtime, alice: str
 def test_a_new_key_keeps_every_cache_and_works_at_once(
     call: Call, runtime: Runtime, alice: str
 ) -> None:
-    """Creating a key changes nothing any cache holds, so it bumps no auth version (every
+    """Creating a key changes nothing any cache holds, so it publishes no change (some
     caller would reload); the new key is found on its first use all the same."""
     first = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
     runtime.authenticate_access_key(first, SCOPE)
     with read_transaction(runtime.engine) as conn:
-        before = read_auth_version(conn)
+        before = last_id(conn)
     second = call("CreateAccessKey", UserName=alice)["AccessKey"]["AccessKeyId"]
     with read_transaction(runtime.engine) as conn:
-        assert read_auth_version(conn) == before
+        assert last_id(conn) == before
     assert runtime.authenticate_access_key(second, SCOPE)[0].user_name == "alice"
     call("DeleteAccessKey", UserName=alice, AccessKeyId=first)
     fails("InvalidClientTokenId", None, runtime.authenticate_access_key, first, SCOPE)

@@ -260,8 +260,8 @@ def test_a_change_through_one_process_is_enforced_by_another(
 def test_credential_changes_keep_cached_policies_policy_changes_do_not(
     call: Call, alice: Caller, runtime: Runtime
 ) -> None:
-    """Two counters (DESIGN rule 7): deleting a key reloads credentials in every process but
-    no caller's policies; a detach reloads policies in every process."""
+    """Per-key invalidation (DESIGN rule 7): deleting a key reloads that key's caller in
+    every process but no caller's policies; a detach reloads policies in every process."""
     arn = create_policy(call, "Lister", doc("iam:ListPolicies"))
     call("AttachGroupPolicy", GroupName="devs", PolicyArn=arn)
     key = call("CreateAccessKey", UserName="alice")["AccessKey"]["AccessKeyId"]
@@ -270,13 +270,8 @@ def test_credential_changes_keep_cached_policies_policy_changes_do_not(
     other = Runtime(engine, runtime.box, clock=runtime.clock)
 
     def list_in_other() -> None:
-        caller, _, versions = other.authenticate_versioned(key, scope)
-        info = RequestInfo(
-            request_id=new_request_id(),
-            now=runtime.clock(),
-            auth_version=versions.auth,
-            policy_version=versions.policy,
-        )
+        caller, _, feed_read = other.authenticate_versioned(key, scope)
+        info = RequestInfo(request_id=new_request_id(), now=runtime.clock(), feed_read=feed_read)
         other.invoke("iam", "ListPolicies", {}, caller, info)
 
     try:

@@ -17,8 +17,8 @@ from selfiam.service.caller import Caller
 from selfiam.service.passwords import verify_login
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
+from selfiam.store.change_feed import last_id
 from selfiam.store.engine import read_transaction
-from selfiam.store.versions import read_auth_version
 
 GOOD = "Correct-Horse-7"
 OTHER = "Battery-Staple-8"
@@ -60,8 +60,9 @@ def fails(code: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> str:
 
 
 def auth_version(runtime: Runtime) -> int:
+    """The id of the latest change published on the feed (SQLite's ``changes`` rows)."""
     with read_transaction(runtime.engine) as conn:
-        return read_auth_version(conn)
+        return last_id(conn)
 
 
 def history_size(runtime: Runtime, user: str) -> int:

@@ -36,6 +36,7 @@ CONSTITUENTS = [
     "iam:DeleteAccessKey",
     "iam:DeleteSigningCertificate",
     "iam:DeleteSSHPublicKey",
+    "iam:DeleteServiceSpecificCredential",
     "iam:DeactivateMFADevice",
     "iam:DeleteVirtualMFADevice",
     "iam:DeleteLoginProfile",
@@ -49,6 +50,7 @@ USER_TABLES = [
     t.access_keys,
     t.signing_certificates,
     t.ssh_public_keys,
+    t.service_specific_credentials,
     t.mfa_devices,
     t.login_profiles,
     t.password_history,
@@ -99,6 +101,11 @@ class Bob:
         self.ssh_id = call(
             "UploadSSHPublicKey", UserName="bob", SSHPublicKeyBody=openssh(ed25519_public_key())
         )["SSHPublicKey"]["SSHPublicKeyId"]
+        self.credential_id = call(
+            "CreateServiceSpecificCredential",
+            UserName="bob",
+            ServiceName="codecommit.amazonaws.com",
+        )["ServiceSpecificCredential"]["ServiceSpecificCredentialId"]
         call(
             "PutUserPolicy",
             UserName="bob",
@@ -183,6 +190,7 @@ def test_the_plan_lists_everything(bob: Bob, runtime: Runtime, clock: Clock) -> 
     assert {k.status for k in plan.access_keys} == {"Active"}
     assert [c.id for c in plan.signing_certificates] == [bob.cert_id]
     assert [k.id for k in plan.ssh_public_keys] == [bob.ssh_id]
+    assert [c.id for c in plan.service_credentials] == [bob.credential_id]
     assert plan.mfa_devices == (BOB_MFA,)
     assert plan.login_profile
     assert plan.inline_policies == ("own",)
@@ -288,6 +296,7 @@ def test_an_admin_allowed_every_part_offboards(
         ("iam:DeleteAccessKey", BOB_ARN),
         ("iam:DeleteSigningCertificate", BOB_ARN),
         ("iam:DeleteSSHPublicKey", BOB_ARN),
+        ("iam:DeleteServiceSpecificCredential", BOB_ARN),
         ("iam:DeactivateMFADevice", BOB_ARN),
         ("iam:DeleteVirtualMFADevice", BOB_MFA),
         ("iam:DeleteLoginProfile", BOB_ARN),

@@ -11,8 +11,8 @@ from tests.service.conftest import ACCOUNT, Call
 from selfiam.domain.errors import AccessDenied, AwsError, NoSuchEntity, ValidationError
 from selfiam.service.caller import Caller
 from selfiam.service.runtime import Runtime
+from selfiam.store.change_feed import last_id as read_auth_version
 from selfiam.store.engine import read_transaction
-from selfiam.store.versions import read_auth_version
 
 NO_POLICY = f"The Password Policy with domain name {ACCOUNT} cannot be found."
 DEFAULTS = {

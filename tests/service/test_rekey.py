@@ -18,6 +18,7 @@ from selfiam.service.runtime import Runtime
 from selfiam.settings import Settings
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction
+from support.server_certs import upload
 
 
 def test_every_sealed_column_is_re_sealed() -> None:
@@ -40,6 +41,15 @@ def account(tmp_path: Path, database_url: str | None = None) -> tuple[Runtime, s
         runtime.invoke("iam", "CreateUser", {"UserName": name}, root, info)
         key = runtime.invoke("iam", "CreateAccessKey", {"UserName": name}, root, info)
         runtime.invoke("iam", "CreateVirtualMFADevice", {"VirtualMFADeviceName": name}, root, info)
+    credential = {"UserName": "ann", "ServiceName": "codecommit.amazonaws.com"}
+    runtime.invoke("iam", "CreateServiceSpecificCredential", credential, root, info)
+    up = upload()
+    certificate = {
+        "ServerCertificateName": "web",
+        "CertificateBody": up.body,
+        "PrivateKey": up.private_key,
+    }
+    runtime.invoke("iam", "UploadServerCertificate", certificate, root, info)
     scope = (info.now.strftime("%Y%m%d"), "us-east-1", "sts")
     cid = runtime.authenticate_access_key(key["AccessKey"]["AccessKeyId"], scope)[0]
     runtime.invoke("sts", "GetSessionToken", {}, cid, info)
@@ -71,10 +81,12 @@ def test_rotation_re_seals_every_secret_under_the_new_key_only(tmp_path: Path, d
     key_file = tmp_path / "data" / "master.key"
     old = SecretBox(read_key_file(key_file))
     before = blobs(runtime)
-    assert len(before) == 8  # 4 access keys (the admin's too), 3 MFA seeds, a session
+    # 4 access keys (the admin's too), 3 MFA seeds, a session, a service-specific
+    # credential's password, a server certificate's private key
+    assert len(before) == 10
     code, out = rotate(tmp_path, db_url)
     assert code == 0, out
-    assert "re-sealed 8 secrets" in out
+    assert "re-sealed 10 secrets" in out
     new = SecretBox(read_key_file(key_file))
     after = blobs(runtime)
     for (was, ad), (now, _) in zip(before, after, strict=True):
@@ -86,7 +98,7 @@ def test_rotation_re_seals_every_secret_under_the_new_key_only(tmp_path: Path, d
     assert runtime.box.open(*after[0]) == old.open(*before[0])
     assert runtime.box.opens_with_current(*after[0])
     code, out = rotate(tmp_path, db_url)  # a second rotation: a third key, nothing lost
-    assert code == 0 and "re-sealed 8 secrets" in out
+    assert code == 0 and "re-sealed 10 secrets" in out
 
 
 def test_an_interrupted_rotation_resumes(tmp_path: Path) -> None:
@@ -105,7 +117,7 @@ def test_an_interrupted_rotation_resumes(tmp_path: Path) -> None:
     code, out = rotate(tmp_path)
     assert code == 0, out
     assert out.startswith("resumed")
-    assert "pass 1: re-sealed 4 secrets" in out  # only what the first run had not done
+    assert "pass 1: re-sealed 6 secrets" in out  # only what the first run had not done
     new = SecretBox(read_key_file(key_file))
     for (was, ad), (now, _) in zip(original, blobs(runtime), strict=True):
         assert new.open(now, ad) == old.open(was, ad)
@@ -123,7 +135,7 @@ def test_interrupted_after_the_swap_the_last_pass_still_runs(tmp_path: Path) -> 
     key_file.chmod(0o600)
     code, out = rotate(tmp_path)
     assert code == 0, out
-    assert "re-sealed 8 secrets" in out and not old_key_file(key_file).exists()
+    assert "re-sealed 10 secrets" in out and not old_key_file(key_file).exists()
     new = SecretBox(read_key_file(key_file))
     assert all(new.opens_with_current(blob, ad) for blob, ad in blobs(runtime))
 

@@ -289,3 +289,43 @@ def test_a_web_identity_session_chains_into_another_role(
     call("DeleteOpenIDConnectProvider", OpenIDConnectProviderArn=provider)
     for ended in (creds, chained):
         credentials_fail(runtime, ended, scope, None)
+
+
+# -- the role's tags (issue 15: aws:ResourceTag and iam:ResourceTag, as AssumeRole) ----
+
+
+def _trust_on_role_tag(issuer: Issuer, key: str) -> str:
+    name = issuer.provider_name
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{name}"},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {f"{name}:aud": AUDIENCE, key: "ci"},
+                        "Null": {"aws:CalledVia": "true"},
+                        "Bool": {"aws:ViaAWSService": "false"},
+                    },
+                }
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("key", ["aws:ResourceTag/use", "iam:ResourceTag/use"])
+def test_web_identity_sees_the_roles_tags(
+    runtime: Runtime, call: Call, issuer: Issuer, ticks: Monotonic, key: str
+) -> None:
+    call("CreateOpenIDConnectProvider", Url=issuer.url, ClientIDList=[AUDIENCE])
+    call(
+        "CreateRole",
+        RoleName="ci",
+        AssumeRolePolicyDocument=_trust_on_role_tag(issuer, key),
+        Tags=[{"Key": "use", "Value": "ci"}],
+    )
+    assume(runtime, issuer.token())
+    call("TagRole", RoleName="ci", Tags=[{"Key": "use", "Value": "other"}])
+    fails("AccessDenied", NOT_AUTHORIZED, assume, runtime, issuer.token())

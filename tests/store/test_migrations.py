@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, select
 
 from selfiam.store.engine import create_engine_for
 from selfiam.store.migrate import current_revision, head_revision, upgrade_to_head
-from selfiam.store.tables import AUTH_VERSION, POLICY_VERSION, metadata, state_versions
+from selfiam.store.tables import changes, metadata
 
 
 def _diffs(engine: Engine) -> list[object]:
@@ -25,11 +25,10 @@ def test_migrated_schema_matches_metadata(migrated_engine: Engine) -> None:
     assert _diffs(migrated_engine) == []
 
 
-def test_migrated_database_is_at_head_and_seeded(migrated_engine: Engine) -> None:
+def test_migrated_database_is_at_head_with_an_empty_change_feed(migrated_engine: Engine) -> None:
     assert current_revision(migrated_engine) == head_revision()
     with migrated_engine.connect() as conn:
-        rows = conn.execute(select(state_versions).order_by(state_versions.c.name)).all()
-    assert [(r.name, r.version) for r in rows] == [(AUTH_VERSION, 0), (POLICY_VERSION, 0)]
+        assert conn.execute(select(changes)).all() == []
 
 
 def test_upgrade_is_idempotent(migrated_engine: Engine) -> None:
@@ -77,7 +76,7 @@ def test_concurrent_upgrades_serialize(db_url: str) -> None:
         assert errors == []
         assert current_revision(engines[0]) == head_revision()
         with engines[0].connect() as conn:
-            assert conn.execute(select(state_versions.c.version)).scalars().all() == [0, 0]
+            assert conn.execute(select(changes)).all() == []
     finally:
         for e in engines:
             e.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -24,26 +24,27 @@ class RuntimeBackend:
 
     def session(self, service: str, action: str) -> AbstractContextManager[object]:
         """A read (which cannot change what authentication saw) runs in the same read
-        transaction as its authentication; anything else gets its own transactions."""
+        transaction as its authentication; so does a write, in its write transaction
+        (``Runtime.write_session``: one transaction and one commit per request)."""
         if _is_read(service, action):
             return self.runtime.read_session()
-        return nullcontext(None)
+        return self.runtime.write_session(service, action)
 
     def authenticate(
         self, session: object, cred: SigV4Credential, verify: Callable[[bytes], None]
     ) -> object:
         scope = (cred.date, cred.region, cred.service)
-        caller, _, versions = self.runtime.authenticate_versioned(
+        caller, _, feed_read = self.runtime.authenticate_versioned(
             cred.access_key_id,
             scope,
             session_token=cred.security_token,
             conn=_conn(session),
             verify=verify,
         )
-        return caller, versions
+        return caller, feed_read
 
     def unsigned(self) -> object:
-        return Caller.unsigned(), None
+        return Caller.unsigned(), False
 
     def invoke(
         self,
@@ -55,9 +56,9 @@ class RuntimeBackend:
         meta: RequestMeta,
     ) -> dict[str, Any]:
         assert isinstance(caller, tuple)
-        principal, versions = caller
+        principal, feed_read = caller
         assert isinstance(principal, Caller)
-        info = _request_info(service, meta, versions)
+        info = _request_info(service, meta, feed_read)
         return self.runtime.invoke(service, operation, params, principal, info, _conn(session))
 
     def is_fast(self, service: str, action: str) -> bool:
@@ -83,7 +84,9 @@ class RuntimeBackend:
 #: version; GetCredentialReport sends a report as long as the account's user list;
 #: ListEntitiesForPolicy reads every entity attached to the policy before it pages;
 #: GetAccountSummary counts every table of the account; GetPolicyVersion URL-encodes a
-#: document that, for AWS's own policies, reaches 150,000 characters (ReadOnlyAccess: 90,000).
+#: document that, for AWS's own policies, reaches 150,000 characters (ReadOnlyAccess: 90,000);
+#: the service-last-accessed reads parse a stored report as long as the entity's services
+#: and principals.
 _HEAVY_READS = frozenset(
     ("iam", action)
     for action in (
@@ -96,13 +99,16 @@ _HEAVY_READS = frozenset(
         "ListEntitiesForPolicy",
         "GetAccountSummary",
         "GetPolicyVersion",
+        "GetServiceLastAccessedDetails",
+        "GetServiceLastAccessedDetailsWithEntities",
+        "ListPoliciesGrantingServiceAccess",
     )
-)
+) | {("sts", "GetWebIdentityToken")}  # unseals a key and signs (RSA: a millisecond)
 
 
-def _request_info(service: str, meta: RequestMeta, versions: Any = None) -> RequestInfo:
-    """The service layer's view of the request; ``versions`` as its authentication read
-    them (none for a request refused before that)."""
+def _request_info(service: str, meta: RequestMeta, feed_read: bool = False) -> RequestInfo:
+    """The service layer's view of the request; ``feed_read`` if its authentication read
+    the change feed in the transaction it will run in."""
     return RequestInfo(
         request_id=meta.request_id,
         now=meta.now,
@@ -111,8 +117,7 @@ def _request_info(service: str, meta: RequestMeta, versions: Any = None) -> Requ
         user_agent=meta.user_agent,
         region=meta.region,
         service=service,
-        auth_version=versions.auth if versions is not None else None,
-        policy_version=versions.policy if versions is not None else None,
+        feed_read=feed_read,
     )
 
 

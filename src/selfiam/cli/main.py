@@ -19,6 +19,7 @@ COMMANDS = {
     "user": "selfiam.cli.users:user",
     "role": "selfiam.cli.roles:role",
     "audit": "selfiam.cli.audit:audit",
+    "access-report": "selfiam.cli.access_report:access_report",
     "policy": "selfiam.cli.policy:policy",
     "verify": "selfiam.cli.verify:verify",
     "setup": "selfiam.cli.setup:setup",
@@ -28,6 +29,7 @@ COMMANDS = {
     "backup": "selfiam.cli.backup:backup",
     "restore": "selfiam.cli.backup:restore",
     "rotate-master-key": "selfiam.cli.rekey:rotate_master_key_command",
+    "server-certificate": "selfiam.cli.server_certificates:server_certificate",
 }
 
 

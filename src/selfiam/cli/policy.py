@@ -38,13 +38,13 @@ _KINDS = [kind.value for kind in PolicyKind]
 
 
 def error_of(exc: Exception) -> tuple[str, str]:
-    """The AWS error code and message the API would answer for `exc`."""
+    """The AWS error code the API would answer for `exc`, and selfiam's explanation."""
     if isinstance(exc, PolicySizeExceededError):
         return "LimitExceeded", exc.message
     if isinstance(exc, MalformedPolicyError):
         return "MalformedPolicyDocument", exc.message
     if isinstance(exc, AwsError):
-        return exc.code, exc.message
+        return exc.code, exc.explanation  # a person reads it: the precise detail
     return "InternalFailure", f"{type(exc).__name__}: {exc}"
 
 
@@ -168,10 +168,17 @@ def _write(chunks: Iterable[str]) -> None:
     help="Where the document will be used: decides the elements and the size IAM accepts.",
 )
 def validate(path: IO[str], kind: str) -> None:
-    """Parse one policy document (PATH, or - for stdin): print OK, or what IAM would reject."""
+    """Parse one policy document (PATH, or - for stdin): print OK, or what IAM would reject.
+
+    A managed policy must say "Version": "2012-10-17", as CreatePolicy requires.
+    """
     text = _read(path)
     try:
-        parse_policy(text, PolicyKind(kind))
+        parse_policy(
+            text,
+            PolicyKind(kind),
+            require_current_version=PolicyKind(kind) is PolicyKind.MANAGED,
+        )
     except PolicySizeExceededError as exc:
         _fail(
             "LimitExceeded",

@@ -63,6 +63,6 @@ class RootSession:
         try:
             yield
         except AwsError as err:
-            raise click.ClickException(printable(f"{err.code}: {err.message}")) from None
+            raise click.ClickException(printable(f"{err.code}: {err.explanation}")) from None
         finally:
             self.runtime.audit.flush()

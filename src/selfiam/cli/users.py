@@ -93,7 +93,7 @@ def remove(
             click.confirm(f"Remove {printable(plan.user_name)} and all of the above?", abort=True)
         report = offboard_user(session.runtime, root, plan.user_name, _request(session))
     except AwsError as err:
-        raise click.ClickException(printable(f"{err.code}: {err.message}")) from None
+        raise click.ClickException(printable(f"{err.code}: {err.explanation}")) from None
     finally:
         session.runtime.audit.flush()
     echo(

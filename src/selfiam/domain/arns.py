@@ -139,6 +139,10 @@ def instance_profile_arn(account: str, name: str, path: str = DEFAULT_PATH) -> s
     return iam_arn(account, "instance-profile", name, path)
 
 
+def server_certificate_arn(account: str, name: str, path: str = DEFAULT_PATH) -> str:
+    return iam_arn(account, "server-certificate", name, path)
+
+
 def policy_arn(account: str, name: str, path: str = DEFAULT_PATH) -> str:
     """A managed policy's ARN; ``account="aws"`` for AWS managed policies."""
     return iam_arn(account, "policy", name, path)

@@ -14,9 +14,17 @@ class AwsError(Exception):
     status: int = 500
     sender_fault: bool = False
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: A more precise explanation than AWS's words, for adapters a person reads (the
+        #: portal, the CLI); the API answers `message` alone, which is AWS's.
+        self.detail = detail
+
+    @property
+    def explanation(self) -> str:
+        """What to show a person: the precise detail when there is one, else the message."""
+        return self.detail or self.message
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -67,6 +75,10 @@ UnrecognizedPublicKeyEncoding = _error(
     "UnrecognizedPublicKeyEncoding", "UnrecognizedPublicKeyEncoding", 400
 )
 InvalidPublicKey = _error("InvalidPublicKey", "InvalidPublicKey", 400)
+
+# Service-specific credentials and server certificates (botocore's IAM error shapes).
+NotSupportedService = _error("NotSupportedService", "NotSupportedService", 404)
+KeyPairMismatch = _error("KeyPairMismatch", "KeyPairMismatch", 400)
 
 # MFA devices (status from botocore's IAM error shape).
 InvalidAuthenticationCode = _error("InvalidAuthenticationCode", "InvalidAuthenticationCode", 403)

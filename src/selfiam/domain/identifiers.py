@@ -12,7 +12,10 @@ so selfiam mints identifiers that look exactly like AWS's:
 * signing certificate ids: 32 characters of ``[A-Z2-7]`` with no prefix, as
   AWS's are (botocore requires at least 24; ``ASCA`` is for *server*
   certificates, see :func:`new_server_certificate_id`);
-* secret access keys: 40 characters of ``[A-Za-z0-9/+]``.
+* service-specific credential ids: ``ACCA`` + 17 characters (21 in all);
+* secret access keys: 40 characters of ``[A-Za-z0-9/+]``; service-specific passwords:
+  the standard base64 of 32 random bytes (44 characters ending in ``=``, as AWS's
+  CodeCommit and Keyspaces passwords look).
 
 Everything is drawn from :mod:`secrets`: identifiers double as unguessable
 handles, and secrets are secrets.
@@ -36,6 +39,7 @@ ROLE_PREFIX = "AROA"
 INSTANCE_PROFILE_PREFIX = "AIPA"
 SERVER_CERTIFICATE_PREFIX = "ASCA"
 SSH_KEY_PREFIX = "APKA"
+SERVICE_CREDENTIAL_PREFIX = "ACCA"
 ACCESS_KEY_PREFIX = "AKIA"
 TEMPORARY_ACCESS_KEY_PREFIX = "ASIA"
 
@@ -92,6 +96,16 @@ def new_signing_certificate_id() -> str:
 def new_ssh_public_key_id() -> str:
     """An SSH public key's id, ``APKA`` + 16 characters."""
     return _prefixed(SSH_KEY_PREFIX, SSH_KEY_ID_LENGTH)
+
+
+def new_service_specific_credential_id() -> str:
+    """A service-specific credential's id, ``ACCA`` + 17 characters."""
+    return _prefixed(SERVICE_CREDENTIAL_PREFIX, UNIQUE_ID_LENGTH)
+
+
+def new_service_password() -> str:
+    """A service-specific password: base64 of 32 random bytes (256 bits, 44 characters)."""
+    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def new_access_key_id() -> str:

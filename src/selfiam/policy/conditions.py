@@ -25,17 +25,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from selfiam.policy.context import RequestContext
-from selfiam.policy.errors import MalformedPolicyError
+from selfiam.policy.errors import SYNTAX_ERRORS, MalformedPolicyError
 from selfiam.policy.operators import FAMILIES, Family, ValueSet, compile_values, parse_bool
 
 _ALL = "ForAllValues"
 _ANY = "ForAnyValue"
 _QUALIFIERS = {"forallvalues": _ALL, "foranyvalue": _ANY}
-_VENDOR_MESSAGE = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
 
 
-def _prefix(where: str, message: str) -> MalformedPolicyError:
-    return MalformedPolicyError(f"{where}: {message}" if where else message)
+def _prefix(where: str, message: str, aws_message: str = SYNTAX_ERRORS) -> MalformedPolicyError:
+    return MalformedPolicyError(f"{where}: {message}" if where else message, aws_message)
+
+
+class _UnknownOperator(Exception):
+    """An operator IAM does not know: accepted with no keys, "Syntax errors" with some."""
 
 
 def _value_text(value: object) -> str | None:
@@ -165,14 +168,14 @@ def _parse_operator(name: str, where: str) -> tuple[Family, str | None, bool]:
         head, _, base = name.partition(":")
         qualifier = _QUALIFIERS.get(head.lower())
         if qualifier is None:
-            raise _prefix(where, f"Unknown condition operator {name!r}.")
+            raise _UnknownOperator(name)
     lowered = base.lower()
     if_exists = lowered.endswith("ifexists")
     if if_exists:
         lowered = lowered[: -len("ifexists")]
     family = FAMILIES.get(lowered)
     if family is None:
-        raise _prefix(where, f"Unknown condition operator {name!r}.")
+        raise _UnknownOperator(name)
     if family.kind == "null" and if_exists:
         raise _prefix(where, f"Condition operator {name!r}: IfExists cannot be used with Null.")
     return family, qualifier, if_exists
@@ -194,11 +197,10 @@ def _values(raw: object, where: str, operator: str, key: str) -> tuple[str, ...]
 
 
 def _check_key(key: object, where: str, operator: str) -> str:
+    """IAM accepts any key name, even one without a vendor ("a": moto's table of IAM's
+    answers); a key no request carries is simply missing when the policy is evaluated."""
     if not isinstance(key, str) or not key:
         raise _prefix(where, f"{operator}: a condition key must be a non-empty string.")
-    vendor, sep, rest = key.partition(":")
-    if not sep or not vendor or not rest or any(c.isspace() for c in vendor):
-        raise _prefix(where, f"Condition key {key!r}: {_VENDOR_MESSAGE}")
     return key
 
 
@@ -229,11 +231,16 @@ class ConditionBlock:
         for operator, body in block.items():
             if not isinstance(operator, str):
                 raise _prefix(where, "a condition operator must be a string.")
-            family, qualifier, if_exists = _parse_operator(operator, where)
             if not isinstance(body, Mapping):
                 raise _prefix(
                     where, f"{operator} must map condition keys to values (got a non-object)."
                 )
+            try:
+                family, qualifier, if_exists = _parse_operator(operator, where)
+            except _UnknownOperator:
+                if body:
+                    raise _prefix(where, f"Unknown condition operator {operator!r}.") from None
+                continue  # IAM accepts an unknown operator that tests no key: it adds nothing
             for raw_key, raw_values in body.items():
                 key = _check_key(raw_key, where, operator)
                 values = _values(raw_values, where, operator, key)
@@ -310,5 +317,5 @@ def _compile_entry(
     try:
         valueset = compile_values(family, values, variables_enabled, describe)
     except MalformedPolicyError as err:
-        raise _prefix(where, err.message) from None
+        raise _prefix(where, err.message, err.aws_message) from None
     return ConditionEntry(operator, key, values, family, qualifier, if_exists, valueset)

@@ -1,9 +1,13 @@
 """Parse and validate a policy document the way IAM's CreatePolicy / PutUserPolicy do.
 
-Messages start with IAM's own wording where IAM has one ("Policy document should not specify
-a principal.", "Policy statement must contain resources.", "Has prohibited field Resource",
-"Statement IDs (SID) in a single policy must be unique.", ...) and then say where: the
-statement (1-based, with its Sid) and the element.
+Each error has two texts (see `errors`): `aws_message`, IAM's own words for that kind of
+mistake ("Syntax errors in policy.", "Policy document should not specify a principal.", ...),
+which the API answers; and `message`, which starts with IAM's wording where it says enough
+and then says where: the statement (1-based, with its Sid) and the element, for the CLI and
+the portal.
+
+Version: a missing Version means 2008-10-17 (no policy variables). Only CreatePolicy and
+CreatePolicyVersion refuse it (`require_current_version`).
 
 Kind rules (IAM JSON policy element reference; "Has prohibited field Resource" is what IAM
 answers for a trust policy with a Resource):
@@ -29,8 +33,21 @@ from typing import Any
 
 from selfiam.policy.ast import Policy, PolicyKind, PrincipalSpec, Statement
 from selfiam.policy.conditions import ConditionBlock
-from selfiam.policy.errors import MalformedPolicyError
-from selfiam.policy.limits import check_size
+from selfiam.policy.errors import (
+    LEGACY_PARSING,
+    NO_ACTIONS,
+    NO_PRINCIPAL_ALLOWED,
+    NO_RESOURCES,
+    PRINCIPAL_REQUIRED,
+    RESOURCE_PROHIBITED,
+    SID_NOT_ALPHANUMERIC,
+    SID_NOT_UNIQUE,
+    SYNTAX_ERRORS,
+    VERSION_REQUIRED,
+    MalformedPolicyError,
+    phase,
+)
+from selfiam.policy.limits import PolicySizeExceededError, check_size
 from selfiam.policy.patterns import ActionPattern, ResourcePattern, action_pattern, resource_pattern
 from selfiam.policy.positions import TextLayout, scan
 
@@ -100,12 +117,12 @@ def _load(text: str) -> tuple[Any, TextLayout]:
 
 
 def _string_list(value: Any, element: str, where: str, empty_message: str) -> list[str]:
-    """A string or a list of strings; an empty list is `empty_message`."""
+    """A string or a list of strings; an empty list is `empty_message` (AWS's words)."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         if not value:
-            raise MalformedPolicyError(f"{empty_message} ({where})")
+            raise MalformedPolicyError(f"{empty_message} ({where})", empty_message)
         return list(value)
     raise MalformedPolicyError(
         f"Syntax errors in policy: {element} must be a string or a list of strings ({where})"
@@ -114,14 +131,16 @@ def _string_list(value: Any, element: str, where: str, empty_message: str) -> li
 
 def _invalid_principal(ptype: str, value: Any, where: str) -> MalformedPolicyError:
     shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
-    return MalformedPolicyError(f'Invalid principal in policy: "{ptype}":{shown} ({where})')
+    aws = f'Invalid principal in policy: "{ptype}":{shown}'
+    return MalformedPolicyError(f"{aws} ({where})", aws)
 
 
 def _principal(value: Any, where: str) -> PrincipalSpec:
     if value == "*":
         return PrincipalSpec(wildcard=True)
     if not isinstance(value, dict) or not value:
-        raise MalformedPolicyError(f"Invalid principal in policy: {json.dumps(value)} ({where})")
+        aws = f"Invalid principal in policy: {json.dumps(value)}"
+        raise MalformedPolicyError(f"{aws} ({where})", aws)
     wildcard = False
     by_type: dict[str, list[str]] = {t: [] for t in _PRINCIPAL_TYPES}
     accounts: set[str] = set()
@@ -210,71 +229,35 @@ def _statement(
             raise MalformedPolicyError(f"Syntax errors in policy: Sid must be a string ({where})")
         if sid:
             where = f'{where} (Sid "{sid}")'
-        if kind is not PolicyKind.RESOURCE and not _SID_RE.fullmatch(sid):
-            raise MalformedPolicyError(
-                "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies "
-                f"the regular expression [0-9A-Za-z]* ({where})"
-            )
     for element in raw:
         if element not in _STATEMENT_ELEMENTS:
             raise MalformedPolicyError(
                 f'Syntax errors in policy: unknown element "{element}" ({where})'
             )
 
+    # IAM checks in phases (see errors.phase): the syntax of every element, then its legacy
+    # parser (Effect's case, dates), the actions' presence, the resources' ARNs, the actions'
+    # vendors, the resources' presence. The checks below keep that order.
     effect = raw.get("Effect")
     if effect is None:
         raise MalformedPolicyError(f"Missing required field Effect ({where})")
-    if effect not in ("Allow", "Deny"):
+    legacy_effect = isinstance(effect, str) and effect.lower() in ("allow", "deny")
+    if effect not in ("Allow", "Deny") and not legacy_effect:
         raise MalformedPolicyError(
             f'Invalid effect: {json.dumps(effect)}; Effect must be "Allow" or "Deny" ({where})'
         )
-
     action = _one_of(raw, "Action", where)
-    if action is None:
-        raise MalformedPolicyError(f"Policy statement must contain actions. ({where})")
-    action_element = "NotAction" if action[1] else "Action"
-    actions: list[ActionPattern] = []
-    for text in _string_list(
-        action[0], action_element, where, "Policy statement must contain actions."
-    ):
-        try:
-            actions.append(action_pattern(text))
-        except MalformedPolicyError as exc:
-            raise MalformedPolicyError(f"{exc.message} ({where}, {action_element})") from None
-
     resource = _one_of(raw, "Resource", where)
-    resources: tuple[ResourcePattern, ...] | None = None
-    variable_keys: list[str] = []
-    if kind is PolicyKind.TRUST:
-        if resource is not None:
-            element = "NotResource" if resource[1] else "Resource"
-            raise MalformedPolicyError(f"Has prohibited field {element} ({where})")
-    elif resource is None:
-        raise MalformedPolicyError(f"Policy statement must contain resources. ({where})")
-    if resource is not None:
-        element = "NotResource" if resource[1] else "Resource"
-        compiled = []
-        for text in _string_list(
-            resource[0], element, where, "Policy statement must contain resources."
-        ):
-            try:
-                pattern = resource_pattern(text, variables)
-            except MalformedPolicyError as exc:
-                raise MalformedPolicyError(f"{exc.message} ({where}, {element})") from None
-            compiled.append(pattern)
-            variable_keys.extend(k for k in pattern.variable_keys if k not in variable_keys)
-        resources = tuple(compiled)
-
-    principal = _one_of(raw, "Principal", where)
-    spec: PrincipalSpec | None = None
-    if not kind.takes_principal:
-        if principal is not None:
-            raise MalformedPolicyError(f"Policy document should not specify a principal. ({where})")
-    elif principal is None:
-        raise MalformedPolicyError(f"Missing required field Principal ({where})")
-    else:
-        spec = _principal(principal[0], where)
-
+    action_element = "NotAction" if action is not None and action[1] else "Action"
+    action_texts = (
+        _string_list(action[0], action_element, where, NO_ACTIONS) if action is not None else []
+    )
+    resource_element = "NotResource" if resource is not None and resource[1] else "Resource"
+    resource_texts = (
+        _string_list(resource[0], resource_element, where, NO_RESOURCES)
+        if resource is not None and kind is not PolicyKind.TRUST
+        else []
+    )
     condition: ConditionBlock | None = None
     if "Condition" in raw:
         block = raw["Condition"]
@@ -283,6 +266,54 @@ def _statement(
                 f"Syntax errors in policy: Condition must be a JSON object ({where})"
             )
         condition = ConditionBlock.compile(block, variables, f"{where}, Condition")
+    if effect not in ("Allow", "Deny"):
+        # IAM's syntax check takes "allow" in any case; its legacy parser refuses it.
+        raise MalformedPolicyError(
+            f'Invalid effect: {json.dumps(effect)}; Effect must be "Allow" or "Deny" ({where})',
+            LEGACY_PARSING,
+        )
+    if action is None:
+        raise MalformedPolicyError(f"{NO_ACTIONS} ({where})", NO_ACTIONS)
+
+    resources: tuple[ResourcePattern, ...] | None = None
+    variable_keys: list[str] = []
+    if kind is PolicyKind.TRUST and resource is not None:
+        raise MalformedPolicyError(
+            f"Has prohibited field {resource_element}. ({where})", RESOURCE_PROHIBITED
+        )
+    if resource is not None:
+        compiled = []
+        for text in resource_texts:
+            try:
+                pattern = resource_pattern(text, variables)
+            except MalformedPolicyError as exc:
+                raise exc.located(f"{where}, {resource_element}") from None
+            compiled.append(pattern)
+            variable_keys.extend(k for k in pattern.variable_keys if k not in variable_keys)
+        resources = tuple(compiled)
+
+    actions: list[ActionPattern] = []
+    for text in action_texts:
+        try:
+            actions.append(action_pattern(text))
+        except MalformedPolicyError as exc:
+            raise exc.located(f"{where}, {action_element}") from None
+
+    if resource is None and kind is not PolicyKind.TRUST:
+        raise MalformedPolicyError(f"{NO_RESOURCES} ({where})", NO_RESOURCES)
+
+    if isinstance(sid, str) and kind is not PolicyKind.RESOURCE and not _SID_RE.fullmatch(sid):
+        raise MalformedPolicyError(f"{SID_NOT_ALPHANUMERIC} ({where})", SID_NOT_ALPHANUMERIC)
+
+    principal = _one_of(raw, "Principal", where)
+    spec: PrincipalSpec | None = None
+    if not kind.takes_principal:
+        if principal is not None:
+            raise MalformedPolicyError(f"{NO_PRINCIPAL_ALLOWED} ({where})", NO_PRINCIPAL_ALLOWED)
+    elif principal is None:
+        raise MalformedPolicyError(f"{PRINCIPAL_REQUIRED} ({where})", PRINCIPAL_REQUIRED)
+    else:
+        spec = _principal(principal[0], where)
 
     return Statement(
         index=index,
@@ -310,6 +341,7 @@ def parse_policy(
     policy_id: str = "",
     *,
     enforce_size: bool = True,
+    require_current_version: bool = False,
 ) -> Policy:
     """Parse, validate and compile a policy document.
 
@@ -318,7 +350,47 @@ def parse_policy(
     ``enforce_size=False`` compiles a stored document whose size was checked when it was
     stored, or that no quota binds: AWS's own managed policies (ReadOnlyAccess is ~90,000
     characters) are far over the customer quota.
+
+    `require_current_version` is IAM's rule for a new managed policy or policy version
+    (CreatePolicy, CreatePolicyVersion): a document without Version, or with 2008-10-17, is
+    refused with "Policy document must be version 2012-10-17 or greater.". IAM checks it
+    after the syntax and before everything else, so a syntax error still wins. Inline and
+    trust policies keep accepting both (their Version defaults to 2008-10-17).
     """
+    if not require_current_version:
+        return _parse(text, kind, policy_id, enforce_size)
+    try:
+        policy = _parse(text, kind, policy_id, enforce_size)
+    except PolicySizeExceededError:
+        raise
+    except MalformedPolicyError as err:
+        if err.aws_message == SYNTAX_ERRORS or _declared_version(text) == CURRENT_VERSION:
+            raise
+        raise _old_version(_declared_version(text)) from None
+    if policy.version != CURRENT_VERSION:
+        raise _old_version(policy.version)
+    return policy
+
+
+CURRENT_VERSION = "2012-10-17"
+
+
+def _declared_version(text: str) -> object:
+    """The Version of a document that passed the syntax check (so it is a JSON object)."""
+    doc = json.loads(text)
+    return doc.get("Version") if isinstance(doc, dict) else None
+
+
+def _old_version(version: object) -> MalformedPolicyError:
+    said = "has no Version" if version is None else f"is Version {json.dumps(version)}"
+    return MalformedPolicyError(
+        f"{VERSION_REQUIRED} The document {said}: a managed policy must say "
+        f'"Version": "{CURRENT_VERSION}".',
+        VERSION_REQUIRED,
+    )
+
+
+def _parse(text: str, kind: PolicyKind, policy_id: str, enforce_size: bool) -> Policy:
     if not isinstance(text, str):
         raise MalformedPolicyError("Syntax errors in policy: the policy document must be text")
     if enforce_size:
@@ -353,21 +425,34 @@ def parse_policy(
     spans = layout.statement_spans
     statements: list[Statement] = []
     sids: set[str] = set()
+    # IAM reports the mistake of its earliest phase over the whole document (errors.phase),
+    # so a statement's error waits while the later statements are checked for an earlier one.
+    first: tuple[int, MalformedPolicyError] | None = None
     for index, item in enumerate(raw):
         if index < len(spans):
             start, end = spans[index]
             span = (layout.position(start), layout.position(end))
         else:  # not an object: _statement rejects it
             span = ((0, 0), (0, 0))
-        statement = _statement(item, index, kind, variables, span)
-        if statement.sid is not None:
-            if statement.sid in sids:
-                raise MalformedPolicyError(
-                    "Statement IDs (SID) in a single policy must be unique. "
-                    f'(duplicate Sid "{statement.sid}" in statement {index + 1})'
+        sid = item.get("Sid") if isinstance(item, dict) else None
+        if isinstance(sid, str) and sid:
+            if sid in sids and (first is None or first[0] > phase(SID_NOT_UNIQUE)):
+                duplicate = MalformedPolicyError(
+                    f'{SID_NOT_UNIQUE} (duplicate Sid "{sid}" in statement {index + 1})',
+                    SID_NOT_UNIQUE,
                 )
-            sids.add(statement.sid)
-        statements.append(statement)
+                first = (phase(SID_NOT_UNIQUE), duplicate)
+            sids.add(sid)
+        try:
+            statements.append(_statement(item, index, kind, variables, span))
+        except MalformedPolicyError as err:
+            rank = phase(err.aws_message)
+            if first is None or rank < first[0]:
+                first = (rank, err)
+            if rank == phase(SYNTAX_ERRORS):
+                break  # nothing comes before it
+    if first is not None:
+        raise first[1]
     return Policy(
         policy_id=policy_id,
         kind=kind,

@@ -29,7 +29,7 @@ from itertools import product
 from typing import NamedTuple, TypeVar
 
 from selfiam.policy.context import RequestContext
-from selfiam.policy.errors import MalformedPolicyError
+from selfiam.policy.errors import LEGACY_PARSING, SYNTAX_ERRORS, MalformedPolicyError
 from selfiam.policy.patterns import Matcher, compile_arn_glob, compile_glob
 from selfiam.policy.variables import Template
 
@@ -286,7 +286,7 @@ def compile_values(
         return ValueSet(_compare_predicate(numbers, family.compare, parse_request_number))
     if kind == "date":
         problem = " is not a date: use ISO 8601 (2020-01-01T00:00:00Z) or epoch seconds."
-        dates = _parse_each(values, parse_date, describe, problem)
+        dates = _parse_each(values, parse_date, describe, problem, LEGACY_PARSING)
         return ValueSet(_compare_predicate(dates, family.compare, parse_date))
     if kind == "ip":
         problem = " is not an IP address or CIDR range."
@@ -302,13 +302,19 @@ def _parse_each(
     parse: Callable[[str], _T | None],
     describe: Callable[[str], str],
     problem: str,
+    aws_message: str = SYNTAX_ERRORS,
 ) -> list[_T]:
-    """Every policy value parsed; MalformedPolicyError naming the first one that is not."""
+    """Every policy value parsed; MalformedPolicyError naming the first one that is not.
+
+    IAM refuses a bad date with "The policy failed legacy parsing" (moto's table of IAM's
+    answers); its words for the other kinds are not recorded, "Syntax errors in policy."
+    is its general answer.
+    """
     parsed: list[_T] = []
     for v in values:
         value = parse(v)
         if value is None:
-            raise MalformedPolicyError(describe(v) + problem)
+            raise MalformedPolicyError(describe(v) + problem, aws_message)
         parsed.append(value)
     return parsed
 

@@ -12,7 +12,21 @@ from functools import lru_cache
 
 from selfiam.policy.arns import ContextMatcher, head_of, variable_matcher
 from selfiam.policy.context import RequestContext
-from selfiam.policy.errors import MalformedPolicyError
+from selfiam.policy.errors import (
+    IAM_RESOURCE_PATH,
+    IAM_RESOURCE_TYPES,
+    LEGACY_PARSING,
+    NO_VENDOR,
+    ONE_COLON,
+    RESOURCE_VENDOR,
+    VENDOR_WILDCARD,
+    MalformedPolicyError,
+    iam_region,
+    not_an_arn,
+    partition_not_valid,
+    s3_region,
+    vendor_not_valid,
+)
 from selfiam.policy.globs import (
     STAR,
     Matcher,
@@ -95,14 +109,17 @@ class StringPattern:
         return f"StringPattern({self.text!r}, ignore_case={self.ignore_case})"
 
 
-_SERVICE = re.compile(r"[a-z0-9-]+")
-_ACTION_NAME = re.compile(r"[A-Za-z0-9_.*?-]+")
+#: A vendor as IAM accepts it: "Vendor <v> is not valid" for any other character.
+_VENDOR = re.compile(r"[A-Za-z0-9.-]+")
 
 
 class ActionPattern:
-    """An Action/NotAction entry: "*" or "service:name", name may use `*` and `?`.
+    """An Action/NotAction entry: "*" or "vendor:name", name may use `*` and `?`.
 
-    Matching is case-insensitive (AWS: action names are not case-sensitive).
+    Matching is case-insensitive (AWS: action names are not case-sensitive). IAM checks
+    only the vendor's characters; the name may hold anything but a colon, spaces included
+    (moto's table of IAM's answers: "iam: asdf safdsf af " is a valid Action). Such a name
+    is kept as written and, naming no real action, matches none.
     """
 
     __slots__ = ("text", "service", "is_wildcard", "_lowered", "_match")
@@ -119,23 +136,30 @@ class ActionPattern:
         if not sep:
             raise MalformedPolicyError(
                 f"Action {text!r}: Actions/Conditions must be prefaced by a vendor, "
-                "e.g., iam, sdb, ec2, etc."
+                "e.g., iam, sdb, ec2, etc.",
+                NO_VENDOR,
             )
-        service = service.lower()
-        if not _SERVICE.fullmatch(service):
+        if ":" in name:
+            raise MalformedPolicyError(
+                f"Action {text!r}: an action is vendor:name, with one colon.", ONE_COLON
+            )
+        if "*" in service or "?" in service:
+            raise MalformedPolicyError(
+                f"Action {text!r}: the vendor {service!r} cannot hold a wildcard; write one "
+                'statement per service, or "*".',
+                VENDOR_WILDCARD,
+            )
+        if not _VENDOR.fullmatch(service):
             raise MalformedPolicyError(
                 f"Action {text!r}: vendor {service!r} is not valid; it must be a service "
-                "prefix such as iam, s3 or ec2."
+                "prefix such as iam, s3 or ec2.",
+                vendor_not_valid(service),
             )
-        if not _ACTION_NAME.fullmatch(name):
-            raise MalformedPolicyError(
-                f"Action {text!r}: the action name must be letters, digits and the "
-                "wildcards * and ?."
-            )
+        service = service.lower()
         self.service = service
         self.is_wildcard = "*" in name or "?" in name
         self._lowered = text.lower()
-        glob = compile_glob(self._lowered, False)
+        glob = compile_glob(policy_text_to_glob(self._lowered), False)
         self._match = _memoized(lambda action: glob(action.lower()))
 
     def matches(self, action: str) -> bool:
@@ -146,8 +170,68 @@ class ActionPattern:
         return f"ActionPattern({self.text!r})"
 
 
-def _resource_error(text: str) -> MalformedPolicyError:
-    return MalformedPolicyError(f'Resource {text} must be in ARN format or "*".')
+#: AWS's partitions (botocore's endpoints data); "*" matches any.
+PARTITIONS = frozenset(
+    {"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"}
+)
+
+
+def _resource_error(text: str, aws_message: str | None = None) -> MalformedPolicyError:
+    return MalformedPolicyError(
+        f'Resource {text} must be in ARN format or "*".', aws_message or not_an_arn(text)
+    )
+
+
+#: S3's resource types that do live in a region (its other ARNs, buckets and objects, have
+#: none); a leading wildcard may stand for one of them.
+_S3_REGIONAL = ("accesspoint/", "job/", "storage-lens/", "async-request/", "access-grants/", "*")
+
+
+def check_resource(text: str, fields: list[str]) -> None:
+    """IAM's checks of a Resource's ARN form (moto's table of IAM's answers), in its order:
+    a colon, a partition, a vendor, then no region and a resource type in IAM's ARNs."""
+    if len(fields) < 2:
+        raise _resource_error(text)
+    partition = fields[1]
+    if partition not in PARTITIONS and "*" not in partition and "?" not in partition:
+        raise MalformedPolicyError(
+            f"Resource {text}: partition {partition!r} is not an AWS partition.",
+            partition_not_valid(partition, text),
+        )
+    if fields[0] != "arn":
+        raise _resource_error(text)
+    if len(fields) < 3:
+        raise _resource_error(text, RESOURCE_VENDOR)
+    if fields[2] == "" or (len(fields) < 6 and "::" in text and not text.endswith("*")):
+        raise _resource_error(text, LEGACY_PARSING)  # no service, or empty fields cut short
+    if fields[2] == "iam" and len(fields) >= 4 and fields[3] != "":
+        raise MalformedPolicyError(
+            f"Resource {text}: IAM is global, its ARNs have no region (the fourth field "
+            "must be empty).",
+            iam_region(text),
+        )
+    if (
+        fields[2] == "s3"
+        and len(fields) == 6
+        and fields[3] != ""
+        and not any(c in fields[3] for c in "*?$")  # a pattern may match "": not recorded
+        and not fields[5].startswith(_S3_REGIONAL)
+    ):
+        raise MalformedPolicyError(
+            f"Resource {text}: a bucket's or an object's ARN has no region (the fourth "
+            "field must be empty).",
+            s3_region(text),
+        )
+    if fields[2] == "iam" and len(fields) == 6:
+        resource = fields[5]
+        # "root" is no type in IAM's recorded list, yet AWS's own managed policies
+        # (IAMAuditRootUserCredentials, ...) name arn:aws:iam::*:root.
+        if resource not in ("*", "root") and not resource.startswith(IAM_RESOURCE_TYPES):
+            raise MalformedPolicyError(
+                f"Resource {text}: an IAM ARN names a user/, role/, group/, policy/, "
+                "instance-profile/, mfa/ (...) resource, or *.",
+                IAM_RESOURCE_PATH,
+            )
 
 
 class ResourcePattern:
@@ -171,11 +255,8 @@ class ResourcePattern:
             self._match: Matcher | None = always
             return
         fields = text.split(":", 5)
-        if fields[0] != "arn" or len(fields) < 2:
-            raise _resource_error(text)
-        if len(fields) < 6:
-            if not text.endswith("*"):
-                raise _resource_error(text)
+        check_resource(text, fields)
+        if len(fields) < 6:  # "arn:aws:s3:*", or "arn:aws:x" (IAM accepts it; it names nothing)
             self._match = compile_arn_glob(policy_text_to_glob(text))
             return
         template = Template.parse(fields[5], variables_enabled)

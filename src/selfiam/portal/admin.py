@@ -42,6 +42,7 @@ CREDENTIALS: dict[str, tuple[str, str]] = {
     "access-key": ("UpdateAccessKey", "AccessKeyId"),
     "certificate": ("UpdateSigningCertificate", "CertificateId"),
     "ssh-key": ("UpdateSSHPublicKey", "SSHPublicKeyId"),
+    "service-credential": ("UpdateServiceSpecificCredential", "ServiceSpecificCredentialId"),
 }
 STATUSES = ("Active", "Inactive")
 
@@ -185,6 +186,7 @@ def user(view: View) -> Response:
         access_keys=read("ListAccessKeys", "AccessKeyMetadata"),
         certificates=read("ListSigningCertificates", "Certificates"),
         ssh_keys=read("ListSSHPublicKeys", "SSHPublicKeys"),
+        service_credentials=read("ListServiceSpecificCredentials", "ServiceSpecificCredentials"),
         mfa=read("ListMFADevices", "MFADevices"),
     )
 

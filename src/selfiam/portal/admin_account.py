@@ -1,5 +1,6 @@
-"""Admin pages for the account: the password policy, sign-in settings, the audit log, and
-offboarding.
+"""Admin pages for the account: the password policy, sign-in settings, the audit log, the
+server certificates (read-only: uploading a private key belongs to the API and the CLI,
+not to a browser form), and offboarding.
 
 Offboarding is two steps in the browser and one in the service: the
 confirmation page shows ``plan_offboarding`` (what will be removed — only to a
@@ -96,6 +97,21 @@ def sign_in_settings_save(view: View) -> Response:
         PasswordlessSignIn=bool(view.field("passwordless")),
     )
     return view.redirect("/admin/sign-in", done="sign-in-saved")
+
+
+# -- server certificates -----------------------------------------------------------------
+
+
+@pages.get("/admin/server-certificates")
+def server_certificates(view: View) -> Response:
+    """One page of the account's server certificates (ListServerCertificates, as the
+    member: AccessDenied shows as the error page)."""
+    listed = call(view, "ListServerCertificates", MaxItems=1000)
+    return view.render(
+        "admin/server_certificates.html",
+        certificates=listed["ServerCertificateMetadataList"],
+        truncated=listed["IsTruncated"],
+    )
 
 
 # -- audit log ---------------------------------------------------------------------------

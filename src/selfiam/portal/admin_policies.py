@@ -151,7 +151,7 @@ def _save(owner: Owner) -> Any:
                 name=name,
                 policy=policy[:128],
                 document=document,
-                policy_error=f"{err.code}: {err.message}",
+                policy_error=f"{err.code}: {err.explanation}",
             )
         return view.redirect(page_of(owner.kind, name), done="inline-saved")
 

@@ -82,7 +82,7 @@ def create_role(view: View) -> Response:
         if err.code == "AccessDenied":
             raise
         return _roles_page(
-            view, status=err.status, form={**fields, "error": f"{err.code}: {err.message}"}
+            view, status=err.status, form={**fields, "error": f"{err.code}: {err.explanation}"}
         )
     return view.redirect(page_of("roles", created["RoleName"]), done="role-created")
 
@@ -135,7 +135,7 @@ def save_trust(view: View) -> Response:
     except AwsError as err:
         if err.code in ("AccessDenied", "NoSuchEntity"):
             raise
-        return _trust_editor(view, name, document, f"{err.code}: {err.message}", err.status)
+        return _trust_editor(view, name, document, f"{err.code}: {err.explanation}", err.status)
     return view.redirect(page_of("roles", name), done="trust-saved")
 
 

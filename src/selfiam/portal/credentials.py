@@ -1,4 +1,5 @@
-""" "My security credentials": password, MFA, access keys, signing certificates, SSH keys.
+""" "My security credentials": password, MFA, access keys, signing certificates, SSH keys,
+service-specific credentials (CodeCommit/Keyspaces passwords, Bedrock/Logs API keys).
 
 Every button is a POST that calls the service as the signed-in member. The
 forms name the user (``UserName``, the member's own) exactly as the API does,
@@ -37,6 +38,9 @@ done_messages(
         "ssh-activated": "The SSH public key is active.",
         "ssh-deactivated": "The SSH public key is inactive.",
         "ssh-deleted": "The SSH public key has been deleted.",
+        "svc-activated": "The service-specific credential is active.",
+        "svc-deactivated": "The service-specific credential is inactive.",
+        "svc-deleted": "The service-specific credential has been deleted.",
     }
 )
 
@@ -47,6 +51,16 @@ LIMIT_REASONS = {
     "can have. Delete one before you upload another.",
     "UploadSSHPublicKey": "You already have five SSH public keys, the most a user can have. "
     "Delete one before you upload another.",
+    "CreateServiceSpecificCredential": "You already have two credentials for this service, "
+    "the most a user can have. Delete one before you create another.",
+}
+
+#: The services a member can make a credential for (``ServiceName``: what the page says).
+SERVICE_NAMES = {
+    "codecommit.amazonaws.com": "AWS CodeCommit (HTTPS Git)",
+    "cassandra.amazonaws.com": "Amazon Keyspaces (for Apache Cassandra)",
+    "bedrock.amazonaws.com": "Amazon Bedrock (API key)",
+    "logs.amazonaws.com": "Amazon CloudWatch Logs (API key)",
 }
 
 
@@ -109,6 +123,15 @@ def credentials_page(view: View, *, status: int = 200, **context: Any) -> Respon
             },
         ),
         ssh_keys=_section(view, _ssh_keys, view),
+        service_credentials=_section(
+            view,
+            lambda: {
+                "items": view.invoke("ListServiceSpecificCredentials", UserName=name)[
+                    "ServiceSpecificCredentials"
+                ]
+            },
+        ),
+        service_names=SERVICE_NAMES,
         **context,
     )
 
@@ -187,6 +210,58 @@ def update_access_key(view: View) -> Response:
 @pages.post("/credentials/access-keys/delete")
 def delete_access_key(view: View) -> Response:
     return _act(view, "DeleteAccessKey", "key-deleted", AccessKeyId=view.field("AccessKeyId"))
+
+
+# -- service-specific credentials ----------------------------------------------------------
+
+
+def _show_secret(view: View, operation: str, **params: Any) -> Response:
+    """Create or reset: the page shows the password (or API key) once; it is never put in a
+    URL or a redirect, and the service keeps it only sealed."""
+    try:
+        out = view.invoke(operation, UserName=_target(view), **params)
+    except AwsError as err:
+        return _refused(view, operation, err)
+    credential = out["ServiceSpecificCredential"]
+    return view.render(
+        "service_credential_created.html",
+        credential=credential,
+        service=SERVICE_NAMES.get(credential["ServiceName"], credential["ServiceName"]),
+        reset=operation.startswith("Reset"),
+    )
+
+
+@pages.post("/credentials/service-credentials/create")
+def create_service_credential(view: View) -> Response:
+    return _show_secret(
+        view, "CreateServiceSpecificCredential", ServiceName=view.field("ServiceName")
+    )
+
+
+@pages.post("/credentials/service-credentials/reset")
+def reset_service_credential(view: View) -> Response:
+    credential_id = view.field("ServiceSpecificCredentialId")
+    return _show_secret(
+        view, "ResetServiceSpecificCredential", ServiceSpecificCredentialId=credential_id
+    )
+
+
+@pages.post("/credentials/service-credentials/update")
+def update_service_credential(view: View) -> Response:
+    return _set_status(
+        view, "UpdateServiceSpecificCredential", "ServiceSpecificCredentialId", "svc"
+    )
+
+
+@pages.post("/credentials/service-credentials/delete")
+def delete_service_credential(view: View) -> Response:
+    credential_id = view.field("ServiceSpecificCredentialId")
+    return _act(
+        view,
+        "DeleteServiceSpecificCredential",
+        "svc-deleted",
+        ServiceSpecificCredentialId=credential_id,
+    )
 
 
 # -- signing certificates ------------------------------------------------------------------

@@ -235,7 +235,9 @@ class View:
         return RedirectResponse(f"{self.base}{path}{suffix}", status_code=303)
 
     def error_page(self, error: AwsError) -> HTMLResponse:
-        return self.render("error.html", status=error.status, error=error.message, code=error.code)
+        return self.render(
+            "error.html", status=error.status, error=error.explanation, code=error.code
+        )
 
 
 Handler = Callable[[View], Response]

@@ -22,6 +22,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from selfiam.store import tables as t
@@ -60,7 +62,56 @@ class KeyUse:
     region: str
 
 
+@dataclass(frozen=True, slots=True)
+class ActionUse:
+    """An IAM user or a role's session made an authenticated request for an action (service
+    last accessed: AWS counts every attempt, allowed or not); written with the audit batch
+    as one row per (principal, action), the latest."""
+
+    account_id: str
+    principal_id: str
+    principal_arn: str
+    action: str
+    at: datetime
+    region: str
+
+
 _RECORD_FIELDS = tuple(f.name for f in fields(AuditRecord))
+
+
+def write_action_uses(conn: Connection, uses: list[ActionUse]) -> None:
+    """Upsert the latest use of each (principal, action) of the batch: one statement per
+    distinct pair, however many requests the batch holds."""
+    latest: dict[tuple[str, str], ActionUse] = {}
+    for use in uses:
+        key = (use.principal_id, use.action)
+        seen = latest.get(key)
+        if seen is None or use.at >= seen.at:
+            latest[key] = use
+    if not latest:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    table = t.action_last_used
+    for use in latest.values():
+        statement = insert(table).values(
+            principal_id=use.principal_id,
+            action=use.action,
+            account_id=use.account_id,
+            principal_arn=use.principal_arn,
+            last_at=use.at,
+            region=use.region[:32],
+        )
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["principal_id", "action"],
+                set_={
+                    "last_at": statement.excluded.last_at,
+                    "region": statement.excluded.region,
+                    "principal_arn": statement.excluded.principal_arn,
+                },
+                where=table.c.last_at <= statement.excluded.last_at,
+            )
+        )
 
 
 def write_records(conn: Connection, records: list[AuditRecord]) -> None:
@@ -85,12 +136,12 @@ class AuditWriter:
 
     def __init__(self, engine: Engine, max_queued: int = MAX_QUEUED) -> None:
         self._engine = engine
-        self._queue: queue.Queue[AuditRecord | KeyUse] = queue.Queue(max_queued)
+        self._queue: queue.Queue[AuditRecord | KeyUse | ActionUse] = queue.Queue(max_queued)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()  # set by flush(): write now, don't linger
 
-    def submit(self, record: AuditRecord | KeyUse) -> None:
+    def submit(self, record: AuditRecord | KeyUse | ActionUse) -> None:
         self._ensure_thread()
         self._queue.put(record)
 
@@ -121,18 +172,22 @@ class AuditWriter:
                     break
             records = [r for r in batch if isinstance(r, AuditRecord)]
             uses = [u for u in batch if isinstance(u, KeyUse)]
+            actions = [a for a in batch if isinstance(a, ActionUse)]
             try:
-                self._write(records, uses)
+                self._write(records, uses, actions)
             finally:
                 for _ in batch:
                     self._queue.task_done()
 
-    def _write(self, records: list[AuditRecord], uses: list[KeyUse]) -> None:
+    def _write(
+        self, records: list[AuditRecord], uses: list[KeyUse], actions: list[ActionUse]
+    ) -> None:
         """Write a batch; if it fails, write item by item so one bad row loses only itself."""
         try:
             with transaction(self._engine) as conn:
                 write_records(conn, records)
                 write_key_uses(conn, uses)
+                write_action_uses(conn, actions)
             return
         except Exception:  # the trail must not take the server down
             log.exception(

@@ -1,15 +1,17 @@
 """Authentication of access keys, with caches that stay right across processes.
 
-Every entry is tagged with the database's auth version (DESIGN rule 7): any
-change to users, keys or policies bumps it, so a deleted user or deactivated
-key is refused by every process on its very next request. Secrets are
-decrypted only on a cache miss, and only to derive SigV4 signing keys.
+Every entry is stamped when it is loaded and lists the change keys it depends on
+(its access key, its user's credentials, its user or role, the managed policies of
+its session): the change feed (service/invalidation.py, DESIGN rule 7) refuses it
+once any of them changed, so a deleted user or deactivated key is refused by every
+process on its very next request, and a change to another user reloads nothing.
+Secrets are decrypted only on a cache miss, and only to derive SigV4 signing keys.
 
 Temporary credentials (``ASIA…`` keys from GetSessionToken) must come with
 their session token, and long-term keys without one. The token is checked
 against its stored SHA-256 in constant time, and the expiry against the clock
 on every request: neither is cached away. A deleted user's sessions go with
-the user's row (FK cascade) and the version bump, at once. Role sessions
+the user's row (FK cascade) and the user's change key, at once. Role sessions
 (AssumeRole) are loaded by :mod:`selfiam.service.role_sessions` and end the same
 way with their role or with the user who started them; federated users
 (GetFederationToken) by :mod:`selfiam.service.federation_sessions`.
@@ -43,8 +45,10 @@ from selfiam.domain.identifiers import TEMPORARY_ACCESS_KEY_PREFIX
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller
 from selfiam.service.federation_sessions import load_federation_session
+from selfiam.service.invalidation import Invalidation
 from selfiam.service.principals import load_user_tags
 from selfiam.service.role_sessions import load_role_session
+from selfiam.store import change_feed as feed
 from selfiam.store import tables as t
 
 INVALID_TOKEN = "The security token included in the request is invalid."
@@ -72,9 +76,10 @@ def _signing_keys() -> BoundedCache[Scope, bytes]:
 
 @dataclass
 class _KeyEntry:
-    version: int
     caller: Caller
     secret: str
+    stamp: int = 0
+    depends_on: tuple[str, ...] = ()
     signing_keys: BoundedCache[Scope, bytes] = field(default_factory=_signing_keys)
     # Temporary credentials only:
     token_sha256: bytes | None = None
@@ -82,13 +87,21 @@ class _KeyEntry:
 
 
 class CredentialCache:
-    """access key id -> (caller, signing keys), valid for one auth version (bounds: see
-    the module's docstring)."""
+    """access key id -> (caller, signing keys), until the change feed says otherwise
+    (bounds: see the module's docstring)."""
 
     def __init__(
-        self, box: SecretBox, *, max_keys: int = MAX_KEYS, max_key_uses: int = MAX_KEY_USES
+        self,
+        box: SecretBox,
+        invalidation: Invalidation,
+        *,
+        max_keys: int = MAX_KEYS,
+        max_key_uses: int = MAX_KEY_USES,
     ) -> None:
         self._box = box
+        self._feed = invalidation
+        #: Entries loaded from the database (tests count them).
+        self.loads = 0
         self._entries: BoundedCache[str, _KeyEntry] = BoundedCache(max_keys, ENTRY_MAX_AGE)
         self._last_use: BoundedCache[tuple[str, str, str], datetime] = BoundedCache(
             max_key_uses, KEY_USE_GRANULARITY.total_seconds()
@@ -100,7 +113,6 @@ class CredentialCache:
     def authenticate(
         self,
         conn: Connection,
-        version: int,
         access_key_id: str,
         scope: Scope,
         *,
@@ -123,9 +135,12 @@ class CredentialCache:
             raise InvalidClientTokenId(INVALID_TOKEN)
         entry = self._entries.get(access_key_id)
         loaded = False
-        if entry is None or entry.version != version:
+        if entry is None or not self._feed.fresh(entry.stamp, entry.depends_on, credentials=True):
+            stamp = self._feed.stamp(conn)
+            self.loads += 1
             load = self._load_session if temporary else self._load
-            entry, loaded = load(conn, version, access_key_id), True
+            entry, loaded = load(conn, access_key_id), True
+            entry.stamp, entry.depends_on = stamp, _depends_on(entry.caller)
         if session_token is not None:
             self._check_session(access_key_id, entry, session_token, now)
         key = entry.signing_keys.get(scope)
@@ -146,7 +161,7 @@ class CredentialCache:
         scopes = sum(len(entry.signing_keys) for entry in entries)
         return len(entries), scopes, len(self._last_use), len(self._latest_use)
 
-    def _load(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
+    def _load(self, conn: Connection, access_key_id: str) -> _KeyEntry:
         ak, u = t.access_keys, t.users
         row = conn.execute(
             select(
@@ -158,7 +173,7 @@ class CredentialCache:
         if row is None or row.status != "Active":
             raise InvalidClientTokenId(INVALID_TOKEN)
         caller, secret = self._owner(conn, row, access_key_id)
-        return _KeyEntry(version, caller, secret)
+        return _KeyEntry(caller, secret)
 
     def _owner(
         self, conn: Connection, row: Any, access_key_id: str, **session: Any
@@ -190,7 +205,7 @@ class CredentialCache:
             self._entries.pop(access_key_id)
             raise ExpiredToken(EXPIRED_TOKEN)
 
-    def _load_session(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
+    def _load_session(self, conn: Connection, access_key_id: str) -> _KeyEntry:
         s, u = t.sts_sessions, t.users
         row = conn.execute(
             select(
@@ -198,6 +213,7 @@ class CredentialCache:
                 s.c.session_token_sha256,
                 s.c.mfa_authenticated_at,
                 s.c.expires_at,
+                s.c.created_at,
                 u.c.user_id,
                 u.c.name,
                 u.c.path,
@@ -207,30 +223,29 @@ class CredentialCache:
             .where(s.c.access_key_id == access_key_id)
         ).first()
         if row is None:
-            return self._load_role_session(conn, version, access_key_id)
+            return self._load_role_session(conn, access_key_id)
         caller, secret = self._owner(
             conn,
             row,
             access_key_id,
             session_token_id=access_key_id,
             mfa_authenticated_at=row.mfa_authenticated_at,
+            token_issued_at=row.created_at,  # aws:TokenIssueTime
         )
         return _KeyEntry(
-            version,
             caller,
             secret,
             token_sha256=bytes.fromhex(row.session_token_sha256),
             expires_at=row.expires_at,
         )
 
-    def _load_role_session(self, conn: Connection, version: int, access_key_id: str) -> _KeyEntry:
+    def _load_role_session(self, conn: Connection, access_key_id: str) -> _KeyEntry:
         loaded = load_role_session(conn, self._box, access_key_id)
         if loaded is None:
             loaded = load_federation_session(conn, self._box, access_key_id)
         if loaded is None:
             raise InvalidClientTokenId(INVALID_TOKEN)
         return _KeyEntry(
-            version,
             loaded.caller,
             loaded.secret,
             token_sha256=loaded.token_sha256,
@@ -256,3 +271,21 @@ class CredentialCache:
         milliseconds later; until then only this process knows it.
         """
         return self._latest_use.get(access_key_id)
+
+
+def _depends_on(caller: Caller) -> tuple[str, ...]:
+    """The change keys a cached caller depends on: its access key, its user (as a user and
+    as credentials), its role, the user who started its session, its session's managed
+    policies."""
+    found = [feed.key(feed.ACCESS_KEY, caller.access_key_id or "")]
+    for user_id in dict.fromkeys(u for u in (caller.user_id, caller.origin_user_id) if u):
+        found += (feed.key(feed.USER, user_id), feed.key(feed.CREDENTIALS, user_id))
+    if caller.role_id:
+        found.append(feed.key(feed.ROLE, caller.role_id))
+    if caller.session_policies is not None:
+        found += (
+            feed.key(feed.POLICY, p.policy_id)
+            for p in caller.session_policies.policies
+            if p.policy_id.startswith("arn:")
+        )
+    return tuple(found)

@@ -80,6 +80,46 @@ def request_tag_context(tags: Mapping[str, str]) -> dict[str, str | Sequence[str
     return values
 
 
+#: IAM is a global service whose one endpoint is in us-east-1: AWS reports every IAM
+#: request's aws:RequestedRegion as us-east-1 ("AWS: Denies access to AWS based on the
+#: requested Region"), whatever region the client signed for. STS is regional: the
+#: credential scope's region.
+IAM_REGION = "us-east-1"
+#: The resource types whose tags AWS also offers as ``iam:ResourceTag/KEY`` (the Service
+#: Authorization Reference: "tags attached to an IAM entity (user or role)").
+_IAM_TAGGED_ENTITIES = frozenset({"user", "role"})
+
+
+def requested_region(action: str | None, info: RequestInfo) -> str:
+    """aws:RequestedRegion: us-east-1 for IAM's global endpoint, else the signed region."""
+    if action is not None and action.partition(":")[0] == "iam":
+        return IAM_REGION
+    return info.region
+
+
+def resource_facts(resource: str | None) -> tuple[str | None, str | None]:
+    """(account, resource type) of an ARN such as ``arn:aws:iam::123456789012:user/x``;
+    (None, None) for "*" and for AWS's own resources (``arn:aws:iam::aws:policy/...``)."""
+    if resource is None:
+        return None, None
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or not (len(parts[4]) == 12 and parts[4].isdigit()):
+        return None, None
+    return parts[4], parts[5].partition("/")[0]
+
+
+def resource_tag_context(resource: str, tags: Mapping[str, str]) -> dict[str, str]:
+    """The keys a resource's tags add: ``aws:ResourceTag/KEY``, and for a user or a role
+    ``iam:ResourceTag/KEY`` as well."""
+    also_iam = resource_facts(resource)[1] in _IAM_TAGGED_ENTITIES
+    values: dict[str, str] = {}
+    for key, value in tags.items():
+        values[f"aws:ResourceTag/{key}"] = value
+        if also_iam:
+            values[f"iam:ResourceTag/{key}"] = value
+    return values
+
+
 def request_context(
     caller: Caller,
     info: RequestInfo,
@@ -87,8 +127,15 @@ def request_context(
     resource_tags: Mapping[str, str] | None = None,
     request_tags: Mapping[str, str] | None = None,
     extra_context: Mapping[str, str | Sequence[str]] | None = None,
+    action: str | None = None,
+    resource: str | None = None,
 ) -> RequestContext:
-    """The global condition keys AWS puts in an IAM request's context."""
+    """The condition keys AWS puts in an IAM or STS request's context (the full table,
+    with AWS's references: docs/condition-keys.md).
+
+    A direct call carries ``aws:ViaAWSService`` and ``aws:PrincipalIsAWSService`` as
+    false and no ``aws:CalledVia``/``aws:CalledViaFirst``/``aws:CalledViaLast`` (no AWS
+    service calls selfiam on anyone's behalf)."""
     now = info.now
     values: dict[str, str | Sequence[str]] = {
         "aws:PrincipalArn": caller.principal_arn,
@@ -98,9 +145,14 @@ def request_context(
         "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "aws:EpochTime": str(int(now.timestamp())),
         "aws:SecureTransport": "true" if info.secure_transport else "false",
-        "aws:RequestedRegion": info.region,
+        "aws:RequestedRegion": requested_region(action, info),
         "aws:userid": caller.unique_id,
+        "aws:ViaAWSService": "false",
+        "aws:PrincipalIsAWSService": "false",
     }
+    resource_account = resource_facts(resource)[0]
+    if resource_account is not None:
+        values["aws:ResourceAccount"] = resource_account
     if caller.token_issued_at is not None:
         values["aws:TokenIssueTime"] = caller.token_issued_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if caller.source_identity is not None:
@@ -122,9 +174,10 @@ def request_context(
         values["aws:MultiFactorAuthAge"] = str(age)
     for key, value in caller.principal_tags:
         values[f"aws:PrincipalTag/{key}"] = value
-    if resource_tags:
-        for key, value in resource_tags.items():
-            values[f"aws:ResourceTag/{key}"] = value
+    if resource_tags and resource is not None:
+        values.update(resource_tag_context(resource, resource_tags))
+    elif resource_tags:
+        values.update({f"aws:ResourceTag/{k}": v for k, v in resource_tags.items()})
     if request_tags is not None:
         values.update(request_tag_context(request_tags))
     if extra_context:
@@ -151,13 +204,15 @@ def decide(
         return Decision(caller.arn, action, resource, _NOT_ALLOWED)
     if caller.is_federated and action.partition(":")[0] in _NOT_FOR_FEDERATED_USERS:
         return Decision(caller.arn, action, resource, _NOT_ALLOWED)
-    principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.policy_version)
+    principal = ctx.runtime.principal_policies(ctx.conn, caller, ctx.info.feed_read)
     context = request_context(
         caller,
         ctx.info,
         resource_tags=resource_tags,
         request_tags=request_tags,
         extra_context=extra_context,
+        action=action,
+        resource=resource,
     )
     request = Request(
         action=action,
@@ -213,8 +268,13 @@ def decide_federated(
         "aws:EpochTime": str(int(now.timestamp())),
         "aws:SourceIp": info.source_ip,
         "aws:SecureTransport": "true" if info.secure_transport else "false",
-        "aws:RequestedRegion": info.region,
+        "aws:RequestedRegion": requested_region(action, info),
+        "aws:ViaAWSService": "false",
+        "aws:PrincipalIsAWSService": "false",
     }
+    resource_account, _ = resource_facts(resource)
+    if resource_account is not None:
+        values["aws:ResourceAccount"] = resource_account
     if info.user_agent:
         values["aws:UserAgent"] = info.user_agent
     values.update(context)

@@ -25,9 +25,9 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.engine import Connection
 
 from selfiam.catalog.managed_policies import Dataset, ManagedPolicy, load_dataset
+from selfiam.store import change_feed
 from selfiam.store import tables as t
 from selfiam.store.engine import transaction
-from selfiam.store.versions import bump_auth_version, bump_policy_version
 
 AWS_NAMESPACE = "aws"
 #: PostgreSQL advisory lock held while syncing, so that processes starting together
@@ -124,8 +124,7 @@ def sync_policies(conn: Connection, dataset: Dataset | None = None) -> SyncResul
         conn.execute(mp.insert(), [_policy_row(p) for p in new])
         conn.execute(t.policy_versions.insert(), [_version_row(p.policy_id, p) for p in new])
     if updated:  # attached principals must get the new documents, in every process
-        bump_auth_version(conn)
-        bump_policy_version(conn)
+        change_feed.record(conn, [change_feed.EVERYTHING], node="aws-policy-sync", seq=0)
     return SyncResult(len(new), updated, len(dataset) - len(new) - updated)
 
 

@@ -120,7 +120,6 @@ class RequestInfo:
     user_agent: str = ""
     region: str = "us-east-1"
     service: str = "iam"
-    # The versions read when the request's credentials were authenticated (its first
-    # read); a read operation's caches are valid at them (DESIGN rule 7).
-    auth_version: int | None = None
-    policy_version: int | None = None
+    # The change feed was read in the transaction the request's credentials were
+    # authenticated in (its first read), which a read operation runs in too (DESIGN rule 7).
+    feed_read: bool = False

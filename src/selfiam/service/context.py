@@ -12,6 +12,7 @@ from selfiam.domain.errors import AccessDenied
 from selfiam.policy import Evaluation, Policy
 from selfiam.service.authz import Decision, decide, decide_federated
 from selfiam.service.caller import Caller, RequestInfo
+from selfiam.store import change_feed as feed
 
 if TYPE_CHECKING:
     from selfiam.service.runtime import Runtime
@@ -32,8 +33,8 @@ class OperationContext:
     action: str
     decision: str | None = None
     resource: str | None = None
-    auth_changed: bool = False
-    policy_changed: bool = False
+    #: Change keys (store/change_feed.py) this operation published on commit.
+    changes: set[str] = field(default_factory=set)
     audit_note: str | None = None
     #: Set by a secret check that counted a failure (service/throttle.py): the runtime
     #: commits the transaction even though the operation fails, so the count holds.
@@ -124,14 +125,49 @@ class OperationContext:
         if self.decision != "allowed":
             raise AccessDenied(decision.denial_message())
 
-    def changed_authorization(self) -> None:
+    def changed_authorization(
+        self,
+        *,
+        user_id: str | None = None,
+        role_id: str | None = None,
+        group_id: str | None = None,
+        policy_arn: str | None = None,
+    ) -> None:
         """Mark that this operation changes who may do what: a principal's policies, or
-        who a principal is (both versions are bumped on commit)."""
-        self.auth_changed = True
-        self.policy_changed = True
+        who a principal is. Name what changed (a user, a role, a group, a managed policy)
+        so that only the entries depending on it are reloaded, in every process; with no
+        argument, every cached caller and policy set is (the safe choice when unsure)."""
+        named = [
+            feed.key(kind, ident)
+            for kind, ident in (
+                (feed.USER, user_id),
+                (feed.ROLE, role_id),
+                (feed.GROUP, group_id),
+                (feed.POLICY, policy_arn),
+            )
+            if ident is not None
+        ]
+        self.changes.update(named or [feed.EVERYTHING])
 
-    def changed_credentials(self) -> None:
+    def changed_entity(self, kind: str, entity_id: str) -> None:
+        """``changed_authorization`` for the user, group or role ``entity_id`` (``kind``
+        "user", "group" or "role": a policy owner's)."""
+        self.changes.add(feed.key(_ENTITY_KEYS[kind], entity_id))
+
+    def changed_credentials(
+        self, *, user_id: str | None = None, access_key_id: str | None = None
+    ) -> None:
         """Mark that this operation changes only how someone signs in or signs requests
-        (a key, a password, an MFA device): credential caches reload on the next request,
-        cached policies stay (only the auth version is bumped on commit)."""
-        self.auth_changed = True
+        (a key, a password, an MFA device): cached callers reload, cached policies stay.
+        Name the user or the access key to reload only theirs; with no argument every
+        cached caller reloads."""
+        named = [
+            feed.key(kind, ident)
+            for kind, ident in ((feed.CREDENTIALS, user_id), (feed.ACCESS_KEY, access_key_id))
+            if ident is not None
+        ]
+        self.changes.update(named or [feed.ALL_CREDENTIALS])
+
+
+#: The change-key kind of a policy owner's entity kind.
+_ENTITY_KEYS = {"user": feed.USER, "group": feed.GROUP, "role": feed.ROLE}

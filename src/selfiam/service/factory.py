@@ -20,6 +20,8 @@ def open_runtime(settings: Settings) -> Runtime:
     box = SecretBox.load_or_create(settings.master_key_file)
     runtime = Runtime(engine, box)
     runtime.saml_audience = settings.saml_audience
+    runtime.public_url = settings.public_url
+    runtime.start_feed()  # PostgreSQL: the change feed keeps caches right without a query
     return runtime
 
 

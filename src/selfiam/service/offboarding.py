@@ -1,7 +1,7 @@
 """One-step offboarding: a user and everything of theirs, gone in one transaction.
 
 selfiam's extra beyond AWS (DESIGN rule 4). AWS makes an admin delete a user's
-access keys, certificates, SSH keys, MFA devices, login profile, policies and
+access keys, certificates, SSH keys, service-specific credentials, MFA devices, login profile, policies and
 group memberships one call at a time before DeleteUser succeeds; here it is
 one operation, ``selfiam:OffboardUser``, reached through ``Runtime.invoke``
 like every other (one transaction, one audit record).
@@ -95,6 +95,8 @@ class OffboardingPlan:
     portal_sessions: int
     tags: tuple[tuple[str, str], ...]
     passkeys: tuple[str, ...] = ()  # serial numbers (u2f ARNs): removed
+    #: CodeCommit/Keyspaces passwords and Bedrock/Logs API keys (ids).
+    service_credentials: tuple[Credential, ...] = ()
 
     def sections(self) -> list[tuple[str, list[str]]]:
         """The plan as headings and lines, for the CLI and the portal (empty ones left out)."""
@@ -108,6 +110,7 @@ class OffboardingPlan:
             ("Access keys", creds(self.access_keys)),
             ("Signing certificates", creds(self.signing_certificates)),
             ("SSH public keys", creds(self.ssh_public_keys)),
+            ("Service-specific credentials", creds(self.service_credentials)),
             ("MFA devices (deactivated and deleted)", list(self.mfa_devices)),
             ("Passkeys and security keys (removed)", list(self.passkeys)),
             ("Console password (login profile)", ["yes"] if self.login_profile else []),
@@ -198,7 +201,7 @@ def offboard(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]
     plan = _collect(ctx, user)
     _authorize_parts(ctx, plan)
     _remove(ctx, plan)
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=user.user_id)
     return {"Report": OffboardingReport(plan, ctx.info.now, ctx.info.request_id)}
 
 
@@ -302,6 +305,9 @@ def _collect(ctx: OperationContext, user: Row[Any]) -> OffboardingPlan:
         portal_sessions=_count_portal_sessions(ctx, uid),
         tags=tuple(sorted(tags.items())),
         passkeys=tuple(passkeys),
+        service_credentials=_credentials(
+            ctx, t.service_specific_credentials, "credential_id", "created_at", uid
+        ),
     )
 
 
@@ -332,6 +338,8 @@ def _authorize_parts(ctx: OperationContext, plan: OffboardingPlan) -> None:
         on_user("DeleteSigningCertificate")
     if plan.ssh_public_keys:
         on_user("DeleteSSHPublicKey")
+    if plan.service_credentials:
+        on_user("DeleteServiceSpecificCredential")
     for serial in plan.mfa_devices:
         on_user("DeactivateMFADevice")
         ctx.authorize(
@@ -368,6 +376,7 @@ def _remove(ctx: OperationContext, plan: OffboardingPlan) -> None:
         t.access_keys,
         t.signing_certificates,
         t.ssh_public_keys,
+        t.service_specific_credentials,
         t.login_profiles,
         t.password_history,
         t.user_policy_attachments,

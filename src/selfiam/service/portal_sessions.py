@@ -96,6 +96,8 @@ class PortalSession:
             mfa_authenticated_at=self.mfa_authenticated_at,
             principal_tags=self.principal_tags,
             via_console=True,
+            # A console session is temporary credentials in AWS: aws:TokenIssueTime.
+            token_issued_at=self.created_at,
         )
 
     def acting_caller(self) -> Caller:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from selfiam.policy import Policy, PolicyKind, PolicySet
 from selfiam.service.compiled import compiled_policy
+from selfiam.store import change_feed as feed
 from selfiam.store import tables as t
 
 
@@ -19,6 +20,9 @@ class PrincipalPolicies:
     identity: PolicySet
     boundary: PolicySet | None = None
     session: PolicySet | None = None
+    #: The change keys (store/change_feed.py) a cached copy depends on: its user or role,
+    #: its groups, every managed policy attached to it or them, its boundary.
+    depends_on: tuple[str, ...] = ()
 
 
 #: The policy kind of an inline policy, by the type of the entity it is in.
@@ -29,9 +33,9 @@ INLINE_KINDS = {
 }
 
 
-# The statements below are built once: every change to users, groups or policies bumps the
-# policy version (store/versions.py) and so reloads the policies of the next caller of
-# every process, and building them per call was most of that reload's cost.
+# The statements below are built once: a change to a user, a group or a policy reloads the
+# policies of every principal depending on it (service/invalidation.py), and building them
+# per call was most of that reload's cost.
 
 
 def _attached_statement(attachments: Table, owner_col: str) -> Any:
@@ -129,11 +133,13 @@ def load_user_policies(conn: Connection, user_id: str) -> PrincipalPolicies | No
         return None
     name, boundary_arn = user
     found = inline_policies(conn, "user", user_id, name)
-    found += attached_policies(conn, "user", user_id)
+    attached = attached_policies(conn, "user", user_id)
+    depends = [feed.key(feed.USER, user_id)]
     for group_id, group_name in user_groups(conn, user_id):
         found += inline_policies(conn, "group", group_id, group_name)
-        found += attached_policies(conn, "group", group_id)
-    return _principal(conn, found, boundary_arn)
+        attached += attached_policies(conn, "group", group_id)
+        depends.append(feed.key(feed.GROUP, group_id))
+    return _principal(conn, found + attached, boundary_arn, depends, attached)
 
 
 def load_role_policies(conn: Connection, role_id: str) -> PrincipalPolicies | None:
@@ -144,19 +150,28 @@ def load_role_policies(conn: Connection, role_id: str) -> PrincipalPolicies | No
         return None
     name, boundary_arn = role
     found = inline_policies(conn, "role", role_id, name)
-    found += attached_policies(conn, "role", role_id)
-    return _principal(conn, found, boundary_arn)
+    attached = attached_policies(conn, "role", role_id)
+    depends = [feed.key(feed.ROLE, role_id)]
+    return _principal(conn, found + attached, boundary_arn, depends, attached)
 
 
 def _principal(
-    conn: Connection, found: list[tuple[str, Policy]], boundary_arn: str | None
+    conn: Connection,
+    found: list[tuple[str, Policy]],
+    boundary_arn: str | None,
+    depends: list[str],
+    attached: list[tuple[str, Policy]],
 ) -> PrincipalPolicies:
     policies = [policy for _, policy in found]
+    depends += (feed.key(feed.POLICY, arn) for arn, _ in attached)
     boundary = None
     if boundary_arn:
         boundary_policy = managed_policy_by_arn(conn, boundary_arn)
         boundary = PolicySet([boundary_policy] if boundary_policy else [])
-    return PrincipalPolicies(identity=PolicySet(policies), boundary=boundary)
+        depends.append(feed.key(feed.POLICY, boundary_arn))
+    return PrincipalPolicies(
+        identity=PolicySet(policies), boundary=boundary, depends_on=tuple(dict.fromkeys(depends))
+    )
 
 
 def load_user_tags(conn: Connection, user_id: str) -> tuple[tuple[str, str], ...]:

@@ -65,6 +65,19 @@ SEALED = (
     SealedColumn(
         t.federation_sessions, "access_key_id", "secret_ciphertext", _by_key("access_key_id")
     ),
+    SealedColumn(t.outbound_signing_keys, "kid", "private_ciphertext", _by_key("kid")),
+    SealedColumn(
+        t.service_specific_credentials,
+        "credential_id",
+        "secret_ciphertext",
+        _by_key("credential_id"),
+    ),
+    SealedColumn(
+        t.server_certificates,
+        "server_certificate_id",
+        "private_key_ciphertext",
+        _by_key("server_certificate_id"),
+    ),
     SealedColumn(
         t.portal_sessions,
         "session_id",

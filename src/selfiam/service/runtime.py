@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,11 +20,12 @@ from selfiam.domain.errors import (
     InvalidClientTokenId,
     NoSuchEntity,
 )
-from selfiam.service.audit import AuditRecord, AuditWriter, KeyUse, write_records
+from selfiam.service.audit import ActionUse, AuditRecord, AuditWriter, KeyUse, write_records
 from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
+from selfiam.service.invalidation import Invalidation
 from selfiam.service.oidc.keys import IssuerKeys
 from selfiam.service.principals import (
     PrincipalPolicies,
@@ -32,19 +33,20 @@ from selfiam.service.principals import (
     load_user_policies,
 )
 from selfiam.service.registry import Operation, find_operation
-from selfiam.store.engine import HeldReadConnection, read_transaction, transaction
-from selfiam.store.versions import (
-    Versions,
-    bump_auth_version,
-    bump_policy_version,
-    read_policy_version,
-    read_versions,
+from selfiam.store.engine import (
+    HeldReadConnection,
+    is_read_only,
+    read_transaction,
+    transaction,
 )
 
 Clock = Callable[[], datetime]
 #: Principals whose compiled policies a process keeps, and for how long (seconds).
 MAX_PRINCIPALS = 10_000
 PRINCIPALS_MAX_AGE = 15 * 60.0
+#: (principal, action) pairs whose last use this process remembers having recorded.
+MAX_ACTION_USES = 20_000
+ACTION_USE_GRANULARITY = timedelta(minutes=1)
 
 
 def utc_now() -> datetime:
@@ -65,19 +67,28 @@ class Runtime:
         self.box = box
         self.clock = clock
         self._hasher = hasher
-        self.credentials = CredentialCache(box)
+        #: The change feed's view: which cached entries are still right (DESIGN rule 7).
+        self.invalidation = Invalidation(engine)
+        self.credentials = CredentialCache(box, self.invalidation)
         #: The SAML audience accepted besides AWS's sign-in URL (SELFIAM_SAML_AUDIENCE).
         self.saml_audience: str | None = None
+        #: Where clients reach this server (SELFIAM_PUBLIC_URL): outbound tokens' issuer.
+        self.public_url: str | None = None
         self.audit = AuditWriter(engine)
         self._reads = HeldReadConnection(engine)
         #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).
         self.local_database = engine.dialect.name == "sqlite"
-        #: user id -> (policy version, compiled policies): filled only for callers
+        #: principal id -> (stamp, compiled policies): filled only for callers
         #: authenticated by a verified signature (or an in-process caller), so at most one
         #: entry per user; bounded anyway (LRU) and reloaded after PRINCIPALS_MAX_AGE.
         self._principals: BoundedCache[str, tuple[int, PrincipalPolicies]] = BoundedCache(
             MAX_PRINCIPALS, PRINCIPALS_MAX_AGE
         )
+        self._action_uses: BoundedCache[tuple[str, str], datetime] = BoundedCache(
+            MAX_ACTION_USES, ACTION_USE_GRANULARITY.total_seconds()
+        )
+        #: Policy sets loaded from the database (tests count them).
+        self.policy_loads = 0
         #: OpenID Connect issuers' keys (AssumeRoleWithWebIdentity), bounded and rate-limited.
         self.issuer_keys = IssuerKeys()
 
@@ -109,51 +120,79 @@ class Runtime:
         session_token: str | None = None,
         conn: Connection | None = None,
         verify: Callable[[bytes], None] | None = None,
-    ) -> tuple[Caller, bytes, Versions]:
-        """As ``authenticate_access_key``, with the versions read to authenticate, for
-        ``RequestInfo``'s; in ``conn`` (a ``read_session``) if given. ``verify`` checks
-        the request's signature before anything is cached (``CredentialCache``)."""
+    ) -> tuple[Caller, bytes, bool]:
+        """As ``authenticate_access_key``, in ``conn`` (a ``read_session``) if given; the
+        third value says the change feed was read in that transaction (``RequestInfo``'s
+        ``feed_read``). ``verify`` checks the request's signature before anything is
+        cached (``CredentialCache``)."""
         with nullcontext(conn) if conn is not None else read_transaction(self.engine) as c:
-            versions = read_versions(c)
+            self.invalidation.refresh(c)
             caller, signing_key = self.credentials.authenticate(
                 c,
-                versions.auth,
                 access_key_id,
                 scope,
                 session_token=session_token,
                 now=self.clock(),
                 verify=verify,
             )
-            return caller, signing_key, versions
+            return caller, signing_key, True
+
+    def start_feed(self, wait: float = 5.0) -> None:
+        """Listen to the change feed (PostgreSQL): cached callers are used only while it
+        is up. Without it every request reads the database (correct, slower). Waits up to
+        ``wait`` seconds for it to come up."""
+        self.invalidation.start()
+        if self.invalidation.postgres:
+            self.invalidation.wait_until_trusted(wait)
+
+    def close(self) -> None:
+        """Stop the change feed's listener (PostgreSQL)."""
+        self.invalidation.stop()
 
     def read_session(self) -> AbstractContextManager[Connection]:
         """One read transaction for a whole request: its authentication and, if the
         operation only reads, the operation (see ``invoke``'s ``conn``)."""
         return self._reads.transaction()
 
+    def write_session(
+        self, service: str, name: str
+    ) -> AbstractContextManager[Connection | None]:
+        """One write transaction for a whole write request: its authentication and the
+        operation (``invoke``'s ``conn``), committed when the block ends. A separate
+        read transaction to authenticate cost a second BEGIN, version read and COMMIT
+        (on PostgreSQL a second pool checkout and its ping). An operation with a
+        ``prepare`` step (network work that must not hold a lock) or an unknown one gets
+        None: ``invoke`` then opens its own transaction after ``prepare``."""
+        op = find_operation(service, name)
+        if op is None or not op.writes or op.prepare is not None:
+            return nullcontext(None)
+        return transaction(self.engine)
+
     # -- authorization support --------------------------------------------------------------
 
     def principal_policies(
-        self, conn: Connection, caller: Caller, version: int | None = None
+        self, conn: Connection, caller: Caller, feed_read: bool = False
     ) -> PrincipalPolicies:
-        """The caller's policies, cached per policy version (cheap to check every request).
+        """The caller's policies, cached per principal until the change feed says that
+        something they depend on changed (its user or role, a group, a managed policy).
 
-        ``version`` is one already read by this request (at authentication): a cache
-        entry at it is valid. Otherwise, and whenever the policies are loaded, the
-        version is read in ``conn``, so an entry is always labelled with the version
-        its policies were loaded at.
+        ``feed_read``: this request already read the feed in ``conn``'s transaction
+        (at authentication); otherwise it is read now (SQLite; PostgreSQL's arrives by
+        itself).
         """
         # A role's sessions share the role's policies (keyed by its AROA… id); each
         # session's own session policies travel in its Caller.
         # A federated user is limited by the policies of the IAM user who asked for it.
         principal_id = caller.role_id or caller.user_id or caller.origin_user_id
         assert principal_id is not None
+        feed = self.invalidation
+        if not feed_read:
+            feed.refresh(conn)
         cached = self._principals.get(principal_id)
-        if cached is not None and version is not None and cached[0] == version:
+        if cached is not None and feed.fresh(cached[0], cached[1].depends_on):
             return cached[1]
-        version = read_policy_version(conn)
-        if cached is not None and cached[0] == version:
-            return cached[1]
+        stamp = feed.stamp(conn)
+        self.policy_loads += 1
         if caller.role_id is not None:
             loaded = load_role_policies(conn, caller.role_id)
             missing = f"The role with name {caller.role_name} cannot be found."
@@ -162,7 +201,7 @@ class Runtime:
             missing = f"The user with name {caller.user_name or principal_id} cannot be found."
         if loaded is None:
             raise NoSuchEntity(missing)
-        self._principals.put(principal_id, (version, loaded))
+        self._principals.put(principal_id, (stamp, loaded))
         return loaded
 
     # -- invocation ----------------------------------------------------------------------
@@ -178,20 +217,24 @@ class Runtime:
     ) -> dict[str, Any]:
         """Run one operation in one transaction; every request leaves an audit record.
 
-        ``conn`` is the request's ``read_session``, if it has one: a read runs in it
-        (the transaction its caller was authenticated in); a write ignores it and
-        runs in a write transaction of its own.
+        ``conn`` is the request's ``read_session`` or ``write_session``, if it has one: the
+        operation runs in it (the transaction its caller was authenticated in), and the
+        session commits it; a write given a read session runs in a write transaction of
+        its own.
         """
         op, info = self.admit(service, name, caller, info)
         action = f"{service}:{name}"
-        if op.writes:
-            begin: AbstractContextManager[Connection] = transaction(self.engine)
-        elif conn is not None:
-            begin = nullcontext(conn)
+        in_session = conn is not None and (not op.writes or not is_read_only(conn))
+        if conn is not None and in_session:
+            begin: AbstractContextManager[Connection] = nullcontext(conn)
+        elif op.writes:
+            begin = transaction(self.engine)
         else:
             begin = read_transaction(self.engine)
         ctx: OperationContext | None = None
         refusal: AwsError | None = None
+        published: int | None = None
+        committed = False
         try:
             if op.prepare is not None:
                 params = op.prepare(self, params, info)
@@ -204,21 +247,35 @@ class Runtime:
                         raise
                     # A failed secret check: its count commits, with the request's record.
                     refusal = err
+                    published = self.invalidation.publish(conn, ctx.changes)
                     write_records(conn, [self._record(ctx, caller, info, action, err)])
+                    if in_session:
+                        conn.commit()  # the session's block ends with the error: no rollback
                 else:
                     if ctx.decision is None and op.authorized:
                         raise InternalFailure(f"{action} ran without an authorization decision")
                     if op.writes:
-                        if ctx.auth_changed:
-                            bump_auth_version(conn)
-                        if ctx.policy_changed:
-                            bump_policy_version(conn)
+                        published = self.invalidation.publish(conn, ctx.changes)
                         write_records(conn, [self._record(ctx, caller, info, action, None)])
+                        if in_session:
+                            # Commit here, not when the session closes: ``finish`` below
+                            # applies the change and waits for the other nodes only once
+                            # it is committed (its notification is sent at commit).
+                            conn.commit()
                     else:
                         self.audit.submit(self._record(ctx, caller, info, action, None))
+            committed = True
         except AwsError as err:
+            if in_session and op.writes and conn is not None and conn.in_transaction():
+                # Undo now, not when the session closes: the write lock is not held while
+                # the record waits for room in the audit queue (whose writer needs it).
+                conn.rollback()
             self.audit.submit(self._record(ctx, caller, info, action, err))
             raise
+        finally:
+            if published is not None:  # only a write publishes (store/change_feed.py)
+                assert ctx is not None
+                self.invalidation.finish(published, ctx.changes, committed=committed)
         if refusal is not None:
             raise refusal
         return result
@@ -250,10 +307,28 @@ class Runtime:
             )
         ):
             self.audit.submit(KeyUse(caller.access_key_id, info.now, info.service, info.region))
-        if op.writes and info.auth_version is not None:
-            # a write decides on what it locked
-            info = replace(info, auth_version=None, policy_version=None)
+        self._note_action_use(caller, f"{service}:{name}", info)
+        if op.writes and info.feed_read:
+            # a write decides in its own transaction: the feed is read again there
+            info = replace(info, feed_read=False)
         return op, info
+
+    def _note_action_use(self, caller: Caller, action: str, info: RequestInfo) -> None:
+        """Service last accessed: a user's or a role session's authenticated attempt,
+        whatever its decision, recorded at most once a minute per principal and action per
+        process (AWS's own last-accessed data lags by hours)."""
+        principal = caller.user_id or caller.role_id
+        if principal is None or caller.federated_name is not None:
+            return
+        key = (principal, action)
+        last = self._action_uses.get(key)
+        if last is not None and timedelta(0) <= info.now - last < ACTION_USE_GRANULARITY:
+            return
+        self._action_uses.put(key, info.now)
+        arn = (caller.role_arn or caller.arn) if caller.role_id else caller.arn
+        self.audit.submit(
+            ActionUse(caller.account_id, principal, arn, action, info.now, info.region)
+        )
 
     def record_rejection(self, action: str, error: AwsError, info: RequestInfo) -> None:
         """Audit a request refused before any caller was established."""

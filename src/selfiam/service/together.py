@@ -27,7 +27,6 @@ from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.context import OperationContext
 from selfiam.service.runtime import Runtime
 from selfiam.store.engine import transaction
-from selfiam.store.versions import bump_auth_version, bump_policy_version
 
 #: One step: (service, operation name, parameters), e.g. ("iam", "DeleteVirtualMFADevice", ...).
 Step = tuple[str, str, Mapping[str, Any]]
@@ -54,25 +53,26 @@ def invoke_together(
     ctx: OperationContext | None = None
     action = admitted[0][2]
     step_info = admitted[0][1]
+    changes: set[str] = set()
+    published: int | None = None
+    committed = False
     try:
         with transaction(runtime.engine) as conn:
             records: list[AuditRecord] = []
             results = []
-            auth_changed = policy_changed = False
             for op, step_info, action, params in admitted:
                 ctx = OperationContext(runtime, conn, caller, step_info, action)
                 results.append(op.handler(ctx, params))
                 if ctx.decision is None:
                     raise InternalFailure(f"{action} ran without an authorization decision")
-                auth_changed = auth_changed or ctx.auth_changed
-                policy_changed = policy_changed or ctx.policy_changed
+                changes |= ctx.changes
                 records.append(runtime._record(ctx, caller, step_info, action, None))
-            if auth_changed:
-                bump_auth_version(conn)
-            if policy_changed:
-                bump_policy_version(conn)
+            published = runtime.invalidation.publish(conn, changes)
             write_records(conn, records)
+        committed = True
         return results
     except AwsError as err:
         runtime.audit.submit(runtime._record(ctx, caller, step_info, action, err))
         raise
+    finally:
+        runtime.invalidation.finish(published, changes, committed=committed)

@@ -17,9 +17,8 @@ Conventions:
 * Timestamps are timezone-aware UTC (:class:`UtcDateTime`) on both backends.
 * Secrets are sealed (:mod:`selfiam.auth.secretbox`) before they reach a
   ``*_ciphertext`` column; passwords are argon2id hashes.
-* Changes to anything that affects authentication or authorization bump the
-  ``auth`` row of ``state_versions`` in the same transaction
-  (:mod:`selfiam.store.versions`, DESIGN rule 7).
+* A transaction that changes anything a cache holds publishes what it changed on the
+  change feed in the same transaction (:mod:`selfiam.store.change_feed`, DESIGN rule 7).
 
 Any change here needs a new Alembic revision in ``migrations/versions``; the
 test suite checks that the migrated schema equals this metadata.
@@ -34,7 +33,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    Connection,
     ForeignKey,
     Index,
     Integer,
@@ -44,7 +42,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    event,
 )
 
 from selfiam.store.access_tables import (
@@ -77,6 +74,15 @@ from selfiam.store.columns import (
     user_fk,
 )
 from selfiam.store.counters import account_counters
+from selfiam.store.credential_tables import server_certificates, service_specific_credentials
+from selfiam.store.report_tables import (
+    GRANULARITIES,
+    access_report_jobs,
+    account_preferences,
+    account_properties,
+    action_last_used,
+    outbound_signing_keys,
+)
 
 #: What other modules read here besides the tables defined below: the tables of
 #: :mod:`selfiam.store.access_tables` (so that ``tables.X`` names every table), the
@@ -99,6 +105,14 @@ __all__ = [
     "secret_throttles",
     "service_linked_roles",
     "webauthn_challenges",
+    "server_certificates",
+    "service_specific_credentials",
+    "GRANULARITIES",
+    "access_report_jobs",
+    "account_preferences",
+    "account_properties",
+    "action_last_used",
+    "outbound_signing_keys",
     "ARN",
     "ID",
     "UtcDateTime",
@@ -373,7 +387,7 @@ portal_sessions = Table(
     CheckConstraint("stage IN ('mfa', 'password', 'active')", name="stage"),
 )
 
-RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa", "saml-provider")
+RESOURCE_TYPES = ("user", "group", "role", "policy", "mfa", "saml-provider", "server-cert")
 
 tags = Table(
     "tags", metadata,
@@ -410,23 +424,11 @@ audit_records = Table(
     ),
 )
 
-state_versions = Table(
-    "state_versions", metadata,
-    Column("name", String(64), primary_key=True),
-    Column("version", BigInteger, nullable=False, default=0),
+#: The change feed on SQLite (:mod:`selfiam.store.change_feed`): one row per change key a
+#: write transaction committed; ids grow in commit order (writers are serialized). On
+#: PostgreSQL changes travel as NOTIFY payloads and the table stays empty.
+changes = Table(
+    "changes", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("change_key", String(600), nullable=False),
 )
-
-#: The change counter of everything that affects authentication or authorization.
-AUTH_VERSION = "auth"
-#: The change counter of what decides a principal's policies (a subset of AUTH_VERSION's).
-POLICY_VERSION = "policy"
-
-
-@event.listens_for(state_versions, "after_create")
-def _seed_state_versions(target: Table, connection: Connection, **_: Any) -> None:
-    """Seed the counters when tables are made by ``metadata.create_all``
-    (migrations 0001 and 0004 seed them the same way)."""
-    connection.execute(
-        target.insert(),
-        [{"name": AUTH_VERSION, "version": 0}, {"name": POLICY_VERSION, "version": 0}],
-    )

@@ -104,7 +104,7 @@ def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
         .where(t.access_keys.c.access_key_id == key.access_key_id)
         .values(status=status)
     )
-    ctx.changed_credentials()
+    ctx.changed_credentials(access_key_id=key.access_key_id)
     return {}
 
 
@@ -114,7 +114,7 @@ def delete_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     ctx.conn.execute(
         t.access_keys.delete().where(t.access_keys.c.access_key_id == key.access_key_id)
     )
-    ctx.changed_credentials()
+    ctx.changed_credentials(access_key_id=key.access_key_id)
     return {}
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from selfiam.domain.errors import EntityAlreadyExists, NoSuchEntity
 from selfiam.service.context import OperationContext
+from selfiam.service.operations.account_settings import sts_token_version
 from selfiam.service.registry import operation
 from selfiam.store import counters
 from selfiam.store import tables as t
@@ -27,6 +28,7 @@ GROUPS_PER_USER = 10
 ACCESS_KEYS_PER_USER = 2
 SIGNING_CERTIFICATES_PER_USER = 2
 ATTACHED_POLICIES_PER_ENTITY = 10
+SERVER_CERTIFICATES_QUOTA = 20
 
 #: Quotas GetAccountSummary reports that no count goes with.
 _FIXED_QUOTAS = {
@@ -37,7 +39,7 @@ _FIXED_QUOTAS = {
     "PolicySizeQuota": 6144,
     "PolicyVersionsInUseQuota": 10000,
     "VersionsPerPolicyQuota": 5,
-    "ServerCertificatesQuota": 20,
+    "ServerCertificatesQuota": SERVER_CERTIFICATES_QUOTA,
     "InstanceProfilesQuota": 1000,
     "AccessKeysPerUserQuota": ACCESS_KEYS_PER_USER,
     "SigningCertificatesPerUserQuota": SIGNING_CERTIFICATES_PER_USER,
@@ -70,7 +72,12 @@ def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
         "PolicyVersionsInUse": n[counters.ATTACHMENTS],
         "MFADevices": n[counters.MFA_DEVICES],
         "MFADevicesInUse": n[counters.MFA_DEVICES_IN_USE],
-        "ServerCertificates": 0,
+        # At most ServerCertificatesQuota (20) rows: counted, not kept in a counter.
+        "ServerCertificates": int(
+            conn.execute(
+                select(func.count()).where(t.server_certificates.c.account_id == account_id)
+            ).scalar_one()
+        ),
         "InstanceProfiles": n[counters.INSTANCE_PROFILES],
         "Providers": n[counters.SAML_PROVIDERS] + n[counters.OIDC_PROVIDERS],
         # The root user has no password, MFA device, access keys or certificates in selfiam.
@@ -85,6 +92,8 @@ def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
 def get_account_summary(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     ctx.authorize("*")
     summary: dict[str, int] = {**account_counts(ctx.conn, ctx.account_id), **_FIXED_QUOTAS}
+    # SetSecurityTokenServicePreferences: 1 (v1Token, the default) or 2 (v2Token)
+    summary["GlobalEndpointTokenVersion"] = sts_token_version(ctx.conn, ctx.account_id)
     return {"SummaryMap": dict(sorted(summary.items()))}
 
 

@@ -188,8 +188,11 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     code_checked = "aws:MultiFactorAuthPresent" in extra
     mfa_at = ctx.info.now if code_checked else None
     trust = compiled_policy(trust_to_evaluate(ctx.conn, role), PolicyKind.TRUST, resource)
+    # The role's tags are aws:ResourceTag and iam:ResourceTag (AssumeRole's keys).
+    role_tags = tagging.load_tags(ctx.conn, "role", role.role_id)
     ctx.authorize(
         resource,
+        resource_tags=role_tags,
         request_tags=requested_tags or None,
         extra_context=extra,
         resource_policy=trust,
@@ -199,6 +202,7 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         ctx.authorize(
             resource,
             action="sts:TagSession",
+            resource_tags=role_tags,
             request_tags=requested_tags,
             extra_context=extra,
             resource_policy=trust,

@@ -83,7 +83,7 @@ def _attach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     if len(current) >= MAX_ATTACHED:
         raise LimitExceeded(f"Cannot exceed quota for {owner.quota}: {MAX_ATTACHED}")
     ctx.conn.execute(att.insert().values({owner.key: owner_id, "policy_id": policy.policy_id}))
-    ctx.changed_authorization()
+    ctx.changed_entity(owner.kind, owner_id)
     return {}
 
 
@@ -103,7 +103,7 @@ def _detach(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
         ).rowcount
     if not removed:
         raise NoSuchEntity(f"Policy {arn} was not found.")
-    ctx.changed_authorization()
+    ctx.changed_entity(owner.kind, owner_id)
     return {}
 
 

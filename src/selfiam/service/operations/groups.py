@@ -19,14 +19,12 @@ from selfiam.domain.errors import (
 from selfiam.domain.identifiers import new_group_id
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import (
-    find_group,
     find_user,
     listed_user_shape,
-    no_such_group,
     no_such_user,
 )
 from selfiam.service.operations.account import GROUPS_PER_USER, GROUPS_QUOTA
-from selfiam.service.operations.entities import EntityKind, authorize_entity
+from selfiam.service.operations.entities import GROUP, authorize_entity
 from selfiam.service.operations.users import (
     authorize_user,
     path_prefix_filter,
@@ -48,9 +46,6 @@ def group_shape(row: Row[Any], account_id: str) -> dict[str, Any]:
         "Arn": group_arn(account_id, row.name, row.path),
         "CreateDate": row.created_at,
     }
-
-
-GROUP = EntityKind(find_group, group_arn, no_such_group, t.groups, "group_id", None)
 
 
 def authorize_group(ctx: OperationContext, name: str, *, action: str | None = None) -> Row[Any]:
@@ -142,7 +137,9 @@ def update_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
         )
     except IntegrityError:
         raise EntityAlreadyExists(f"Group with name {new_name} already exists.") from None
-    ctx.changed_authorization()  # group policies are named after the group in explanations
+    ctx.changed_authorization(
+        group_id=row.group_id
+    )  # group policies are named after the group in explanations
     return {}
 
 
@@ -165,7 +162,7 @@ def delete_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
             raise DeleteConflict(f"Cannot delete entity, {message}")
     delete_owned(ctx.conn, "group", gid)
     ctx.conn.execute(t.groups.delete().where(t.groups.c.group_id == gid))
-    ctx.changed_authorization()
+    ctx.changed_authorization(group_id=gid)
     return {}
 
 
@@ -193,7 +190,7 @@ def add_user_to_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     if len(current) >= GROUPS_PER_USER:
         raise LimitExceeded(f"Cannot exceed quota for GroupsPerUser: {GROUPS_PER_USER}")
     ctx.conn.execute(gm.insert().values(group_id=group.group_id, user_id=user.user_id))
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=user.user_id)
     return {}
 
 
@@ -213,5 +210,5 @@ def remove_user_from_group(ctx: OperationContext, params: Mapping[str, Any]) -> 
     )
     # A user who is not a member: AWS answers success (recorded), as for a repeated add.
     if result.rowcount:
-        ctx.changed_authorization()
+        ctx.changed_authorization(user_id=user.user_id)
     return {}

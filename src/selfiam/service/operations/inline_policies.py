@@ -88,7 +88,7 @@ def _put(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> dic
                 updated_at=now,
             )
         )
-    ctx.changed_authorization()
+    ctx.changed_entity(owner.kind, entity._mapping[owner.key])
     return {}
 
 
@@ -143,7 +143,7 @@ def _delete(ctx: OperationContext, owner: _Owner, params: Mapping[str, Any]) -> 
     )
     if not deleted.rowcount:
         raise owner.not_found(policy_name)
-    ctx.changed_authorization()
+    ctx.changed_entity(owner.kind, entity._mapping[owner.key])
     return {}
 
 

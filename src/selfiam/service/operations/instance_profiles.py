@@ -18,7 +18,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from selfiam.domain.arns import instance_profile_arn, role_arn
+from selfiam.domain.arns import instance_profile_arn
 from selfiam.domain.errors import (
     AwsError,
     DeleteConflict,
@@ -31,6 +31,7 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.entities import (
+    ROLE,
     EntityKind,
     authorize_entity,
     list_entity_tags,
@@ -216,12 +217,8 @@ def list_instance_profiles_for_role(
 
 def _role_to_pass(ctx: OperationContext, name: str) -> Any:
     """The role named, after iam:PassRole on it (AWS: adding a role to an instance
-    profile passes it)."""
-    role = find_role(ctx.conn, ctx.account_id, name)
-    resource = role_arn(ctx.account_id, role.name, role.path) if role else None
-    ctx.authorize(resource or role_arn(ctx.account_id, name), action="iam:PassRole")
-    if role is None:
-        raise no_such_role(name)
+    profile passes it), with the role's tags as aws:ResourceTag and iam:ResourceTag."""
+    role, _ = authorize_entity(ctx, ROLE, name, action="iam:PassRole")
     return role
 
 

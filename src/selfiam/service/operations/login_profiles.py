@@ -108,7 +108,7 @@ def create_login_profile(ctx: OperationContext, params: Mapping[str, Any]) -> di
         )
     except IntegrityError:
         raise EntityAlreadyExists(f"Login Profile for user {user.name} already exists.") from None
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=user.user_id)
     return {
         "LoginProfile": {"UserName": user.name, "CreateDate": now, "PasswordResetRequired": reset}
     }
@@ -142,7 +142,7 @@ def update_login_profile(ctx: OperationContext, params: Mapping[str, Any]) -> di
             .where(t.login_profiles.c.user_id == user.user_id)
             .values(**values)
         )
-        ctx.changed_credentials()
+        ctx.changed_credentials(user_id=user.user_id)
     return {}
 
 
@@ -156,7 +156,7 @@ def delete_login_profile(ctx: OperationContext, params: Mapping[str, Any]) -> di
     ).rowcount
     if not deleted:
         raise no_such_profile(user.name)
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=user.user_id)
     return {}
 
 
@@ -230,5 +230,5 @@ def change_password(ctx: OperationContext, params: Mapping[str, Any]) -> dict[st
             password_changed_at=ctx.info.now,
         )
     )
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=user.user_id)
     return {}

@@ -28,14 +28,15 @@ from selfiam.service.operations.policy_common import (
     boundary_count,
     check_policy_arn,
     counted_policy,
-    find_policy,
     get_policy,
     policy_shape,
+    policy_tags,
     require_customer_managed,
     split_marker,
     validate_document,
 )
 from selfiam.service.operations.tags import (
+    authorize_create,
     list_tags_page,
     load_tags,
     put_tags,
@@ -61,9 +62,9 @@ def create_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
     path = params.get("Path") or "/"
     tags = request_tags(params.get("Tags"), "policy")
     arn = policy_arn(ctx.account_id, name, path)
-    ctx.authorize(arn, request_tags=tags)
+    authorize_create(ctx, arn, tags, "iam:TagPolicy")
     document = str(params["PolicyDocument"])
-    validate_document(document, PolicyKind.MANAGED)
+    validate_document(document, PolicyKind.MANAGED, require_current_version=True)
 
     mp = t.managed_policies
     check_account_quota(ctx, mp.c.namespace, "PoliciesPerAccount", MAX_POLICIES_PER_ACCOUNT)
@@ -109,7 +110,7 @@ def create_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
 def get_policy_op(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
     check_policy_arn(arn)
-    ctx.authorize(arn)
+    ctx.authorize(arn, resource_tags=policy_tags(ctx, arn))
     row = counted_policy(ctx.conn, ctx.account_id, arn)
     out = policy_shape(row)
     out["Tags"] = tag_list(load_tags(ctx.conn, "policy", row.policy_id))  # [] too, as AWS
@@ -202,17 +203,11 @@ def delete_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
         delete(t.managed_policies).where(t.managed_policies.c.policy_id == row.policy_id)
     )
     delete_owned(ctx.conn, "policy", row.policy_id)
-    ctx.changed_authorization()
+    ctx.changed_authorization(policy_arn=arn)
     return {}
 
 
 # -- tags -------------------------------------------------------------------------------
-
-
-def _existing_tags(ctx: OperationContext, arn: str) -> dict[str, str]:
-    """The policy's tags for the aws:ResourceTag context (empty if there is no such policy)."""
-    row = find_policy(ctx.conn, ctx.account_id, arn)
-    return {} if row is None else load_tags(ctx.conn, "policy", row.policy_id)
 
 
 @operation("TagPolicy")
@@ -220,7 +215,7 @@ def tag_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, An
     arn = str(params["PolicyArn"])
     check_policy_arn(arn)
     tags = request_tags(params.get("Tags"), "policy")
-    ctx.authorize(arn, request_tags=tags, resource_tags=_existing_tags(ctx, arn))
+    ctx.authorize(arn, request_tags=tags, resource_tags=policy_tags(ctx, arn))
     row = get_policy(ctx.conn, ctx.account_id, arn)
     require_customer_managed(ctx, row)
     lock_policy_row(ctx.conn, row.policy_id)
@@ -233,7 +228,7 @@ def untag_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
     arn = str(params["PolicyArn"])
     check_policy_arn(arn)
     keys = [str(k) for k in params.get("TagKeys") or ()]
-    ctx.authorize(arn, resource_tags=_existing_tags(ctx, arn), extra_context={"aws:TagKeys": keys})
+    ctx.authorize(arn, resource_tags=policy_tags(ctx, arn), extra_context={"aws:TagKeys": keys})
     row = get_policy(ctx.conn, ctx.account_id, arn)
     require_customer_managed(ctx, row)
     remove_tags(ctx.conn, "policy", row.policy_id, keys)

@@ -223,7 +223,7 @@ def enable_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
         .where(m.c.serial_number == serial)
         .values(user_id=user.user_id, enabled_at=ctx.info.now)
     )
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=user.user_id)
     return {}
 
 
@@ -251,7 +251,7 @@ def deactivate_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> d
         p = t.passkeys
         ctx.conn.execute(p.delete().where(p.c.serial_number == passkey.serial_number))
         forget_passkey(ctx.conn, passkey.serial_number)
-        ctx.changed_credentials()
+        ctx.changed_credentials(user_id=user.user_id)
         return {}
     device = _users_device(ctx, user, serial)
     m = t.mfa_devices
@@ -260,7 +260,7 @@ def deactivate_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> d
         .where(m.c.serial_number == device.serial_number, m.c.user_id == user.user_id)
         .values(user_id=None, enabled_at=None)
     )
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=user.user_id)
     return {}
 
 

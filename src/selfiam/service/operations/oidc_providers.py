@@ -322,3 +322,23 @@ def _store(
         values["thumbprints"] = json.dumps(thumbprints)
     p = t.oidc_providers
     ctx.conn.execute(p.update().where(p.c.provider_id == provider_id).values(**values))
+
+
+@operation("UpdateOpenIDConnectProvider")
+def update_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Links a provider to an IAM Identity Center instance (trusted identity propagation).
+
+    A self-hosted account has no Identity Center instance to link: removing a link (there
+    is none) succeeds, making one is InvalidInput, after the provider is authorized and
+    found as for every other provider operation.
+    """
+    _authorized_provider(ctx, params)
+    if params.get("IdentityCenterInstanceArn") is not None:
+        raise InvalidInput(
+            f"The Identity Center instance {params['IdentityCenterInstanceArn']} does not exist."
+        )
+    if params.get("ContextProvider") is not None:
+        raise InvalidInput(
+            "A context provider needs an IAM Identity Center instance, and this account has none."
+        )
+    return {}

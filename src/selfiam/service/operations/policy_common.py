@@ -43,6 +43,8 @@ from selfiam.service.lookup import (
     role_resource,
     user_resource,
 )
+from selfiam.service.operations import tags as tagging
+from selfiam.service.operations.entities import GROUP, ROLE, USER, authorize_entity
 from selfiam.service.protected_roles import refuse_if_service_linked
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
@@ -74,10 +76,12 @@ class PolicyOwner:
         *,
         extra_context: Mapping[str, str | Sequence[str]] | None = None,
     ) -> Row[Any]:
-        """Authorize the operation on the named owner (its ARN, no tag context), then
-        return its row: NoSuchEntity after the authorization, as AWS orders it."""
-        ctx.authorize(self.resource(ctx, name), extra_context=extra_context)
-        return self.get(ctx, name)
+        """Authorize the operation on the named owner as ``entities.authorize_entity``
+        does (its real ARN, its tags as aws:ResourceTag and iam:ResourceTag, its boundary
+        as iam:PermissionsBoundary), then return its row: NoSuchEntity after the
+        authorization, as AWS orders it."""
+        row, _ = authorize_entity(ctx, _KINDS[self.kind], name, extra_context=extra_context)
+        return row
 
     def check_modifiable(self, ctx: OperationContext, entity: Row[Any]) -> None:
         """Refuse to change the policies of a service-linked role (UnmodifiableEntity)."""
@@ -104,6 +108,7 @@ def register_for(
     operation(name.format(Kind=owner.kind.capitalize()), writes=writes)(handler)
 
 
+_KINDS = {"user": USER, "group": GROUP, "role": ROLE}
 _RESOURCES = {"user": user_resource, "group": group_resource, "role": role_resource}
 _GETTERS = {"user": get_user, "group": get_group, "role": get_role}
 
@@ -121,19 +126,30 @@ def quote_document(document: str) -> str:
     return quote(document, safe="*")
 
 
-def validate_document(text: str, kind: PolicyKind, entity_name: str | None = None) -> Policy:
+def validate_document(
+    text: str,
+    kind: PolicyKind,
+    entity_name: str | None = None,
+    *,
+    require_current_version: bool = False,
+) -> Policy:
     """Parse and validate ``text`` as IAM would on Create*/Put*.
 
-    MalformedPolicyError -> MalformedPolicyDocument; over the size quota ->
-    LimitExceeded with AWS's wording (inline policies name their owner).
+    MalformedPolicyError -> MalformedPolicyDocument with AWS's words as its message (what
+    the API answers) and selfiam's precise explanation as its ``detail`` (what the portal
+    and the CLI show); over the size quota -> LimitExceeded with AWS's wording (inline
+    policies name their owner). ``require_current_version``: CreatePolicy and
+    CreatePolicyVersion's rule (see ``parse_policy``).
     """
     try:
-        return parse_policy(text, kind, policy_id="")
+        return parse_policy(
+            text, kind, policy_id="", require_current_version=require_current_version
+        )
     except PolicySizeExceededError as err:
         message = err.inline_message(entity_name) if entity_name is not None else err.message
         raise LimitExceeded(message) from None
     except MalformedPolicyError as err:
-        raise MalformedPolicyDocument(err.message) from None
+        raise MalformedPolicyDocument(err.aws_message, detail=err.message) from None
 
 
 # -- finding a managed policy ----------------------------------------------------------
@@ -181,18 +197,33 @@ def require_customer_managed(ctx: OperationContext, row: Row[Any]) -> None:
         )
 
 
+def policy_tags(ctx: OperationContext, arn: str) -> dict[str, str]:
+    """The policy's tags for the aws:ResourceTag context (empty if there is no such policy)."""
+    row = find_policy(ctx.conn, ctx.account_id, arn)
+    return {} if row is None else _tags_of(ctx, row)
+
+
+def _tags_of(ctx: OperationContext, row: Row[Any]) -> dict[str, str]:
+    if row.namespace == AWS_NAMESPACE:
+        return {}  # AWS managed policies carry no tags (TagPolicy refuses them)
+    return tagging.load_tags(ctx.conn, "policy", row.policy_id)
+
+
 def authorized_policy(
     ctx: OperationContext, arn: str, *, customer_managed: bool = False
 ) -> Row[Any]:
     """The managed policy an operation on ``arn`` acts on.
 
-    The ARN's form is checked and the caller authorized against it before anything is
-    looked up; then NoSuchEntity if there is no such policy and, with ``customer_managed``,
-    AccessDenied for an AWS managed one.
+    The ARN's form is checked and the caller authorized against it, with the policy's
+    tags as aws:ResourceTag; then NoSuchEntity if there is no such policy and, with
+    ``customer_managed``, AccessDenied for an AWS managed one.
     """
     check_policy_arn(arn)
-    ctx.authorize(arn)
-    row = get_policy(ctx.conn, ctx.account_id, arn)
+    row = find_policy(ctx.conn, ctx.account_id, arn)
+    tags = None if row is None else _tags_of(ctx, row)
+    ctx.authorize(arn, resource_tags=tags)
+    if row is None:
+        raise NoSuchEntity(f"Policy {arn} was not found.")
     if customer_managed:
         require_customer_managed(ctx, row)
     return row

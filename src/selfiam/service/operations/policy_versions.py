@@ -85,7 +85,7 @@ def create_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> d
     arn = str(params["PolicyArn"])
     policy = authorized_policy(ctx, arn, customer_managed=True)
     document = str(params["PolicyDocument"])
-    validate_document(document, PolicyKind.MANAGED)
+    validate_document(document, PolicyKind.MANAGED, require_current_version=True)
 
     lock_policy_row(ctx.conn, policy.policy_id)
     mp, pv = t.managed_policies, t.policy_versions
@@ -112,7 +112,7 @@ def create_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> d
     default = policy.default_version_id
     if params.get("SetAsDefault"):
         values["default_version_id"] = default = version_id
-        ctx.changed_authorization()
+        ctx.changed_authorization(policy_arn=arn)
     ctx.conn.execute(update(mp).where(mp.c.policy_id == policy.policy_id).values(**values))
     row = _version(ctx.conn, policy.policy_id, version_id)
     assert row is not None
@@ -163,7 +163,7 @@ def delete_policy_version(ctx: OperationContext, params: Mapping[str, Any]) -> d
         delete(pv).where(pv.c.policy_id == policy.policy_id, pv.c.version_id == version_id)
     )
     _touch(ctx.conn, policy.policy_id)
-    ctx.changed_authorization()
+    ctx.changed_authorization(policy_arn=arn)
     return {}
 
 
@@ -179,5 +179,5 @@ def set_default_policy_version(ctx: OperationContext, params: Mapping[str, Any])
     ctx.conn.execute(
         update(mp).where(mp.c.policy_id == policy.policy_id).values(default_version_id=version_id)
     )
-    ctx.changed_authorization()
+    ctx.changed_authorization(policy_arn=arn)
     return {}

@@ -30,7 +30,7 @@ from selfiam.service.lookup import find_role, no_such_role
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import ROLES_QUOTA
 from selfiam.service.operations.entities import (
-    EntityKind,
+    ROLE,
     authorize_entity,
     list_entity_tags,
     tag_entity,
@@ -97,9 +97,6 @@ def role_shape(
         last_used = {"LastUsedDate": row.last_used_at, "Region": row.last_used_region}
     out["RoleLastUsed"] = last_used
     return out
-
-
-ROLE = EntityKind(find_role, role_arn, no_such_role, t.roles, "role_id", "role")
 
 
 def authorize_role_with_tags(
@@ -209,7 +206,7 @@ def create_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     )
     store_trust(ctx.conn, role_id, document, trusted_ids)
     tagging.put_tags(ctx.conn, "role", role_id, tags, TAGS_QUOTA)
-    ctx.changed_authorization()
+    ctx.changed_authorization(role_id=role_id)
     row = ctx.conn.execute(select(t.roles).where(t.roles.c.role_id == role_id)).one()
     out = role_shape(ctx.conn, row, ctx.account_id, tags)
     del out["RoleLastUsed"]  # CreateRole answers without it, as AWS
@@ -311,7 +308,9 @@ def delete_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         raise DeleteConflict(f"Cannot delete entity, {conflict}")
     delete_owned(ctx.conn, "role", row.role_id)
     ctx.conn.execute(t.roles.delete().where(t.roles.c.role_id == row.role_id))
-    ctx.changed_authorization()  # its sessions are gone (cascade): reload credentials
+    ctx.changed_authorization(
+        role_id=row.role_id
+    )  # its sessions are gone (cascade): reload credentials
     return {}
 
 
@@ -324,7 +323,7 @@ def put_role_permissions_boundary(
     refuse_if_service_linked(ctx.conn, row)
     check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     _update(ctx, row, permissions_boundary_arn=boundary)
-    ctx.changed_authorization()
+    ctx.changed_authorization(role_id=row.role_id)
     return {}
 
 
@@ -338,22 +337,24 @@ def delete_role_permissions_boundary(
     row = authorize_role(ctx, name, extra_context=boundary_context(boundary))
     refuse_if_service_linked(ctx.conn, row)
     _update(ctx, row, permissions_boundary_arn=None)
-    ctx.changed_authorization()
+    ctx.changed_authorization(role_id=row.role_id)
     return {}
 
 
 @operation("TagRole")
 def tag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    tag_entity(ctx, ROLE, str(params["RoleName"]), tags, TAGS_QUOTA)
-    ctx.changed_authorization()  # a role's tags are its sessions' principal tags
+    entity_id = tag_entity(ctx, ROLE, str(params["RoleName"]), tags, TAGS_QUOTA)
+    ctx.changed_authorization(role_id=entity_id)  # a role's tags are its sessions' principal tags
     return {}
 
 
 @operation("UntagRole")
 def untag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    untag_entity(ctx, ROLE, str(params["RoleName"]), [str(k) for k in params["TagKeys"]])
-    ctx.changed_authorization()
+    entity_id = untag_entity(
+        ctx, ROLE, str(params["RoleName"]), [str(k) for k in params["TagKeys"]]
+    )
+    ctx.changed_authorization(role_id=entity_id)
     return {}
 
 

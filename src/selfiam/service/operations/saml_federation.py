@@ -34,9 +34,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from selfiam.domain.arns import arn_account, role_arn
 from selfiam.domain.errors import AccessDenied, AwsError, InvalidIdentityToken
 from selfiam.policy import PolicyKind
-from selfiam.service.authz import request_tag_context
+from selfiam.service.authz import request_tag_context, resource_tag_context
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
+from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.assume_role import (
     NewSession,
     check_session_size,
@@ -165,6 +166,7 @@ def assume_role_with_saml_as(
         ctx.refuse(requested_role_arn, message=_denial(federated, action, requested_role_arn))
     resource = role_arn(account, role.name, role.path)
     extra = condition_keys(sign_in.assertion, sign_in.audience, account, sign_in.provider.name)
+    extra.update(resource_tag_context(resource, tagging.load_tags(ctx.conn, "role", role.role_id)))
     if claims.source_identity is not None:
         extra["sts:SourceIdentity"] = claims.source_identity
     if claims.transitive_keys:

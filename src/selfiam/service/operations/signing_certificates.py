@@ -78,7 +78,7 @@ def upload_signing_certificate(ctx: OperationContext, params: Mapping[str, Any])
         raise DuplicateCertificate(
             "The same certificate is already associated with a user in this account."
         ) from None
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=user.user_id)
     row = ctx.conn.execute(select(sc).where(sc.c.certificate_id == certificate_id)).one()
     return {"Certificate": _shape(row, user.name)}
 
@@ -92,28 +92,29 @@ def list_signing_certificates(ctx: OperationContext, params: Mapping[str, Any]) 
     return {"Certificates": [_shape(r, user.name) for r in page], **more}
 
 
-def _users_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> str:
+def _users_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> tuple[str, str]:
+    """(certificate id, its user's id) of the user's own certificate the request names."""
     sc = t.signing_certificates
-    row, _ = users_credential(
+    row, user = users_credential(
         ctx, params, sc.c.certificate_id, "CertificateId", no_such_certificate
     )
-    return str(row.certificate_id)
+    return str(row.certificate_id), str(user.user_id)
 
 
 @operation("UpdateSigningCertificate")
 def update_signing_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     status = settable_status(str(params["Status"]))
-    certificate_id = _users_certificate(ctx, params)
+    certificate_id, user_id = _users_certificate(ctx, params)
     sc = t.signing_certificates
     ctx.conn.execute(sc.update().where(sc.c.certificate_id == certificate_id).values(status=status))
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=user_id)
     return {}
 
 
 @operation("DeleteSigningCertificate")
 def delete_signing_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    certificate_id = _users_certificate(ctx, params)
+    certificate_id, user_id = _users_certificate(ctx, params)
     sc = t.signing_certificates
     ctx.conn.execute(sc.delete().where(sc.c.certificate_id == certificate_id))
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=user_id)
     return {}

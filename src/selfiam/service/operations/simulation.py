@@ -220,7 +220,8 @@ def _stored(sources: list[_Source]) -> StoredPolicies:
 
 
 def _malformed(err: MalformedPolicyError) -> AwsError:
-    return MalformedPolicyDocument(err.message)
+    """AWS's words for the API, selfiam's precise explanation as the detail."""
+    return MalformedPolicyDocument(err.aws_message, detail=err.message)
 
 
 # -- operations ------------------------------------------------------------------------

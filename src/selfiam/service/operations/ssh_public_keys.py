@@ -88,7 +88,7 @@ def upload_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> d
             f"The SSH public key with fingerprint {parsed.fingerprint} is already "
             f"associated with user {user.name}."
         ) from None
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=user.user_id)
     row = ctx.conn.execute(select(sk).where(sk.c.ssh_public_key_id == key_id)).one()
     return {"SSHPublicKey": _full(row, user.name, body)}
 
@@ -130,7 +130,7 @@ def update_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> d
     ctx.conn.execute(
         sk.update().where(sk.c.ssh_public_key_id == row.ssh_public_key_id).values(status=status)
     )
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=row.user_id)
     return {}
 
 
@@ -139,5 +139,5 @@ def delete_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> d
     row, _ = _users_key(ctx, params)
     sk = t.ssh_public_keys
     ctx.conn.execute(sk.delete().where(sk.c.ssh_public_key_id == row.ssh_public_key_id))
-    ctx.changed_credentials()
+    ctx.changed_credentials(user_id=row.user_id)
     return {}

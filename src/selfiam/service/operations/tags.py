@@ -33,19 +33,41 @@ DUPLICATE_EXACT_KEYS = "Duplicate tag keys found."
 CASE_SENSITIVE = frozenset({"policy"})
 
 
+#: The Tag* permission AWS also asks for when an operation is given ``Tags`` ("Permissions
+#: required for tagging" / the Service Authorization Reference's dependent actions):
+#: creating with tags is tagging. Every operation that takes ``Tags`` and creates
+#: something is listed (tests/service/test_tag_on_create.py checks the list against
+#: botocore's model); a new one (UploadServerCertificate) calls ``authorize_create``.
+TAG_ACTION_ON_CREATE = {
+    "CreateUser": "iam:TagUser",
+    "CreateRole": "iam:TagRole",
+    "CreatePolicy": "iam:TagPolicy",
+    "CreateInstanceProfile": "iam:TagInstanceProfile",
+    "CreateOpenIDConnectProvider": "iam:TagOpenIDConnectProvider",
+    "CreateSAMLProvider": "iam:TagSAMLProvider",
+    "CreateVirtualMFADevice": "iam:TagMFADevice",
+    "UploadServerCertificate": "iam:TagServerCertificate",
+    "GetFederationToken": "sts:TagSession",
+}
+
+
 def authorize_create(
     ctx: OperationContext,
     arn: str,
     tags: Mapping[str, str],
-    tag_action: str,
+    tag_action: str | None = None,
     *,
     extra_context: Mapping[str, str | Sequence[str]] | None = None,
 ) -> None:
     """Authorize creating ``arn`` with ``tags``: creating with tags also tags, so AWS
-    asks for ``tag_action`` (iam:TagUser, ...) on the new resource as well."""
+    asks for ``tag_action`` (iam:TagUser, ...; by default the operation's entry in
+    ``TAG_ACTION_ON_CREATE``) on the new resource as well, with the tags as
+    aws:RequestTag and aws:TagKeys. Both are asked before anything is written, so a
+    refused tag permission creates nothing; the AccessDenied names the Tag* action."""
     ctx.authorize(arn, request_tags=tags or None, extra_context=extra_context)
     if tags:
-        ctx.authorize(arn, action=tag_action, request_tags=tags)
+        action = tag_action or TAG_ACTION_ON_CREATE[ctx.action.partition(":")[2]]
+        ctx.authorize(arn, action=action, request_tags=tags)
 
 
 def tag_identity(resource_type: str, key: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Column, Row, bindparam, exists, func, select
@@ -30,7 +31,7 @@ from selfiam.service.lookup import (
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.account import USERS_QUOTA
 from selfiam.service.operations.entities import (
-    EntityKind,
+    USER,
     authorize_entity,
     list_entity_tags,
     tag_entity,
@@ -48,9 +49,6 @@ TAGS_QUOTA = "TagsPerUser"
 
 def user_exists_error(name: str) -> AwsError:
     return EntityAlreadyExists(f"User with name {name} already exists.")
-
-
-USER = EntityKind(find_user, user_arn, no_such_user, t.users, "user_id", "user")
 
 
 def authorize_user(
@@ -147,6 +145,9 @@ def check_boundary_policy(conn: Connection, account_id: str, arn: str) -> None:
         raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
 
 
+_INSERT_USER = t.users.insert()
+
+
 @operation("CreateUser")
 def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["UserName"])
@@ -160,24 +161,23 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
     check_account_quota(ctx, t.users.c.account_id, "UsersPerAccount", USERS_QUOTA)
-    user_id = new_user_id()
+    row = SimpleNamespace(
+        user_id=new_user_id(),
+        account_id=ctx.account_id,
+        name=name,
+        name_lower=name.lower(),
+        path=path,
+        created_at=ctx.info.now,
+        permissions_boundary_arn=boundary,
+    )
     try:
-        ctx.conn.execute(
-            t.users.insert().values(
-                user_id=user_id,
-                account_id=ctx.account_id,
-                name=name,
-                name_lower=name.lower(),
-                path=path,
-                created_at=ctx.info.now,
-                permissions_boundary_arn=boundary,
-            )
-        )
+        ctx.conn.execute(_INSERT_USER, vars(row))
     except IntegrityError:
         raise user_exists_error(name) from None
-    tagging.put_tags(ctx.conn, "user", user_id, tags, TAGS_QUOTA)
-    ctx.changed_authorization()
-    row = ctx.conn.execute(select(t.users).where(t.users.c.user_id == user_id)).one()
+    tagging.put_tags(ctx.conn, "user", row.user_id, tags, TAGS_QUOTA)
+    ctx.changed_authorization(user_id=row.user_id)
+    # The answer is what was inserted (no re-read): a new user has never used a password.
+    row.password_last_used = None
     out = user_shape(row, ctx.account_id)
     if tags:
         out["Tags"] = tagging.tag_list(tags)
@@ -257,7 +257,7 @@ def update_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         )
     except IntegrityError:
         raise user_exists_error(new_name) from None
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=row.user_id)
     return {}
 
 
@@ -273,6 +273,10 @@ def delete_conflict(conn: Connection, user_id: str) -> str | None:
         (t.access_keys.c.user_id == user_id, "must delete access keys first."),
         (t.signing_certificates.c.user_id == user_id, "must delete certificates first."),
         (t.ssh_public_keys.c.user_id == user_id, "must remove referenced objects first."),
+        (
+            t.service_specific_credentials.c.user_id == user_id,
+            "must remove referenced objects first.",
+        ),
         (t.mfa_devices.c.user_id == user_id, "must delete MFA device first."),
         (t.passkeys.c.user_id == user_id, "must delete MFA device first."),
         ((ip.c.owner_type == "user") & (ip.c.owner_id == user_id), "must delete policies first."),
@@ -296,7 +300,7 @@ def delete_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         raise DeleteConflict(f"Cannot delete entity, {conflict}")
     delete_owned(ctx.conn, "user", row.user_id)
     ctx.conn.execute(t.users.delete().where(t.users.c.user_id == row.user_id))
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=row.user_id)
     return {}
 
 
@@ -312,7 +316,7 @@ def put_user_permissions_boundary(
         .where(t.users.c.user_id == row.user_id)
         .values(permissions_boundary_arn=boundary)
     )
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=row.user_id)
     return {}
 
 
@@ -329,22 +333,24 @@ def delete_user_permissions_boundary(
         .where(t.users.c.user_id == row.user_id)
         .values(permissions_boundary_arn=None)
     )
-    ctx.changed_authorization()
+    ctx.changed_authorization(user_id=row.user_id)
     return {}
 
 
 @operation("TagUser")
 def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
-    tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
-    ctx.changed_authorization()  # a user's tags are its principal tags
+    entity_id = tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
+    ctx.changed_authorization(user_id=entity_id)  # a user's tags are its principal tags
     return {}
 
 
 @operation("UntagUser")
 def untag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    untag_entity(ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]])
-    ctx.changed_authorization()
+    entity_id = untag_entity(
+        ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]]
+    )
+    ctx.changed_authorization(user_id=entity_id)
     return {}
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import Row
 from selfiam.domain.arns import arn_account, role_arn
 from selfiam.domain.errors import InvalidIdentityToken
 from selfiam.policy import PolicyKind
-from selfiam.service.authz import request_tag_context
+from selfiam.service.authz import request_tag_context, resource_tag_context
 from selfiam.service.caller import RequestInfo
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
@@ -173,6 +173,7 @@ def assume_role_with_web_identity(
         **_claim_context(provider.name, token),
         "aws:FederatedProvider": federated,
         "sts:RoleSessionName": session_name,
+        **resource_tag_context(resource, tagging.load_tags(ctx.conn, "role", role.role_id)),
     }
     if source_identity is not None:
         context["sts:SourceIdentity"] = source_identity

@@ -7,8 +7,8 @@ transaction as the insert or delete they count (see :mod:`selfiam.store.counters
 The counters are backfilled from the tables before the triggers are created; the
 migration runs in one transaction holding the migration lock, so no write slips between.
 
-Revision ID: 0014_account_counters
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-02
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 from selfiam.store import counters
 
-revision = "0014_account_counters"
-down_revision = "0013"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,58 @@
+"""PostgreSQL pooled connections checked only when they may be stale, not on every checkout.
+
+SQLAlchemy's ``pool_pre_ping`` sends a query before every checkout: on a busy node that
+is a round trip per request, as much as the request's own query. Instead a connection is
+pinged on checkout only if it sat idle in the pool longer than ``IDLE_PING`` seconds, or
+if the process learnt that the server may have dropped connections (the change feed's
+listener lost its own: :func:`suspect_all`). A dead connection found that way is
+replaced transparently (``DisconnectionError``: the pool retries with a new one), as
+``pool_pre_ping`` would do.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from typing import Any
+
+from sqlalchemy import Engine, event, exc
+
+#: Seconds a pooled connection may sit idle before its next checkout pings it.
+IDLE_PING = 10.0
+_CHECKED_IN = "selfiam_checked_in"
+#: engine -> when connections checked in before then became suspect.
+_SUSPECTS: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
+def install(engine: Engine) -> None:
+    """Ping stale connections on checkout (PostgreSQL engines)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_CHECKED_IN)
+        if last is None:  # a new connection
+            return
+        if time.monotonic() - last < IDLE_PING and last > _suspect_before(engine):
+            return
+        try:
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi.rollback()  # end the transaction the driver opened for the ping
+        except Exception as error:  # noqa: BLE001 (any failure: this connection is gone)
+            raise exc.DisconnectionError() from error
+
+
+def _suspect_before(engine: Engine) -> float:
+    return _SUSPECTS.get(engine, 0.0)
+
+
+def suspect_all(engine: Engine) -> None:
+    """Ping every pooled connection on its next checkout (the server may have restarted)."""
+    _SUSPECTS[engine] = time.monotonic()

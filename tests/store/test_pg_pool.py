@@ -1,0 +1,49 @@
+"""PostgreSQL's pool keeps enough connections for the request threads (store/engine.py).
+
+With 5 kept, 8 concurrent requests made the pool close every connection over 5 on its
+return and open a new one on the next checkout (58 new connections per 400 GetUser at 8
+clients, issue 14). Counted, not timed: the connections the engine opens.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import event, text
+
+from selfiam.store.engine import PG_POOL_SIZE, create_engine_for, read_transaction, transaction
+
+THREADS = 8
+ROUNDS = 20
+
+
+def test_eight_concurrent_clients_reuse_their_connections(postgres_url: str) -> None:
+    engine = create_engine_for(postgres_url)
+    opened: list[int] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    barrier = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+
+    def client(n: int) -> None:
+        try:
+            for i in range(ROUNDS):
+                begin = transaction if (i + n) % 4 == 0 else read_transaction
+                with begin(engine) as conn:
+                    conn.execute(text("SELECT 1"))
+                    barrier.wait(60)  # all 8 hold a connection at once
+                barrier.wait(60)  # and all 8 have given it back (a burst, then a lull)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        assert THREADS <= PG_POOL_SIZE
+        # every client keeps reusing a kept connection: at most one opened per client
+        assert len(opened) <= THREADS, f"{len(opened)} connections for {THREADS} clients"
+    finally:
+        engine.dispose()

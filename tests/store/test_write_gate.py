@@ -1,0 +1,143 @@
+"""The SQLite write gate (store/write_gate.py): a process's writers take turns in arrival
+order, every way a write transaction ends gives the turn back, and a thread never waits
+for itself. Nothing here is timed: order and state are observed, waits are bounded by
+events."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from selfiam.store.engine import create_engine_for, read_transaction, transaction
+from selfiam.store.write_gate import WriteGate, gate_of
+
+WAIT = 30.0  # a bound on a wait that should end at once, not a measured time
+
+
+def _wait_until(condition: object, what: str) -> None:
+    event = threading.Event()
+    for _ in range(3000):
+        if condition():  # type: ignore[operator]
+            return
+        event.wait(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    built = create_engine_for(f"sqlite:///{tmp_path / 'gate.db'}")
+    with transaction(built) as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    yield built
+    built.dispose()
+
+
+def test_writers_pass_in_arrival_order() -> None:
+    gate = WriteGate(timeout=WAIT)
+    first: dict[str, bool] = {}
+    gate.enter(first)
+    order: list[int] = []
+
+    def writer(n: int) -> None:
+        mine: dict[str, bool] = {}
+        gate.enter(mine)
+        order.append(n)
+        gate.leave(mine)
+
+    threads = []
+    for n in range(5):
+        th = threading.Thread(target=writer, args=(n,))
+        th.start()
+        threads.append(th)
+        _wait_until(lambda n=n: gate.waiting == n + 1, f"writer {n} queued")
+    gate.leave(first)
+    for th in threads:
+        th.join(WAIT)
+    assert order == [0, 1, 2, 3, 4]
+    assert not gate.busy and gate.waiting == 0
+
+
+def test_a_thread_holding_the_gate_is_not_queued_behind_itself() -> None:
+    gate = WriteGate(timeout=WAIT)
+    outer: dict[str, bool] = {}
+    inner: dict[str, bool] = {}
+    gate.enter(outer)
+    gate.enter(inner)  # would never return if the gate waited for its own holder
+    gate.leave(inner)
+    assert gate.busy
+    gate.leave(outer)
+    assert not gate.busy
+
+
+def test_a_writer_that_waited_too_long_goes_on_without_the_gate() -> None:
+    gate = WriteGate(timeout=0.01)
+    held: dict[str, bool] = {}
+    gate.enter(held)
+    result: dict[str, bool] = {}
+    th = threading.Thread(target=gate.enter, args=(result,))
+    th.start()
+    th.join(WAIT)
+    assert result == {}  # not marked as holding: its leave() releases nothing
+    assert gate.waiting == 0
+    gate.leave(result)
+    assert gate.busy  # still the first holder's
+    gate.leave(held)
+    assert not gate.busy
+
+
+def test_every_end_of_a_write_transaction_gives_the_turn_back(engine: Engine) -> None:
+    gate = gate_of(engine)
+    assert gate is not None
+    with transaction(engine) as conn:
+        assert gate.busy
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert not gate.busy  # commit
+    with pytest.raises(ZeroDivisionError), transaction(engine) as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        assert gate.busy
+        _ = 1 / 0
+    assert not gate.busy  # rollback
+    conn = engine.connect()
+    conn.execute(text("INSERT INTO t VALUES (3)"))  # autobegin: BEGIN IMMEDIATE
+    assert gate.busy
+    conn.close()  # neither commit nor rollback: the pool's reset on return
+    assert not gate.busy
+    with read_transaction(engine) as reader:
+        assert not gate.busy  # reads never queue
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+
+
+def test_a_failed_begin_gives_the_turn_back(engine: Engine) -> None:
+    gate = gate_of(engine)
+    assert gate is not None
+    other = create_engine_for(engine.url)
+    try:
+        with other.connect() as blocker:
+            # Another engine (as another process would) holds SQLite's write lock.
+            blocker.execute(text("INSERT INTO t VALUES (1)"))
+            with engine.connect() as conn:
+                driver: Any = conn.connection.driver_connection
+                driver.execute("PRAGMA busy_timeout = 0")
+                with pytest.raises(Exception, match="locked"):
+                    conn.begin()
+            assert not gate.busy
+            blocker.commit()
+    finally:
+        other.dispose()
+    with transaction(engine) as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    with read_transaction(engine) as reader:
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+
+
+def test_an_in_memory_database_has_no_gate() -> None:
+    memory = create_engine_for("sqlite://")
+    try:
+        assert gate_of(memory) is None
+    finally:
+        memory.dispose()
