@@ -647,5 +647,8 @@ def test_a_source_identity_attribute_needs_set_source_identity(
     }
     policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     world("UpdateAssumeRolePolicy", RoleName="engineers", PolicyDocument=policy)
-    fails("AccessDenied", None, saml, runtime, good(idp, SourceIdentity=["alice"]))
+    refused = fails("AccessDenied", None, saml, runtime, good(idp, SourceIdentity=["alice"]))
+    assert refused.message.startswith(
+        f"User: {PROVIDER} is not authorized to perform: sts:SetSourceIdentity on resource: "
+    )
     assert "SourceIdentity" not in saml(runtime, good(idp))
