@@ -221,10 +221,11 @@ def user_credential(view: View) -> Response:
 
 
 def _routes() -> list[Route]:
-    from selfiam.portal import admin_account, admin_policies, admin_roles
+    from selfiam.portal import admin_access, admin_account, admin_policies, admin_roles
 
     return [
         *pages.routes,
+        *admin_access.pages.routes,
         *admin_policies.pages.routes,
         *admin_roles.pages.routes,
         *admin_account.pages.routes,
