@@ -28,6 +28,9 @@ from sqlalchemy import Engine, event
 
 #: session-level statements run once per new connection, never per request
 _SETUP = ("PRAGMA ",)
+#: The batching audit writer's thread (service/audit.py): its batches (read records, last
+#: uses) are its own transactions, whenever it wakes, never a request's statements.
+AUDIT_WRITER = "selfiam-audit"
 
 
 class StatementLog:
@@ -42,6 +45,8 @@ class StatementLog:
             event.listen(engine, "rollback", lambda _c: self._note("ROLLBACK"))
 
     def _note(self, statement: str) -> None:
+        if threading.current_thread().name == AUDIT_WRITER:
+            return
         if self._on and not statement.startswith(_SETUP):
             with self._lock:
                 self.statements.append(" ".join(statement.split()))
