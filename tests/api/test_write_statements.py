@@ -39,9 +39,7 @@ def admin_api(
         # psycopg connections, not the engine's: not counted here).
         api.runtime.start_feed()
         try:
-            # the batching audit writer's own transactions (reads' records, "last used"
-            # notes) land whenever it wakes: not the write's
-            log = StatementLog(api.runtime.engine, skip_threads=("selfiam-audit",))
+            log = StatementLog(api.runtime.engine)
             api.runtime.engine.dispose()  # from here on every connection is a counted one
             # The key's first use is noted once (GetAccessKeyLastUsed), by the audit writer.
             assert api.send({"Action": "GetUser", **V}, service="iam")[0] == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -26,6 +27,13 @@ def test_generate_and_get_credential_report(sqlite_server: LiveServer) -> None:
 
     started = admin.generate_credential_report()
     assert started["State"] == "STARTED"
+    # Built in the background: INPROGRESS (and ReportInProgress) until it is stored.
+    for _ in range(3000):
+        state = admin.generate_credential_report()["State"]
+        if state == "COMPLETE":
+            break
+        assert state == "INPROGRESS"
+        time.sleep(0.01)
     assert admin.generate_credential_report()["State"] == "COMPLETE"
 
     report = admin.get_credential_report()

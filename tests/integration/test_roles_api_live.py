@@ -162,3 +162,48 @@ def test_federation_token_and_key_info(server: LiveServer) -> None:
         sts.decode_authorization_message(EncodedMessage="not-a-message")
     assert _error(err)[0] == "InvalidAuthorizationMessageException"
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_source_identity_and_passed_to_service(server: LiveServer) -> None:
+    """Over the wire: AssumeRole with a SourceIdentity needs sts:SetSourceIdentity in the
+    role's trust policy (AWS's AccessDenied naming it); AddRoleToInstanceProfile's
+    iam:PassRole carries iam:PassedToService = ec2.amazonaws.com."""
+    iam = server.client()
+    user = iam.create_user(UserName="si-user")["User"]
+    key = iam.create_access_key(UserName="si-user")["AccessKey"]
+    iam.create_role(RoleName="si-role", AssumeRolePolicyDocument=_trust({"AWS": user["Arn"]}))
+    role_arn = f"arn:aws:iam::{server.account_id}:role/si-role"
+    sts = server.client(key["AccessKeyId"], key["SecretAccessKey"], "sts")
+    with pytest.raises(ClientError) as err:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s1", SourceIdentity="alice")
+    assert _error(err) == (
+        "AccessDenied",
+        f"User: {user['Arn']} is not authorized to perform: sts:SetSourceIdentity on "
+        f"resource: {role_arn}",
+    )
+    trust = json.loads(_trust({"AWS": user["Arn"]}))
+    trust["Statement"][0]["Action"] = ["sts:AssumeRole", "sts:SetSourceIdentity"]
+    iam.update_assume_role_policy(RoleName="si-role", PolicyDocument=json.dumps(trust))
+    out = sts.assume_role(RoleArn=role_arn, RoleSessionName="s1", SourceIdentity="alice")
+    assert out["SourceIdentity"] == "alice"
+
+    iam.create_instance_profile(InstanceProfileName="si-profile")
+    statements = [
+        {"Effect": "Allow", "Action": "iam:AddRoleToInstanceProfile", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": role_arn,
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        },
+    ]
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    iam.put_user_policy(UserName="si-user", PolicyName="pass", PolicyDocument=json.dumps(policy))
+    user_iam = server.client(key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as err:
+        user_iam.add_role_to_instance_profile(InstanceProfileName="si-profile", RoleName="si-role")
+    assert _error(err)[0] == "AccessDenied"
+    assert "iam:PassRole" in _error(err)[1]
+    statements[1]["Condition"] = {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    iam.put_user_policy(UserName="si-user", PolicyName="pass", PolicyDocument=json.dumps(policy))
+    user_iam.add_role_to_instance_profile(InstanceProfileName="si-profile", RoleName="si-role")

@@ -305,10 +305,11 @@ def test_offboard_interrupted_then_rerun(endpoint: Endpoint) -> None:
         f"RemoveUserFromGroup: membership of group {name}-a",
         f"RemoveUserFromGroup: membership of group {name}-b",
         f"DeleteUser: user arn:aws:iam::{endpoint.account}:user/{name}",
-        unsupported,
         "dry run: nothing removed",
     ):
         assert expected in listing, listing
+    # selfiam answers ListServiceSpecificCredentials (the leaver holds none); moto does not
+    assert (unsupported in listing) == (endpoint.kind != "selfiam"), listing
     boundary = f"DeleteUserPermissionsBoundary: permissions boundary {held['policy']}"
     assert (boundary in listing) == (endpoint.kind == "selfiam")
     assert len(iam.list_access_keys(UserName=name)["AccessKeyMetadata"]) == 2
@@ -343,7 +344,7 @@ def test_offboard_interrupted_then_rerun(endpoint: Endpoint) -> None:
     assert "DeleteAccessKey" not in rerun
     assert f"unassigned virtual MFA device {held['serial']}" in rerun
     assert "no longer exists (GetUser: NoSuchEntity)" in rerun
-    assert unsupported in rerun
+    assert (unsupported in rerun) == (endpoint.kind != "selfiam"), rerun
     with pytest.raises(ClientError) as exc:
         iam.get_user(UserName=name)
     assert code_of(exc) == "NoSuchEntity"

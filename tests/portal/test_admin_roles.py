@@ -12,6 +12,7 @@ from urllib.parse import unquote
 import pytest
 from starlette.testclient import TestClient
 
+from selfiam.portal.paging import PAGE_SIZE
 from selfiam.service.runtime import Runtime
 from support.portal import PASSWORD, denied, post_form, sign_in, text_of
 
@@ -50,14 +51,16 @@ def admin(client: TestClient, account: str, root_call: RootCall) -> TestClient:
 def test_roles_are_listed_page_by_page(
     admin: TestClient, root_call: RootCall, account: str
 ) -> None:
-    for i in range(53):
-        root_call("CreateRole", RoleName=f"r{i:02d}", AssumeRolePolicyDocument=trust_of(account))
+    for i in range(PAGE_SIZE + 3):
+        root_call("CreateRole", RoleName=f"r{i:03d}", AssumeRolePolicyDocument=trust_of(account))
     first = admin.get(ROLES).text
-    assert "r00" in first and "r49" in first and "r50" not in first
+    last = f"r{PAGE_SIZE - 1:03d}"
+    assert "r000" in first and last in first and f"r{PAGE_SIZE:03d}" not in first
     assert "Next page" in first
     marker = first.split("marker=", 1)[1].split('"', 1)[0]
     second = admin.get(f"{ROLES}?marker={marker}").text
-    assert "r50" in second and "r52" in second and ">r00<" not in second
+    assert f"r{PAGE_SIZE:03d}" in second and f"r{PAGE_SIZE + 2:03d}" in second
+    assert ">r000<" not in second
 
 
 def test_create_role_shows_the_engines_message_and_keeps_the_text(

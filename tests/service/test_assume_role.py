@@ -10,6 +10,8 @@ Cases cite AWS's documentation:
   SourceIdentity, PackedPolicySize; role chaining capped at one hour).
 [keys] "AWS global condition context keys" (aws:PrincipalArn, aws:userid,
   aws:PrincipalType AssumedRole, aws:TokenIssueTime, aws:SourceIdentity).
+[si] IAM User Guide, "Monitor and control actions taken with assumed roles", permissions
+  required to set source identity: sts:SetSourceIdentity, in the role trust policy too.
 """
 
 from __future__ import annotations
@@ -266,7 +268,10 @@ def test_role_chaining_is_capped_at_one_hour(world: World, call: Call) -> None:
 def test_session_is_a_caller(world: World, call: Call) -> None:
     """[keys] The request context of a role session, and what it may do (the role's
     policies, not alice's)."""
-    role = world.role(trust({"AWS": ALICE}), Tags=[{"Key": "team", "Value": "ops"}])
+    role = world.role(
+        trust({"AWS": ALICE}, Action=["sts:AssumeRole", "sts:SetSourceIdentity"]),
+        Tags=[{"Key": "team", "Value": "ops"}],
+    )
     call(
         "PutRolePolicy",
         RoleName="deploy",
@@ -373,6 +378,65 @@ def test_session_tags_need_tag_session(world: World) -> None:
         world.assume,
         Tags=tags,
     )
+
+
+def test_source_identity_needs_set_source_identity(world: World, call: Call) -> None:
+    """[si] A SourceIdentity is sts:SetSourceIdentity too, which the trust policy must
+    allow (with the identity policy, when the trust names the account); a source
+    identity carried down a chain needs it in the next role's trust policy as well."""
+    world.role(trust({"AWS": ALICE}))
+    fails(
+        "AccessDenied",
+        f"User: {ALICE} is not authorized to perform: sts:SetSourceIdentity on resource: {ROLE}",
+        world.assume,
+        SourceIdentity="alice",
+    )
+    assert "SourceIdentity" not in world.assume()
+    call(
+        "UpdateAssumeRolePolicy",
+        RoleName="deploy",
+        PolicyDocument=trust({"AWS": ROOT}, Action=["sts:AssumeRole", "sts:SetSourceIdentity"]),
+    )
+    call("PutUserPolicy", UserName="alice", PolicyName="assume", PolicyDocument=ALLOW_ASSUME)
+    # The trust names the account: alice's own policies must allow it too.
+    fails("AccessDenied", None, world.assume, SourceIdentity="alice")
+    either = doc(
+        {
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"sts:SourceIdentity": "alice"}},
+        }
+    )
+    call("PutUserPolicy", UserName="alice", PolicyName="assume", PolicyDocument=either)
+    fails("AccessDenied", None, world.assume, SourceIdentity="mallory")
+    first = world.session(world.assume(SourceIdentity="alice"))
+    assert first.source_identity == "alice"
+    # Chaining into a role whose trust allows sts:AssumeRole only: the carried source
+    # identity is refused.
+    call(
+        "CreateRole",
+        RoleName="next",
+        AssumeRolePolicyDocument=trust({"AWS": ROLE}),
+    )
+    call("PutRolePolicy", RoleName="deploy", PolicyName="all", PolicyDocument=ALLOW_ALL)
+    next_arn = f"arn:aws:iam::{ACCOUNT}:role/next"
+    fails(
+        "AccessDenied",
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/deploy/s1 is not authorized to perform: "
+        f"sts:SetSourceIdentity on resource: {next_arn}",
+        world.assume,
+        caller=first,
+        RoleArn=next_arn,
+        RoleSessionName="hop",
+    )
+    call(
+        "UpdateAssumeRolePolicy",
+        RoleName="next",
+        PolicyDocument=trust({"AWS": ROLE}, Action=["sts:AssumeRole", "sts:SetSourceIdentity"]),
+    )
+    hop = world.assume(caller=first, RoleArn=next_arn, RoleSessionName="hop")
+    assert hop["SourceIdentity"] == "alice"
 
 
 def test_session_tags_are_principal_tags(world: World, call: Call) -> None:

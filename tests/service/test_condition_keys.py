@@ -44,7 +44,11 @@ TRUST = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ACCOUNT},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+            }
         ],
     }
 )
@@ -78,7 +82,7 @@ class World:
         values.update(fields)
         return Caller(**values)
 
-    def allow_only_if(self, action: str, condition: dict[str, Any]) -> None:
+    def allow_only_if(self, action: str | list[str], condition: dict[str, Any]) -> None:
         statement = {"Effect": "Allow", "Action": action, "Resource": "*", "Condition": condition}
         self.root(
             "PutUserPolicy",
@@ -400,9 +404,11 @@ def test_assume_role_carries_the_roles_tags_and_sts_keys(world: World) -> None:
         ("aws:ResourceAccount", ACCOUNT),
         ("aws:RequestedRegion", "eu-west-1"),
     ):
-        world.allow_only_if("sts:AssumeRole", {"StringEquals": {key: "other"}})
+        # A SourceIdentity is also sts:SetSourceIdentity, asked with the same keys.
+        actions = ["sts:AssumeRole", "sts:SetSourceIdentity"]
+        world.allow_only_if(actions, {"StringEquals": {key: "other"}})
         assert world.attempt("AssumeRole", params, service="sts", region="eu-west-1") == "denied"
-        world.allow_only_if("sts:AssumeRole", {"StringEquals": {key: value}})
+        world.allow_only_if(actions, {"StringEquals": {key: value}})
         outcome = world.attempt("AssumeRole", params, service="sts", region="eu-west-1")
         assert outcome == "authorized", key
 
@@ -453,3 +459,29 @@ def test_pass_role_sees_the_roles_tags(world: World) -> None:
             )
             assert world.attempt("AddRoleToInstanceProfile", params) == expected
         world.root("RemoveRoleFromInstanceProfile", **params)
+
+
+def test_pass_role_carries_passed_to_service(world: World) -> None:
+    """IAM User Guide, iam:PassedToService: AddRoleToInstanceProfile passes the role to
+    EC2, so a PassRole allowed only for ec2.amazonaws.com permits it, another service's
+    does not."""
+    params = {"InstanceProfileName": "web", "RoleName": "app"}
+    for service, expected in (("lambda.amazonaws.com", "denied"), ("ec2.amazonaws.com", "ok")):
+        statements = [
+            {"Effect": "Allow", "Action": "iam:AddRoleToInstanceProfile", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"iam:PassedToService": service}},
+            },
+        ]
+        world.root(
+            "PutUserPolicy",
+            UserName="admin",
+            PolicyName="only-if",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+        )
+        outcome = world.attempt("AddRoleToInstanceProfile", params)
+        assert outcome == ("denied" if expected == "denied" else "authorized")
+    world.root("RemoveRoleFromInstanceProfile", **params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,9 +21,11 @@ from selfiam.domain.errors import (
     AccessDenied,
     CredentialReportExpired,
     CredentialReportNotPresent,
+    CredentialReportNotReady,
 )
 from selfiam.service.bootstrap import self_service_policy_document
 from selfiam.service.caller import Caller
+from selfiam.service.operations import credential_report
 from selfiam.service.operations.credential_report import COLUMNS
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
@@ -48,6 +51,16 @@ def by_user(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     return {row["user"]: row for row in rows}
 
 
+def generate(call: Call, **kw: Any) -> dict[str, Any]:
+    """GenerateCredentialReport, then wait (as a client polls) until the report is built."""
+    first = call("GenerateCredentialReport", **kw)
+    for _ in range(3000):
+        if call("GenerateCredentialReport", **kw)["State"] == "COMPLETE":
+            return first
+        time.sleep(0.01)
+    raise AssertionError("the credential report was never completed")
+
+
 def user_id(call: Call, name: str) -> str:
     uid: str = call("GetUser", UserName=name)["User"]["UserId"]
     return uid
@@ -61,7 +74,7 @@ def test_no_report_until_one_is_generated(call: Call) -> None:
 
 
 def test_generate_then_complete_within_four_hours(call: Call, clock: Clock) -> None:
-    first = call("GenerateCredentialReport")
+    first = generate(call)
     assert first == {
         "State": "STARTED",
         "Description": "No report exists. Starting a new report generation task",
@@ -73,7 +86,7 @@ def test_generate_then_complete_within_four_hours(call: Call, clock: Clock) -> N
 
 
 def test_header_and_root_row(call: Call) -> None:
-    call("GenerateCredentialReport")
+    generate(call)
     header, rows = report(call)
     assert header == list(COLUMNS)
     assert len(header) == 22
@@ -106,7 +119,7 @@ def test_header_and_root_row(call: Call) -> None:
 
 def test_a_user_with_no_credentials(call: Call, clock: Clock) -> None:
     call("CreateUser", UserName="alice", Path="/team/")
-    call("GenerateCredentialReport")
+    generate(call)
     alice = by_user(report(call)[1])["alice"]
     assert alice["arn"] == f"arn:aws:iam::{ACCOUNT}:user/team/alice"
     assert alice["user_creation_time"] == iso(clock.now)
@@ -183,7 +196,7 @@ def test_passwords_mfa_keys_and_certificates(call: Call, runtime: Runtime, clock
             ],
         )  # fmt: skip
 
-    call("GenerateCredentialReport")
+    generate(call)
     rows = by_user(report(call)[1])
     assert list(rows) == ["<root_account>", "bob", "carol", "dave"]
 
@@ -219,7 +232,7 @@ def test_passwords_mfa_keys_and_certificates(call: Call, runtime: Runtime, clock
 
 def test_the_report_is_a_snapshot_that_expires_after_four_hours(call: Call, clock: Clock) -> None:
     call("CreateUser", UserName="alice")
-    call("GenerateCredentialReport")
+    generate(call)
     call("CreateUser", UserName="bob")
     assert call("GenerateCredentialReport") == {"State": "COMPLETE"}
     assert "bob" not in by_user(report(call)[1])
@@ -228,7 +241,7 @@ def test_the_report_is_a_snapshot_that_expires_after_four_hours(call: Call, cloc
     with pytest.raises(CredentialReportExpired) as expired:
         call("GetCredentialReport")
     assert (expired.value.code, expired.value.status) == ("ReportExpired", 410)
-    regenerated = call("GenerateCredentialReport")
+    regenerated = generate(call)
     assert regenerated["State"] == "STARTED"
     assert call("GetCredentialReport")["GeneratedTime"] == clock.now
     assert "bob" in by_user(report(call)[1])
@@ -236,16 +249,16 @@ def test_the_report_is_a_snapshot_that_expires_after_four_hours(call: Call, cloc
 
 def test_deleted_users_leave_the_next_report(call: Call, clock: Clock) -> None:
     call("CreateUser", UserName="alice")
-    call("GenerateCredentialReport")
+    generate(call)
     call("DeleteUser", UserName="alice")
     clock.now += timedelta(hours=5)
-    call("GenerateCredentialReport")
+    generate(call)
     assert list(by_user(report(call)[1])) == ["<root_account>"]
 
 
 def test_names_that_need_csv_quoting_round_trip(call: Call) -> None:
     call("CreateUser", UserName="a,b")
-    call("GenerateCredentialReport")
+    generate(call)
     assert "a,b" in by_user(report(call)[1])
 
 
@@ -268,5 +281,46 @@ def test_authorization(call: Call, caller_for: CallerFor) -> None:
     )["Policy"]["Arn"]
     call("AttachGroupPolicy", GroupName="SelfService", PolicyArn=arn)
     call("AddUserToGroup", GroupName="SelfService", UserName="mallory")
-    assert call("GenerateCredentialReport", caller=mallory)["State"] == "STARTED"
+    assert generate(call, caller=mallory)["State"] == "STARTED"
     assert "mallory" in by_user(report(call, caller=mallory)[1])
+
+
+def test_a_run_in_progress_and_a_node_that_died_mid_report(
+    call: Call, runtime: Runtime, clock: Clock
+) -> None:
+    """A claim left by a node that died: INPROGRESS and ReportInProgress until it is
+    stale, then the next GenerateCredentialReport starts the report again."""
+    call("CreateUser", UserName="alice")
+    with transaction(runtime.engine) as conn:
+        conn.execute(
+            t.credential_reports.insert().values(
+                account_id=ACCOUNT,
+                generated_at=clock.now,
+                content="",
+                state="STARTED",
+                token="0" * 32,
+            )
+        )
+    assert call("GenerateCredentialReport") == {"State": "INPROGRESS"}
+    with pytest.raises(CredentialReportNotReady) as busy:
+        call("GetCredentialReport")
+    assert (busy.value.code, busy.value.status) == ("ReportInProgress", 404)
+    assert busy.value.message == (
+        "The request was rejected because the credential report is still being generated."
+    )
+    clock.now += credential_report.STALE_AFTER
+    assert generate(call)["State"] == "STARTED"
+    assert "alice" in by_user(report(call)[1])
+
+
+def test_the_report_is_written_in_batches(call: Call, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Users are read a batch at a time (keyset on the name): every user, in name order."""
+    monkeypatch.setattr(credential_report, "BATCH", 2)
+    names = ["erin", "Bob", "alice", "dave", "carol"]
+    for name in names:
+        call("CreateUser", UserName=name)
+    call("CreateAccessKey", UserName="dave")
+    generate(call)
+    rows = report(call)[1]
+    assert [r["user"] for r in rows] == ["<root_account>", "alice", "Bob", "carol", "dave", "erin"]
+    assert by_user(rows)["dave"]["access_key_1_active"] == "true"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -105,7 +106,11 @@ def test_a_registered_passkey_is_an_mfa_device_with_awss_serial(
     assert [d["SerialNumber"] for d in devices] == [serial]
     got = call("GetMFADevice", UserName=alice, SerialNumber=serial)
     assert got["SerialNumber"] == serial and got["UserName"] == "alice"
-    call("GenerateCredentialReport")
+    call("GenerateCredentialReport")  # built in the background: wait for it
+    for _ in range(3000):
+        if call("GenerateCredentialReport")["State"] == "COMPLETE":
+            break
+        time.sleep(0.01)
     report = call("GetCredentialReport")["Content"]
     text = report.decode() if isinstance(report, bytes) else report
     header, *rows = text.splitlines()

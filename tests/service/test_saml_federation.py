@@ -41,7 +41,7 @@ def trust(**condition: Any) -> str:
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Federated": PROVIDER},
-        "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+        "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession", "sts:SetSourceIdentity"],
         "Condition": {"StringEquals": {"saml:aud": AUD, **condition}},
     }
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
@@ -517,7 +517,9 @@ def test_redeemed_assertions_are_pruned_once_expired(
 
 def _next_role(world: Call) -> str:
     """A role the engineers' sessions may assume in turn."""
-    statement = {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sts:AssumeRole"}
+    # The source identity a SAML session carries down the chain needs sts:SetSourceIdentity.
+    actions = ["sts:AssumeRole", "sts:SetSourceIdentity"]
+    statement = {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": actions}
     policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     world("CreateRole", RoleName="next", AssumeRolePolicyDocument=policy)
     return f"arn:aws:iam::{ACCOUNT}:role/next"
@@ -629,3 +631,24 @@ def test_audit_names_the_identity_provider(world: Call, runtime: Runtime, idp: S
             )
         ).one()
     assert tuple(row) == (PROVIDER, ROLE, "allowed")
+
+
+def test_a_source_identity_attribute_needs_set_source_identity(
+    world: Call, runtime: Runtime, idp: SamlIdp
+) -> None:
+    """IAM User Guide, "Permissions required to set source identity": without
+    sts:SetSourceIdentity in the trust policy, an assertion carrying SourceIdentity is
+    refused; the same assertion without it is not."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": PROVIDER},
+        "Action": "sts:AssumeRoleWithSAML",
+        "Condition": {"StringEquals": {"saml:aud": AUD}},
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    world("UpdateAssumeRolePolicy", RoleName="engineers", PolicyDocument=policy)
+    refused = fails("AccessDenied", None, saml, runtime, good(idp, SourceIdentity=["alice"]))
+    assert refused.message.startswith(
+        f"User: {PROVIDER} is not authorized to perform: sts:SetSourceIdentity on resource: "
+    )
+    assert "SourceIdentity" not in saml(runtime, good(idp))

@@ -329,3 +329,21 @@ def test_web_identity_sees_the_roles_tags(
     assume(runtime, issuer.token())
     call("TagRole", RoleName="ci", Tags=[{"Key": "use", "Value": "other"}])
     fails("AccessDenied", NOT_AUTHORIZED, assume, runtime, issuer.token())
+
+
+def test_a_source_identity_claim_needs_set_source_identity(
+    runtime: Runtime, call: Call, issuer: Issuer, provider: str
+) -> None:
+    """IAM User Guide, "Permissions required to set source identity": the role's trust
+    policy must allow sts:SetSourceIdentity, or the token's source identity claim refuses
+    the request."""
+    token = issuer.token(**{"https://aws.amazon.com/source_identity": "alice"})
+    fails("AccessDenied", NOT_AUTHORIZED, assume, runtime, token)
+    allowing = json.loads(trust_for(issuer))
+    allowing["Statement"][0]["Action"] = [
+        "sts:AssumeRoleWithWebIdentity",
+        "sts:SetSourceIdentity",
+    ]
+    call("UpdateAssumeRolePolicy", RoleName="ci", PolicyDocument=json.dumps(allowing))
+    token = issuer.token(**{"https://aws.amazon.com/source_identity": "alice"})
+    assert assume(runtime, token)["SourceIdentity"] == "alice"

@@ -28,15 +28,14 @@ from sqlalchemy import Engine, event
 
 #: session-level statements run once per new connection, never per request
 _SETUP = ("PRAGMA ",)
+#: The batching audit writer's thread (service/audit.py): its batches (read records, last
+#: uses) are its own transactions, whenever it wakes, never a request's statements.
+AUDIT_WRITER = "selfiam-audit"
 
 
 class StatementLog:
-    """``skip_threads``: names of threads whose statements are not recorded (the batching
-    audit writer's, ``selfiam-audit``, whose batches land whenever it wakes)."""
-
-    def __init__(self, engine: Engine, skip_threads: tuple[str, ...] = ()) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.statements: list[str] = []
-        self._skip = frozenset(skip_threads)
         self._on = False
         self._lock = threading.Lock()
         self._sqlite = engine.dialect.name == "sqlite"
@@ -46,7 +45,7 @@ class StatementLog:
             event.listen(engine, "rollback", lambda _c: self._note("ROLLBACK"))
 
     def _note(self, statement: str) -> None:
-        if self._skip and threading.current_thread().name in self._skip:
+        if threading.current_thread().name == AUDIT_WRITER:
             return
         if self._on and not statement.startswith(_SETUP):
             with self._lock:

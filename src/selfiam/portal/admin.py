@@ -22,6 +22,7 @@ from starlette.routing import Route
 from selfiam.api.query import parse_request
 from selfiam.domain.errors import AccessDenied, AwsError, NoSuchEntity, ValidationError
 from selfiam.domain.password_rules import AWS_DEFAULT_POLICY, PasswordPolicy, generate_password
+from selfiam.portal.paging import PAGE_SIZE, paged
 from selfiam.portal.web import Pages, View, done_messages
 
 pages = Pages()
@@ -103,10 +104,15 @@ def admin_home(view: View) -> Response:
     return view.redirect("/admin/users")
 
 
+def _users_page(view: View) -> dict[str, Any]:
+    return paged(
+        view, lambda marker: call(view, "ListUsers", MaxItems=PAGE_SIZE, Marker=marker), "Users"
+    )
+
+
 @pages.get("/admin/users")
 def users(view: View) -> Response:
-    listing = section(lambda: call(view, "ListUsers", MaxItems=1000)["Users"])
-    return view.render("admin/users.html", users=listing, form={})
+    return view.render("admin/users.html", users=_users_page(view), form={})
 
 
 def _password_policy(view: View) -> PasswordPolicy:
@@ -138,7 +144,7 @@ def create_user(view: View) -> Response:
             ),
         )[0]["User"]
     except AwsError as err:
-        listing = section(lambda: call(view, "ListUsers", MaxItems=1000)["Users"])
+        listing = _users_page(view)
         form = {"UserName": name[:64], "Path": (path or "")[:512], "error": err.message}
         return view.render("admin/users.html", status=err.status, users=listing, form=form)
     account = view.member.account_id
@@ -215,10 +221,11 @@ def user_credential(view: View) -> Response:
 
 
 def _routes() -> list[Route]:
-    from selfiam.portal import admin_account, admin_policies, admin_roles
+    from selfiam.portal import admin_access, admin_account, admin_policies, admin_roles
 
     return [
         *pages.routes,
+        *admin_access.pages.routes,
         *admin_policies.pages.routes,
         *admin_roles.pages.routes,
         *admin_account.pages.routes,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from selfiam.domain.errors import AwsError, ValidationError
 from selfiam.portal.admin import call, page_of, path_name, policy_choices, section
+from selfiam.portal.paging import PAGE_SIZE, paged
 from selfiam.portal.web import Pages, View, done_messages
 
 pages = Pages()
@@ -181,7 +182,9 @@ for _owner in (USER, GROUP, ROLE):
 
 @pages.get("/admin/groups")
 def groups(view: View) -> Response:
-    listing = section(lambda: call(view, "ListGroups", MaxItems=1000)["Groups"])
+    listing = paged(
+        view, lambda marker: call(view, "ListGroups", MaxItems=PAGE_SIZE, Marker=marker), "Groups"
+    )
     return view.render("admin/groups.html", groups=listing)
 
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from selfiam.domain.errors import AwsError, ValidationError
 from selfiam.portal.admin import call, page_of, path_name, policy_choices, section
+from selfiam.portal.paging import PAGE_SIZE, paged
 from selfiam.portal.web import Pages, View, done_messages
 from selfiam.service.role_session_admin import LIST, REVOKE, SERVICE
 
@@ -35,7 +36,6 @@ done_messages(
     }
 )
 
-PAGE_SIZE = 50
 EXAMPLE_TRUST = """{
   "Version": "2012-10-17",
   "Statement": [
@@ -49,16 +49,9 @@ EXAMPLE_TRUST = """{
 
 
 def _listing(view: View) -> dict[str, Any]:
-    marker = view.request.query_params.get("marker", "")[:320] or None
-
-    def read() -> dict[str, Any]:
-        return call(view, "ListRoles", MaxItems=PAGE_SIZE, Marker=marker)
-
-    found = section(read)
-    if "items" in found:
-        page = found["items"]
-        return {"items": page["Roles"], "next": page.get("Marker")}
-    return found
+    return paged(
+        view, lambda marker: call(view, "ListRoles", MaxItems=PAGE_SIZE, Marker=marker), "Roles"
+    )
 
 
 def _roles_page(view: View, *, status: int = 200, form: dict[str, Any] | None = None) -> Response:

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from selfiam.domain.errors import AccessDenied
+from selfiam.portal.paging import PAGE_SIZE, paged
 from selfiam.portal.web import Pages, View
 
 pages = Pages()
@@ -28,7 +29,9 @@ def _read(fn: Callable[[], Any]) -> Any:
 
 @pages.get("/users")
 def users(view: View) -> Response:
-    listing = _read(lambda: {"items": view.invoke("ListUsers", MaxItems=1000)["Users"]})
+    listing = paged(
+        view, lambda marker: view.invoke("ListUsers", MaxItems=PAGE_SIZE, Marker=marker), "Users"
+    )
     return view.render("users.html", users=listing)
 
 
@@ -56,7 +59,11 @@ def user(view: View) -> Response:
 
 @pages.get("/groups")
 def groups(view: View) -> Response:
-    listing = _read(lambda: {"items": view.invoke("ListGroups", MaxItems=1000)["Groups"]})
+    listing = paged(
+        view,
+        lambda marker: view.invoke("ListGroups", MaxItems=PAGE_SIZE, Marker=marker),
+        "Groups",
+    )
     return view.render("groups.html", groups=listing)
 
 

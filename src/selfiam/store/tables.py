@@ -73,6 +73,7 @@ from selfiam.store.columns import (
     timestamp,
     user_fk,
 )
+from selfiam.store.counters import account_counters
 from selfiam.store.credential_tables import server_certificates, service_specific_credentials
 from selfiam.store.report_tables import (
     GRANULARITIES,
@@ -88,6 +89,7 @@ from selfiam.store.report_tables import (
 #: shared ``metadata`` and the column type ``UtcDateTime``.
 __all__ = [
     "THROTTLE_SCOPES",
+    "account_counters",
     "account_settings",
     "federation_sessions",
     "instance_profile_roles",
@@ -136,6 +138,8 @@ users = Table(
     Column("permissions_boundary_arn", String(ARN), nullable=True),
     timestamp("password_last_used", nullable=True),
     UniqueConstraint("account_id", "name_lower"),
+    # PermissionsBoundaryUsageCount is a probe of this index, not a scan of the account.
+    Index("ix_users_permissions_boundary_arn", "account_id", "permissions_boundary_arn"),
 )
 
 login_profiles = Table(
@@ -191,6 +195,7 @@ roles = Table(
     timestamp("last_used_at", nullable=True),
     Column("last_used_region", String(32), nullable=True),
     UniqueConstraint("account_id", "name_lower"),
+    Index("ix_roles_permissions_boundary_arn", "account_id", "permissions_boundary_arn"),
 )
 
 managed_policies = Table(
@@ -350,8 +355,12 @@ credential_reports = Table(
     "credential_reports", metadata,
     Column("account_id", String(12), ForeignKey("accounts.account_id", ondelete="CASCADE"),
            primary_key=True),
-    timestamp("generated_at"),
+    timestamp("generated_at"),  # when the run started: GetCredentialReport's GeneratedTime
     Column("content", Text, nullable=False),  # CSV, as GetCredentialReport returns it
+    # STARTED while a node builds it (``token`` names that run), then COMPLETE.
+    Column("state", String(16), nullable=False, server_default="COMPLETE"),
+    Column("token", String(32), nullable=True),
+    CheckConstraint("state IN ('STARTED', 'COMPLETE')", name="report_state"),
 )
 
 PORTAL_STAGES = ("mfa", "password", "active")

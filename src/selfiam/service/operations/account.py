@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +17,7 @@ from selfiam.domain.errors import EntityAlreadyExists, NoSuchEntity
 from selfiam.service.context import OperationContext
 from selfiam.service.operations.account_settings import sts_token_version
 from selfiam.service.registry import operation
+from selfiam.store import counters
 from selfiam.store import tables as t
 
 USERS_QUOTA = 5000
@@ -54,74 +55,31 @@ _FIXED_QUOTAS = {
 }
 
 
-def _count(conn: Connection, query: Any) -> int:
-    return int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
-
-
-def _attachments_in_use(conn: Connection, account_id: str) -> int:
-    """Managed-policy attachments to the account's users, groups and roles."""
-    u = (
-        select(t.user_policy_attachments.c.policy_id)
-        .join(t.users, t.users.c.user_id == t.user_policy_attachments.c.user_id)
-        .where(t.users.c.account_id == account_id)
-    )
-    g = (
-        select(t.group_policy_attachments.c.policy_id)
-        .join(t.groups, t.groups.c.group_id == t.group_policy_attachments.c.group_id)
-        .where(t.groups.c.account_id == account_id)
-    )
-    r = (
-        select(t.role_policy_attachments.c.policy_id)
-        .join(t.roles, t.roles.c.role_id == t.role_policy_attachments.c.role_id)
-        .where(t.roles.c.account_id == account_id)
-    )
-    return _count(conn, union_all(u, g, r))
-
-
 def account_counts(conn: Connection, account_id: str) -> dict[str, int]:
-    """The counted entries of the summary map."""
-    mfa = t.mfa_devices
-    passkeys = select(t.passkeys.c.serial_number).where(t.passkeys.c.account_id == account_id)
+    """The counted entries of the summary map, read from the account's counters
+    (``store/counters.py``): one indexed read whatever the account holds."""
+    ac = counters.account_counters
+    n = dict.fromkeys(counters.KINDS, 0)
+    n.update(
+        (row.kind, int(row.n))
+        for row in conn.execute(select(ac.c.kind, ac.c.n).where(ac.c.account_id == account_id))
+    )
     return {
-        "Users": _count(conn, select(t.users.c.user_id).where(t.users.c.account_id == account_id)),
-        "Groups": _count(
-            conn, select(t.groups.c.group_id).where(t.groups.c.account_id == account_id)
+        "Users": n[counters.USERS],
+        "Groups": n[counters.GROUPS],
+        "Roles": n[counters.ROLES],
+        "Policies": n[counters.POLICIES],
+        "PolicyVersionsInUse": n[counters.ATTACHMENTS],
+        "MFADevices": n[counters.MFA_DEVICES],
+        "MFADevicesInUse": n[counters.MFA_DEVICES_IN_USE],
+        # At most ServerCertificatesQuota (20) rows: counted, not kept in a counter.
+        "ServerCertificates": int(
+            conn.execute(
+                select(func.count()).where(t.server_certificates.c.account_id == account_id)
+            ).scalar_one()
         ),
-        "Roles": _count(conn, select(t.roles.c.role_id).where(t.roles.c.account_id == account_id)),
-        "Policies": _count(
-            conn,
-            select(t.managed_policies.c.policy_id).where(
-                t.managed_policies.c.account_id == account_id
-            ),
-        ),
-        "PolicyVersionsInUse": _attachments_in_use(conn, account_id),
-        # Passkeys are always in use: removing one from its user deletes it.
-        "MFADevices": _count(
-            conn,
-            union_all(select(mfa.c.serial_number).where(mfa.c.account_id == account_id), passkeys),
-        ),
-        "MFADevicesInUse": _count(
-            conn,
-            union_all(
-                select(mfa.c.serial_number).where(
-                    mfa.c.account_id == account_id, mfa.c.user_id.is_not(None)
-                ),
-                passkeys,
-            ),
-        ),
-        "ServerCertificates": _count(
-            conn,
-            select(t.server_certificates.c.server_certificate_id).where(
-                t.server_certificates.c.account_id == account_id
-            ),
-        ),
-        "InstanceProfiles": _count(
-            conn,
-            select(t.instance_profiles.c.instance_profile_id).where(
-                t.instance_profiles.c.account_id == account_id
-            ),
-        ),
-        "Providers": 0,
+        "InstanceProfiles": n[counters.INSTANCE_PROFILES],
+        "Providers": n[counters.SAML_PROVIDERS] + n[counters.OIDC_PROVIDERS],
         # The root user has no password, MFA device, access keys or certificates in selfiam.
         "AccountPasswordPresent": 0,
         "AccountMFAEnabled": 0,

@@ -207,6 +207,17 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
             extra_context=extra,
             resource_policy=trust,
         )
+    if source_identity is not None:
+        # AWS: a source identity, given or carried down a chain, needs
+        # sts:SetSourceIdentity, which the role's trust policy must allow too.
+        ctx.authorize(
+            resource,
+            action="sts:SetSourceIdentity",
+            resource_tags=role_tags,
+            request_tags=requested_tags or None,
+            extra_context=extra,
+            resource_policy=trust,
+        )
     if caller.is_role_session and asked.duration > CHAINED_MAX_DURATION:
         raise ValidationError(OVER_CHAIN_LIMIT)
     packed = check_session_size(

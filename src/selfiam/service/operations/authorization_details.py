@@ -5,6 +5,11 @@ The answer is one sequence — users, then groups, roles, customer managed
 policies and AWS managed policies, each by name — cut into pages of MaxItems
 entities; the marker is the last entity's (section, name, id). AWS managed
 policies are listed only when something in the account uses them, as AWS does.
+
+A page costs what it returns (DESIGN rule 8): the keyset query of each section fetches at
+most MaxItems + 1 rows after the marker, then each kind of detail (groups, inline and
+attached policies, tags, versions, trust, instance profiles) is one query for the whole
+page, by an IN list of the page's ids. Policies' usage counts are probes of indexes.
 """
 
 from __future__ import annotations
@@ -16,16 +21,15 @@ from sqlalchemy import Row, Select, Table, or_, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import role_arn
+from selfiam.domain.errors import ValidationError
 from selfiam.service.context import OperationContext
 from selfiam.service.lookup import user_shape
-from selfiam.service.operations.attachments import GROUP, ROLE, USER, attached_policies
+from selfiam.service.operations.attachments import GROUP, ROLE, USER
 from selfiam.service.operations.groups import group_shape
-from selfiam.service.operations.inline_policies import inline_documents
 from selfiam.service.operations.instance_profiles import profiles_of_roles
 from selfiam.service.operations.policy_common import (
     AWS_NAMESPACE,
     SEPARATOR,
-    after_marker,
     attached_policy_ids,
     boundary_arns,
     policy_shape,
@@ -34,9 +38,7 @@ from selfiam.service.operations.policy_common import (
     split_marker,
     version_number,
 )
-from selfiam.service.operations.tags import load_tags, tag_list
 from selfiam.service.pagination import decode_marker, finish_page, limit_of
-from selfiam.service.principals import user_groups
 from selfiam.service.registry import operation
 from selfiam.service.trust_principals import shown_trust
 from selfiam.store import tables as t
@@ -65,11 +67,67 @@ def _policies(account_id: str, aws: bool) -> tuple[Select[Any], Any, Any]:
     return select(q), q.c.name_lower, q.c.arn
 
 
-def _inline(conn: Connection, owner_type: str, owner_id: str) -> list[dict[str, str]]:
-    return [
-        {"PolicyName": name, "PolicyDocument": quote_document(doc)}
-        for name, doc in inline_documents(conn, owner_type, owner_id)
-    ]
+Ids = list[str]
+
+
+def _grouped(rows: Any) -> dict[str, list[Any]]:
+    """Rows whose first column is an owner id, grouped by it (order kept)."""
+    out: dict[str, list[Any]] = {}
+    for row in rows:
+        out.setdefault(row[0], []).append(row)
+    return out
+
+
+def _inline(conn: Connection, owner_type: str, ids: Ids) -> dict[str, list[dict[str, str]]]:
+    """owner id -> its inline policies, by name: one query for the page."""
+    ip = t.inline_policies
+    rows = conn.execute(
+        select(ip.c.owner_id, ip.c.name, ip.c.document)
+        .where(ip.c.owner_type == owner_type, ip.c.owner_id.in_(ids))
+        .order_by(ip.c.owner_id, ip.c.name)
+    )
+    return {
+        owner: [{"PolicyName": r.name, "PolicyDocument": quote_document(r.document)} for r in rs]
+        for owner, rs in _grouped(rows).items()
+    }
+
+
+def _attached(conn: Connection, owner: Any, ids: Ids) -> dict[str, list[dict[str, str]]]:
+    """owner id -> its attached managed policies (name and ARN), by name: one query."""
+    att, mp = owner.attachments, t.managed_policies
+    rows = conn.execute(
+        select(att.c[owner.key], mp.c.name, mp.c.arn)
+        .select_from(att.join(mp, att.c.policy_id == mp.c.policy_id))
+        .where(att.c[owner.key].in_(ids))
+        .order_by(mp.c.name_lower, mp.c.arn)
+    )
+    return {
+        key: [{"PolicyName": r.name, "PolicyArn": r.arn} for r in rs]
+        for key, rs in _grouped(rows).items()
+    }
+
+
+def _tags(conn: Connection, resource_type: str, ids: Ids) -> dict[str, list[dict[str, str]]]:
+    tg = t.tags
+    rows = conn.execute(
+        select(tg.c.resource_id, tg.c.key, tg.c.value)
+        .where(tg.c.resource_type == resource_type, tg.c.resource_id.in_(ids))
+        .order_by(tg.c.key_lower)
+    )
+    return {
+        key: [{"Key": r.key, "Value": r.value} for r in rs] for key, rs in _grouped(rows).items()
+    }
+
+
+def _groups_of(conn: Connection, ids: Ids) -> dict[str, list[str]]:
+    gm, g = t.group_members, t.groups
+    rows = conn.execute(
+        select(gm.c.user_id, g.c.name)
+        .select_from(gm.join(g, g.c.group_id == gm.c.group_id))
+        .where(gm.c.user_id.in_(ids))
+        .order_by(g.c.name_lower)
+    )
+    return {key: [r.name for r in rs] for key, rs in _grouped(rows).items()}
 
 
 def _boundary(arn: str | None) -> dict[str, Any]:
@@ -83,75 +141,107 @@ def _boundary(arn: str | None) -> dict[str, Any]:
     }
 
 
-def _user(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
-    out = user_shape(row, account_id)
-    out.pop("PasswordLastUsed", None)
-    out["GroupList"] = [name for _, name in user_groups(conn, row.user_id, ordered=True)]
-    out["UserPolicyList"] = _inline(conn, "user", row.user_id)
-    out["AttachedManagedPolicies"] = attached_policies(conn, USER, row.user_id)[0]
-    out["Tags"] = tag_list(load_tags(conn, "user", row.user_id))
+def _users(conn: Connection, account_id: str, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+    ids = [r.user_id for r in rows]
+    groups, inline = _groups_of(conn, ids), _inline(conn, "user", ids)
+    attached, tags = _attached(conn, USER, ids), _tags(conn, "user", ids)
+    out = []
+    for row in rows:
+        user = user_shape(row, account_id)
+        user.pop("PasswordLastUsed", None)
+        user["GroupList"] = groups.get(row.user_id, [])
+        user["UserPolicyList"] = inline.get(row.user_id, [])
+        user["AttachedManagedPolicies"] = attached.get(row.user_id, [])
+        user["Tags"] = tags.get(row.user_id, [])
+        out.append(user)
     return out
 
 
-def _group(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
-    return {
-        **group_shape(row, account_id),
-        "GroupPolicyList": _inline(conn, "group", row.group_id),
-        "AttachedManagedPolicies": attached_policies(conn, GROUP, row.group_id)[0],
-    }
-
-
-def _role(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "Path": row.path,
-        "RoleName": row.name,
-        "RoleId": row.role_id,
-        "Arn": role_arn(account_id, row.name, row.path),
-        "CreateDate": row.created_at,
-        "AssumeRolePolicyDocument": quote_document(shown_trust(conn, [row])[row.role_id]),
-        "InstanceProfileList": profiles_of_roles(conn, account_id, [row.role_id]).get(
-            row.role_id, []
-        ),
-        "RolePolicyList": _inline(conn, "role", row.role_id),
-        "AttachedManagedPolicies": attached_policies(conn, ROLE, row.role_id)[0],
-        **_boundary(row.permissions_boundary_arn),
-        "Tags": tag_list(load_tags(conn, "role", row.role_id)),
-        "RoleLastUsed": {},
-    }
-    if row.last_used_at is not None:
-        out["RoleLastUsed"] = {"LastUsedDate": row.last_used_at, "Region": row.last_used_region}
-    return out
-
-
-def _policy(conn: Connection, account_id: str, row: Row[Any]) -> dict[str, Any]:
-    pv = t.policy_versions
-    versions = sorted(
-        conn.execute(select(pv).where(pv.c.policy_id == row.policy_id)).all(),
-        key=lambda v: version_number(v.version_id),
-        reverse=True,
-    )
-    out = policy_shape(row)
-    out["PolicyVersionList"] = [
+def _groups(conn: Connection, account_id: str, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+    ids = [r.group_id for r in rows]
+    inline, attached = _inline(conn, "group", ids), _attached(conn, GROUP, ids)
+    return [
         {
-            "Document": quote_document(v.document),
-            "VersionId": v.version_id,
-            "IsDefaultVersion": v.version_id == row.default_version_id,
-            "CreateDate": v.created_at,
+            **group_shape(row, account_id),
+            "GroupPolicyList": inline.get(row.group_id, []),
+            "AttachedManagedPolicies": attached.get(row.group_id, []),
         }
-        for v in versions
+        for row in rows
     ]
+
+
+def _roles(conn: Connection, account_id: str, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+    ids = [r.role_id for r in rows]
+    trust, profiles = shown_trust(conn, rows), profiles_of_roles(conn, account_id, ids)
+    inline, attached = _inline(conn, "role", ids), _attached(conn, ROLE, ids)
+    tags = _tags(conn, "role", ids)
+    out = []
+    for row in rows:
+        role: dict[str, Any] = {
+            "Path": row.path,
+            "RoleName": row.name,
+            "RoleId": row.role_id,
+            "Arn": role_arn(account_id, row.name, row.path),
+            "CreateDate": row.created_at,
+            "AssumeRolePolicyDocument": quote_document(trust[row.role_id]),
+            "InstanceProfileList": profiles.get(row.role_id, []),
+            "RolePolicyList": inline.get(row.role_id, []),
+            "AttachedManagedPolicies": attached.get(row.role_id, []),
+            **_boundary(row.permissions_boundary_arn),
+            "Tags": tags.get(row.role_id, []),
+            "RoleLastUsed": {},
+        }
+        if row.last_used_at is not None:
+            role["RoleLastUsed"] = {
+                "LastUsedDate": row.last_used_at,
+                "Region": row.last_used_region,
+            }
+        out.append(role)
     return out
 
 
-Builder = Callable[[Connection, str, Row[Any]], dict[str, Any]]
+def _policies_detail(
+    conn: Connection, account_id: str, rows: list[Row[Any]]
+) -> list[dict[str, Any]]:
+    pv = t.policy_versions
+    versions = _grouped(
+        conn.execute(
+            select(pv.c.policy_id, pv.c.version_id, pv.c.document, pv.c.created_at).where(
+                pv.c.policy_id.in_([r.policy_id for r in rows])
+            )
+        )
+    )
+    out = []
+    for row in rows:
+        policy = policy_shape(row)
+        mine = sorted(
+            versions.get(row.policy_id, []),
+            key=lambda v: version_number(v.version_id),
+            reverse=True,
+        )
+        policy["PolicyVersionList"] = [
+            {
+                "Document": quote_document(v.document),
+                "VersionId": v.version_id,
+                "IsDefaultVersion": v.version_id == row.default_version_id,
+                "CreateDate": v.created_at,
+            }
+            for v in mine
+        ]
+        out.append(policy)
+    return out
+
+
+#: Builds the page's entries of one section, with one query per kind of detail.
+Builder = Callable[[Connection, str, list[Row[Any]]], list[dict[str, Any]]]
 
 #: (rank, Filter value, output list, query, detail builder), in answer order.
 _SECTIONS: tuple[tuple[str, str, str, Callable[[str], Any], Builder], ...] = (
-    ("1", "User", "UserDetailList", lambda a: _entities(t.users, "user_id", a), _user),
-    ("2", "Group", "GroupDetailList", lambda a: _entities(t.groups, "group_id", a), _group),
-    ("3", "Role", "RoleDetailList", lambda a: _entities(t.roles, "role_id", a), _role),
-    ("4", "LocalManagedPolicy", "Policies", lambda a: _policies(a, aws=False), _policy),
-    ("5", "AWSManagedPolicy", "Policies", lambda a: _policies(a, aws=True), _policy),
+    ("1", "User", "UserDetailList", lambda a: _entities(t.users, "user_id", a), _users),
+    ("2", "Group", "GroupDetailList", lambda a: _entities(t.groups, "group_id", a), _groups),
+    ("3", "Role", "RoleDetailList", lambda a: _entities(t.roles, "role_id", a), _roles),
+    ("4", "LocalManagedPolicy", "Policies", lambda a: _policies(a, aws=False), _policies_detail),
+    ("5", "AWSManagedPolicy", "Policies", lambda a: _policies(a, aws=True), _policies_detail),
 )
 
 
@@ -162,6 +252,8 @@ def get_account_authorization_details(
     ctx.authorize("*")
     wanted = set(params.get("Filter") or ()) or {s[1] for s in _SECTIONS}
     marker = split_marker(decode_marker(params.get("Marker")), 3)
+    if marker is not None and marker[0] not in {s[0] for s in _SECTIONS}:
+        raise ValidationError("Invalid Marker.")
     limit = limit_of(params)
     items: list[Item] = []
     for rank, kind, _out, query, _build in _SECTIONS:
@@ -171,7 +263,9 @@ def get_account_authorization_details(
             continue
         stmt, sort_name, sort_id = query(ctx.account_id)
         if marker is not None and rank == marker[0]:
-            stmt = stmt.where(after_marker([sort_name, sort_id], marker[1:]))
+            # Names are unique within a section (case-insensitively), so the name alone
+            # places the page: a range of the (account, name_lower) unique index.
+            stmt = stmt.where(sort_name > marker[1])
         rows = ctx.conn.execute(stmt.order_by(sort_name, sort_id).limit(limit - len(items))).all()
         items += [(rank, r._mapping[sort_name.key], r._mapping[sort_id.key], r) for r in rows]
     page, tail = finish_page(items, params, lambda i: SEPARATOR.join(i[:3]))
@@ -181,8 +275,8 @@ def get_account_authorization_details(
         "RoleDetailList": [],
         "Policies": [],
     }
-    sections = {s[0]: s for s in _SECTIONS}
-    for rank, _name, _id, row in page:
-        _r, _kind, name, _query, build = sections[rank]
-        out[name].append(build(ctx.conn, ctx.account_id, row))
+    for rank, _kind, name, _query, build in _SECTIONS:
+        rows = [row for r, _name, _id, row in page if r == rank]
+        if rows:
+            out[name].extend(build(ctx.conn, ctx.account_id, rows))
     return {**out, **tail}

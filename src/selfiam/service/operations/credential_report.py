@@ -6,9 +6,9 @@ AWS account"; API reference GenerateCredentialReport / GetCredentialReport):
 * A report is generated at most once every four hours. GenerateCredentialReport answers
   ``STARTED`` when it starts a new report (none exists, or the last one is older than four
   hours) and ``COMPLETE`` when a report of the last four hours exists (nothing is redone).
-  AWS builds the report in the background; selfiam builds it in the same transaction, so
-  ``ReportInProgress`` never happens and the report is there for the very next
-  GetCredentialReport.
+  Both build the report in the background: while it is being built,
+  GenerateCredentialReport answers ``INPROGRESS`` and GetCredentialReport
+  ``ReportInProgress`` (404). ``GeneratedTime`` is when the run started.
 * GetCredentialReport returns the stored CSV (``Content``, a blob: base64 on the wire),
   ``ReportFormat`` ``text/csv`` and ``GeneratedTime``. No report: ``ReportNotPresent``
   (410). A report older than four hours has expired: ``ReportExpired`` (410) — generate a
@@ -26,22 +26,44 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import root_arn, user_arn
-from selfiam.domain.errors import CredentialReportExpired, CredentialReportNotPresent
+from selfiam.domain.errors import (
+    CredentialReportExpired,
+    CredentialReportNotPresent,
+    CredentialReportNotReady,
+)
 from selfiam.domain.password_rules import PasswordPolicy
 from selfiam.service.context import OperationContext
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
+from selfiam.store.engine import read_transaction, transaction
 from selfiam.store.locks import lock_account_row
 
+if TYPE_CHECKING:
+    from selfiam.service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
 REPORT_LIFETIME = timedelta(hours=4)
+#: A run not finished this long after it started is taken over by the next call.
+STALE_AFTER = timedelta(minutes=5)
+#: How long a build thread waits to see the claim its request is committing.
+CLAIM_WAIT = timedelta(seconds=30)
+#: Users read per query while the report is written.
+BATCH = 500
+STARTED = "STARTED"
+COMPLETE = "COMPLETE"
 REPORT_FORMAT = "text/csv"
 STARTED_NEW = "No report exists. Starting a new report generation task"
 STARTED_EXPIRED = "The last report is older than 4 hours. Starting a new report generation task"
@@ -152,71 +174,91 @@ def _password_columns(user: Any, profile: Any | None, policy: PasswordPolicy | N
     return ["true", last_used, iso(profile.password_changed_at), _time_or_na(expires)]
 
 
-def build_report(conn: Connection, account_id: str) -> str:
-    """The CSV text of the account's credential report, read straight from the tables."""
-    created = conn.execute(
-        select(t.accounts.c.created_at).where(t.accounts.c.account_id == account_id)
-    ).scalar_one()
+def _user_batches(conn: Connection, account_id: str) -> Iterator[list[Any]]:
+    """The account's users by name, ``BATCH`` at a time (keyset on the unique name)."""
     u = t.users
-    users = conn.execute(
-        select(u).where(u.c.account_id == account_id).order_by(u.c.name_lower)
-    ).all()
-    in_account = select(u.c.user_id).where(u.c.account_id == account_id)
+    after = ""
+    while True:
+        rows = list(
+            conn.execute(
+                select(u)
+                .where(u.c.account_id == account_id, u.c.name_lower > after)
+                .order_by(u.c.name_lower)
+                .limit(BATCH)
+            )
+        )
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].name_lower
+
+
+def _batch_rows(
+    conn: Connection, account_id: str, users: list[Any], policy: PasswordPolicy | None
+) -> Iterator[list[str]]:
+    """The report's rows of one batch of users: one query per kind of credential."""
+    # The batch's users as a subquery over the name range it covers (a statement SQLite
+    # prepares once), not a list of 500 bound ids (a new statement every batch).
+    u = t.users
+    ids = select(u.c.user_id).where(
+        u.c.account_id == account_id,
+        u.c.name_lower >= users[0].name_lower,
+        u.c.name_lower <= users[-1].name_lower,
+    )
     lp, ak, sc, mfa = t.login_profiles, t.access_keys, t.signing_certificates, t.mfa_devices
-    profiles = {
-        row.user_id: row for row in conn.execute(select(lp).where(lp.c.user_id.in_(in_account)))
-    }
+    profiles = {row.user_id: row for row in conn.execute(select(lp).where(lp.c.user_id.in_(ids)))}
     keys = _by_user(
         conn.execute(
-            select(ak)
-            .where(ak.c.user_id.in_(in_account))
-            .order_by(ak.c.created_at, ak.c.access_key_id)
+            select(ak).where(ak.c.user_id.in_(ids)).order_by(ak.c.created_at, ak.c.access_key_id)
         )
     )
     certs = _by_user(
         conn.execute(
-            select(sc)
-            .where(sc.c.account_id == account_id)
-            .order_by(sc.c.uploaded_at, sc.c.certificate_id)
+            select(sc).where(sc.c.user_id.in_(ids)).order_by(sc.c.uploaded_at, sc.c.certificate_id)
         )
     )
     with_mfa = set(
         conn.execute(
-            select(mfa.c.user_id).where(
-                mfa.c.account_id == account_id,
-                mfa.c.user_id.is_not(None),
-                mfa.c.enabled_at.is_not(None),
-            )
+            select(mfa.c.user_id).where(mfa.c.user_id.in_(ids), mfa.c.enabled_at.is_not(None))
         ).scalars()
     )
-    passkeys = t.passkeys
     with_mfa.update(
-        conn.execute(select(passkeys.c.user_id).where(passkeys.c.account_id == account_id))
-        .scalars()
-        .all()
+        conn.execute(select(t.passkeys.c.user_id).where(t.passkeys.c.user_id.in_(ids))).scalars()
     )
-    policy = _password_policy(conn, account_id)
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerow(_root_row(account_id, created))
     for user in users:
         user_keys = keys.get(user.user_id, [])
         user_certs = certs.get(user.user_id, [])
-        writer.writerow(
-            [
-                user.name,
-                user_arn(account_id, user.name, user.path),
-                iso(user.created_at),
-                *_password_columns(user, profiles.get(user.user_id), policy),
-                _flag(user.user_id in with_mfa),
-                *_key_columns(user_keys[0] if user_keys else None),
-                *_key_columns(user_keys[1] if len(user_keys) > 1 else None),
-                *_cert_columns(user_certs[0] if user_certs else None),
-                *_cert_columns(user_certs[1] if len(user_certs) > 1 else None),
-            ]
-        )
+        yield [
+            user.name,
+            user_arn(account_id, user.name, user.path),
+            iso(user.created_at),
+            *_password_columns(user, profiles.get(user.user_id), policy),
+            _flag(user.user_id in with_mfa),
+            *_key_columns(user_keys[0] if user_keys else None),
+            *_key_columns(user_keys[1] if len(user_keys) > 1 else None),
+            *_cert_columns(user_certs[0] if user_certs else None),
+            *_cert_columns(user_certs[1] if len(user_certs) > 1 else None),
+        ]
+
+
+def write_report(conn: Connection, account_id: str, out: TextIO) -> None:
+    """Write the account's credential report as CSV to ``out``, ``BATCH`` users at a time:
+    memory and each query's size stay bounded whatever the account holds."""
+    created = conn.execute(
+        select(t.accounts.c.created_at).where(t.accounts.c.account_id == account_id)
+    ).scalar_one()
+    policy = _password_policy(conn, account_id)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerow(_root_row(account_id, created))
+    for users in _user_batches(conn, account_id):
+        writer.writerows(_batch_rows(conn, account_id, users, policy))
+
+
+def build_report(conn: Connection, account_id: str) -> str:
+    """The CSV text of the account's credential report, read straight from the tables."""
+    out = io.StringIO()
+    write_report(conn, account_id, out)
     return out.getvalue()
 
 
@@ -225,27 +267,68 @@ def _stored_report(conn: Connection, account_id: str) -> Any | None:
     return conn.execute(select(cr).where(cr.c.account_id == account_id)).first()
 
 
+def _build_in_background(runtime: Runtime, account_id: str, token: str) -> None:
+    """Build the report ``token`` names and store it, unless another run took it over.
+
+    The thread starts before the transaction that claimed the report commits: it waits
+    to see the claim, and gives up if it does not show (rolled back, or replaced by a later
+    GenerateCredentialReport that restarted a stalled run) within ``CLAIM_WAIT``.
+    """
+    cr = t.credential_reports
+    deadline = time.monotonic() + CLAIM_WAIT.total_seconds()
+    try:
+        while True:
+            with read_transaction(runtime.engine) as conn:
+                stored = _stored_report(conn, account_id)
+                if stored is not None and stored.token == token:
+                    content = build_report(conn, account_id)
+                    break
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        with transaction(runtime.engine) as conn:
+            conn.execute(
+                cr.update()
+                .where(cr.c.account_id == account_id, cr.c.token == token)
+                .values(state=COMPLETE, content=content, token=None)
+            )
+    except Exception:  # the claim goes stale and the next GenerateCredentialReport retries
+        log.exception("credential report of account %s failed", account_id)
+
+
 @operation("GenerateCredentialReport")
 def generate_credential_report(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Answer at once; the report is built by a thread of this process (state in the
+    database, so that every node answers alike): STARTED, INPROGRESS until it is stored,
+    then COMPLETE for four hours. A run that has not finished ``STALE_AFTER`` after it
+    started (its node died) is started again by the next call."""
     ctx.authorize("*")
     now = ctx.info.now
-    lock_account_row(ctx.conn, ctx.account_id)  # one generator at a time per account
+    lock_account_row(ctx.conn, ctx.account_id)  # one claim at a time per account
     stored = _stored_report(ctx.conn, ctx.account_id)
-    if stored is not None and now - stored.generated_at < REPORT_LIFETIME:
+    if (
+        stored is not None
+        and stored.state == COMPLETE
+        and now - stored.generated_at < (REPORT_LIFETIME)
+    ):
         return {"State": "COMPLETE"}
-    content = build_report(ctx.conn, ctx.account_id)
+    if stored is not None and stored.state == STARTED and now - stored.generated_at < STALE_AFTER:
+        return {"State": "INPROGRESS"}
+    token = secrets.token_hex(16)
     cr = t.credential_reports
+    values = {"generated_at": now, "content": "", "state": STARTED, "token": token}
     if stored is None:
-        ctx.conn.execute(
-            cr.insert().values(account_id=ctx.account_id, generated_at=now, content=content)
-        )
+        ctx.conn.execute(cr.insert().values(account_id=ctx.account_id, **values))
     else:
-        ctx.conn.execute(
-            cr.update()
-            .where(cr.c.account_id == ctx.account_id)
-            .values(generated_at=now, content=content)
-        )
-    return {"State": "STARTED", "Description": STARTED_EXPIRED if stored else STARTED_NEW}
+        ctx.conn.execute(cr.update().where(cr.c.account_id == ctx.account_id).values(**values))
+    threading.Thread(
+        target=_build_in_background,
+        args=(ctx.runtime, ctx.account_id, token),
+        name=f"credential-report-{ctx.account_id}",
+        daemon=True,
+    ).start()
+    expired = stored is not None and stored.state == COMPLETE
+    return {"State": STARTED, "Description": STARTED_EXPIRED if expired else STARTED_NEW}
 
 
 @operation("GetCredentialReport", writes=False)
@@ -255,6 +338,10 @@ def get_credential_report(ctx: OperationContext, params: Mapping[str, Any]) -> d
     if stored is None:
         # AWS's recorded answer carries no message at all.
         raise CredentialReportNotPresent("")
+    if stored.state != COMPLETE:
+        raise CredentialReportNotReady(
+            "The request was rejected because the credential report is still being generated."
+        )
     if ctx.info.now - stored.generated_at >= REPORT_LIFETIME:
         raise CredentialReportExpired(
             "The request was rejected because the most recent credential report has expired. "

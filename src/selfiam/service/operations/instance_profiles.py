@@ -215,10 +215,15 @@ def list_instance_profiles_for_role(
     }
 
 
+# An instance profile hands its role to EC2: iam:PassedToService names EC2's principal.
+PASSED_TO = {"iam:PassedToService": "ec2.amazonaws.com"}
+
+
 def _role_to_pass(ctx: OperationContext, name: str) -> Any:
     """The role named, after iam:PassRole on it (AWS: adding a role to an instance
-    profile passes it), with the role's tags as aws:ResourceTag and iam:ResourceTag."""
-    role, _ = authorize_entity(ctx, ROLE, name, action="iam:PassRole")
+    profile passes it), with the role's tags as aws:ResourceTag and iam:ResourceTag and
+    ``iam:PassedToService`` (the service that receives the role)."""
+    role, _ = authorize_entity(ctx, ROLE, name, action="iam:PassRole", extra_context=PASSED_TO)
     return role
 
 

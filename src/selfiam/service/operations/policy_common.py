@@ -242,10 +242,17 @@ def attachment_count(account_id: str, policy_id: Any = None) -> Label[Any]:
         (t.group_policy_attachments, t.groups, "group_id"),
         (t.role_policy_attachments, t.roles, "role_id"),
     ):
+        # From the policy's attachments (its index), each owner's account checked by its
+        # primary key: a join let SQLite walk every user of the account instead.
+        owned = (
+            select(owners.c[key])
+            .where(owners.c[key] == attachments.c[key], owners.c.account_id == account_id)
+            .exists()
+        )
         parts.append(
             select(func.count())
-            .select_from(attachments.join(owners, attachments.c[key] == owners.c[key]))
-            .where(attachments.c.policy_id == policy_id, owners.c.account_id == account_id)
+            .select_from(attachments)
+            .where(attachments.c.policy_id == policy_id, owned)
             .scalar_subquery()
         )
     total: ColumnElement[Any] = parts[0] + parts[1] + parts[2]

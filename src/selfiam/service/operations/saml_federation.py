@@ -8,7 +8,7 @@ by the provider's entity, addressed to an accepted audience, within its validity
 never redeemed before (``saml_assertions_used``, shared by every process); its Role
 attribute must hold the requested (role, provider) pair; the role's trust policy
 (``trust_to_evaluate``) must allow ``sts:AssumeRoleWithSAML`` (and ``sts:TagSession``
-for session tags) by the provider as a Federated principal
+for session tags, ``sts:SetSourceIdentity`` for a SourceIdentity attribute) by the provider as a Federated principal
 (``ctx.authorize_federated``), with the assertion's ``saml:*`` keys in the context.
 The session is issued by AssumeRole's ``issue_session`` and ends with its role or its
 provider (``role_sessions.saml_provider_id``).
@@ -179,6 +179,8 @@ def assume_role_with_saml_as(
     actions = ["sts:AssumeRoleWithSAML"]
     if tags:
         actions.append("sts:TagSession")
+    if claims.source_identity is not None:
+        actions.append("sts:SetSourceIdentity")
     for action in actions:
         ctx.authorize_federated(
             resource,

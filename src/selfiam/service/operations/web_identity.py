@@ -200,6 +200,17 @@ def assume_role_with_web_identity(
             context=tag_context,
             denial=NOT_AUTHORIZED,
         )
+    if source_identity is not None:
+        # The token's source identity claim is set only if the trust policy allows it.
+        ctx.authorize_federated(
+            resource,
+            action="sts:SetSourceIdentity",
+            principal_arn=federated,
+            account_id=account,
+            trust=trust,
+            context=context,
+            denial=NOT_AUTHORIZED,
+        )
     packed = check_session_size(role, asked.duration, asked.session_policy, asked.policy_arns, tags)
     out = issue_session(
         ctx,
