@@ -22,7 +22,7 @@ ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 #: pool's ping ``;`` counts, psycopg's own BEGIN does not) per request. A write no longer
 #: reloads its caller's credentials and policies unless it changed them (the change feed
 #: names what changed: service/invalidation.py).
-CEILINGS = {"CreateUser": 9, "CreateAccessKey": 9, "DeleteAccessKey": 8}
+CEILINGS = {"CreateUser": 9, "CreateAccessKey": 8, "DeleteAccessKey": 8}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
