@@ -131,10 +131,11 @@ def test_a_cached_caller_sends_only_its_operations_queries_on_postgresql(pg_url:
         assert (api.runtime.credentials.loads, api.runtime.policy_loads) == loads
         # the batching audit writer's own work runs in its thread, whenever it wakes
         operation = [s for s in sent if "audit_records" not in s]
-        # GetUser's own two reads, the user then its tags: no version, no ping, no BEGIN
-        assert len(operation) == 2, sent
-        assert operation[0].startswith("SELECT users.") and "FROM users" in operation[0]
-        assert operation[1].startswith("SELECT tags.") and "FROM tags" in operation[1]
+        # GetUser's own read, the user and its tags in one query: no version, no ping, no
+        # BEGIN
+        assert len(operation) == 1, sent
+        assert operation[0].startswith("SELECT users.")
+        assert "FROM users LEFT OUTER JOIN tags" in operation[0]
 
 
 # -- (4) a write to one user leaves another's cached entries alone ---------------------------

@@ -99,3 +99,38 @@ def test_the_changes_table_is_pruned(call: Call, runtime: Runtime) -> None:
     with read_transaction(runtime.engine) as conn:
         rows = conn.execute(changes.select()).all()
     assert min(r.id for r in rows) > start  # the old rows went
+
+
+def test_a_process_applies_its_own_committed_changes_without_reading_them(
+    call: Call, runtime: Runtime, caller_for: Callable[[str], Caller]
+) -> None:
+    """After a commit, the writing process applies its own ``changes`` rows (the next
+    request reads none of them); when another process's rows came first it does not, and
+    the next refresh reads them all: either way a revoked policy is enforced at once."""
+    call("CreateUser", UserName="alice")
+    call("PutUserPolicy", UserName="alice", PolicyName="list", PolicyDocument=LIST)
+    alice = caller_for("alice")
+    info = RequestInfo(request_id=new_request_id(), now=runtime.clock())
+    runtime.invoke("iam", "ListUsers", {}, alice, info)  # caches alice's policies
+    call("DeleteUserPolicy", UserName="alice", PolicyName="list")
+    with read_transaction(runtime.engine) as conn:
+        assert runtime.invalidation._last_row == last_id(conn)  # applied, not read
+    with pytest.raises(AccessDenied):
+        runtime.invoke("iam", "ListUsers", {}, alice, info)
+
+    engine = create_engine_for(runtime.engine.url)
+    other = Runtime(engine, runtime.box, clock=runtime.clock)  # a second process
+    try:
+        call("PutUserPolicy", UserName="alice", PolicyName="list", PolicyDocument=LIST)
+        runtime.invoke("iam", "ListUsers", {}, alice, info)  # cached again
+        # the other process writes first: this one's next write's rows do not follow its own
+        other.invoke("iam", "CreateUser", {"UserName": "carol"}, Caller.root(alice.account_id),
+                     RequestInfo(request_id=new_request_id(), now=runtime.clock()))
+        applied = runtime.invalidation._last_row
+        call("DeleteUserPolicy", UserName="alice", PolicyName="list")
+        with pytest.raises(AccessDenied):
+            runtime.invoke("iam", "ListUsers", {}, alice, info)
+        assert runtime.invalidation._last_row != applied
+    finally:
+        other.audit.flush()
+        engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -158,4 +159,26 @@ def test_held_read_connections_are_bounded(tmp_path: Path) -> None:
         leave.wait()
         for thread in threads:
             thread.join()
+        engine.dispose()
+
+
+def test_a_finished_thread_gives_back_its_held_connection(tmp_path: Path) -> None:
+    """The threadpool retires idle workers: a retired worker's place among the holders is
+    freed and its connection returned to the pool, so later threads may hold one."""
+    engine = create_engine_for(f"sqlite:///{tmp_path}/retired.db")
+    reads = HeldReadConnection(engine)
+
+    def read() -> None:
+        with reads.transaction() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    try:
+        for _ in range(3 * HeldReadConnection.MAX_HELD):  # more threads than places, in turn
+            thread = threading.Thread(target=read)
+            thread.start()
+            thread.join()
+            gc.collect()
+            assert engine.pool.checkedout() == 0
+        assert reads._held == 0
+    finally:
         engine.dispose()

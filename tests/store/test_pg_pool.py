@@ -11,7 +11,14 @@ import threading
 
 from sqlalchemy import event, text
 
-from selfiam.store.engine import PG_POOL_SIZE, create_engine_for, read_transaction, transaction
+from selfiam.store import pool_health
+from selfiam.store.engine import (
+    PG_POOL_SIZE,
+    HeldReadConnection,
+    create_engine_for,
+    read_transaction,
+    transaction,
+)
 
 THREADS = 8
 ROUNDS = 20
@@ -45,5 +52,26 @@ def test_eight_concurrent_clients_reuse_their_connections(postgres_url: str) -> 
         assert THREADS <= PG_POOL_SIZE
         # every client keeps reusing a kept connection: at most one opened per client
         assert len(opened) <= THREADS, f"{len(opened)} connections for {THREADS} clients"
+    finally:
+        engine.dispose()
+
+
+def test_a_held_read_connection_whose_session_died_is_replaced(postgres_url: str) -> None:
+    """The API's reads keep one connection per thread (HeldReadConnection). When the
+    server may have dropped connections (the change feed's listener lost its own:
+    pool_health.suspect_all) or the connection sat idle, it is pinged before its next
+    use and replaced if dead, so the next request does not fail with a 500."""
+    engine = create_engine_for(postgres_url)
+    try:
+        reads = HeldReadConnection(engine)
+        with reads.transaction() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with reads.transaction() as conn:  # kept: the same session
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+        with transaction(engine) as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        pool_health.suspect_all(engine)
+        with reads.transaction() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
     finally:
         engine.dispose()

@@ -51,7 +51,14 @@ SECRET_ACCESS_KEY_LENGTH = 40
 
 
 def _random_chars(alphabet: str, n: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(n))
+    """``n`` characters drawn uniformly from ``alphabet`` by the OS's CSPRNG. For an
+    alphabet whose size divides 256 (both of selfiam's: 32 and 64) a random byte modulo
+    its size is uniform, and one ``token_bytes`` call costs far less than a
+    ``secrets.choice`` per character (a third of CreateUser's id work)."""
+    size = len(alphabet)
+    if 256 % size:
+        return "".join(secrets.choice(alphabet) for _ in range(n))
+    return "".join([alphabet[b % size] for b in secrets.token_bytes(n)])
 
 
 def _prefixed(prefix: str, total_length: int) -> str:

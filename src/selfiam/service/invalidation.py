@@ -106,6 +106,8 @@ class Invalidation:
         self._seq = 0
         self._cond = threading.Condition(self._lock)
         self._waiting: dict[int, _Wait] = {}  # our writes in flight, by seq
+        #: SQLite: our writes in flight, by seq: (first row id, last row id, their keys)
+        self._own_rows: dict[int, tuple[int, int, list[str]]] = {}
         self._peers: dict[str, float] = {}  # node -> monotonic time its heartbeat came
         self._feed: feed.FeedConnection | None = None
         self._stop = threading.Event()
@@ -194,7 +196,10 @@ class Invalidation:
             seq = self._seq
             if self.postgres:
                 self._waiting[seq] = _Wait(self._session if self._connected else 0)
-        feed.record(conn, keys, self.node, seq)
+        rows = feed.record(conn, keys, self.node, seq)
+        if rows is not None:
+            with self._lock:
+                self._own_rows[seq] = rows
         return seq
 
     def finish(self, seq: int | None, keys: set[str], *, committed: bool) -> None:
@@ -203,15 +208,30 @@ class Invalidation:
         if seq is None:
             return
         try:
-            # SQLite: the next request's ``refresh`` reads the committed rows, this
-            # process's requests as any other's.
             if committed and self.postgres:
                 self.apply(keys)
                 if self._thread is not None:
                     self._await(seq)
+            elif committed:
+                self._applied_own(seq)
         finally:
             with self._lock:
                 self._waiting.pop(seq, None)
+                self._own_rows.pop(seq, None)
+
+    def _applied_own(self, seq: int) -> None:
+        """SQLite, after a commit: apply this write's own ``changes`` rows here, as the next
+        ``refresh`` would after reading them (one statement less for the next request).
+        Only when every row before them was applied already: the write held the write
+        lock, so rows ``first..last`` are exactly its own, with exactly these keys.
+        Otherwise (another process's rows in between, a reader behind) ``refresh`` reads
+        them all as usual."""
+        with self._lock:
+            rows = self._own_rows.get(seq)
+            if rows is None or self._last_row is None or self._last_row != rows[0] - 1:
+                return
+            self._apply_locked(rows[2])
+            self._last_row = rows[1]
 
     def _await(self, seq: int) -> None:
         deadline = time.monotonic() + LEASE + MARGIN

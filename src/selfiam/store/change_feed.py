@@ -63,29 +63,43 @@ def is_postgres(conn_or_engine: Connection | Engine) -> bool:
     return conn_or_engine.dialect.name == "postgresql"
 
 
-def record(conn: Connection, keys: Iterable[str], node: str, seq: int) -> None:
+def record(
+    conn: Connection, keys: Iterable[str], node: str, seq: int
+) -> tuple[int, int, list[str]] | None:
     """Publish ``keys`` in ``conn``'s transaction: delivered (PostgreSQL) or visible
     (SQLite) at commit, never if it rolls back. ``node``/``seq`` name the write, so
-    that the writing process can wait for the others' acknowledgements."""
+    that the writing process can wait for the others' acknowledgements. SQLite: returns
+    (first row id, last row id, the keys as stored) when the rows' ids are consecutive
+    (one write holds the write lock, so they are), else None."""
     wanted = sorted(set(keys))
     if not wanted:
-        return
+        return None
     if EVERYTHING in wanted:
         wanted = [EVERYTHING]
     if is_postgres(conn):
         payload = encode_change(node, seq, wanted)
         if len(payload) > MAX_PAYLOAD:
             payload = encode_change(node, seq, [EVERYTHING])
-        conn.execute(
-            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-        )
-        return
+        conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
+        return None
     # one statement per key (a write names a few): each id is known, for the pruning
-    for k in wanted:
-        inserted = conn.execute(changes.insert().values(change_key=k[:600]))
+    stored = [k[:600] for k in wanted]
+    ids = []
+    for k in stored:
+        inserted = conn.execute(_INSERT_CHANGE, {"change_key": k})
         last = int(inserted.inserted_primary_key[0])
+        ids.append(last)
         if last % PRUNE_EVERY == 0:
-            conn.execute(changes.delete().where(changes.c.id <= last - KEEP))
+            conn.execute(_PRUNE, {"below": last - KEEP})
+    if ids != list(range(ids[0], ids[0] + len(ids))):
+        return None
+    return ids[0], ids[-1], stored
+
+
+# Built once: SQLAlchemy memoizes a statement object's cache key, not a rebuilt one's.
+_INSERT_CHANGE = changes.insert()
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+_PRUNE = changes.delete().where(changes.c.id <= bindparam("below"))
 
 
 # -- PostgreSQL's payloads ------------------------------------------------------------------

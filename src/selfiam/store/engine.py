@@ -20,7 +20,10 @@ PostgreSQL runs through psycopg 3, READ COMMITTED, with row locks
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +35,8 @@ from sqlalchemy.engine.url import URL
 
 from selfiam.store import pool_health
 from selfiam.store.write_gate import WriteGate, install
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_POOL_SIZE = 16
@@ -164,36 +169,58 @@ class HeldReadConnection:
     """Read transactions on one connection per thread, kept open between them.
 
     Checking a connection out of SQLAlchemy's pool and back costs about 25 us on
-    SQLite: more than all the queries of a read request. The API's reads run on
-    the event loop's thread, so they share one connection this way. It is kept
-    only for SQLite, where a connection cannot go stale; on PostgreSQL every
-    transaction checks one out of the pool (with its pre-ping), as
-    :func:`read_transaction` does. A nested use on the same thread, or a
-    connection SQLAlchemy invalidated, falls back to a pooled connection.
+    SQLite: more than all the queries of a read request. On PostgreSQL a checkout also
+    switches the connection to autocommit and back on return (``_read_options``), and
+    that bookkeeping was the largest part of a cached GetUser's CPU after its one query.
+    So each thread that reads keeps its connection: the API's SQLite reads run on the
+    event loop's thread; PostgreSQL's run in the threadpool.
+
+    A held PostgreSQL connection can go stale (a server restart, a dropped session),
+    where a SQLite one cannot: before using one that sat idle longer than
+    ``pool_health.IDLE_PING`` seconds, or after the process learnt the server may have
+    dropped its connections (``pool_health.suspect_all``), it is pinged, and replaced if
+    the ping fails, exactly as the pool checks the connections it hands out. A
+    connection SQLAlchemy invalidated (a disconnect during a query) is replaced too. A
+    nested use on the same thread falls back to a pooled connection.
 
     At most ``MAX_HELD`` threads hold one: the heavy reads run in the threadpool
     (40 threads), and had each worker kept a connection the pool (30) would be
     pinned by idle threads, every write and the audit writer waiting for one
-    until the pool's timeout (a 500). Other threads use a pooled connection.
+    until the pool's timeout (a 500). Other threads use a pooled connection. On
+    PostgreSQL, ``MAX_HELD_POSTGRES`` (the pool keeps 16 and allows 40: the other 32
+    remain for writes, the audit writer and the threads past the limit).
     """
 
     MAX_HELD = 4
+    MAX_HELD_POSTGRES = 8
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._reader = engine.execution_options(**{READ_ONLY_OPTION: True})
-        self._hold = engine.dialect.name == "sqlite"
+        self._postgres = engine.dialect.name == "postgresql"
+        self._reader = engine.execution_options(**_read_options(engine))
+        self._hold = engine.dialect.name in ("sqlite", "postgresql")
+        self._max_held = self.MAX_HELD_POSTGRES if self._postgres else self.MAX_HELD
         self._local = threading.local()
         self._held = 0
         self._held_lock = threading.Lock()
 
     def _may_hold(self) -> bool:
-        """Whether this thread may keep a connection (counted once per thread)."""
+        """Whether this thread may keep a connection (counted once per thread). When the
+        thread ends (the threadpool retires idle workers) its place is freed and its
+        connection returned to the pool (a finalizer on a thread-local token)."""
         with self._held_lock:
-            if self._held >= self.MAX_HELD:
+            if self._held >= self._max_held:
                 return False
             self._held += 1
-            return True
+        token = _Token()
+        self._local.token = token
+        self._local.slot = slot = []
+        weakref.finalize(token, _release, weakref.ref(self), slot)
+        return True
+
+    def _freed(self) -> None:
+        with self._held_lock:
+            self._held -= 1
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -207,11 +234,55 @@ class HeldReadConnection:
             with read_transaction(self._engine) as pooled:
                 yield pooled
             return
+        if (
+            conn is not None
+            and self._postgres
+            and not (conn.invalidated or conn.closed)
+            and pool_health.is_stale(self._engine, self._local.used)
+            and not _alive(conn)
+        ):
+            conn.invalidate()
         if conn is None or conn.closed or conn.invalidated:
+            if conn is not None:
+                conn.close()
             conn = self._reader.connect()
             self._local.conn = conn
-        with conn.begin():
-            yield conn
+            self._local.slot[:] = [conn]
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            self._local.used = time.monotonic()
+
+
+class _Token:
+    """Lives exactly as long as a thread that holds a connection (in its thread-local)."""
+
+
+def _release(owner: weakref.ref[HeldReadConnection], slot: list[Connection]) -> None:
+    """A holding thread ended: free its place, return its connection to the pool."""
+    held = owner()
+    if held is not None:
+        held._freed()
+    for conn in slot:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 (a dead connection: the pool discards it)
+            log.debug("closing a finished thread's read connection failed", exc_info=True)
+
+
+def _alive(conn: Connection) -> bool:
+    """Whether a held PostgreSQL connection (autocommit: no transaction is left open)
+    still answers."""
+    try:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception:  # noqa: BLE001 (any failure: this connection is gone)
+        return False
+    return True
 
 
 def is_read_only(conn: Connection) -> bool:

@@ -49,6 +49,13 @@ def install(engine: Engine) -> None:
             raise exc.DisconnectionError() from error
 
 
+def is_stale(engine: Engine, last_used: float) -> bool:
+    """Whether a connection last used at ``last_used`` (monotonic) must be pinged before
+    its next use: the rule the pool's checkout applies, for connections held outside it
+    (``engine.HeldReadConnection``)."""
+    return time.monotonic() - last_used >= IDLE_PING or last_used <= _suspect_before(engine)
+
+
 def _suspect_before(engine: Engine) -> float:
     return _SUSPECTS.get(engine, 0.0)
 

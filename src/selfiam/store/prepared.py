@@ -117,9 +117,15 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
         if process is not None:
             results.append((index, process))
     positions = tuple(compiled.positiontup or ()) if dialect.positional else None
-    fields = namedtuple("Row", [column.key for column in columns], rename=True)  # type: ignore[misc]
-    row = type("Row", (fields,), {"__slots__": (), "_mapping": property(fields._asdict)})
+    row = row_type([column.key for column in columns])
     return _Compiled(compiled.string, positions, literals, tuple(binds), tuple(results), row)
+
+
+def row_type(keys: Sequence[str]) -> type:
+    """A named tuple type with ``keys`` and, like SQLAlchemy's rows, a ``_mapping`` view
+    (``_make`` builds one from a sequence of values)."""
+    fields = namedtuple("Row", list(keys), rename=True)  # type: ignore[misc]
+    return type("Row", (fields,), {"__slots__": (), "_mapping": property(fields._asdict)})
 
 
 def _convert(compiled: _Compiled, values: Sequence[Any]) -> Any:

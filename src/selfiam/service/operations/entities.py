@@ -17,7 +17,9 @@ from selfiam.service.context import OperationContext
 from selfiam.service.lookup import (
     find_group,
     find_role,
+    find_role_with_tags,
     find_user,
+    find_user_with_tags,
     no_such_group,
     no_such_role,
     no_such_user,
@@ -65,11 +67,19 @@ class EntityKind:
     key: str  # the id column, also the tags' resource id
     #: The tags' resource type, None for a kind that has no tags (groups).
     tag_type: str | None
+    #: The row and its tags in one query (kinds with tags).
+    find_with_tags: Callable[[Connection, str, str], tuple[Any, dict[str, str]] | None] | None = (
+        None
+    )
 
 
-USER = EntityKind(find_user, user_arn, no_such_user, t.users, "user_id", "user")
+USER = EntityKind(
+    find_user, user_arn, no_such_user, t.users, "user_id", "user", find_user_with_tags
+)
 GROUP = EntityKind(find_group, group_arn, no_such_group, t.groups, "group_id", None)
-ROLE = EntityKind(find_role, role_arn, no_such_role, t.roles, "role_id", "role")
+ROLE = EntityKind(
+    find_role, role_arn, no_such_role, t.roles, "role_id", "role", find_role_with_tags
+)
 
 
 def _boundary_context(
@@ -103,7 +113,12 @@ def authorize_entity(
     against the path-less ARN and then refused with ``kind.missing`` (NoSuchEntity), as
     AWS orders it.
     """
-    row = kind.find(ctx.conn, ctx.account_id, name)
+    tags: dict[str, str] | None = None
+    if kind.find_with_tags is not None:
+        found = kind.find_with_tags(ctx.conn, ctx.account_id, name)
+        row, tags = found if found is not None else (None, None)
+    else:
+        row = kind.find(ctx.conn, ctx.account_id, name)
     if row is None:
         ctx.authorize(
             kind.arn(ctx.account_id, name),
@@ -112,8 +127,7 @@ def authorize_entity(
             extra_context=extra_context,
         )
         raise kind.missing(name)
-    tags = None
-    if kind.tag_type is not None:
+    if tags is None and kind.tag_type is not None:
         tags = tagging.load_tags(ctx.conn, kind.tag_type, row._mapping[kind.key])
     ctx.authorize(
         kind.arn(ctx.account_id, row.name, row.path),
