@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from selfiam.cli.options import database_options, settings_from
+from selfiam.cli.options import database_options, open_for_command, settings_from
 from selfiam.cli.printable import echo, printable
 from selfiam.service.audit import read_records
 from selfiam.service.audit_export import write_cloudtrail
-from selfiam.service.factory import open_runtime
 from selfiam.tooling.onboard import create_secret_file
 
 
@@ -49,7 +48,7 @@ def audit(
     records)."""
     if ctx.invoked_subcommand is not None:
         return
-    runtime = open_runtime(settings_from(data_dir, database_url))
+    runtime = open_for_command(settings_from(data_dir, database_url))
     suffix = f"/{user_name}" if user_name else None
     records = read_records(
         runtime.engine,
@@ -103,7 +102,7 @@ def export(
     """Write the audit records made in [--since, --until), oldest first, as CloudTrail
     event records, streamed: any size of trail in bounded memory. No record holds a
     secret."""
-    runtime = open_runtime(settings_from(data_dir, database_url))
+    runtime = open_for_command(settings_from(data_dir, database_url))
     start, end = _parse_since(since), _parse_since(until)
     if output == "-":
         count = write_cloudtrail(runtime.engine, sys.stdout, start, end)

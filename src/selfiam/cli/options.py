@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from selfiam.service.factory import open_runtime
 from selfiam.settings import Settings
+
+if TYPE_CHECKING:
+    from selfiam.service.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,3 +34,14 @@ def database_options(fn: F) -> F:
 
 def settings_from(data_dir: str | None, database_url: str | None, **extra: Any) -> Settings:
     return Settings.from_env(data_dir=data_dir, database_url=database_url, **extra)
+
+
+def open_for_command(settings: Settings) -> Runtime:
+    """``open_runtime`` for one command: its change-feed listener (PostgreSQL) stops when
+    the command ends, so a command run in-process (tests, tools) leaves no thread behind
+    retrying a database that may be gone."""
+    runtime = open_runtime(settings)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(runtime.close)
+    return runtime

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from selfiam.cli.options import database_options, settings_from
+from selfiam.cli.options import database_options, open_for_command, settings_from
 from selfiam.cli.printable import echo, printable
-from selfiam.service.factory import open_runtime
 from selfiam.service.rekey import rotate_master_key
 
 
@@ -21,7 +20,7 @@ def rotate_master_key_command(data_dir: str | None, database_url: str | None) ->
     new key). Several nodes with their own copy of the key file: see docs/operations.md.
     """
     settings = settings_from(data_dir, database_url)
-    runtime = open_runtime(settings)
+    runtime = open_for_command(settings)
     key = printable(settings.master_key_file)
     try:
         done = rotate_master_key(runtime, settings.master_key_file)

@@ -9,11 +9,12 @@ from typing import Any
 
 import click
 
+from selfiam.cli.options import open_for_command
 from selfiam.cli.printable import printable
 from selfiam.domain.errors import AwsError
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.caller import Caller, RequestInfo
-from selfiam.service.factory import account_of, open_runtime
+from selfiam.service.factory import account_of
 from selfiam.service.runtime import Runtime
 from selfiam.service.together import invoke_together
 from selfiam.settings import Settings
@@ -26,7 +27,7 @@ class RootSession:
 
     @classmethod
     def open(cls, settings: Settings) -> RootSession:
-        runtime = open_runtime(settings)
+        runtime = open_for_command(settings)
         account = account_of(runtime)
         if account is None:
             raise click.ClickException("no account yet: run `selfiam init` first.")

@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 
 import click
 
-from selfiam.cli.options import database_options, settings_from
+from selfiam.cli.options import database_options, open_for_command, settings_from
 from selfiam.service.backup import BackupError, serving
 from selfiam.service.bootstrap import InitResult, initialize
-from selfiam.service.factory import account_of, open_runtime
+from selfiam.service.factory import account_of
 from selfiam.service.runtime import Runtime
 from selfiam.settings import Settings
 
@@ -69,7 +69,7 @@ def init(
 ) -> None:
     """Create the data directory, database, master key, account, admin user and SelfService group."""
     settings = settings_from(data_dir, database_url, host=host, port=port)
-    runtime = open_runtime(settings)
+    runtime = open_for_command(settings)
     existing = account_of(runtime)
     if existing is not None:
         raise click.ClickException(
@@ -201,7 +201,7 @@ def _serve(
     from selfiam.api.protocol import PROTOCOL
     from selfiam.app import create_app
 
-    runtime = open_runtime(settings)
+    runtime = open_for_command(settings)
     account = account_of(runtime)
     if account is None:
         if not init_if_missing:
