@@ -35,14 +35,6 @@ from selfiam.policy import (
     parse_policy,
 )
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import (
-    get_group,
-    get_role,
-    get_user,
-    group_resource,
-    role_resource,
-    user_resource,
-)
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.entities import GROUP, ROLE, USER, authorize_entity
 from selfiam.service.protected_roles import refuse_if_service_linked
@@ -61,13 +53,6 @@ class PolicyOwner:
     name_param: str
     table: Table
     key: str
-
-    def resource(self, ctx: OperationContext, name: str) -> str:
-        return _RESOURCES[self.kind](ctx, name)
-
-    def get(self, ctx: OperationContext, name: str) -> Row[Any]:
-        row: Row[Any] = _GETTERS[self.kind](ctx.conn, ctx.account_id, name)
-        return row
 
     def authorized(
         self,
@@ -109,8 +94,6 @@ def register_for(
 
 
 _KINDS = {"user": USER, "group": GROUP, "role": ROLE}
-_RESOURCES = {"user": user_resource, "group": group_resource, "role": role_resource}
-_GETTERS = {"user": get_user, "group": get_group, "role": get_role}
 
 
 # -- documents -------------------------------------------------------------------------
