@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row, Table, and_, bindparam, select
 from sqlalchemy.engine import Connection
 
-from selfiam.domain.arns import PARTITION, group_arn, role_arn, user_arn
+from selfiam.domain.arns import PARTITION, role_arn
 from selfiam.domain.errors import AwsError, NoSuchEntity, ValidationError
 from selfiam.service.context import OperationContext
 from selfiam.store import tables as t
@@ -136,22 +136,6 @@ def target_user_name(ctx: OperationContext, params: dict[str, Any] | Any) -> str
     if ctx.caller.user_name is None:
         raise ValidationError("Must specify userName when calling with non-User credentials")
     return ctx.caller.user_name
-
-
-def user_resource(ctx: OperationContext, name: str) -> str:
-    """The ARN to authorize against for a user name: the real one (with its path) if the
-    user exists, else the path-less ARN AWS would evaluate."""
-    row = find_user(ctx.conn, ctx.account_id, name)
-    if row is None:
-        return user_arn(ctx.account_id, name)
-    return user_arn(ctx.account_id, row.name, row.path)
-
-
-def group_resource(ctx: OperationContext, name: str) -> str:
-    row = find_group(ctx.conn, ctx.account_id, name)
-    if row is None:
-        return group_arn(ctx.account_id, name)
-    return group_arn(ctx.account_id, row.name, row.path)
 
 
 def role_resource(ctx: OperationContext, name: str) -> str:
