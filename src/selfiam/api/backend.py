@@ -83,10 +83,10 @@ class RuntimeBackend:
 #: GetAccountAuthorizationDetails holds up to 1,000 entities with every policy document and
 #: version; GetCredentialReport sends a report as long as the account's user list;
 #: ListEntitiesForPolicy reads every entity attached to the policy before it pages;
-#: GetPolicyVersion URL-encodes a document that, for AWS's own policies, reaches 150,000
-#: characters (ReadOnlyAccess: 90,000); the service-last-accessed reads parse a stored
-#: report as long as the entity's services and principals. (GetAccountSummary reads the
-#: account's counters, store/counters.py: cheap, so not here.)
+#: GetAccountSummary counts every table of the account; GetPolicyVersion URL-encodes a
+#: document that, for AWS's own policies, reaches 150,000 characters (ReadOnlyAccess: 90,000);
+#: the service-last-accessed reads parse a stored report as long as the entity's services
+#: and principals.
 _HEAVY_READS = frozenset(
     ("iam", action)
     for action in (
@@ -97,6 +97,7 @@ _HEAVY_READS = frozenset(
         "GetAccountAuthorizationDetails",
         "GetCredentialReport",
         "ListEntitiesForPolicy",
+        "GetAccountSummary",
         "GetPolicyVersion",
         "GetServiceLastAccessedDetails",
         "GetServiceLastAccessedDetailsWithEntities",
