@@ -13,7 +13,7 @@ import pytest
 from tests.api.conftest import Api, built_api
 
 from selfiam.service.audit import AuditRecord, read_records
-from support.statements import StatementLog
+from support.statements import StatementLog, is_commit
 
 V = {"Version": "2010-05-08"}
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -59,16 +59,17 @@ def _send(api: Api, log: StatementLog, params: dict[str, str]) -> tuple[str, lis
 
 def _check(name: str, statements: list[str], sqlite: bool) -> None:
     upper = [s.upper() for s in statements]
-    if "COMMIT" in upper:
+    ends = [i for i, s in enumerate(upper) if is_commit(s)]
+    if ends:
         # After its commit a PostgreSQL write may ask which nodes listen to the change feed,
         # to wait for their acknowledgements (service/invalidation.py), in a read of its
         # own (only while its listener is younger than a lease).
-        after = upper[upper.index("COMMIT") + 1:]
+        after = upper[ends[0] + 1:]
         assert all(_after_the_write(s) for s in after), "\n".join(upper)
-        upper = upper[: upper.index("COMMIT") + 1]
+        upper = upper[: ends[0] + 1]
         statements = statements[: len(upper)]
     assert len(statements) <= CEILINGS[name], "\n".join(statements)
-    assert sum(s == "COMMIT" for s in upper) == 1, statements
+    assert sum(is_commit(s) for s in upper) == 1, statements
     assert not any(s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")) for s in upper)
     assert sum(s.startswith("BEGIN") for s in upper) == (1 if sqlite else 0)
     if sqlite:  # authentication read the key inside the write's own transaction

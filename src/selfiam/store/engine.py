@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 
-from selfiam.store import pool_health
+from selfiam.store import pg_commit, pool_health
 from selfiam.store.write_gate import WriteGate, install
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
         options.update(kwargs)
         engine = create_engine(u, **options)
         pool_health.install(engine)
+        pg_commit.install(engine)
         return engine
     raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
