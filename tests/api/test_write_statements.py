@@ -136,3 +136,29 @@ def test_a_refused_write_leaves_nothing_and_one_record(
 def _records(api: Api) -> list[AuditRecord]:
     records: list[AuditRecord] = read_records(api.runtime.engine, limit=50)
     return records
+
+
+def test_a_postgresql_write_sends_its_notification_with_its_commit(postgres_url: str) -> None:
+    """The change's ``pg_notify`` is no round trip of its own (store/pg_commit.py), and a
+    node whose feed listener is younger than a lease asks nothing after the commit: it
+    listed the listening nodes once, when it began to listen (service/invalidation.py)."""
+    with built_api(postgres_url) as api:
+        api.root("AttachUserPolicy", UserName="alice", PolicyArn=ADMIN)
+        api.runtime.start_feed()
+        try:
+            log = StatementLog(api.runtime.engine)
+            api.runtime.engine.dispose()
+            assert api.send({"Action": "GetUser", **V}, service="iam")[0] == 200
+            for params in (
+                {"Action": "CreateUser", "UserName": "pg"},
+                {"Action": "TagUser", "UserName": "pg", "Tags.member.1.Key": "k",
+                 "Tags.member.1.Value": "v"},
+            ):
+                _, statements = _send(api, log, params)
+                upper = [s.upper() for s in statements]
+                notifying = [s for s in upper if "PG_NOTIFY" in s]
+                assert len(notifying) == 1 and is_commit(notifying[0]), statements
+                assert upper[-1] == notifying[0], statements  # nothing after the commit
+                assert sum(is_commit(s) for s in upper) == 1, statements
+        finally:
+            api.runtime.close()
