@@ -77,7 +77,8 @@ def _take(dbapi_connection: Any) -> list[tuple[str, str]] | None:
 
 def notify_at_commit(conn: Connection, channel: str, payload: str) -> None:
     """``pg_notify(channel, payload)`` in ``conn``'s transaction, sent with its COMMIT."""
-    if not getattr(conn.dialect, _INSTALLED, False):
+    if not getattr(conn.dialect, _INSTALLED, False) or conn.in_nested_transaction():
+        # (inside a savepoint it must go the way the savepoint goes: run it now)
         conn.execute(_NOTIFY, {"channel": channel, "payload": payload})
         return
     conn.connection.info.setdefault(_QUEUED, []).append((channel, payload))
