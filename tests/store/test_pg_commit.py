@@ -69,3 +69,19 @@ def test_inside_a_savepoint_it_follows_the_savepoint(engine: Engine, listener: A
         savepoint.rollback()
         notify_at_commit(conn, CHANNEL, "done")
     assert _received(listener) == ["done"]
+
+
+def test_the_payload_is_intact_without_standard_conforming_strings(
+    engine: Engine, listener: Any
+) -> None:
+    tricky = "it's a \\ backslash"
+
+    @event.listens_for(engine, "connect")
+    def _old_style(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("SET standard_conforming_strings = off")
+        dbapi_connection.commit()
+
+    engine.dispose()
+    with transaction(engine) as conn:
+        notify_at_commit(conn, CHANNEL, tricky)
+    assert _received(listener) == [tricky]

@@ -39,12 +39,8 @@ def install(engine: Engine) -> None:
             plain_commit(dbapi_connection)
             return
         driver = dbapi_connection.driver_connection
-        from psycopg import sql  # PostgreSQL only
-
         notifies = "".join(
-            sql.SQL("SELECT pg_notify({}, {}); ")
-            .format(sql.Literal(channel), sql.Literal(payload))
-            .as_string(driver)
+            f"SELECT pg_notify({_quoted(driver, channel)}, {_quoted(driver, payload)}); "
             for channel, payload in queued
         )
         # no parameters: the simple query protocol, which runs several statements
@@ -62,6 +58,17 @@ def install(engine: Engine) -> None:
     dialect.do_commit = do_commit  # type: ignore[method-assign]
     dialect.do_rollback = do_rollback  # type: ignore[method-assign]
     setattr(dialect, _INSTALLED, True)
+
+
+def _quoted(driver: Any, value: str) -> str:
+    """``value`` as a string literal of ``driver``'s session. With standard-conforming
+    strings (PostgreSQL's default) only a quote is special: doubling it is all, where
+    psycopg's general quoting cost some 100 us per payload."""
+    if driver.info.parameter_status("standard_conforming_strings") == "on":
+        return "'" + value.replace("'", "''") + "'"
+    from psycopg import sql  # PostgreSQL only
+
+    return str(sql.Literal(value).as_string(driver))
 
 
 def _take(dbapi_connection: Any) -> list[tuple[str, str]] | None:
