@@ -75,6 +75,11 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
             # Up to the request threadpool's 40 threads in all, beyond which they wait.
             "max_overflow": PG_MAX_OVERFLOW,
             "pool_recycle": 1800,
+            # The most recently returned connection first: under a light load the same few
+            # stay warm (idle less than IDLE_PING: no ping on checkout), where a FIFO pool
+            # rotated through all 16, each idle 16 s at one request per second: a ping
+            # round trip before every request.
+            "pool_use_lifo": True,
         }
         options.update(kwargs)
         engine = create_engine(u, **options)
