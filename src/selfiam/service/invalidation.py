@@ -342,6 +342,8 @@ class Invalidation:
             self._connected = True
             self._session += 1
             self._connected_at = time.monotonic()
+            for wait in self._waiting.values():  # published before: never echoed now
+                wait.cond.notify()
         sent_at = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
