@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
+from selfiam.store import checkpoints
+from selfiam.store.checkpoints import BackgroundCheckpoints
 from selfiam.store.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     create_engine_for,
@@ -230,3 +232,33 @@ def test_an_in_memory_database_never_promises_not_to_wait() -> None:
             pass
     finally:
         memory.dispose()
+
+
+def test_a_write_that_did_not_wait_leaves_its_checkpoint_to_a_thread(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its COMMIT must not copy the WAL back (an fsync, on the event loop): the connection's
+    automatic checkpoint is off for that transaction only, and every few such writes a
+    thread of its own checkpoints."""
+    ran: list[str] = []
+    real = BackgroundCheckpoints.checkpoint
+
+    def spy(self: BackgroundCheckpoints) -> None:
+        real(self)
+        ran.append(threading.current_thread().name)
+
+    monkeypatch.setattr(checkpoints, "EVERY", 3)
+    monkeypatch.setattr(BackgroundCheckpoints, "checkpoint", spy)
+    for n in range(3):
+        with transaction(engine, wait=False) as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+            conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        with transaction(engine) as conn:  # the same pooled connection: back to SQLite's
+            pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+            assert pages == checkpoints.AUTOCHECKPOINT_PAGES
+    _wait_until(lambda: ran, "a background checkpoint")
+    assert ran == ["selfiam-checkpoint"]
+    with pytest.raises(ZeroDivisionError), transaction(engine, wait=False) as conn:
+        _ = 1 / 0
+    with transaction(engine) as conn:  # a rollback gives it back too
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1000

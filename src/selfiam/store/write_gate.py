@@ -25,6 +25,7 @@ A write may also ask not to wait at all (``begin_write(..., wait=False)``, which
 uses to run a cheap write on the event loop): it passes only if the gate is free (nobody
 holds it, nobody queues) and SQLite grants ``BEGIN IMMEDIATE`` on the first try (another
 process may hold the lock); otherwise it raises :class:`WouldWait` having taken nothing.
+Its COMMIT leaves the WAL checkpoint it may be due to a thread (``store/checkpoints.py``).
 """
 
 from __future__ import annotations
@@ -38,12 +39,17 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from selfiam.store.checkpoints import BackgroundCheckpoints
+
 #: SQLite's primary result code for "the database file is locked" (the low byte of an
 #: extended code such as SQLITE_BUSY_RECOVERY).
 _SQLITE_BUSY = 5
 
 #: Key in a pooled connection's ``info``: this connection's transaction passed the gate.
 _HOLDS = "selfiam_write_gate"
+#: Key in a pooled connection's ``info``: its transaction began without waiting (and
+#: leaves its WAL checkpoint to a thread: store/checkpoints.py).
+_AT_ONCE = "selfiam_write_at_once"
 _GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
 
 
@@ -143,23 +149,34 @@ def install(engine: Engine, gate: WriteGate, busy_timeout_ms: int) -> Callable[[
     dialect = engine.dialect
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
+    checkpoints = BackgroundCheckpoints(engine)
+
+    def ended(dbapi_connection: Any) -> None:
+        info = _info(dbapi_connection)
+        try:
+            if info is not None and info.pop(_AT_ONCE, False):
+                checkpoints.ended(dbapi_connection.driver_connection)
+        finally:
+            gate.leave(info)
+
     def commit(dbapi_connection: Any) -> None:
         try:
             do_commit(dbapi_connection)
         finally:
-            gate.leave(_info(dbapi_connection))
+            ended(dbapi_connection)
 
     def rollback(dbapi_connection: Any) -> None:
         try:
             do_rollback(dbapi_connection)
         finally:
-            gate.leave(_info(dbapi_connection))
+            ended(dbapi_connection)
 
     setattr(dialect, "do_commit", commit)  # noqa: B010 (an instance's own method)
     setattr(dialect, "do_rollback", rollback)  # noqa: B010
 
     @event.listens_for(engine, "invalidate")
     def _invalidated(_dbapi: Any, record: Any, _exc: Any) -> None:
+        record.info.pop(_AT_ONCE, None)
         gate.leave(record.info)
 
     def begin_write(fairy: Any, wait: bool = True) -> None:
@@ -172,6 +189,8 @@ def install(engine: Engine, gate: WriteGate, busy_timeout_ms: int) -> Callable[[
                 fairy.driver_connection.execute("BEGIN IMMEDIATE")
             else:
                 _begin_at_once(fairy.driver_connection, busy_timeout_ms)
+                checkpoints.defer(fairy.driver_connection)
+                fairy.info[_AT_ONCE] = True
         except BaseException:
             gate.leave(fairy.info)
             raise
