@@ -145,6 +145,11 @@ class AuditWriter:
         self._ensure_thread()
         self._queue.put(record)
 
+    @property
+    def crowded(self) -> bool:
+        """Whether the queue is over half full, so that a ``submit`` soon might wait."""
+        return self._queue.qsize() * 2 > self._queue.maxsize > 0
+
     def flush(self) -> None:
         """Block until every record submitted so far is written."""
         if self._thread is not None:

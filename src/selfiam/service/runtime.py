@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +39,9 @@ from selfiam.store.engine import (
     read_transaction,
     transaction,
 )
+from selfiam.store.write_gate import WouldWait
+
+__all__ = ["Runtime", "WouldWait", "utc_now"]
 
 Clock = Callable[[], datetime]
 #: Principals whose compiled policies a process keeps, and for how long (seconds).
@@ -155,18 +158,28 @@ class Runtime:
         return self._reads.transaction()
 
     def write_session(
-        self, service: str, name: str
+        self, service: str, name: str, *, wait: bool = True
     ) -> AbstractContextManager[Connection | None]:
         """One write transaction for a whole write request: its authentication and the
         operation (``invoke``'s ``conn``), committed when the block ends. A separate
         read transaction to authenticate cost a second BEGIN, version read and COMMIT
         (on PostgreSQL a second pool checkout and its ping). An operation with a
         ``prepare`` step (network work that must not hold a lock) or an unknown one gets
-        None: ``invoke`` then opens its own transaction after ``prepare``."""
+        None: ``invoke`` then opens its own transaction after ``prepare``.
+
+        ``wait=False``: entering the block raises ``WouldWait``, before anything ran, if
+        the transaction cannot start at once (``store.engine.transaction``), or if the
+        operation would open its own transaction later, or if the audit queue is so full
+        that the operation's ``submit`` could wait for the audit writer, which needs the
+        write lock this transaction holds."""
         op = find_operation(service, name)
         if op is None or not op.writes or op.prepare is not None:
+            if not wait:
+                return _refused(f"{service}:{name} opens no write session")
             return nullcontext(None)
-        return transaction(self.engine)
+        if not wait and self.audit.crowded:
+            return _refused("the audit queue is crowded")
+        return transaction(self.engine, wait=wait)
 
     # -- authorization support --------------------------------------------------------------
 
@@ -380,6 +393,12 @@ class Runtime:
             source_ip=info.source_ip,
             user_agent=info.user_agent[:1024] if info.user_agent else None,
         )
+
+
+@contextmanager
+def _refused(reason: str) -> Iterator[None]:
+    raise WouldWait(reason)
+    yield  # unreachable: a generator, so that entering the block raises
 
 
 def _audit_code(ctx: OperationContext | None, error: AwsError | None) -> str | None:

@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 
 from selfiam.store import pool_health
-from selfiam.store.write_gate import WriteGate, install
+from selfiam.store.write_gate import WouldWait, WriteGate, gate_of, install
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ PG_POOL_SIZE = 16
 PG_MAX_OVERFLOW = 24
 #: Execution option marking a connection whose transaction only reads.
 READ_ONLY_OPTION = "selfiam_read_only"
+#: Execution option: this connection's write transaction must start at once or not at
+#: all (``transaction(engine, wait=False)``).
+NO_WAIT_OPTION = "selfiam_no_wait"
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -114,7 +117,11 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
 
     # A file's writers queue in this process instead of in SQLite's sleeping busy handler
     # (store/write_gate.py); an in-memory database has one connection anyway.
-    begin_write = None if in_memory else install(engine, WriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000))
+    begin_write = (
+        None
+        if in_memory
+        else install(engine, WriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000), SQLITE_BUSY_TIMEOUT_MS)
+    )
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -122,10 +129,11 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
         # and it runs twice per API request.
         driver = conn.connection.driver_connection
         assert driver is not None
-        if conn.get_execution_options().get(READ_ONLY_OPTION):
+        options = conn.get_execution_options()
+        if options.get(READ_ONLY_OPTION):
             driver.execute("BEGIN DEFERRED")
         elif begin_write is not None:
-            begin_write(conn.connection)
+            begin_write(conn.connection, not options.get(NO_WAIT_OPTION))
         else:
             driver.execute("BEGIN IMMEDIATE")
 
@@ -133,14 +141,29 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
+def transaction(engine: Engine, *, wait: bool = True) -> Iterator[Connection]:
     """One read-write transaction: commit on success, roll back on any error.
 
     On SQLite this holds the database's write lock from the start
     (``BEGIN IMMEDIATE``), so keep it short.
+
+    ``wait=False``: start only if that needs no wait, else raise :class:`WouldWait`
+    before anything ran. On a SQLite file: this process's write gate is free and SQLite
+    grants the lock on the first try (``store/write_gate.py``). Elsewhere (PostgreSQL,
+    whose every statement waits for the network and may wait for row locks; an
+    in-memory database) it always raises: the seam where a PostgreSQL "try without
+    waiting" would go.
     """
-    with engine.begin() as conn:
-        yield conn
+    if wait:
+        with engine.begin() as conn:
+            yield conn
+        return
+    if gate_of(engine) is None:
+        raise WouldWait(f"{engine.dialect.name}: no write starts without a possible wait")
+    with engine.connect() as conn:
+        conn.execution_options(**{NO_WAIT_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 @contextmanager

@@ -20,10 +20,17 @@ wait forever: after ``timeout`` seconds a writer goes on to SQLite's own lock.
 :func:`install` wires a gate into a SQLite engine: the dialect's ``do_commit`` and
 ``do_rollback`` (also used by the pool's reset-on-return, so a connection returned
 without either still leaves) release it after the statement ran.
+
+A write may also ask not to wait at all (``begin_write(..., wait=False)``, which the API
+uses to run a cheap write on the event loop): it passes only if the gate is free (nobody
+holds it, nobody queues) and SQLite grants ``BEGIN IMMEDIATE`` on the first try (another
+process may hold the lock); otherwise it raises :class:`WouldWait` having taken nothing.
+Its COMMIT leaves the WAL checkpoint it may be due to a thread (``store/checkpoints.py``).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import weakref
 from collections import deque
@@ -32,9 +39,24 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from selfiam.store.checkpoints import BackgroundCheckpoints
+
+#: SQLite's primary result code for "the database file is locked" (the low byte of an
+#: extended code such as SQLITE_BUSY_RECOVERY).
+_SQLITE_BUSY = 5
+
 #: Key in a pooled connection's ``info``: this connection's transaction passed the gate.
 _HOLDS = "selfiam_write_gate"
+#: Key in a pooled connection's ``info``: its transaction began without waiting (and
+#: leaves its WAL checkpoint to a thread: store/checkpoints.py).
+_AT_ONCE = "selfiam_write_at_once"
 _GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+class WouldWait(Exception):
+    """A write transaction asked not to wait could not start at once. Raised before its
+    ``BEGIN`` succeeded: nothing was done, nothing is held, the caller may start over
+    where waiting is harmless."""
 
 
 def gate_of(engine: Engine) -> WriteGate | None:
@@ -59,6 +81,20 @@ class WriteGate:
             return  # timed out: SQLite's busy handler takes over, as without a gate
         self._local.depth = depth + 1
         info[_HOLDS] = True
+
+    def try_enter(self, info: MutableMapping[str, Any]) -> bool:
+        """Take the turn only if it is free now: nobody holds it and nobody queues for it
+        (so no waiting writer is overtaken). False, taking nothing, otherwise, and in a
+        thread that holds it already (its own transaction would hold SQLite's lock)."""
+        if getattr(self._local, "depth", 0):
+            return False
+        with self._mutex:
+            if self._busy or self._waiters:
+                return False
+            self._busy = True
+        self._local.depth = 1
+        info[_HOLDS] = True
+        return True
 
     def leave(self, info: MutableMapping[str, Any] | None) -> None:
         """Release the turn ``info``'s transaction took (nothing if it took none)."""
@@ -104,42 +140,76 @@ class WriteGate:
                 self._busy = False
 
 
-def install(engine: Engine, gate: WriteGate) -> Callable[[Any], None]:
+def install(engine: Engine, gate: WriteGate, busy_timeout_ms: int) -> Callable[[Any, bool], None]:
     """Make ``engine``'s write transactions leave ``gate`` when they end; return the
     function that begins one (``BEGIN IMMEDIATE`` on a pooled connection, inside the
-    gate: a failed BEGIN leaves it at once)."""
+    gate: a failed BEGIN leaves it at once). ``busy_timeout_ms`` is the connections'
+    own busy timeout, put back after a BEGIN that was not to wait."""
     _GATES[engine] = gate
     dialect = engine.dialect
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    checkpoints = BackgroundCheckpoints(engine)
+
+    def ended(dbapi_connection: Any) -> None:
+        info = _info(dbapi_connection)
+        try:
+            if info is not None and info.pop(_AT_ONCE, False):
+                checkpoints.ended(dbapi_connection.driver_connection)
+        finally:
+            gate.leave(info)
 
     def commit(dbapi_connection: Any) -> None:
         try:
             do_commit(dbapi_connection)
         finally:
-            gate.leave(_info(dbapi_connection))
+            ended(dbapi_connection)
 
     def rollback(dbapi_connection: Any) -> None:
         try:
             do_rollback(dbapi_connection)
         finally:
-            gate.leave(_info(dbapi_connection))
+            ended(dbapi_connection)
 
     setattr(dialect, "do_commit", commit)  # noqa: B010 (an instance's own method)
     setattr(dialect, "do_rollback", rollback)  # noqa: B010
 
     @event.listens_for(engine, "invalidate")
     def _invalidated(_dbapi: Any, record: Any, _exc: Any) -> None:
+        record.info.pop(_AT_ONCE, None)
         gate.leave(record.info)
 
-    def begin_write(fairy: Any) -> None:
-        gate.enter(fairy.info)
+    def begin_write(fairy: Any, wait: bool = True) -> None:
+        if wait:
+            gate.enter(fairy.info)
+        elif not gate.try_enter(fairy.info):
+            raise WouldWait("another write transaction of this process holds or awaits the lock")
         try:
-            fairy.driver_connection.execute("BEGIN IMMEDIATE")
+            if wait:
+                fairy.driver_connection.execute("BEGIN IMMEDIATE")
+            else:
+                _begin_at_once(fairy.driver_connection, busy_timeout_ms)
+                checkpoints.defer(fairy.driver_connection)
+                fairy.info[_AT_ONCE] = True
         except BaseException:
             gate.leave(fairy.info)
             raise
 
     return begin_write
+
+
+def _begin_at_once(driver: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """``BEGIN IMMEDIATE`` with SQLite's busy handler off for this one attempt: if another
+    connection (another process) holds the write lock, :class:`WouldWait` at once."""
+    driver.execute("PRAGMA busy_timeout = 0")
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:
+            raise WouldWait("another connection holds the database's write lock") from None
+        raise
+    finally:
+        driver.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
 
 
 def _info(dbapi_connection: Any) -> MutableMapping[str, Any] | None:

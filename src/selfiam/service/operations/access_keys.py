@@ -44,7 +44,7 @@ def _metadata(row: Any, user_name: str) -> dict[str, Any]:
     }
 
 
-@operation("CreateAccessKey")
+@operation("CreateAccessKey", light=True)
 def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Create a key; the user's row lock makes the two-key limit hold under concurrency."""
     name = target_user_name(ctx, params)
@@ -95,7 +95,7 @@ def _users_key(ctx: OperationContext, params: Mapping[str, Any]) -> Row[Any]:
     return row
 
 
-@operation("UpdateAccessKey")
+@operation("UpdateAccessKey", light=True)
 def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     status = settable_status(str(params["Status"]))
     key = _users_key(ctx, params)
@@ -108,7 +108,7 @@ def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     return {}
 
 
-@operation("DeleteAccessKey")
+@operation("DeleteAccessKey", light=True)
 def delete_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     key = _users_key(ctx, params)
     ctx.conn.execute(

@@ -148,7 +148,7 @@ def check_boundary_policy(conn: Connection, account_id: str, arn: str) -> None:
 _INSERT_USER = t.users.insert()
 
 
-@operation("CreateUser")
+@operation("CreateUser", light=True)
 def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["UserName"])
     path = str(params.get("Path") or "/")
@@ -239,7 +239,7 @@ def list_users(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, An
     return {"Users": [listed_user_shape(r, ctx.account_id) for r in page], **more}
 
 
-@operation("UpdateUser")
+@operation("UpdateUser", light=True)
 def update_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Rename and/or move a user. AWS requires permission on the old and the new ARN."""
     name = str(params["UserName"])
@@ -304,7 +304,7 @@ def delete_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     return {}
 
 
-@operation("PutUserPermissionsBoundary")
+@operation("PutUserPermissionsBoundary", light=True)
 def put_user_permissions_boundary(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -320,7 +320,7 @@ def put_user_permissions_boundary(
     return {}
 
 
-@operation("DeleteUserPermissionsBoundary")
+@operation("DeleteUserPermissionsBoundary", light=True)
 def delete_user_permissions_boundary(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -337,7 +337,7 @@ def delete_user_permissions_boundary(
     return {}
 
 
-@operation("TagUser")
+@operation("TagUser", light=True)
 def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
     entity_id = tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
@@ -345,7 +345,7 @@ def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]
     return {}
 
 
-@operation("UntagUser")
+@operation("UntagUser", light=True)
 def untag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     entity_id = untag_entity(
         ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]]
