@@ -228,14 +228,12 @@ class _OwnWriter:
         self.gate.leave(self.info)
 
 
-@pytest.mark.parametrize("holder", ["another process", "a writer of this process"])
-def test_a_write_that_would_wait_goes_to_the_threadpool_and_the_loop_keeps_reading(
-    holder: str, admin: Api, hops: list[str], write_begins: list[bool], tries: list[str]
-) -> None:
-    path = admin.runtime.engine.url.database
-    assert path
-    admin_audit_flush(admin)
-    lock = _OtherProcess(path) if holder == "another process" else _OwnWriter(admin)
+def _write_while_locked(
+    admin: Api, lock: _OtherProcess | _OwnWriter, started: Callable[[], bool]
+) -> tuple[httpx.Response, httpx.Response, bool]:
+    """Send a CreateUser (carol) while ``lock`` is held; once ``started()`` says the write
+    is waiting, send a GetUser, then release the lock. The two answers, and whether the
+    read was answered while the write still waited."""
     app = create_api_app(RuntimeBackend(admin.runtime))
     write = admin.signed({"Action": "CreateUser", "UserName": "carol", **V}, service="iam")
     read = admin.signed({"Action": "GetUser", "UserName": "alice", **V}, service="iam")
@@ -245,31 +243,63 @@ def test_a_write_that_would_wait_goes_to_the_threadpool_and_the_loop_keeps_readi
         async with httpx.AsyncClient(transport=transport, base_url="http://iam") as client:
             writing = asyncio.create_task(client.post("/", content=write[0], headers=write[1]))
             for _ in range(3000):
-                if hops:
+                if started():
                     break
                 await asyncio.sleep(0.01)
-            # The write waits for the lock in a worker thread; the loop answers a read.
             answered = await client.post("/", content=read[0], headers=read[1])
             still_waiting = not writing.done()
             lock.release()
             return await asyncio.wait_for(writing, WAIT), answered, still_waiting
 
+    admin_audit_flush(admin)
     lock.hold()
     try:
-        written, answered, still_waiting = asyncio.run(scenario())
+        return asyncio.run(scenario())
     finally:
         if isinstance(lock, _OwnWriter) and lock.info:
             lock.release()
-    assert answered.status_code == 200, answered.text
-    assert still_waiting  # the read was answered while the lock was held
+
+
+def _carol_created_once(admin: Api, written: httpx.Response) -> None:
     assert written.status_code == 200, written.text
-    assert hops == ["CreateUser"]  # the read stayed on the loop
-    # another process's lock: SQLite refused the one try; a busy gate: SQLite was not asked
-    assert tries == (["would wait"] if holder == "another process" else [])
-    assert write_begins == [False]  # its one transaction began in the worker thread
     assert _users_named(admin, "carol") == 1
     records = _audited(admin, "iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/carol")
     assert [(r.decision, r.error_code) for r in records] == [("allowed", None)]
+
+
+def test_a_write_that_waits_for_another_process_goes_to_the_threadpool(
+    admin: Api, hops: list[str], write_begins: list[bool], tries: list[str]
+) -> None:
+    path = admin.runtime.engine.url.database
+    assert path
+    written, answered, still_waiting = _write_while_locked(
+        admin, _OtherProcess(path), lambda: bool(hops)
+    )
+    assert answered.status_code == 200, answered.text
+    assert still_waiting  # the loop answered a read while the write waited in a thread
+    assert hops == ["CreateUser"]  # the read stayed on the loop
+    assert tries == ["would wait"]  # SQLite refused the one try
+    assert write_begins == [False]  # its one transaction began in the worker thread
+    _carol_created_once(admin, written)
+
+
+def test_a_write_that_waits_for_this_process_s_writers_waits_on_the_loop(
+    admin: Api, hops: list[str], write_begins: list[bool], tries: list[str]
+) -> None:
+    """Hopping here would queue every later write behind it in the threadpool for as long
+    as writes keep coming; the write awaits the gate instead, then runs inline."""
+    lock = _OwnWriter(admin)
+    gate = lock.gate
+    written, answered, still_waiting = _write_while_locked(
+        admin, lock, lambda: bool(gate._when_free)
+    )
+    assert answered.status_code == 200, answered.text
+    assert still_waiting  # the loop answered a read while the write awaited the gate
+    assert hops == []
+    assert tries == ["began"]  # SQLite was asked once, after the gate was freed
+    assert write_begins == [True]  # on the loop
+    _carol_created_once(admin, written)
+    assert not gate.busy and not gate._when_free
 
 
 def test_a_session_that_must_not_wait_refuses_what_could_wait_later(

@@ -5,6 +5,7 @@ events."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from selfiam.store.engine import (
     read_transaction,
     transaction,
 )
-from selfiam.store.write_gate import WouldWait, WriteGate, gate_of
+from selfiam.store.write_gate import WouldWait, WriteGate, free_turn, gate_of
 
 WAIT = 30.0  # a bound on a wait that should end at once, not a measured time
 
@@ -182,6 +183,50 @@ def test_try_enter_takes_only_a_free_turn() -> None:
     assert not gate.busy
 
 
+def test_when_free_waits_for_the_holder_and_every_queued_writer() -> None:
+    gate = WriteGate(timeout=WAIT)
+    calls: list[str] = []
+    gate.when_free(lambda: calls.append("free at once"))
+    assert calls == ["free at once"]
+    held: dict[str, bool] = {}
+    gate.enter(held)
+    gate.when_free(lambda: calls.append("freed"))
+    dropped = lambda: calls.append("forgotten")  # noqa: E731
+    gate.when_free(dropped)
+    gate.forget(dropped)
+    queued: dict[str, bool] = {}
+    waiter = threading.Thread(target=gate.enter, args=(queued,))
+    waiter.start()
+    _wait_until(lambda: gate.waiting == 1, "a writer queued")
+    gate.leave(held)
+    waiter.join(WAIT)
+    assert calls == ["free at once"]  # handed to the queued writer: not free yet
+    gate.leave(queued)
+    assert calls == ["free at once", "freed"] and not gate.busy
+
+
+def test_free_turn_awaits_the_gate_without_taking_it() -> None:
+    gate = WriteGate(timeout=WAIT)
+    held: dict[str, bool] = {}
+    th = threading.Thread(target=gate.enter, args=(held,))
+    th.start()
+    th.join(WAIT)
+
+    async def scenario() -> tuple[bool, bool]:
+        waiting = asyncio.create_task(free_turn(gate, WAIT))
+        await asyncio.sleep(0)
+        still = not waiting.done()
+        threading.Thread(target=gate.leave, args=(held,)).start()
+        return still, await waiting
+
+    assert asyncio.run(scenario()) == (True, True)
+    assert not gate.busy  # announced, not taken
+    gate.enter(held)
+    assert asyncio.run(free_turn(gate, 0.01)) is False  # gave up; its callback dropped
+    assert gate._when_free == []
+    gate.leave(held)
+
+
 def test_a_write_that_must_not_wait_is_refused_while_another_process_writes(
     engine: Engine,
 ) -> None:
@@ -192,8 +237,9 @@ def test_a_write_that_must_not_wait_is_refused_while_another_process_writes(
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(WouldWait), transaction(engine, wait=False) as conn:
+        with pytest.raises(WouldWait) as refused, transaction(engine, wait=False) as conn:
             conn.execute(text("INSERT INTO t VALUES (1)"))
+        assert not refused.value.here  # another process's lock: nothing here announces it
         assert not gate.busy  # the refused try gave its turn back
         other.execute("COMMIT")
     finally:
@@ -217,8 +263,9 @@ def test_a_write_that_must_not_wait_is_refused_while_this_process_writes(
     th = threading.Thread(target=gate.enter, args=(holder,))
     th.start()
     th.join(WAIT)
-    with pytest.raises(WouldWait), transaction(engine, wait=False):
+    with pytest.raises(WouldWait) as refused, transaction(engine, wait=False):
         pass
+    assert refused.value.here  # this process's own writer: a wait that when_free ends
     assert gate.busy and gate.waiting == 0  # still the holder's; nobody queued
     gate.leave(holder)
     with transaction(engine, wait=False) as conn:

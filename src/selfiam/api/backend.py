@@ -86,6 +86,9 @@ class RuntimeBackend:
         op = find_operation(service, action)
         return op is not None and op.light and self.runtime.local_database
 
+    async def write_turn(self) -> bool:
+        return await self.runtime.write_turn()
+
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
         self.runtime.record_rejection(f"{service}:{action}", error, _request_info(service, meta))
 

@@ -111,6 +111,12 @@ class ApiBackend(Protocol):
         the write lock."""
         ...
 
+    async def write_turn(self) -> bool:
+        """After ``session(..., wait=False)`` refused because this process's own writers
+        hold or await the write lock (``WouldWait.here``): wait without blocking until they
+        are done (True: try inline again) or give up (False: go to the threadpool)."""
+        ...
+
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
         """Record a request refused before it reached ``invoke`` (bad signature,
         unknown key, invalid parameters), so that every request leaves an audit record."""
@@ -132,9 +138,13 @@ class ApiApp:
     (operations registered with ``writes=False``, which hash no password) on
     SQLite, whose queries take microseconds, less than the hand-off to a worker
     thread and back. So does a light write (``may_try_inline``) whose write
-    transaction starts at once; one that would wait for the lock hops to the
-    threadpool before anything of it ran. Anything else that may wait (argon2,
-    PostgreSQL's round trips) runs in the threadpool.
+    transaction starts at once. One that would wait for this process's other writers
+    (a heavy write or the audit writer in a thread) awaits their end without blocking
+    the loop, then tries again (``write_turn``): hopping instead would leave every later
+    write queued behind it in the threadpool, paying the hop, for as long as writes keep
+    coming. One that would wait for another process's lock, or is still refused after
+    ``_INLINE_TRIES``, hops to the threadpool before anything of it ran. Anything else
+    that may wait (argon2, PostgreSQL's round trips) runs in the threadpool.
     """
 
     def __init__(self, backend: ApiBackend, clock: Callable[[], datetime] = _utc_now) -> None:
@@ -179,11 +189,14 @@ class ApiApp:
             if backend.is_fast(service, action):
                 return self.process(*args), 200
             if backend.may_try_inline(service, action):
-                try:
-                    return self.process(*args, wait=False), 200
-                except WouldWait:
-                    if invoked:
-                        raise  # not from the session's start: never run anything twice
+                for _ in range(_INLINE_TRIES):
+                    try:
+                        return self.process(*args, wait=False), 200
+                    except WouldWait as refusal:
+                        if invoked:
+                            raise  # not from the session's start: never run anything twice
+                        if not (refusal.here and await backend.write_turn()):
+                            break
             return await run_in_threadpool(self.process, *args), 200
         except AwsError as error:
             if not invoked:
@@ -247,6 +260,10 @@ def create_api_app(backend: ApiBackend, *, clock: Callable[[], datetime] = _utc_
     """The ASGI app serving AWS's IAM and STS Query APIs with ``backend`` (path ``/`` only)."""
     return ApiApp(backend, clock)
 
+
+#: How often a light write refused for this process's own writers tries inline again
+#: (threads queued for the lock go first) before it queues in the threadpool itself.
+_INLINE_TRIES = 8
 
 _ALLOW = [(b"allow", b"GET, HEAD, POST"), (b"content-type", b"text/plain; charset=utf-8")]
 

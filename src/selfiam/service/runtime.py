@@ -39,7 +39,7 @@ from selfiam.store.engine import (
     read_transaction,
     transaction,
 )
-from selfiam.store.write_gate import WouldWait
+from selfiam.store.write_gate import WouldWait, free_turn, gate_of
 
 __all__ = ["Runtime", "WouldWait", "utc_now"]
 
@@ -156,6 +156,13 @@ class Runtime:
         """One read transaction for a whole request: its authentication and, if the
         operation only reads, the operation (see ``invoke``'s ``conn``)."""
         return self._reads.transaction()
+
+    async def write_turn(self) -> bool:
+        """After a ``write_session(..., wait=False)`` refused with ``WouldWait.here``:
+        wait, without blocking the event loop, until this process's other writers are
+        done (True: try again), or give up after the write gate's own timeout (False)."""
+        gate = gate_of(self.engine)
+        return gate is not None and await free_turn(gate, gate.timeout)
 
     def write_session(
         self, service: str, name: str, *, wait: bool = True

@@ -30,6 +30,8 @@ Its COMMIT leaves the WAL checkpoint it may be due to a thread (``store/checkpoi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import threading
 import weakref
@@ -56,7 +58,15 @@ _GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary
 class WouldWait(Exception):
     """A write transaction asked not to wait could not start at once. Raised before its
     ``BEGIN`` succeeded: nothing was done, nothing is held, the caller may start over
-    where waiting is harmless."""
+    where waiting is harmless.
+
+    ``here``: what it would wait for is this process's own write gate (another of its
+    writers holds or awaits the turn), which :meth:`WriteGate.when_free` announces; not
+    another process's lock, nor a reason that no waiting would remove."""
+
+    def __init__(self, reason: str, *, here: bool = False) -> None:
+        super().__init__(reason)
+        self.here = here
 
 
 def gate_of(engine: Engine) -> WriteGate | None:
@@ -72,6 +82,7 @@ class WriteGate:
         self._mutex = threading.Lock()
         self._busy = False
         self._waiters: deque[threading.Lock] = deque()
+        self._when_free: list[Callable[[], None]] = []
         self._local = threading.local()
 
     def enter(self, info: MutableMapping[str, Any]) -> None:
@@ -105,6 +116,23 @@ class WriteGate:
         if depth <= 0:
             self._release()
 
+    def when_free(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the gate is free with nobody queued: at once if it is,
+        else from the thread whose release frees it. For a writer that must not block
+        (the event loop's) and would rather try again than queue: threads queued before
+        it go first, so none of them is overtaken."""
+        with self._mutex:
+            free = not self._busy and not self._waiters
+            if not free:
+                self._when_free.append(callback)
+        if free:
+            callback()
+
+    def forget(self, callback: Callable[[], None]) -> None:
+        """Drop a ``when_free`` callback no longer wanted (its waiter gave up)."""
+        with self._mutex, contextlib.suppress(ValueError):
+            self._when_free.remove(callback)
+
     @property
     def busy(self) -> bool:
         """Whether a write transaction holds the gate now."""
@@ -136,8 +164,34 @@ class WriteGate:
         with self._mutex:
             if self._waiters:
                 self._waiters.popleft().release()  # still busy: the turn passes on
-            else:
-                self._busy = False
+                return
+            self._busy = False
+            callbacks, self._when_free = self._when_free, []
+        for callback in callbacks:
+            callback()
+
+
+async def free_turn(gate: WriteGate, timeout: float) -> bool:
+    """Wait, without blocking the event loop, until ``gate`` is free with nobody queued
+    (True), or ``timeout`` seconds (False). The turn is not taken: the caller tries again,
+    and may find that a thread took it first."""
+    loop = asyncio.get_running_loop()
+    freed = loop.create_future()
+
+    def on_loop() -> None:
+        if not freed.done():
+            freed.set_result(None)
+
+    def callback() -> None:
+        loop.call_soon_threadsafe(on_loop)
+
+    gate.when_free(callback)
+    try:
+        await asyncio.wait_for(freed, timeout)
+    except TimeoutError:
+        gate.forget(callback)
+        return False
+    return True
 
 
 def install(engine: Engine, gate: WriteGate, busy_timeout_ms: int) -> Callable[[Any, bool], None]:
@@ -183,7 +237,9 @@ def install(engine: Engine, gate: WriteGate, busy_timeout_ms: int) -> Callable[[
         if wait:
             gate.enter(fairy.info)
         elif not gate.try_enter(fairy.info):
-            raise WouldWait("another write transaction of this process holds or awaits the lock")
+            raise WouldWait(
+                "another write transaction of this process holds or awaits the lock", here=True
+            )
         try:
             if wait:
                 fairy.driver_connection.execute("BEGIN IMMEDIATE")
