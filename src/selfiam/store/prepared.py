@@ -35,7 +35,7 @@ class _Compiled:
     literals: dict[str, Any]
     binds: tuple[tuple[str, Processor], ...]  # bind processors that convert a value
     results: tuple[tuple[int, Processor], ...] = ()  # column index -> result processor
-    row: type = tuple
+    row: Any = tuple  # the row type: a named tuple class (``_make``)
 
 
 class PreparedSelect:
@@ -163,7 +163,7 @@ def _compile_select(statement: Select[Any], dialect: Dialect) -> _Compiled:
         if process is not None:
             results.append((index, process))
     sql, positions, literals, binds = _statement_parts(compiled, dialect)
-    row = row_type([column.key for column in columns])
+    row = row_type([str(column.key) for column in columns])
     return _Compiled(sql, positions, literals, binds, tuple(results), row)
 
 
