@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction, transaction
+from selfiam.store.prepared import PreparedWrite
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,14 @@ def write_records(conn: Connection, records: list[AuditRecord]) -> None:
         # was most of the cost of writing the trail).
         rows = [{name: getattr(r, name) for name in _RECORD_FIELDS} for r in records]
         conn.execute(t.audit_records.insert(), rows)
+
+
+_INSERT_RECORD = PreparedWrite(t.audit_records.insert())
+
+
+def write_record(conn: Connection, record: AuditRecord) -> None:
+    """Write one record in ``conn``'s transaction (a write's own, committed with it)."""
+    _INSERT_RECORD.execute(conn, {name: getattr(record, name) for name in _RECORD_FIELDS})
 
 
 def write_key_uses(conn: Connection, uses: list[KeyUse]) -> None:

@@ -20,7 +20,7 @@ from selfiam.domain.errors import (
     InvalidClientTokenId,
     NoSuchEntity,
 )
-from selfiam.service.audit import ActionUse, AuditRecord, AuditWriter, KeyUse, write_records
+from selfiam.service.audit import ActionUse, AuditRecord, AuditWriter, KeyUse, write_record
 from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller, RequestInfo
@@ -273,7 +273,7 @@ class Runtime:
                     # A failed secret check: its count commits, with the request's record.
                     refusal = err
                     published = self.invalidation.publish(conn, ctx.changes)
-                    write_records(conn, [self._record(ctx, caller, info, action, err)])
+                    write_record(conn, self._record(ctx, caller, info, action, err))
                     if in_session:
                         conn.commit()  # the session's block ends with the error: no rollback
                 else:
@@ -281,7 +281,7 @@ class Runtime:
                         raise InternalFailure(f"{action} ran without an authorization decision")
                     if op.writes:
                         published = self.invalidation.publish(conn, ctx.changes)
-                        write_records(conn, [self._record(ctx, caller, info, action, None)])
+                        write_record(conn, self._record(ctx, caller, info, action, None))
                         if in_session:
                             # Commit here, not when the session closes: ``finish`` below
                             # applies the change and waits for the other nodes only once

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, text
 
-from selfiam.store.prepared import PreparedSelect
+from selfiam.store.prepared import PreparedSelect, PreparedWrite
 from selfiam.store.tables import changes
 
 CHANNEL = "selfiam_changes"
@@ -80,14 +80,13 @@ def record(
         payload = encode_change(node, seq, wanted)
         if len(payload) > MAX_PAYLOAD:
             payload = encode_change(node, seq, [EVERYTHING])
-        conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
+        _NOTIFY.execute(conn, {"channel": CHANNEL, "payload": payload})
         return None
     # one statement per key (a write names a few): each id is known, for the pruning
     stored = [k[:600] for k in wanted]
     ids = []
     for k in stored:
-        inserted = conn.execute(_INSERT_CHANGE, {"change_key": k})
-        last = int(inserted.inserted_primary_key[0])
+        last = int(_INSERT_CHANGE.execute(conn, {"change_key": k}).lastrowid or 0)
         ids.append(last)
         if last % PRUNE_EVERY == 0:
             conn.execute(_PRUNE, {"below": last - KEEP})
@@ -96,9 +95,8 @@ def record(
     return ids[0], ids[-1], stored
 
 
-# Built once: SQLAlchemy memoizes a statement object's cache key, not a rebuilt one's.
-_INSERT_CHANGE = changes.insert()
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+_INSERT_CHANGE = PreparedWrite(changes.insert())
+_NOTIFY = PreparedWrite(text("SELECT pg_notify(:channel, :payload)"))
 _PRUNE = changes.delete().where(changes.c.id <= bindparam("below"))
 
 

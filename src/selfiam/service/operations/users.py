@@ -43,6 +43,7 @@ from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
+from selfiam.store.prepared import PreparedSelect, PreparedWrite
 
 TAGS_QUOTA = "TagsPerUser"
 
@@ -102,6 +103,10 @@ def lock_user_within_quota(
     check_quota(ctx.conn, owner_column, user.user_id, quota_name, quota)
 
 
+#: One prepared lookup per credential table: its row ``id`` if it belongs to the user.
+_CREDENTIALS: dict[tuple[str, str], PreparedSelect] = {}
+
+
 def users_credential(
     ctx: OperationContext,
     params: Mapping[str, Any],
@@ -116,10 +121,15 @@ def users_credential(
     """
     user = authorize_user(ctx, target_user_name(ctx, params))
     credential_id = str(params[id_param])
-    table = id_column.table
-    row = ctx.conn.execute(
-        select(table).where(id_column == credential_id, table.c.user_id == user.user_id)
-    ).first()
+    key = (id_column.table.name, id_column.name)
+    lookup = _CREDENTIALS.get(key)
+    if lookup is None:
+        table = id_column.table
+        statement = select(table).where(
+            id_column == bindparam("credential_id"), table.c.user_id == bindparam("user_id")
+        )
+        lookup = _CREDENTIALS.setdefault(key, PreparedSelect(statement))
+    row = lookup.first(ctx.conn, {"credential_id": credential_id, "user_id": user.user_id})
     if row is None:
         raise not_found(credential_id)
     return row, user
@@ -145,7 +155,7 @@ def check_boundary_policy(conn: Connection, account_id: str, arn: str) -> None:
         raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
 
 
-_INSERT_USER = t.users.insert()
+_INSERT_USER = PreparedWrite(t.users.insert())
 
 
 @operation("CreateUser", light=True)
@@ -171,7 +181,7 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         permissions_boundary_arn=boundary,
     )
     try:
-        ctx.conn.execute(_INSERT_USER, vars(row))
+        _INSERT_USER.execute(ctx.conn, vars(row))
     except IntegrityError:
         raise user_exists_error(name) from None
     tagging.put_tags(ctx.conn, "user", row.user_id, tags, TAGS_QUOTA)
