@@ -145,6 +145,10 @@ class AuditWriter:
         self._ensure_thread()
         self._queue.put(record)
 
+    def pressed(self) -> bool:
+        """Whether the queue is over half full: ``submit`` may soon wait for the writer."""
+        return self._queue.qsize() * 2 > self._queue.maxsize
+
     def flush(self) -> None:
         """Block until every record submitted so far is written."""
         if self._thread is not None:

@@ -39,6 +39,7 @@ from selfiam.store.engine import (
     read_transaction,
     transaction,
 )
+from selfiam.store.inline_reads import InlineReads
 
 Clock = Callable[[], datetime]
 #: Principals whose compiled policies a process keeps, and for how long (seconds).
@@ -78,6 +79,10 @@ class Runtime:
         self._reads = HeldReadConnection(engine)
         #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).
         self.local_database = engine.dialect.name == "sqlite"
+        #: Whether cheap reads may run on the event loop (``read_inline``).
+        self.inline_reads = InlineReads()
+        self.invalidation.on_round_trip = self.inline_reads.round_trip
+        self._reads.on_inline = self.inline_reads.inline_read
         #: principal id -> (stamp, compiled policies): filled only for callers
         #: authenticated by a verified signature (or an in-process caller), so at most one
         #: entry per user; bounded anyway (LRU) and reloaded after PRINCIPALS_MAX_AGE.
@@ -153,6 +158,23 @@ class Runtime:
         """One read transaction for a whole request: its authentication and, if the
         operation only reads, the operation (see ``invoke``'s ``conn``)."""
         return self._reads.transaction()
+
+    def read_inline(self) -> bool:
+        """Whether a cheap read may run on the calling thread (the event loop's) without
+        making it wait for more than the read's own queries (``store/inline_reads.py``):
+        on SQLite unless forced off; on PostgreSQL while the database answers fast, the
+        change feed is up (else the database may be away, and every cache is cold), the
+        thread holds a connection needing no ping, and the audit queue is far from full
+        (``submit`` would wait for the writer)."""
+        inline = self.inline_reads
+        if self.local_database:
+            return inline.mode != "never"
+        return (
+            inline.allows()
+            and self.invalidation.trusted()
+            and not self.audit.pressed()
+            and self._reads.ready()
+        )
 
     def write_session(
         self, service: str, name: str
