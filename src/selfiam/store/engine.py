@@ -222,7 +222,8 @@ class HeldReadConnection:
             self._held += 1
         token = _Token()
         self._local.token = token
-        self._local.slot = slot = []
+        slot: list[Connection] = []
+        self._local.slot = slot
         weakref.finalize(token, _release, weakref.ref(self), slot)
         return True
 
@@ -330,10 +331,15 @@ class HeldReadConnection:
             log.debug("preparing a read connection failed", exc_info=True)
             time.sleep(pool_health.RETRY_PREPARE)
         finally:
+            alive = {th.ident for th in threading.enumerate()}
             with self._held_lock:
                 self._preparing.discard(ident)
                 if fresh is not None:
                     self._prepared[ident] = (fresh, time.monotonic())
+                gone = [i for i in self._prepared if i not in alive]
+                unclaimed = [self._prepared.pop(i)[0] for i in gone]
+            for orphan in unclaimed:  # its thread ended before taking it (an event loop)
+                orphan.close()
 
 
 class _Token:
