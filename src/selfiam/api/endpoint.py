@@ -18,7 +18,6 @@ in the threadpool, in one trip; the others run inline (see ``ApiApp``).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from selfiam.api.unsigned import is_unsigned
 from selfiam.api.xml import serialize_error, serialize_response
 from selfiam.auth.sigv4 import HttpRequest, SigV4Credential, parse_auth, verify
 from selfiam.domain.errors import AwsError, InternalFailure
+from selfiam.domain.identifiers import new_request_id
 
 __all__ = ["ApiApp", "ApiBackend", "RequestMeta", "create_api_app"]
 
@@ -132,7 +132,7 @@ class ApiApp:
         if scope["method"] not in ("GET", "HEAD", "POST"):
             await _send(send, 405, b"Method Not Allowed", _ALLOW)
             return
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         try:
             body, status = await self.handle(scope, receive, request_id)
         except _ClientDisconnect:
