@@ -148,11 +148,16 @@ def test_slow_reads_on_the_loop_send_reads_to_the_threadpool() -> None:
     assert not reads.allows()  # a database a network away
     reads.round_trip(inline_reads.NEAR / 4)
     assert reads.allows()
+    slow = inline_reads.WAIT_LIMIT * 3
+    # long, but computing: the loop did not wait on the database
+    reads.inline_read(slow, slow - inline_reads.WAIT_LIMIT / 2)
     for _ in range(inline_reads.SAMPLES - 1):
-        reads.inline_read(inline_reads.WAIT_LIMIT * 3, 0.0001)
-    assert reads.allows()
-    reads.inline_read(inline_reads.WAIT_LIMIT * 3, 0.0001)
-    assert not reads.allows()
+        reads.inline_read(slow, 0.0001)
+    assert reads.allows()  # one short wait among them: the database is near
+    reads.inline_read(slow, 0.0001)
+    assert not reads.allows()  # every recent read waited long
+    reads.round_trip(inline_reads.NEAR / 4)
+    assert not reads.allows()  # for BACKOFF seconds, whatever the heartbeat says
     forced = inline_reads.InlineReads("always")
     assert forced.allows()
     forced.inline_read(10.0, 0.0)

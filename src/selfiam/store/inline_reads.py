@@ -15,11 +15,12 @@ So in ``auto`` mode (the default) two measurements decide:
   median is several times its floor), or the database is not on this host.
 * To go on: the loop's own inline reads, how long each stalled the loop waiting (wall
   time minus the thread's CPU time: the database's answers, and the GIL when another
-  thread held it, and the OS when it ran another process). Their lower quartile over
-  the last ``SAMPLES`` must stay under ``WAIT_LIMIT`` (the median is the noise's: on a
-  2-core machine shared with the load generator it reached 1.3 to 1.9 ms while the
-  quartile stayed at 0.4 to 0.6 ms; a database 1 ms away makes every read wait 1 ms),
-  and no single read may stall it ``SLOW_READ``: either sends reads to
+  thread held it, and the OS when it ran another process). The shortest of the last
+  ``SAMPLES`` must stay under ``WAIT_LIMIT``: as for the heartbeat, the noise only adds
+  (on a 2-core machine shared with the load generator and other benchmarks the median
+  reached 1.3 to 1.9 ms, the lower quartile 1 ms at times, the shortest stayed near
+  0.1 ms), while a database 1 ms away makes every read wait at least 1 ms. And no single
+  read may stall the loop ``SLOW_READ``. Either sends reads to
   the threadpool for ``BACKOFF`` seconds, after which the heartbeat decides again. The
   heartbeat no longer counts meanwhile: with every read on the loop, its listener thread
   waits for the GIL, and its floor rose to 4.7 ms on a 2-core machine at 8 clients.
@@ -43,8 +44,8 @@ ENV = "SELFIAM_INLINE_READS"
 #: Lowest heartbeat round trip (seconds) of a database on the same host: measured 0.4 to
 #: 0.9 ms on localhost (a NOTIFY commits), 2 ms is a network away.
 NEAR = 0.002
-#: Lower quartile of the loop's stall (seconds) per inline read: about twice the CPU a
-#: threadpool hop costs under load; measured 0.4 to 0.6 ms on localhost at 8 clients.
+#: Shortest recent stall of the loop (seconds) per inline read: about twice the CPU a
+#: threadpool hop costs under load; measured 0.05 to 0.2 ms on localhost at 8 clients.
 WAIT_LIMIT = 0.001
 #: One inline read stalling the loop this long (seconds) sends reads to the threadpool.
 SLOW_READ = 0.05
@@ -100,7 +101,7 @@ class InlineReads:
             waits = self._waits
             waits.append(waited)
             if waited > SLOW_READ or (
-                len(waits) == SAMPLES and sorted(waits)[SAMPLES // 4] > WAIT_LIMIT
+                len(waits) == SAMPLES and min(waits) > WAIT_LIMIT
             ):
                 self._hop_until = time.monotonic() + BACKOFF
                 self._inline = False
