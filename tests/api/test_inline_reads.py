@@ -22,10 +22,13 @@ from starlette.types import Receive, Scope, Send
 
 from selfiam.api.backend import RuntimeBackend
 from selfiam.api.endpoint import create_api_app
+from selfiam.domain.identifiers import new_request_id
+from selfiam.service.caller import Caller, RequestInfo
+from selfiam.service.runtime import Runtime
 from selfiam.store import inline_reads, pool_health
-from selfiam.store.engine import transaction
+from selfiam.store.engine import create_engine_for, transaction
 
-from .conftest import Api, built_api
+from .conftest import ACCOUNT, Api, built_api
 
 GET_USER = {"Action": "GetUser", "Version": "2010-05-08"}
 EVERYTHING = json.dumps(
@@ -218,3 +221,32 @@ def _backend_pids(api: Api) -> list[int]:
             text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
         ).scalars()
         return [p for p in rows if p not in (mine, feed)]
+
+
+def test_a_change_through_another_node_holds_for_the_next_inline_read(
+    postgres_url: str,
+) -> None:
+    """DESIGN rule 7 with reads on the loop: node B's cached caller and policies serve
+    inline reads; node A's write returns once B applied it, so B's very next read (inline)
+    is decided on the change."""
+    with node(postgres_url) as (b, threads):
+        until_inline(b, threads)
+        engine = create_engine_for(postgres_url)
+        a = Runtime(engine, b.runtime.box)
+        a.start_feed()
+        try:
+            info = RequestInfo(request_id=new_request_id(), now=a.clock())
+            a.invoke(
+                "iam",
+                "DeleteUserPolicy",
+                {"UserName": "alice", "PolicyName": "all"},
+                Caller.root(ACCOUNT),
+                info,
+            )
+            status, body = b.send(GET_USER, service="iam")
+            assert threads.inline()
+            assert status == 403 and "AccessDenied" in body
+        finally:
+            a.close()
+            a.audit.flush()
+            engine.dispose()
