@@ -172,8 +172,9 @@ class HeldReadConnection:
     SQLite: more than all the queries of a read request. On PostgreSQL a checkout also
     switches the connection to autocommit and back on return (``_read_options``), and
     that bookkeeping was the largest part of a cached GetUser's CPU after its one query.
-    So each thread that reads keeps its connection: the API's SQLite reads run on the
-    event loop's thread; PostgreSQL's run in the threadpool.
+    So each thread that reads keeps its connection: the API's cheap reads run on the
+    event loop's thread (on PostgreSQL while the database answers fast:
+    ``store/inline_reads.py``, and only once ``ready``), the others in the threadpool.
 
     A held PostgreSQL connection can go stale (a server restart, a dropped session),
     where a SQLite one cannot: before using one that sat idle longer than
