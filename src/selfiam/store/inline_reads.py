@@ -47,9 +47,12 @@ NEAR = 0.002
 #: Shortest recent stall of the loop (seconds) per inline read: about twice the CPU a
 #: threadpool hop costs under load; measured 0.05 to 0.2 ms on localhost at 8 clients.
 WAIT_LIMIT = 0.001
-#: One inline read stalling the loop this long (seconds) sends reads to the threadpool.
+#: One inline read stalling the loop this long (seconds) sends reads to the threadpool
+#: for ``BACKOFF`` seconds. Short: on a machine shared with other busy processes, the OS
+#: alone stalls the loop that long at times (the database then still measures near, and
+#: reads come back inline); a database really slow costs one such stall per backoff.
 SLOW_READ = 0.05
-BACKOFF = 5.0
+BACKOFF = 2.0
 #: Samples of each kind remembered (heartbeats: 4 per second).
 SAMPLES = 16
 
