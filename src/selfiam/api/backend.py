@@ -65,16 +65,16 @@ class RuntimeBackend:
         return self.runtime.invoke(service, operation, params, principal, info, _conn(session))
 
     def is_fast(self, service: str, action: str) -> bool:
-        """Reads hash no password and take no write lock, so on a local database (SQLite)
-        they never block for long; an unknown action is refused quickly (InvalidAction).
-        On PostgreSQL every query waits for the network: a read on the event loop would
-        stall every other request meanwhile, so reads go to the threadpool too. So do the
-        reads whose cost grows with the request or the account rather than a few indexed
-        rows (`_HEAVY_READS`)."""
+        """Reads hash no password and take no write lock, so on SQLite they never block
+        for long; an unknown action is refused quickly (InvalidAction). On PostgreSQL
+        every query waits for a round trip, which stalls every other request meanwhile:
+        reads run inline only while the database measurably answers fast
+        (``Runtime.read_inline``). The reads whose cost grows with the request or the
+        account rather than a few indexed rows (`_HEAVY_READS`) go to the threadpool."""
         return (
             (service, action) not in _HEAVY_READS
             and _is_read(service, action)
-            and self.runtime.local_database
+            and self.runtime.read_inline()
         )
 
     def may_try_inline(self, service: str, action: str) -> bool:

@@ -18,7 +18,6 @@ in the threadpool, in one trip; the others run inline (see ``ApiApp``).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from selfiam.api.unsigned import is_unsigned
 from selfiam.api.xml import serialize_error, serialize_response
 from selfiam.auth.sigv4 import HttpRequest, SigV4Credential, parse_auth, verify
 from selfiam.domain.errors import AwsError, InternalFailure
+from selfiam.domain.identifiers import new_request_id
 from selfiam.service.runtime import WouldWait
 
 __all__ = ["ApiApp", "ApiBackend", "RequestMeta", "create_api_app"]
@@ -137,7 +137,8 @@ class ApiApp:
     What ``ApiBackend.is_fast`` allows runs inline on the event loop: reads
     (operations registered with ``writes=False``, which hash no password) on
     SQLite, whose queries take microseconds, less than the hand-off to a worker
-    thread and back. So does a light write (``may_try_inline``) whose write
+    thread and back, and on PostgreSQL while the database measurably answers fast
+    (``store/inline_reads.py``). So does a light write (``may_try_inline``) whose write
     transaction starts at once. One that would wait for this process's other writers
     (a heavy write or the audit writer in a thread) awaits their end without blocking
     the loop, then tries again (``write_turn``): hopping instead would leave every later
@@ -155,7 +156,7 @@ class ApiApp:
         if scope["method"] not in ("GET", "HEAD", "POST"):
             await _send(send, 405, b"Method Not Allowed", _ALLOW)
             return
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         try:
             body, status = await self.handle(scope, receive, request_id)
         except _ClientDisconnect:

@@ -48,7 +48,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -112,6 +112,8 @@ class Invalidation:
         self._feed: feed.FeedConnection | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Told each heartbeat's round trip (seconds): ``store/inline_reads.py``.
+        self.on_round_trip: Callable[[float], None] | None = None
         #: Loads, evictions and feed losses, for tests and benchmarks.
         self.applied = 0
         self.resets = 0
@@ -355,7 +357,10 @@ class Invalidation:
             elif message.kind == "h":
                 now = time.monotonic()
                 if message.node == self.node:
-                    self._lease_until = float(message.token) + LEASE
+                    sent = float(message.token)
+                    self._lease_until = sent + LEASE
+                    if self.on_round_trip is not None:
+                        self.on_round_trip(now - sent)
                 else:
                     self._peers[message.node] = now
                     if len(self._peers) > 1000:  # long-gone nodes

@@ -39,6 +39,7 @@ from selfiam.store.engine import (
     read_transaction,
     transaction,
 )
+from selfiam.store.inline_reads import InlineReads
 from selfiam.store.write_gate import WouldWait, free_turn, gate_of
 
 __all__ = ["Runtime", "WouldWait", "utc_now"]
@@ -81,6 +82,10 @@ class Runtime:
         self._reads = HeldReadConnection(engine)
         #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).
         self.local_database = engine.dialect.name == "sqlite"
+        #: Whether cheap reads may run on the event loop (``read_inline``).
+        self.inline_reads = InlineReads()
+        self.invalidation.on_round_trip = self.inline_reads.round_trip
+        self._reads.on_inline = self.inline_reads.inline_read
         #: principal id -> (stamp, compiled policies): filled only for callers
         #: authenticated by a verified signature (or an in-process caller), so at most one
         #: entry per user; bounded anyway (LRU) and reloaded after PRINCIPALS_MAX_AGE.
@@ -163,6 +168,23 @@ class Runtime:
         done (True: try again), or give up after the write gate's own timeout (False)."""
         gate = gate_of(self.engine)
         return gate is not None and await free_turn(gate, gate.timeout)
+
+    def read_inline(self) -> bool:
+        """Whether a cheap read may run on the calling thread (the event loop's) without
+        making it wait for more than the read's own queries (``store/inline_reads.py``):
+        on SQLite unless forced off; on PostgreSQL while the database answers fast, the
+        change feed is up (else the database may be away, and every cache is cold), the
+        thread holds a connection needing no ping, and the audit queue is far from full
+        (``submit`` would wait for the writer)."""
+        inline = self.inline_reads
+        if self.local_database:
+            return inline.mode != "never"
+        return (
+            inline.allows()
+            and self.invalidation.trusted()
+            and not self.audit.crowded
+            and self._reads.ready()
+        )
 
     def write_session(
         self, service: str, name: str, *, wait: bool = True
