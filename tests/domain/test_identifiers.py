@@ -74,3 +74,30 @@ def test_account_id() -> None:
 
 def test_request_id_is_uuid4() -> None:
     assert uuid.UUID(ids.new_request_id()).version == 4
+
+
+def test_request_ids_are_lowercase_uuid4s_and_never_repeat() -> None:
+    """Drawn from random bytes read ahead (``new_request_id``): across several refills,
+    every id is a canonical RFC 4122 version 4 UUID, and none repeats."""
+    seen = {ids.new_request_id() for _ in range(2_000)}
+    assert len(seen) == 2_000
+    for request_id in seen:
+        parsed = uuid.UUID(request_id)
+        assert str(parsed) == request_id
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_a_forked_child_draws_new_request_ids() -> None:
+    import os
+
+    ids.new_request_id()  # bytes read ahead in the parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        os.write(write, ids.new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert child != ids.new_request_id()

@@ -18,6 +18,7 @@ from selfiam.store.engine import (
     read_transaction,
     transaction,
 )
+from selfiam.store.write_gate import WouldWait
 
 
 @pytest.mark.parametrize(
@@ -63,6 +64,19 @@ def test_transaction_rolls_back_on_error(db_url: str) -> None:
             assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
         with transaction(engine) as conn:
             assert not is_read_only(conn)
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_never_promises_a_write_without_waiting(postgres_url: str) -> None:
+    """Every PostgreSQL statement waits for the network (and a write for row locks): a
+    write asked not to wait is refused before it takes a connection. (The seam for a
+    future "try without waiting" there: store/engine.py's ``transaction``.)"""
+    engine = create_engine_for(postgres_url)
+    try:
+        with pytest.raises(WouldWait), transaction(engine, wait=False):
+            pass
+        assert engine.pool.checkedout() == 0
     finally:
         engine.dispose()
 

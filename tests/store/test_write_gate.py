@@ -5,6 +5,8 @@ events."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +15,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from selfiam.store.engine import create_engine_for, read_transaction, transaction
-from selfiam.store.write_gate import WriteGate, gate_of
+from selfiam.store import checkpoints
+from selfiam.store.checkpoints import BackgroundCheckpoints
+from selfiam.store.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    create_engine_for,
+    read_transaction,
+    transaction,
+)
+from selfiam.store.write_gate import WouldWait, WriteGate, free_turn, gate_of
 
 WAIT = 30.0  # a bound on a wait that should end at once, not a measured time
 
@@ -141,3 +150,162 @@ def test_an_in_memory_database_has_no_gate() -> None:
         assert gate_of(memory) is None
     finally:
         memory.dispose()
+
+
+# -- a write that must not wait (the API's light writes on the event loop) -----------------
+
+
+def test_try_enter_takes_only_a_free_turn() -> None:
+    gate = WriteGate(timeout=WAIT)
+    mine: dict[str, bool] = {}
+    assert gate.try_enter(mine) and gate.busy
+    assert not gate.try_enter({})  # this thread holds it: its own lock would refuse it
+    other: dict[str, bool] = {}
+    taken: list[bool] = []
+    th = threading.Thread(target=lambda: taken.append(gate.try_enter(other)))
+    th.start()
+    th.join(WAIT)
+    assert taken == [False] and other == {} and gate.waiting == 0
+    queued: dict[str, bool] = {}
+    waiter = threading.Thread(target=gate.enter, args=(queued,))
+    waiter.start()
+    _wait_until(lambda: gate.waiting == 1, "a writer queued")
+    gate.leave(mine)  # handed to the queued writer
+    waiter.join(WAIT)
+    th = threading.Thread(target=lambda: taken.append(gate.try_enter(other)))
+    th.start()
+    th.join(WAIT)
+    assert taken == [False, False]  # held by the writer that queued
+    gate.leave(queued)
+    assert not gate.busy
+    assert gate.try_enter(mine)
+    gate.leave(mine)
+    assert not gate.busy
+
+
+def test_when_free_waits_for_the_holder_and_every_queued_writer() -> None:
+    gate = WriteGate(timeout=WAIT)
+    calls: list[str] = []
+    gate.when_free(lambda: calls.append("free at once"))
+    assert calls == ["free at once"]
+    held: dict[str, bool] = {}
+    gate.enter(held)
+    gate.when_free(lambda: calls.append("freed"))
+    dropped = lambda: calls.append("forgotten")  # noqa: E731
+    gate.when_free(dropped)
+    gate.forget(dropped)
+    queued: dict[str, bool] = {}
+    waiter = threading.Thread(target=gate.enter, args=(queued,))
+    waiter.start()
+    _wait_until(lambda: gate.waiting == 1, "a writer queued")
+    gate.leave(held)
+    waiter.join(WAIT)
+    assert calls == ["free at once"]  # handed to the queued writer: not free yet
+    gate.leave(queued)
+    assert calls == ["free at once", "freed"] and not gate.busy
+
+
+def test_free_turn_awaits_the_gate_without_taking_it() -> None:
+    gate = WriteGate(timeout=WAIT)
+    held: dict[str, bool] = {}
+    th = threading.Thread(target=gate.enter, args=(held,))
+    th.start()
+    th.join(WAIT)
+
+    async def scenario() -> tuple[bool, bool]:
+        waiting = asyncio.create_task(free_turn(gate, WAIT))
+        await asyncio.sleep(0)
+        still = not waiting.done()
+        threading.Thread(target=gate.leave, args=(held,)).start()
+        return still, await waiting
+
+    assert asyncio.run(scenario()) == (True, True)
+    assert not gate.busy  # announced, not taken
+    gate.enter(held)
+    assert asyncio.run(free_turn(gate, 0.01)) is False  # gave up; its callback dropped
+    assert gate._when_free == []
+    gate.leave(held)
+
+
+def test_a_write_that_must_not_wait_is_refused_while_another_process_writes(
+    engine: Engine,
+) -> None:
+    gate = gate_of(engine)
+    assert gate is not None
+    path = engine.url.database
+    assert path
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(WouldWait) as refused, transaction(engine, wait=False) as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        assert not refused.value.here  # another process's lock: nothing here announces it
+        assert not gate.busy  # the refused try gave its turn back
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    with transaction(engine, wait=False) as conn:
+        assert gate.busy
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        # the connection's busy timeout is back for the rest of the transaction
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == SQLITE_BUSY_TIMEOUT_MS
+    assert not gate.busy
+    with read_transaction(engine) as reader:
+        assert reader.execute(text("SELECT x FROM t")).scalars().all() == [2]
+
+
+def test_a_write_that_must_not_wait_is_refused_while_this_process_writes(
+    engine: Engine,
+) -> None:
+    gate = gate_of(engine)
+    assert gate is not None
+    holder: dict[str, bool] = {}
+    th = threading.Thread(target=gate.enter, args=(holder,))
+    th.start()
+    th.join(WAIT)
+    with pytest.raises(WouldWait) as refused, transaction(engine, wait=False):
+        pass
+    assert refused.value.here  # this process's own writer: a wait that when_free ends
+    assert gate.busy and gate.waiting == 0  # still the holder's; nobody queued
+    gate.leave(holder)
+    with transaction(engine, wait=False) as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+
+
+def test_an_in_memory_database_never_promises_not_to_wait() -> None:
+    memory = create_engine_for("sqlite://")
+    try:
+        with pytest.raises(WouldWait), transaction(memory, wait=False):
+            pass
+    finally:
+        memory.dispose()
+
+
+def test_a_write_that_did_not_wait_leaves_its_checkpoint_to_a_thread(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its COMMIT must not copy the WAL back (an fsync, on the event loop): the connection's
+    automatic checkpoint is off for that transaction only, and every few such writes a
+    thread of its own checkpoints."""
+    ran: list[str] = []
+    real = BackgroundCheckpoints.checkpoint
+
+    def spy(self: BackgroundCheckpoints) -> None:
+        real(self)
+        ran.append(threading.current_thread().name)
+
+    monkeypatch.setattr(checkpoints, "EVERY", 3)
+    monkeypatch.setattr(BackgroundCheckpoints, "checkpoint", spy)
+    for n in range(3):
+        with transaction(engine, wait=False) as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+            conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        with transaction(engine) as conn:  # the same pooled connection: back to SQLite's
+            pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+            assert pages == checkpoints.AUTOCHECKPOINT_PAGES
+    _wait_until(lambda: ran, "a background checkpoint")
+    assert ran == ["selfiam-checkpoint"]
+    with pytest.raises(ZeroDivisionError), transaction(engine, wait=False) as conn:
+        _ = 1 / 0
+    with transaction(engine) as conn:  # a rollback gives it back too
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1000

@@ -22,13 +22,16 @@ class RuntimeBackend:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def session(self, service: str, action: str) -> AbstractContextManager[object]:
+    def session(
+        self, service: str, action: str, wait: bool = True
+    ) -> AbstractContextManager[object]:
         """A read (which cannot change what authentication saw) runs in the same read
         transaction as its authentication; so does a write, in its write transaction
-        (``Runtime.write_session``: one transaction and one commit per request)."""
+        (``Runtime.write_session``: one transaction and one commit per request), which
+        with ``wait=False`` raises ``WouldWait`` on entry unless it starts at once."""
         if _is_read(service, action):
             return self.runtime.read_session()
-        return self.runtime.write_session(service, action)
+        return self.runtime.write_session(service, action, wait=wait)
 
     def authenticate(
         self, session: object, cred: SigV4Credential, verify: Callable[[bytes], None]
@@ -62,17 +65,29 @@ class RuntimeBackend:
         return self.runtime.invoke(service, operation, params, principal, info, _conn(session))
 
     def is_fast(self, service: str, action: str) -> bool:
-        """Reads hash no password and take no write lock, so on a local database (SQLite)
-        they never block for long; an unknown action is refused quickly (InvalidAction).
-        On PostgreSQL every query waits for the network: a read on the event loop would
-        stall every other request meanwhile, so reads go to the threadpool too. So do the
-        reads whose cost grows with the request or the account rather than a few indexed
-        rows (`_HEAVY_READS`)."""
+        """Reads hash no password and take no write lock, so on SQLite they never block
+        for long; an unknown action is refused quickly (InvalidAction). On PostgreSQL
+        every query waits for a round trip, which stalls every other request meanwhile:
+        reads run inline only while the database measurably answers fast
+        (``Runtime.read_inline``). The reads whose cost grows with the request or the
+        account rather than a few indexed rows (`_HEAVY_READS`) go to the threadpool."""
         return (
             (service, action) not in _HEAVY_READS
             and _is_read(service, action)
-            and self.runtime.local_database
+            and self.runtime.read_inline()
         )
+
+    def may_try_inline(self, service: str, action: str) -> bool:
+        """A write declared light (``registry.operation``'s ``light``: a few indexed rows,
+        nothing slow of its own) on SQLite: what makes it wait is the write lock alone, so
+        it runs inline when ``session(..., wait=False)`` takes the lock at once.
+        PostgreSQL: never (every statement waits for the network; ``transaction``'s
+        ``wait=False`` is where a try-without-waiting there would go)."""
+        op = find_operation(service, action)
+        return op is not None and op.light and self.runtime.local_database
+
+    async def write_turn(self) -> bool:
+        return await self.runtime.write_turn()
 
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
         self.runtime.record_rejection(f"{service}:{action}", error, _request_info(service, meta))
@@ -83,10 +98,10 @@ class RuntimeBackend:
 #: GetAccountAuthorizationDetails holds up to 1,000 entities with every policy document and
 #: version; GetCredentialReport sends a report as long as the account's user list;
 #: ListEntitiesForPolicy reads every entity attached to the policy before it pages;
-#: GetAccountSummary counts every table of the account; GetPolicyVersion URL-encodes a
-#: document that, for AWS's own policies, reaches 150,000 characters (ReadOnlyAccess: 90,000);
-#: the service-last-accessed reads parse a stored report as long as the entity's services
-#: and principals.
+#: GetPolicyVersion URL-encodes a document that, for AWS's own policies, reaches 150,000
+#: characters (ReadOnlyAccess: 90,000); the service-last-accessed reads parse a stored
+#: report as long as the entity's services and principals. (GetAccountSummary reads the
+#: account's counter rows, store/counters.py: cheap, so not here.)
 _HEAVY_READS = frozenset(
     ("iam", action)
     for action in (
@@ -97,7 +112,6 @@ _HEAVY_READS = frozenset(
         "GetAccountAuthorizationDetails",
         "GetCredentialReport",
         "ListEntitiesForPolicy",
-        "GetAccountSummary",
         "GetPolicyVersion",
         "GetServiceLastAccessedDetails",
         "GetServiceLastAccessedDetailsWithEntities",

@@ -18,7 +18,6 @@ in the threadpool, in one trip; the others run inline (see ``ApiApp``).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ from selfiam.api.unsigned import is_unsigned
 from selfiam.api.xml import serialize_error, serialize_response
 from selfiam.auth.sigv4 import HttpRequest, SigV4Credential, parse_auth, verify
 from selfiam.domain.errors import AwsError, InternalFailure
+from selfiam.domain.identifiers import new_request_id
+from selfiam.service.runtime import WouldWait
 
 __all__ = ["ApiApp", "ApiBackend", "RequestMeta", "create_api_app"]
 
@@ -62,9 +63,13 @@ class RequestMeta:
 class ApiBackend(Protocol):
     """What the endpoint needs from the service layer."""
 
-    def session(self, service: str, action: str) -> AbstractContextManager[object]:
+    def session(
+        self, service: str, action: str, wait: bool = True
+    ) -> AbstractContextManager[object]:
         """What one request's ``authenticate`` and ``invoke`` share (for a read, one
-        database transaction), opened before the one and closed after the other."""
+        database transaction), opened before the one and closed after the other.
+        ``wait=False`` (asked only where ``may_try_inline`` allowed it): entering it raises
+        ``WouldWait``, before anything was done, unless it could start without waiting."""
         ...
 
     def authenticate(
@@ -100,6 +105,18 @@ class ApiBackend(Protocol):
         for long (no password hashing, no write lock)."""
         ...
 
+    def may_try_inline(self, service: str, action: str) -> bool:
+        """Whether ``action`` (not ``is_fast``) may run inline when its ``session`` starts
+        without waiting: a write whose own work is short, whose only possible wait is for
+        the write lock."""
+        ...
+
+    async def write_turn(self) -> bool:
+        """After ``session(..., wait=False)`` refused because this process's own writers
+        hold or await the write lock (``WouldWait.here``): wait without blocking until they
+        are done (True: try inline again) or give up (False: go to the threadpool)."""
+        ...
+
     def reject(self, service: str, action: str, error: AwsError, meta: RequestMeta) -> None:
         """Record a request refused before it reached ``invoke`` (bad signature,
         unknown key, invalid parameters), so that every request leaves an audit record."""
@@ -120,8 +137,15 @@ class ApiApp:
     What ``ApiBackend.is_fast`` allows runs inline on the event loop: reads
     (operations registered with ``writes=False``, which hash no password) on
     SQLite, whose queries take microseconds, less than the hand-off to a worker
-    thread and back. Writes and anything that may wait (argon2, SQLite's write
-    lock, PostgreSQL's round trips) run in the threadpool.
+    thread and back, and on PostgreSQL while the database measurably answers fast
+    (``store/inline_reads.py``). So does a light write (``may_try_inline``) whose write
+    transaction starts at once. One that would wait for this process's other writers
+    (a heavy write or the audit writer in a thread) awaits their end without blocking
+    the loop, then tries again (``write_turn``): hopping instead would leave every later
+    write queued behind it in the threadpool, paying the hop, for as long as writes keep
+    coming. One that would wait for another process's lock, or is still refused after
+    ``_INLINE_TRIES``, hops to the threadpool before anything of it ran. Anything else
+    that may wait (argon2, PostgreSQL's round trips) runs in the threadpool.
     """
 
     def __init__(self, backend: ApiBackend, clock: Callable[[], datetime] = _utc_now) -> None:
@@ -132,7 +156,7 @@ class ApiApp:
         if scope["method"] not in ("GET", "HEAD", "POST"):
             await _send(send, 405, b"Method Not Allowed", _ALLOW)
             return
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         try:
             body, status = await self.handle(scope, receive, request_id)
         except _ClientDisconnect:
@@ -165,6 +189,15 @@ class ApiApp:
             args = (http, params, cred, action, source_ip, secure, request_id, invoked)
             if backend.is_fast(service, action):
                 return self.process(*args), 200
+            if backend.may_try_inline(service, action):
+                for _ in range(_INLINE_TRIES):
+                    try:
+                        return self.process(*args, wait=False), 200
+                    except WouldWait as refusal:
+                        if invoked:
+                            raise  # not from the session's start: never run anything twice
+                        if not (refusal.here and await backend.write_turn()):
+                            break
             return await run_in_threadpool(self.process, *args), 200
         except AwsError as error:
             if not invoked:
@@ -194,11 +227,14 @@ class ApiApp:
         secure: bool,
         request_id: str,
         invoked: list[bool],
+        wait: bool = True,
     ) -> bytes:
-        """Everything after the body is read, inline or in one trip to the threadpool."""
+        """Everything after the body is read, inline or in one trip to the threadpool.
+        ``wait=False``: raises ``WouldWait`` before anything ran if the session cannot
+        start at once."""
         backend = self.backend
         service = cred.service if cred is not None else "sts"
-        with backend.session(service, action) as session:
+        with backend.session(service, action, wait) as session:
             now = self.clock()
             if cred is None:
                 caller = backend.unsigned()
@@ -225,6 +261,10 @@ def create_api_app(backend: ApiBackend, *, clock: Callable[[], datetime] = _utc_
     """The ASGI app serving AWS's IAM and STS Query APIs with ``backend`` (path ``/`` only)."""
     return ApiApp(backend, clock)
 
+
+#: How often a light write refused for this process's own writers tries inline again
+#: (threads queued for the lock go first) before it queues in the threadpool itself.
+_INLINE_TRIES = 8
 
 _ALLOW = [(b"allow", b"GET, HEAD, POST"), (b"content-type", b"text/plain; charset=utf-8")]
 

@@ -64,8 +64,10 @@ class SecretBox:
 
     def __init__(self, key: bytes, previous: Sequence[bytes] = ()) -> None:
         self._set(key, previous)
-        #: The key file this box follows (see the module's docstring), and what it last saw.
+        #: The key file this box follows (see the module's docstring), the files whose
+        #: signature is checked (the key file, its ``.next``), and what it last saw.
         self._source: Path | None = None
+        self._watched: tuple[str, str] = ("", "")
         self._seen: tuple[object, ...] = ()
         self._reload = threading.Lock()
 
@@ -103,6 +105,7 @@ class SecretBox:
         seals under), following the files as they change."""
         box = cls(_read_key(Path(path)))
         box._source = Path(path)
+        box._watched = (str(path), str(next_key_file(path)))
         box.refresh()
         return box
 
@@ -110,9 +113,11 @@ class SecretBox:
         """Re-read the key files if they changed since last read; whether they had."""
         if self._source is None:
             return False
+        if _signature(self._watched) == self._seen:  # the common case: two stat calls
+            return False
         with self._reload:
             for _ in range(3):  # a rotation may rename a file between the stat and the read
-                seen = _signature(self._source)
+                seen = _signature(self._watched)
                 if seen == self._seen:
                     return False
                 try:
@@ -121,7 +126,7 @@ class SecretBox:
                     keys = (_read_key(upcoming), [current]) if seen[1] else (current, [])
                 except MasterKeyError:
                     continue
-                if _signature(self._source) == seen:
+                if _signature(self._watched) == seen:
                     self._set(*keys)
                     self._seen = seen
                     return True
@@ -231,12 +236,12 @@ def read_key_file(p: Path) -> bytes:
     return _read_key(p)
 
 
-def _signature(path: Path) -> tuple[object, ...]:
-    """What changes when a key file is written or replaced (inode, size, mtime)."""
+def _signature(paths: Sequence[str]) -> tuple[object, ...]:
+    """What changes when one of the key files is written or replaced (inode, size, mtime)."""
     out: list[object] = []
-    for p in (path, next_key_file(path)):
+    for p in paths:
         try:
-            st = p.stat()
+            st = os.stat(p)
             out.append((st.st_ino, st.st_size, st.st_mtime_ns))
         except FileNotFoundError:
             out.append(None)

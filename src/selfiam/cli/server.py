@@ -165,6 +165,16 @@ def _public_url(ctx: click.Context, param: click.Parameter, value: str | None) -
     help="Prune audit records older than N days, in the background in small batches. "
     "Default: keep every record.",
 )
+@click.option(
+    "--inline-reads",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    envvar="SELFIAM_INLINE_READS",
+    help="Whether cheap reads run on the event loop rather than a worker thread (or "
+    "$SELFIAM_INLINE_READS). auto: always on SQLite; on PostgreSQL while the database's "
+    "measured round trip is under half a millisecond (the same host). always, never: force.",
+)
 def serve(
     data_dir: str | None,
     database_url: str | None,
@@ -177,8 +187,11 @@ def serve(
     public_url: str | None,
     access_log: bool,
     audit_retention_days: int | None,
+    inline_reads: str,
 ) -> None:
     """Serve the IAM and STS APIs."""
+    # Read by every worker's Runtime (store/inline_reads.py), as uvicorn's workers are.
+    os.environ["SELFIAM_INLINE_READS"] = inline_reads
     settings = replace(
         settings_from(data_dir, database_url, host=host, port=port),
         public_url=public_url,

@@ -24,8 +24,10 @@ handles, and secrets are secrets.
 from __future__ import annotations
 
 import base64
+import os
 import secrets
-import uuid
+import threading
+from typing import Any
 
 #: The alphabet of AWS unique ids and modern access key ids (RFC 4648 base32).
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -148,8 +150,34 @@ def new_account_id() -> str:
 
 
 def new_request_id() -> str:
-    """A request id, as AWS's: a lowercase uuid4."""
-    return str(uuid.uuid4())
+    """A request id, as AWS's: a lowercase uuid4 (random, from the OS's generator).
+
+    ``uuid.uuid4()`` reads ``os.urandom`` once per id (a system call) and builds a UUID
+    object: 27 us, about 2 % of a cached GetUser's CPU. The random bytes are read 4 KiB
+    at a time instead (forgotten in a forked child, which must not repeat its parent's).
+    """
+    with _RANDOM_LOCK:
+        at = _random[1]
+        if at >= len(_random[0]):
+            _random[0], at = os.urandom(16 * 256), 0
+        _random[1] = at + 16
+        raw = bytearray(_random[0][at : at + 16])
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_RANDOM_LOCK = threading.Lock()
+#: Random bytes read ahead for request ids, and how many of them were used.
+_random: list[Any] = [b"", 0]
+
+
+def _forget_random() -> None:
+    _random[:] = [b"", 0]
+
+
+os.register_at_fork(after_in_child=_forget_random)
 
 
 def is_account_id(value: str) -> bool:

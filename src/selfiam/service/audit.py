@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction, transaction
+from selfiam.store.prepared import PreparedWrite
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,51 @@ def write_records(conn: Connection, records: list[AuditRecord]) -> None:
         conn.execute(t.audit_records.insert(), rows)
 
 
+_INSERT_RECORD = PreparedWrite(t.audit_records.insert())
+
+
+def write_record(conn: Connection, record: AuditRecord) -> None:
+    """Write one record in ``conn``'s transaction (a write's own, committed with it)."""
+    _INSERT_RECORD.execute(conn, {name: getattr(record, name) for name in _RECORD_FIELDS})
+
+
+def copy_records(conn: Connection, records: list[AuditRecord]) -> None:
+    """PostgreSQL: the same rows as ``write_records``, in one COPY: the batch's rows
+    stream to the server in one round trip, without the parameter binding and the
+    per-row work of an executemany (which was ~15 % of a busy read node's CPU)."""
+    if not records:
+        return
+    driver = conn.connection.driver_connection  # a psycopg.Connection
+    assert driver is not None
+    columns = ", ".join(_RECORD_FIELDS)
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {t.audit_records.name} ({columns}) FROM STDIN") as copy,
+    ):
+        for r in records:
+            copy.write_row(
+                (
+                    _utc(r.at),
+                    r.request_id,
+                    r.account_id,
+                    r.caller_arn,
+                    r.action,
+                    r.resource,
+                    r.decision,
+                    r.error_code,
+                    r.source_ip,
+                    r.user_agent,
+                )
+            )
+
+
+def _utc(at: datetime) -> datetime:
+    """As ``UtcDateTime`` binds a time (COPY bypasses SQLAlchemy's types)."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given to a UtcDateTime column; pass an aware one")
+    return at.astimezone(UTC)
+
+
 def write_key_uses(conn: Connection, uses: list[KeyUse]) -> None:
     for use in uses:
         conn.execute(
@@ -144,6 +190,11 @@ class AuditWriter:
     def submit(self, record: AuditRecord | KeyUse | ActionUse) -> None:
         self._ensure_thread()
         self._queue.put(record)
+
+    @property
+    def crowded(self) -> bool:
+        """Whether the queue is over half full, so that a ``submit`` soon might wait."""
+        return self._queue.qsize() * 2 > self._queue.maxsize > 0
 
     def flush(self) -> None:
         """Block until every record submitted so far is written."""
@@ -185,7 +236,10 @@ class AuditWriter:
         """Write a batch; if it fails, write item by item so one bad row loses only itself."""
         try:
             with transaction(self._engine) as conn:
-                write_records(conn, records)
+                if conn.dialect.name == "postgresql":
+                    copy_records(conn, records)
+                else:
+                    write_records(conn, records)
                 write_key_uses(conn, uses)
                 write_action_uses(conn, actions)
             return

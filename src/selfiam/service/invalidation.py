@@ -52,7 +52,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -120,6 +120,8 @@ class Invalidation:
         self._feed: feed.FeedConnection | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Told each heartbeat's round trip (seconds): ``store/inline_reads.py``.
+        self.on_round_trip: Callable[[float], None] | None = None
         #: Loads, evictions and feed losses, for tests and benchmarks.
         self.applied = 0
         self.resets = 0
@@ -372,7 +374,10 @@ class Invalidation:
             elif message.kind == "h":
                 now = time.monotonic()
                 if message.node == self.node:
-                    self._lease_until = float(message.token) + LEASE
+                    sent = float(message.token)
+                    self._lease_until = sent + LEASE
+                    if self.on_round_trip is not None:
+                        self.on_round_trip(now - sent)
                 else:
                     self._peers[message.node] = now
                     if len(self._peers) > 1000:  # long-gone nodes

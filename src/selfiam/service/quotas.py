@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.errors import LimitExceeded
@@ -18,8 +18,18 @@ from selfiam.service.context import OperationContext
 from selfiam.store import counters
 from selfiam.store.engine import is_read_only
 from selfiam.store.locks import lock_account_row
+from selfiam.store.prepared import PreparedSelect
 
 _ac = counters.account_counters
+#: The counter of a kind, its row locked (``FOR UPDATE`` on PostgreSQL; SQLite's write
+#: transaction holds the database's lock already).
+_LOCKED_COUNT = PreparedSelect(
+    select(_ac.c.n)
+    .where(_ac.c.account_id == bindparam("account_id"), _ac.c.kind == bindparam("kind"))
+    .with_for_update()
+)
+#: One prepared ``count(*)`` per owner column (the per-user quotas: keys, certificates...).
+_COUNTS: dict[tuple[str, str], PreparedSelect] = {}
 _ENSURE_ROW = text(
     "INSERT INTO account_counters (account_id, kind, n) VALUES (:account_id, :kind, 0)"
     " ON CONFLICT (account_id, kind) DO NOTHING"
@@ -34,10 +44,16 @@ def check_quota(
     The caller locks the owner's row first, so two concurrent creators cannot both pass
     the count (DESIGN rule 6).
     """
-    count = conn.execute(
-        select(func.count()).select_from(owner_column.table).where(owner_column == owner_id)
-    ).scalar_one()
-    if count >= quota:
+    key = (owner_column.table.name, owner_column.name)
+    prepared = _COUNTS.get(key)
+    if prepared is None:
+        statement = (
+            select(func.count())
+            .select_from(owner_column.table)
+            .where(owner_column == bindparam("owner_id"))
+        )
+        prepared = _COUNTS.setdefault(key, PreparedSelect(statement))
+    if (prepared.scalar(conn, {"owner_id": owner_id}) or 0) >= quota:
         raise LimitExceeded(f"Cannot exceed quota for {quota_name}: {quota}")
 
 
@@ -49,14 +65,12 @@ def locked_count(conn: Connection, account_id: str, kind: str) -> int:
     """
     if is_read_only(conn):
         raise RuntimeError("a quota check needs a write transaction")
-    query = (
-        select(_ac.c.n).where(_ac.c.account_id == account_id, _ac.c.kind == kind).with_for_update()
-    )
-    value = conn.execute(query).scalar_one_or_none()
+    params = {"account_id": account_id, "kind": kind}
+    value = _LOCKED_COUNT.scalar(conn, params)
     if value is None:
-        conn.execute(_ENSURE_ROW, {"account_id": account_id, "kind": kind})
-        value = conn.execute(query).scalar_one()
-    return int(value)
+        conn.execute(_ENSURE_ROW, params)
+        value = _LOCKED_COUNT.scalar(conn, params)
+    return int(value or 0)
 
 
 def check_account_quota(

@@ -30,6 +30,7 @@ class Operation:
     writes: bool
     authorized: bool = True
     prepare: Prepare | None = None
+    light: bool = False
 
 
 _OPERATIONS: dict[tuple[str, str], Operation] = {}
@@ -42,6 +43,7 @@ def operation(
     writes: bool = True,
     authorized: bool = True,
     prepare: Prepare | None = None,
+    light: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register ``fn`` as the handler of ``service:name``.
 
@@ -50,13 +52,23 @@ def operation(
     operations AWS never denies (sts:GetCallerIdentity); every other handler
     must call ``ctx.authorize`` first, and the runtime checks that it did. ``prepare``
     runs before the transaction (see ``Prepare``).
+
+    ``light=True`` declares a write whose own work is a few indexed rows: no password
+    hash, no key pair generated, no certificate, key or policy document parsed, nothing
+    that grows with the request or the account (a cascade over a user's sessions, a
+    report). On SQLite the API runs such a write on the event loop when it can take the
+    write lock without waiting (``Runtime.write_session``'s ``wait``), as it runs reads:
+    a write wrongly declared light stalls every other request while it runs, so the
+    default keeps a write in the threadpool.
     """
 
     def register(fn: Handler) -> Handler:
         key = (service, name)
         if key in _OPERATIONS:
             raise RuntimeError(f"operation {service}:{name} registered twice")
-        _OPERATIONS[key] = Operation(service, name, fn, writes, authorized, prepare)
+        if light and (not writes or prepare is not None):
+            raise RuntimeError(f"operation {service}:{name}: only a write without prepare is light")
+        _OPERATIONS[key] = Operation(service, name, fn, writes, authorized, prepare, light)
         return fn
 
     return register

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from selfiam.domain.errors import (
     InvalidClientTokenId,
     NoSuchEntity,
 )
-from selfiam.service.audit import ActionUse, AuditRecord, AuditWriter, KeyUse, write_records
+from selfiam.service.audit import ActionUse, AuditRecord, AuditWriter, KeyUse, write_record
 from selfiam.service.authn import INVALID_TOKEN, CredentialCache
 from selfiam.service.bounded import BoundedCache
 from selfiam.service.caller import Caller, RequestInfo
@@ -39,6 +39,10 @@ from selfiam.store.engine import (
     read_transaction,
     transaction,
 )
+from selfiam.store.inline_reads import InlineReads
+from selfiam.store.write_gate import WouldWait, free_turn, gate_of
+
+__all__ = ["Runtime", "WouldWait", "utc_now"]
 
 Clock = Callable[[], datetime]
 #: Principals whose compiled policies a process keeps, and for how long (seconds).
@@ -78,6 +82,10 @@ class Runtime:
         self._reads = HeldReadConnection(engine)
         #: SQLite: a query costs microseconds of CPU and no wait (PostgreSQL: a round trip).
         self.local_database = engine.dialect.name == "sqlite"
+        #: Whether cheap reads may run on the event loop (``read_inline``).
+        self.inline_reads = InlineReads()
+        self.invalidation.on_round_trip = self.inline_reads.round_trip
+        self._reads.on_inline = self.inline_reads.inline_read
         #: principal id -> (stamp, compiled policies): filled only for callers
         #: authenticated by a verified signature (or an in-process caller), so at most one
         #: entry per user; bounded anyway (LRU) and reloaded after PRINCIPALS_MAX_AGE.
@@ -154,19 +162,53 @@ class Runtime:
         operation only reads, the operation (see ``invoke``'s ``conn``)."""
         return self._reads.transaction()
 
+    async def write_turn(self) -> bool:
+        """After a ``write_session(..., wait=False)`` refused with ``WouldWait.here``:
+        wait, without blocking the event loop, until this process's other writers are
+        done (True: try again), or give up after the write gate's own timeout (False)."""
+        gate = gate_of(self.engine)
+        return gate is not None and await free_turn(gate, gate.timeout)
+
+    def read_inline(self) -> bool:
+        """Whether a cheap read may run on the calling thread (the event loop's) without
+        making it wait for more than the read's own queries (``store/inline_reads.py``):
+        on SQLite unless forced off; on PostgreSQL while the database answers fast, the
+        change feed is up (else the database may be away, and every cache is cold), the
+        thread holds a connection needing no ping, and the audit queue is far from full
+        (``submit`` would wait for the writer)."""
+        inline = self.inline_reads
+        if self.local_database:
+            return inline.mode != "never"
+        return (
+            inline.allows()
+            and self.invalidation.trusted()
+            and not self.audit.crowded
+            and self._reads.ready()
+        )
+
     def write_session(
-        self, service: str, name: str
+        self, service: str, name: str, *, wait: bool = True
     ) -> AbstractContextManager[Connection | None]:
         """One write transaction for a whole write request: its authentication and the
         operation (``invoke``'s ``conn``), committed when the block ends. A separate
         read transaction to authenticate cost a second BEGIN, version read and COMMIT
         (on PostgreSQL a second pool checkout and its ping). An operation with a
         ``prepare`` step (network work that must not hold a lock) or an unknown one gets
-        None: ``invoke`` then opens its own transaction after ``prepare``."""
+        None: ``invoke`` then opens its own transaction after ``prepare``.
+
+        ``wait=False``: entering the block raises ``WouldWait``, before anything ran, if
+        the transaction cannot start at once (``store.engine.transaction``), or if the
+        operation would open its own transaction later, or if the audit queue is so full
+        that the operation's ``submit`` could wait for the audit writer, which needs the
+        write lock this transaction holds."""
         op = find_operation(service, name)
         if op is None or not op.writes or op.prepare is not None:
+            if not wait:
+                return _refused(f"{service}:{name} opens no write session")
             return nullcontext(None)
-        return transaction(self.engine)
+        if not wait and self.audit.crowded:
+            return _refused("the audit queue is crowded")
+        return transaction(self.engine, wait=wait)
 
     # -- authorization support --------------------------------------------------------------
 
@@ -253,7 +295,7 @@ class Runtime:
                     # A failed secret check: its count commits, with the request's record.
                     refusal = err
                     published = self.invalidation.publish(conn, ctx.changes)
-                    write_records(conn, [self._record(ctx, caller, info, action, err)])
+                    write_record(conn, self._record(ctx, caller, info, action, err))
                     if in_session:
                         conn.commit()  # the session's block ends with the error: no rollback
                 else:
@@ -261,7 +303,7 @@ class Runtime:
                         raise InternalFailure(f"{action} ran without an authorization decision")
                     if op.writes:
                         published = self.invalidation.publish(conn, ctx.changes)
-                        write_records(conn, [self._record(ctx, caller, info, action, None)])
+                        write_record(conn, self._record(ctx, caller, info, action, None))
                         if in_session:
                             # Commit here, not when the session closes: ``finish`` below
                             # applies the change and waits for the other nodes only once
@@ -380,6 +422,12 @@ class Runtime:
             source_ip=info.source_ip,
             user_agent=info.user_agent[:1024] if info.user_agent else None,
         )
+
+
+@contextmanager
+def _refused(reason: str) -> Iterator[None]:
+    raise WouldWait(reason)
+    yield  # unreachable: a generator, so that entering the block raises
 
 
 def _audit_code(ctx: OperationContext | None, error: AwsError | None) -> str | None:

@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import ArnError, parse_iam_arn, role_arn, user_arn
@@ -27,8 +27,12 @@ from selfiam.domain.errors import MalformedPolicyDocument
 from selfiam.policy import Policy
 from selfiam.service.lookup import find_role, find_user
 from selfiam.store import tables as t
+from selfiam.store.prepared import PreparedSelect
 
 _rtp = t.role_trust_principals
+_TRUST_BY_ID = PreparedSelect(
+    select(_rtp.c.document_by_id).where(_rtp.c.role_id == bindparam("role_id"))
+)
 
 
 def principal_ids(conn: Connection, account_id: str, policy: Policy) -> dict[str, str]:
@@ -90,9 +94,7 @@ def store_trust(conn: Connection, role_id: str, document: str, ids: Mapping[str,
 
 def trust_to_evaluate(conn: Connection, role: Row[Any]) -> str:
     """The trust policy AssumeRole evaluates: its user and role ARNs as the ids they named."""
-    by_id = conn.execute(
-        select(_rtp.c.document_by_id).where(_rtp.c.role_id == role.role_id)
-    ).scalar()
+    by_id = _TRUST_BY_ID.scalar(conn, {"role_id": role.role_id})
     return str(by_id) if by_id is not None else str(role.assume_role_policy_document)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from selfiam.store import pg_commit
-from selfiam.store.prepared import PreparedSelect
+from selfiam.store.prepared import PreparedSelect, PreparedWrite
 from selfiam.store.tables import changes
 
 CHANNEL = "selfiam_changes"
@@ -87,8 +87,7 @@ def record(
     stored = [k[:600] for k in wanted]
     ids = []
     for k in stored:
-        inserted = conn.execute(_INSERT_CHANGE, {"change_key": k})
-        last = int(inserted.inserted_primary_key[0])
+        last = int(_INSERT_CHANGE.execute(conn, {"change_key": k}).lastrowid or 0)
         ids.append(last)
         if last % PRUNE_EVERY == 0:
             conn.execute(_PRUNE, {"below": last - KEEP})
@@ -97,8 +96,7 @@ def record(
     return ids[0], ids[-1], stored
 
 
-# Built once: SQLAlchemy memoizes a statement object's cache key, not a rebuilt one's.
-_INSERT_CHANGE = changes.insert()
+_INSERT_CHANGE = PreparedWrite(changes.insert())
 _PRUNE = changes.delete().where(changes.c.id <= bindparam("below"))
 
 

@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 
 from selfiam.store import pg_commit, pool_health
-from selfiam.store.write_gate import WriteGate, install
+from selfiam.store.write_gate import WouldWait, WriteGate, gate_of, install
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ PG_POOL_SIZE = 16
 PG_MAX_OVERFLOW = 24
 #: Execution option marking a connection whose transaction only reads.
 READ_ONLY_OPTION = "selfiam_read_only"
+#: Execution option: this connection's write transaction must start at once or not at
+#: all (``transaction(engine, wait=False)``).
+NO_WAIT_OPTION = "selfiam_no_wait"
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -120,7 +123,11 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
 
     # A file's writers queue in this process instead of in SQLite's sleeping busy handler
     # (store/write_gate.py); an in-memory database has one connection anyway.
-    begin_write = None if in_memory else install(engine, WriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000))
+    begin_write = (
+        None
+        if in_memory
+        else install(engine, WriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000), SQLITE_BUSY_TIMEOUT_MS)
+    )
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -128,10 +135,11 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
         # and it runs twice per API request.
         driver = conn.connection.driver_connection
         assert driver is not None
-        if conn.get_execution_options().get(READ_ONLY_OPTION):
+        options = conn.get_execution_options()
+        if options.get(READ_ONLY_OPTION):
             driver.execute("BEGIN DEFERRED")
         elif begin_write is not None:
-            begin_write(conn.connection)
+            begin_write(conn.connection, not options.get(NO_WAIT_OPTION))
         else:
             driver.execute("BEGIN IMMEDIATE")
 
@@ -139,14 +147,29 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
+def transaction(engine: Engine, *, wait: bool = True) -> Iterator[Connection]:
     """One read-write transaction: commit on success, roll back on any error.
 
     On SQLite this holds the database's write lock from the start
     (``BEGIN IMMEDIATE``), so keep it short.
+
+    ``wait=False``: start only if that needs no wait, else raise :class:`WouldWait`
+    before anything ran. On a SQLite file: this process's write gate is free and SQLite
+    grants the lock on the first try (``store/write_gate.py``). Elsewhere (PostgreSQL,
+    whose every statement waits for the network and may wait for row locks; an
+    in-memory database) it always raises: the seam where a PostgreSQL "try without
+    waiting" would go.
     """
-    with engine.begin() as conn:
-        yield conn
+    if wait:
+        with engine.begin() as conn:
+            yield conn
+        return
+    if gate_of(engine) is None:
+        raise WouldWait(f"{engine.dialect.name}: no write starts without a possible wait")
+    with engine.connect() as conn:
+        conn.execution_options(**{NO_WAIT_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 @contextmanager
@@ -178,8 +201,9 @@ class HeldReadConnection:
     SQLite: more than all the queries of a read request. On PostgreSQL a checkout also
     switches the connection to autocommit and back on return (``_read_options``), and
     that bookkeeping was the largest part of a cached GetUser's CPU after its one query.
-    So each thread that reads keeps its connection: the API's SQLite reads run on the
-    event loop's thread; PostgreSQL's run in the threadpool.
+    So each thread that reads keeps its connection: the API's cheap reads run on the
+    event loop's thread (on PostgreSQL while the database answers fast:
+    ``store/inline_reads.py``, and only once ``ready``), the others in the threadpool.
 
     A held PostgreSQL connection can go stale (a server restart, a dropped session),
     where a SQLite one cannot: before using one that sat idle longer than
@@ -209,18 +233,27 @@ class HeldReadConnection:
         self._local = threading.local()
         self._held = 0
         self._held_lock = threading.Lock()
+        #: Connections made or checked on another thread for a thread that asked
+        #: ``ready``, by thread id, and the threads being served so.
+        self._prepared: dict[int, tuple[Connection, float]] = {}
+        self._preparing: set[int] = set()
+        #: Told how long each read transaction of a thread that asked ``ready`` took, and
+        #: how much CPU it used (seconds).
+        self.on_inline: Callable[[float, float], None] | None = None
 
-    def _may_hold(self) -> bool:
-        """Whether this thread may keep a connection (counted once per thread). When the
-        thread ends (the threadpool retires idle workers) its place is freed and its
-        connection returned to the pool (a finalizer on a thread-local token)."""
+    def _may_hold(self, always: bool = False) -> bool:
+        """Whether this thread may keep a connection (counted once per thread; a thread
+        that asks ``ready``, the event loop's, always may). When the thread ends (the
+        threadpool retires idle workers) its place is freed and its connection returned
+        to the pool (a finalizer on a thread-local token)."""
         with self._held_lock:
-            if self._held >= self._max_held:
+            if self._held >= self._max_held and not always:
                 return False
             self._held += 1
         token = _Token()
         self._local.token = token
-        self._local.slot = slot = []
+        slot: list[Connection] = []
+        self._local.slot = slot
         weakref.finalize(token, _release, weakref.ref(self), slot)
         return True
 
@@ -254,11 +287,89 @@ class HeldReadConnection:
             conn = self._reader.connect()
             self._local.conn = conn
             self._local.slot[:] = [conn]
+        started, cpu = time.monotonic(), time.thread_time()
         try:
             with conn.begin():
                 yield conn
         finally:
-            self._local.used = time.monotonic()
+            self._local.used = ended = time.monotonic()
+            if self.on_inline is not None and getattr(self._local, "inline", False):
+                self.on_inline(ended - started, time.thread_time() - cpu)
+
+    def ready(self) -> bool:
+        """Whether this thread's next ``transaction`` waits for nothing but its own
+        queries: it holds a connection that needs no ping (not stale nor suspect:
+        ``pool_health``), so there is no pool checkout (which could wait for a connection
+        a threadpool request holds), no connect, no ping. If not, a connection is made, or
+        the held one pinged, on another thread, and handed over by a later call; until
+        then the caller must send its reads elsewhere. Meant for the event loop's thread."""
+        local = self._local
+        if not getattr(local, "holds", False):
+            local.asked = True
+            local.holds = self._may_hold(always=True)
+        local.inline = True
+        conn: Connection | None = getattr(local, "conn", None)
+        if conn is None:
+            with self._held_lock:
+                prepared = self._prepared.pop(threading.get_ident(), None)
+            if prepared is not None:
+                conn, local.used = prepared
+                local.conn = conn
+                local.slot[:] = [conn]
+        if conn is not None and conn.in_transaction():
+            return False  # a nested use: a pooled connection, which may wait
+        usable = conn is not None and not (conn.closed or conn.invalidated)
+        if usable and not (
+            self._postgres and pool_health.is_stale(self._engine, local.used, margin=1.0)
+        ):
+            return True
+        if conn is not None:
+            local.conn = None
+            local.slot[:] = []
+        self._prepare(conn)
+        return False
+
+    def _prepare(self, conn: Connection | None) -> None:
+        """On a new thread: check ``conn`` (or connect anew) for the calling thread."""
+        ident = threading.get_ident()
+        with self._held_lock:
+            if ident in self._preparing:
+                if conn is not None:  # cannot happen: it was handed over already
+                    conn.close()
+                return
+            self._preparing.add(ident)
+        threading.Thread(
+            target=self._prepare_for,
+            args=(ident, conn),
+            name="selfiam-read-connect",
+            daemon=True,
+        ).start()
+
+    def _prepare_for(self, ident: int, conn: Connection | None) -> None:
+        fresh: Connection | None = None
+        try:
+            if conn is not None and not (conn.closed or conn.invalidated):
+                if not self._postgres or _alive(conn):
+                    fresh, conn = conn, None
+                else:
+                    conn.invalidate()
+            if conn is not None:
+                conn.close()
+            if fresh is None:
+                fresh = self._reader.connect()
+        except Exception:  # noqa: BLE001 (the database is away: reads stay in the threadpool)
+            log.debug("preparing a read connection failed", exc_info=True)
+            time.sleep(pool_health.RETRY_PREPARE)
+        finally:
+            alive = {th.ident for th in threading.enumerate()}
+            with self._held_lock:
+                self._preparing.discard(ident)
+                if fresh is not None:
+                    self._prepared[ident] = (fresh, time.monotonic())
+                gone = [i for i in self._prepared if i not in alive]
+                unclaimed = [self._prepared.pop(i)[0] for i in gone]
+            for orphan in unclaimed:  # its thread ended before taking it (an event loop)
+                orphan.close()
 
 
 class _Token:

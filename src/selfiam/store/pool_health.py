@@ -19,6 +19,8 @@ from sqlalchemy import Engine, event, exc
 
 #: Seconds a pooled connection may sit idle before its next checkout pings it.
 IDLE_PING = 10.0
+#: Seconds between attempts to make a connection for the event loop that failed.
+RETRY_PREPARE = 1.0
 _CHECKED_IN = "selfiam_checked_in"
 #: engine -> when connections checked in before then became suspect.
 _SUSPECTS: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
@@ -49,11 +51,12 @@ def install(engine: Engine) -> None:
             raise exc.DisconnectionError() from error
 
 
-def is_stale(engine: Engine, last_used: float) -> bool:
+def is_stale(engine: Engine, last_used: float, margin: float = 0.0) -> bool:
     """Whether a connection last used at ``last_used`` (monotonic) must be pinged before
-    its next use: the rule the pool's checkout applies, for connections held outside it
-    (``engine.HeldReadConnection``)."""
-    return time.monotonic() - last_used >= IDLE_PING or last_used <= _suspect_before(engine)
+    its next use (or within ``margin`` seconds): the rule the pool's checkout applies, for
+    connections held outside it (``engine.HeldReadConnection``)."""
+    idle = time.monotonic() - last_used
+    return idle >= IDLE_PING - margin or last_used <= _suspect_before(engine)
 
 
 def _suspect_before(engine: Engine) -> float:

@@ -1,13 +1,16 @@
-"""Hot-path reads without SQLAlchemy's per-execution machinery.
+"""Hot-path statements without SQLAlchemy's per-execution machinery.
 
 ``Connection.execute`` costs about 20 us per statement even when the statement
 is cached (events, an execution context, a cursor result): on SQLite that is
-five to ten times the query itself. The few reads that run on every API request
-(the auth version, a user by name, a resource's tags) go through
-:class:`PreparedSelect` instead. SQLAlchemy still builds the SQL (Core, compiled
-once per dialect) and still converts values (each column's own bind and result
-processors), so the rows are the ones ``Connection.execute`` would return; only
-the execution runs straight on the transaction's DBAPI connection.
+five to ten times the query itself. The few statements that run on every API
+request go through :class:`PreparedSelect` (the auth version, a user by name, a
+resource's tags, a quota's count) and :class:`PreparedWrite` (a write's inserts,
+updates and deletes, its change-feed row and its audit record) instead.
+SQLAlchemy still builds the SQL (Core, compiled once per dialect) and still
+converts values (each column's own bind and result processors), so the rows are
+the ones ``Connection.execute`` would read and store, and a failing statement
+raises the exception it would raise (``IntegrityError``, ...); only the
+execution runs straight on the transaction's DBAPI connection.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Dialect, Select
+from sqlalchemy import Connection, Delete, Dialect, Insert, Select, TextClause, Update
 
 Processor = Callable[[Any], Any]
 
@@ -28,10 +31,11 @@ class _Compiled:
     sql: str
     #: bind names in the order a positional DBAPI (sqlite3) wants them; None for named
     positions: tuple[str, ...] | None
-    literals: dict[str, Any]  # values the statement binds itself (``column == "x"``)
+    #: values the statement binds itself (``column == "x"``, an INSERT's column defaults)
+    literals: dict[str, Any]
     binds: tuple[tuple[str, Processor], ...]  # bind processors that convert a value
-    results: tuple[tuple[int, Processor], ...]  # column index -> result processor
-    row: type
+    results: tuple[tuple[int, Processor], ...] = ()  # column index -> result processor
+    row: Any = tuple  # the row type: a named tuple class (``_make``)
 
 
 class PreparedSelect:
@@ -63,45 +67,126 @@ class PreparedSelect:
     ) -> tuple[_Compiled, Any]:
         """Run the statement and ``fetch`` (``fetchall`` or ``fetchone``) its raw rows."""
         compiled = self._compiled(conn.dialect)
-        cursor = self._execute(conn, compiled, params or {})
+        cursor = _execute(conn, compiled, params or {})
         try:
             return compiled, getattr(cursor, fetch)()
         finally:
             cursor.close()
 
-    def _execute(self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
-        if compiled.literals:
-            params = {**compiled.literals, **params}
-        if compiled.binds:
-            params = dict(params)
-            for name, process in compiled.binds:
-                params[name] = process(params[name])
-        args: Sequence[Any] | Mapping[str, Any] = (
-            [params[name] for name in compiled.positions]
-            if compiled.positions is not None
-            else params
-        )
-        if not conn.in_transaction():
-            conn.begin()  # as Connection.execute would (autobegin), so selfiam's BEGIN runs
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(compiled.sql, args)
-        except BaseException:
-            cursor.close()
-            raise
-        return cursor
-
     def _compiled(self, dialect: Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
         if found is None:
             with self._lock:
-                found = self._by_dialect.get(dialect.name) or _compile(self.statement, dialect)
+                found = self._by_dialect.get(dialect.name) or _compile_select(
+                    self.statement, dialect
+                )
                 self._by_dialect[dialect.name] = found
         return found
 
 
-def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
+class Written(NamedTuple):
+    rowcount: int
+    #: the row id SQLite gave an inserted row (its INTEGER PRIMARY KEY); None on PostgreSQL
+    lastrowid: int | None
+
+
+class PreparedWrite:
+    """A Core INSERT, UPDATE or DELETE (or a ``text()`` statement whose rows are not
+    wanted, such as ``pg_notify``) run on the DBAPI connection of a SQLAlchemy transaction.
+
+    It is compiled as ``Connection.execute`` compiles it: once per dialect and set of
+    parameter names, an INSERT naming exactly the columns given plus those with a Python
+    default, filled in from it. Unlike ``Connection.execute`` an INSERT never fetches the
+    primary key the database generated (PostgreSQL's implicit ``RETURNING``): SQLite's is
+    the cursor's ``lastrowid``.
+    """
+
+    def __init__(self, statement: Insert | Update | Delete | TextClause) -> None:
+        self.statement = statement.inline() if isinstance(statement, Insert) else statement
+        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Written:
+        params = params or {}
+        cursor = _execute(conn, self.compiled(conn.dialect, tuple(params)), params)
+        try:
+            return Written(cursor.rowcount, getattr(cursor, "lastrowid", None))
+        finally:
+            cursor.close()
+
+    def compiled(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+        """The statement as run with parameters ``keys`` (compiled on first use)."""
+        found = self._compiled.get((dialect.name, keys))
+        if found is None:
+            with self._lock:
+                found = self._compiled.get((dialect.name, keys)) or _compile_write(
+                    self.statement, dialect, keys
+                )
+                self._compiled[dialect.name, keys] = found
+        return found
+
+
+def arguments(compiled: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+    """What the DBAPI cursor is given for ``params``: converted, in the driver's style."""
+    if compiled.literals:
+        params = {**compiled.literals, **params}
+    if compiled.binds:
+        params = dict(params)
+        for name, process in compiled.binds:
+            params[name] = process(params[name])
+    if compiled.positions is not None:
+        return [params[name] for name in compiled.positions]
+    return params
+
+
+def _execute(conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    """The cursor ``compiled`` ran on with ``params``; a DBAPI error is SQLAlchemy's."""
+    args = arguments(compiled, params)
+    if not conn.in_transaction():
+        conn.begin()  # as Connection.execute would (autobegin), so selfiam's BEGIN runs
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(compiled.sql, args)
+    except BaseException as error:
+        # Wrapped (IntegrityError, OperationalError...), a lost connection invalidated,
+        # the engine's handle_error events run: what Connection.execute does on a failure.
+        conn._handle_dbapi_exception(error, compiled.sql, args, cursor, None)
+    return cursor
+
+
+def _compile_select(statement: Select[Any], dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
+    columns = list(statement.selected_columns)
+    results = []
+    for index, column in enumerate(columns):
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if process is not None:
+            results.append((index, process))
+    sql, positions, literals, binds = _statement_parts(compiled, dialect)
+    row = row_type([str(column.key) for column in columns])
+    return _Compiled(sql, positions, literals, binds, tuple(results), row)
+
+
+def _compile_write(
+    statement: Insert | Update | Delete | TextClause, dialect: Dialect, keys: tuple[str, ...]
+) -> _Compiled:
+    compiled: Any = statement.compile(dialect=dialect, column_keys=sorted(keys))
+    if getattr(compiled, "effective_returning", None):
+        raise ValueError("PreparedWrite runs no RETURNING statement")
+    sql, positions, literals, binds = _statement_parts(compiled, dialect)
+    for column in [*compiled.insert_prefetch, *compiled.update_prefetch]:
+        default = column.onupdate if compiled.isupdate else column.default
+        if not default.is_scalar:
+            raise ValueError(f"{column}: give it a value (its default is not a constant)")
+        literals[column.key] = default.arg
+    return _Compiled(sql, positions, literals, binds)
+
+
+def _statement_parts(
+    compiled: Any, dialect: Dialect
+) -> tuple[str, tuple[str, ...] | None, dict[str, Any], tuple[tuple[str, Processor], ...]]:
+    if compiled.escaped_bind_names:
+        raise ValueError("a prepared statement's parameter names must need no escaping")
     literals = {
         name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
     }
@@ -110,15 +195,8 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             binds.append((name, process))
-    columns = list(statement.selected_columns)
-    results = []
-    for index, column in enumerate(columns):
-        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
-        if process is not None:
-            results.append((index, process))
     positions = tuple(compiled.positiontup or ()) if dialect.positional else None
-    row = row_type([column.key for column in columns])
-    return _Compiled(compiled.string, positions, literals, tuple(binds), tuple(results), row)
+    return compiled.string, positions, literals, tuple(binds)
 
 
 def row_type(keys: Sequence[str]) -> type:

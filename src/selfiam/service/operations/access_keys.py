@@ -27,6 +27,7 @@ from selfiam.service.operations.users import (
 from selfiam.service.pagination import PreparedPage
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
+from selfiam.store.prepared import PreparedWrite
 
 NOT_USED = "N/A"
 
@@ -44,7 +45,13 @@ def _metadata(row: Any, user_name: str) -> dict[str, Any]:
     }
 
 
-@operation("CreateAccessKey")
+_INSERT_KEY = PreparedWrite(t.access_keys.insert())
+_DELETE_KEY = PreparedWrite(
+    t.access_keys.delete().where(t.access_keys.c.access_key_id == bindparam("access_key_id"))
+)
+
+
+@operation("CreateAccessKey", light=True)
 def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Create a key; the user's row lock makes the two-key limit hold under concurrency."""
     name = target_user_name(ctx, params)
@@ -53,14 +60,15 @@ def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     lock_user_within_quota(ctx, user, name, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER)
     access_key_id = new_access_key_id()
     secret = new_secret_access_key()
-    ctx.conn.execute(
-        ak.insert().values(
-            access_key_id=access_key_id,
-            user_id=user.user_id,
-            secret_ciphertext=ctx.runtime.box.seal(secret.encode(), access_key_id.encode()),
-            status="Active",
-            created_at=ctx.info.now,
-        )
+    _INSERT_KEY.execute(
+        ctx.conn,
+        {
+            "access_key_id": access_key_id,
+            "user_id": user.user_id,
+            "secret_ciphertext": ctx.runtime.box.seal(secret.encode(), access_key_id.encode()),
+            "status": "Active",
+            "created_at": ctx.info.now,
+        },
     )
     # No auth-version bump: no cache holds anything about a key that did not exist, and
     # nothing cached about anyone else changes (a bump would make every caller reload).
@@ -95,7 +103,7 @@ def _users_key(ctx: OperationContext, params: Mapping[str, Any]) -> Row[Any]:
     return row
 
 
-@operation("UpdateAccessKey")
+@operation("UpdateAccessKey", light=True)
 def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     status = settable_status(str(params["Status"]))
     key = _users_key(ctx, params)
@@ -108,12 +116,10 @@ def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     return {}
 
 
-@operation("DeleteAccessKey")
+@operation("DeleteAccessKey", light=True)
 def delete_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     key = _users_key(ctx, params)
-    ctx.conn.execute(
-        t.access_keys.delete().where(t.access_keys.c.access_key_id == key.access_key_id)
-    )
+    _DELETE_KEY.execute(ctx.conn, {"access_key_id": key.access_key_id})
     ctx.changed_credentials(access_key_id=key.access_key_id)
     return {}
 

@@ -104,7 +104,7 @@ def _current_alias(ctx: OperationContext) -> str | None:
     return alias
 
 
-@operation("CreateAccountAlias")
+@operation("CreateAccountAlias", light=True)
 def create_account_alias(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Set the account's one alias, replacing the old one (as AWS does).
 
@@ -125,7 +125,7 @@ def create_account_alias(ctx: OperationContext, params: Mapping[str, Any]) -> di
     return {}
 
 
-@operation("DeleteAccountAlias")
+@operation("DeleteAccountAlias", light=True)
 def delete_account_alias(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     alias = str(params["AccountAlias"])
     ctx.authorize("*")

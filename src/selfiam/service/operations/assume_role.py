@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.engine import Connection
 
 from selfiam.domain.arns import ArnError, assumed_role_arn, parse_iam_arn, role_arn
@@ -53,6 +53,7 @@ from selfiam.service.registry import operation
 from selfiam.service.trust_principals import trust_to_evaluate
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_row, lock_user_row
+from selfiam.store.prepared import PreparedWrite
 
 DEFAULT_DURATION = 3600
 CHAINED_MAX_DURATION = 3600
@@ -68,7 +69,13 @@ OVER_CHAIN_LIMIT = (
 #: white space, plus the managed policies' ARNs) and session tags. AWS packs them in a
 #: binary form of its own; selfiam counts characters, so the figure is an approximation.
 PACKED_ALLOWANCE = 2048
-_INSERT_SESSION = t.role_sessions.insert()
+_INSERT_SESSION = PreparedWrite(t.role_sessions.insert())
+#: RoleLastUsed, which also locks the role's row (none if it is gone)
+_ROLE_USED = PreparedWrite(
+    t.roles.update()
+    .where(t.roles.c.role_id == bindparam("id"))
+    .values(last_used_at=bindparam("at"), last_used_region=bindparam("region"))
+)
 #: One AssumeRole in this many prunes the role's expired sessions.
 PRUNE_ONE_IN = 16
 
@@ -340,11 +347,7 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     # it was read would fail the insert's foreign key (a 500), where AWS would say no.
     # Recording the role's last use (RoleLastUsed: selfiam counts a role as used when it
     # is assumed) locks the role's row, and finds none if it is gone.
-    used = ctx.conn.execute(
-        t.roles.update()
-        .where(t.roles.c.role_id == role.role_id)
-        .values(last_used_at=now, last_used_region=ctx.info.region)
-    )
+    used = _ROLE_USED.execute(ctx.conn, {"id": role.role_id, "at": now, "region": ctx.info.region})
     if used.rowcount != 1:
         ctx.refuse(role_arn(role.account_id, role.name, role.path))
     if new.user_id is not None and not lock_user_row(ctx.conn, new.user_id):
@@ -363,8 +366,8 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
         # them): drop them. Finding them walks every session of the role (there is no
         # index on expires_at), so it is done on one call in PRUNE_ONE_IN, not on each.
         ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
-    ctx.conn.execute(  # parameters bound at execution: the compiled INSERT is reused
-        _INSERT_SESSION,
+    _INSERT_SESSION.execute(
+        ctx.conn,
         dict(
             account_id=role.account_id,
             role_id=role.role_id,

@@ -142,8 +142,8 @@ def _list_attached(
 
 
 for _owner in (USER, GROUP, ROLE):
-    register_for(_owner, "Attach{Kind}Policy", _attach)
-    register_for(_owner, "Detach{Kind}Policy", _detach)
+    register_for(_owner, "Attach{Kind}Policy", _attach, light=True)
+    register_for(_owner, "Detach{Kind}Policy", _detach, light=True)
     register_for(_owner, "ListAttached{Kind}Policies", _list_attached, writes=False)
 
 

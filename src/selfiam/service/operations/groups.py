@@ -58,7 +58,7 @@ def authorize_group(ctx: OperationContext, name: str, *, action: str | None = No
     return row
 
 
-@operation("CreateGroup")
+@operation("CreateGroup", light=True)
 def create_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["GroupName"])
     path = str(params.get("Path") or "/")
@@ -120,7 +120,7 @@ def list_groups_for_user(ctx: OperationContext, params: Mapping[str, Any]) -> di
     return _groups_page(ctx, query, params)
 
 
-@operation("UpdateGroup")
+@operation("UpdateGroup", light=True)
 def update_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Rename and/or move a group. AWS requires permission on the old and the new ARN."""
     row = authorize_group(ctx, str(params["GroupName"]))
@@ -147,7 +147,7 @@ def _has(conn: Connection, where: Any) -> bool:
     return bool(conn.execute(select(exists().where(where))).scalar())
 
 
-@operation("DeleteGroup")
+@operation("DeleteGroup", light=True)
 def delete_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     row = authorize_group(ctx, str(params["GroupName"]))
     gid = row.group_id
@@ -176,7 +176,7 @@ def _member_rows(ctx: OperationContext, params: Mapping[str, Any]) -> tuple[Row[
     return group, user
 
 
-@operation("AddUserToGroup")
+@operation("AddUserToGroup", light=True)
 def add_user_to_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Add a member (adding an existing member succeeds, as AWS); at most 10 groups per user."""
     group, user = _member_rows(ctx, params)
@@ -194,7 +194,7 @@ def add_user_to_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     return {}
 
 
-@operation("RemoveUserFromGroup")
+@operation("RemoveUserFromGroup", light=True)
 def remove_user_from_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     try:
         group, user = _member_rows(ctx, params)

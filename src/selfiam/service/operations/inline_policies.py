@@ -151,4 +151,4 @@ for _owner in (USER, GROUP, ROLE):
     register_for(_owner, "Put{Kind}Policy", _put)
     register_for(_owner, "Get{Kind}Policy", _get, writes=False)
     register_for(_owner, "List{Kind}Policies", _list, writes=False)
-    register_for(_owner, "Delete{Kind}Policy", _delete)
+    register_for(_owner, "Delete{Kind}Policy", _delete, light=True)

@@ -148,7 +148,7 @@ def profiles_of_roles(
     return out
 
 
-@operation("CreateInstanceProfile")
+@operation("CreateInstanceProfile", light=True)
 def create_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["InstanceProfileName"])
     path = str(params.get("Path") or "/")
@@ -227,7 +227,7 @@ def _role_to_pass(ctx: OperationContext, name: str) -> Any:
     return role
 
 
-@operation("AddRoleToInstanceProfile")
+@operation("AddRoleToInstanceProfile", light=True)
 def add_role_to_instance_profile(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -255,7 +255,7 @@ def add_role_to_instance_profile(
     return {}
 
 
-@operation("RemoveRoleFromInstanceProfile")
+@operation("RemoveRoleFromInstanceProfile", light=True)
 def remove_role_from_instance_profile(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -275,7 +275,7 @@ def remove_role_from_instance_profile(
     return {}
 
 
-@operation("DeleteInstanceProfile")
+@operation("DeleteInstanceProfile", light=True)
 def delete_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["InstanceProfileName"])
     profile = _authorize(ctx, name)
@@ -294,14 +294,14 @@ def delete_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) ->
     return {}
 
 
-@operation("TagInstanceProfile")
+@operation("TagInstanceProfile", light=True)
 def tag_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
     tag_entity(ctx, PROFILE, str(params["InstanceProfileName"]), tags, TAGS_QUOTA)
     return {}
 
 
-@operation("UntagInstanceProfile")
+@operation("UntagInstanceProfile", light=True)
 def untag_instance_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     keys = [str(k) for k in params["TagKeys"]]
     untag_entity(ctx, PROFILE, str(params["InstanceProfileName"]), keys)

@@ -146,7 +146,7 @@ def update_login_profile(ctx: OperationContext, params: Mapping[str, Any]) -> di
     return {}
 
 
-@operation("DeleteLoginProfile")
+@operation("DeleteLoginProfile", light=True)
 def delete_login_profile(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Remove a user's console access. The password history (hashes only) stays, so a
     new profile cannot bring back a recently used password."""

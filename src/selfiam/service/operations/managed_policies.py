@@ -210,7 +210,7 @@ def delete_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str,
 # -- tags -------------------------------------------------------------------------------
 
 
-@operation("TagPolicy")
+@operation("TagPolicy", light=True)
 def tag_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
     check_policy_arn(arn)
@@ -223,7 +223,7 @@ def tag_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, An
     return {}
 
 
-@operation("UntagPolicy")
+@operation("UntagPolicy", light=True)
 def untag_policy(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     arn = str(params["PolicyArn"])
     check_policy_arn(arn)

@@ -342,7 +342,7 @@ def list_virtual_mfa_devices(ctx: OperationContext, params: Mapping[str, Any]) -
     return {"VirtualMFADevices": devices, **more}
 
 
-@operation("TagMFADevice")
+@operation("TagMFADevice", light=True)
 def tag_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
     serial = str(params["SerialNumber"])
@@ -354,7 +354,7 @@ def tag_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str
     return {}
 
 
-@operation("UntagMFADevice")
+@operation("UntagMFADevice", light=True)
 def untag_mfa_device(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     keys = [str(k) for k in params["TagKeys"]]
     serial = str(params["SerialNumber"])

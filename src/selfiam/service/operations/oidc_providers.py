@@ -266,7 +266,7 @@ def update_thumbprints(ctx: OperationContext, params: Mapping[str, Any]) -> dict
     return {}
 
 
-@operation("TagOpenIDConnectProvider")
+@operation("TagOpenIDConnectProvider", light=True)
 def tag_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
     row = _authorized_provider(ctx, params, request_tags=tags)
@@ -275,7 +275,7 @@ def tag_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
     return {}
 
 
-@operation("UntagOpenIDConnectProvider")
+@operation("UntagOpenIDConnectProvider", light=True)
 def untag_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     keys = [str(k) for k in params["TagKeys"]]
     row = _authorized_provider(ctx, params, extra_context={"aws:TagKeys": keys})

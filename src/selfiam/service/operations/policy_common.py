@@ -83,6 +83,7 @@ def register_for(
     step: Callable[[OperationContext, Owner, Mapping[str, Any]], dict[str, Any]],
     *,
     writes: bool = True,
+    light: bool = False,
 ) -> None:
     """Register ``step`` for one owner as the operation ``name`` (``name`` holds
     ``{Kind}``: "Put{Kind}Policy" becomes PutUserPolicy for users)."""
@@ -90,7 +91,7 @@ def register_for(
     def handler(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
         return step(ctx, owner, params)
 
-    operation(name.format(Kind=owner.kind.capitalize()), writes=writes)(handler)
+    operation(name.format(Kind=owner.kind.capitalize()), writes=writes, light=light)(handler)
 
 
 _KINDS = {"user": USER, "group": GROUP, "role": ROLE}

@@ -238,7 +238,7 @@ def _update(ctx: OperationContext, row: Any, **values: Any) -> None:
     ctx.conn.execute(t.roles.update().where(t.roles.c.role_id == row.role_id).values(**values))
 
 
-@operation("UpdateRole")
+@operation("UpdateRole", light=True)
 def update_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Description and/or MaxSessionDuration; the sessions already issued keep their expiry."""
     row = authorize_role(ctx, str(params["RoleName"]))
@@ -252,7 +252,7 @@ def update_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     return {}
 
 
-@operation("UpdateRoleDescription")
+@operation("UpdateRoleDescription", light=True)
 def update_role_description(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     row, tags = authorize_role_with_tags(ctx, str(params["RoleName"]))
     _update(ctx, row, description=str(params["Description"]))
@@ -314,7 +314,7 @@ def delete_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     return {}
 
 
-@operation("PutRolePermissionsBoundary")
+@operation("PutRolePermissionsBoundary", light=True)
 def put_role_permissions_boundary(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -327,7 +327,7 @@ def put_role_permissions_boundary(
     return {}
 
 
-@operation("DeleteRolePermissionsBoundary")
+@operation("DeleteRolePermissionsBoundary", light=True)
 def delete_role_permissions_boundary(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -341,7 +341,7 @@ def delete_role_permissions_boundary(
     return {}
 
 
-@operation("TagRole")
+@operation("TagRole", light=True)
 def tag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
     entity_id = tag_entity(ctx, ROLE, str(params["RoleName"]), tags, TAGS_QUOTA)
@@ -349,7 +349,7 @@ def tag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]
     return {}
 
 
-@operation("UntagRole")
+@operation("UntagRole", light=True)
 def untag_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     entity_id = untag_entity(
         ctx, ROLE, str(params["RoleName"]), [str(k) for k in params["TagKeys"]]

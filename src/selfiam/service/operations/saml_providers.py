@@ -199,7 +199,7 @@ def delete_saml_provider(ctx: OperationContext, params: Mapping[str, Any]) -> di
     return {}
 
 
-@operation("TagSAMLProvider")
+@operation("TagSAMLProvider", light=True)
 def tag_saml_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
     row, _ = _authorized_provider(ctx, str(params["SAMLProviderArn"]), request_tags=tags)
@@ -210,7 +210,7 @@ def tag_saml_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     return {}
 
 
-@operation("UntagSAMLProvider")
+@operation("UntagSAMLProvider", light=True)
 def untag_saml_provider(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     keys = [str(k) for k in params["TagKeys"]]
     row, _ = _authorized_provider(

@@ -157,7 +157,7 @@ def list_server_certificates(ctx: OperationContext, params: Mapping[str, Any]) -
     return {"ServerCertificateMetadataList": [_metadata(r, ctx.account_id) for r in page], **more}
 
 
-@operation("UpdateServerCertificate")
+@operation("UpdateServerCertificate", light=True)
 def update_server_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Rename and/or move a certificate; AWS asks for permission on the old and the new
     ARN."""
@@ -178,7 +178,7 @@ def update_server_certificate(ctx: OperationContext, params: Mapping[str, Any]) 
     return {}
 
 
-@operation("DeleteServerCertificate")
+@operation("DeleteServerCertificate", light=True)
 def delete_server_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     row, _ = authorize_entity(ctx, SERVER_CERTIFICATE, str(params["ServerCertificateName"]))
     delete_owned(ctx.conn, TAG_TYPE, row.server_certificate_id)
@@ -186,14 +186,14 @@ def delete_server_certificate(ctx: OperationContext, params: Mapping[str, Any]) 
     return {}
 
 
-@operation("TagServerCertificate")
+@operation("TagServerCertificate", light=True)
 def tag_server_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"], TAG_TYPE)
     tag_entity(ctx, SERVER_CERTIFICATE, str(params["ServerCertificateName"]), tags, TAGS_QUOTA)
     return {}
 
 
-@operation("UntagServerCertificate")
+@operation("UntagServerCertificate", light=True)
 def untag_server_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     keys = [str(k) for k in params["TagKeys"]]
     untag_entity(ctx, SERVER_CERTIFICATE, str(params["ServerCertificateName"]), keys)

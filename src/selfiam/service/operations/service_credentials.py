@@ -160,7 +160,7 @@ def _lock_within_quota(ctx: OperationContext, user: Row[Any], name: str, service
         raise LimitExceeded(f"Cannot exceed quota for {QUOTA_NAME}: {CREDENTIALS_PER_SERVICE}")
 
 
-@operation("CreateServiceSpecificCredential")
+@operation("CreateServiceSpecificCredential", light=True)
 def create_service_specific_credential(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -225,7 +225,7 @@ def _users_credential(ctx: OperationContext, params: Mapping[str, Any]) -> tuple
     return row, str(user.name)
 
 
-@operation("ResetServiceSpecificCredential")
+@operation("ResetServiceSpecificCredential", light=True)
 def reset_service_specific_credential(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -241,7 +241,7 @@ def reset_service_specific_credential(
     return {"ServiceSpecificCredential": _with_secret(row, user_name, secret, ctx.info.now)}
 
 
-@operation("UpdateServiceSpecificCredential")
+@operation("UpdateServiceSpecificCredential", light=True)
 def update_service_specific_credential(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -253,7 +253,7 @@ def update_service_specific_credential(
     return {}
 
 
-@operation("DeleteServiceSpecificCredential")
+@operation("DeleteServiceSpecificCredential", light=True)
 def delete_service_specific_credential(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def _users_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> tupl
     return str(row.certificate_id), str(user.user_id)
 
 
-@operation("UpdateSigningCertificate")
+@operation("UpdateSigningCertificate", light=True)
 def update_signing_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     status = settable_status(str(params["Status"]))
     certificate_id, user_id = _users_certificate(ctx, params)
@@ -111,7 +111,7 @@ def update_signing_certificate(ctx: OperationContext, params: Mapping[str, Any])
     return {}
 
 
-@operation("DeleteSigningCertificate")
+@operation("DeleteSigningCertificate", light=True)
 def delete_signing_certificate(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     certificate_id, user_id = _users_certificate(ctx, params)
     sc = t.signing_certificates

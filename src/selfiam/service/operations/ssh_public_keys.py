@@ -122,7 +122,7 @@ def list_ssh_public_keys(ctx: OperationContext, params: Mapping[str, Any]) -> di
     return {"SSHPublicKeys": [_metadata(r, user.name) for r in page], **more}
 
 
-@operation("UpdateSSHPublicKey")
+@operation("UpdateSSHPublicKey", light=True)
 def update_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     status = settable_status(str(params["Status"]))
     row, _ = _users_key(ctx, params)
@@ -134,7 +134,7 @@ def update_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> d
     return {}
 
 
-@operation("DeleteSSHPublicKey")
+@operation("DeleteSSHPublicKey", light=True)
 def delete_ssh_public_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     row, _ = _users_key(ctx, params)
     sk = t.ssh_public_keys

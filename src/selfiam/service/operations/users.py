@@ -43,6 +43,7 @@ from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
+from selfiam.store.prepared import PreparedSelect, PreparedWrite
 
 TAGS_QUOTA = "TagsPerUser"
 
@@ -102,6 +103,10 @@ def lock_user_within_quota(
     check_quota(ctx.conn, owner_column, user.user_id, quota_name, quota)
 
 
+#: One prepared lookup per credential table: its row ``id`` if it belongs to the user.
+_CREDENTIALS: dict[tuple[str, str], PreparedSelect] = {}
+
+
 def users_credential(
     ctx: OperationContext,
     params: Mapping[str, Any],
@@ -116,10 +121,15 @@ def users_credential(
     """
     user = authorize_user(ctx, target_user_name(ctx, params))
     credential_id = str(params[id_param])
-    table = id_column.table
-    row = ctx.conn.execute(
-        select(table).where(id_column == credential_id, table.c.user_id == user.user_id)
-    ).first()
+    key = (id_column.table.name, id_column.name)
+    lookup = _CREDENTIALS.get(key)
+    if lookup is None:
+        table = id_column.table
+        statement = select(table).where(
+            id_column == bindparam("credential_id"), table.c.user_id == bindparam("user_id")
+        )
+        lookup = _CREDENTIALS.setdefault(key, PreparedSelect(statement))
+    row = lookup.first(ctx.conn, {"credential_id": credential_id, "user_id": user.user_id})
     if row is None:
         raise not_found(credential_id)
     return row, user
@@ -145,10 +155,10 @@ def check_boundary_policy(conn: Connection, account_id: str, arn: str) -> None:
         raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
 
 
-_INSERT_USER = t.users.insert()
+_INSERT_USER = PreparedWrite(t.users.insert())
 
 
-@operation("CreateUser")
+@operation("CreateUser", light=True)
 def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["UserName"])
     path = str(params.get("Path") or "/")
@@ -171,7 +181,7 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         permissions_boundary_arn=boundary,
     )
     try:
-        ctx.conn.execute(_INSERT_USER, vars(row))
+        _INSERT_USER.execute(ctx.conn, vars(row))
     except IntegrityError:
         raise user_exists_error(name) from None
     tagging.put_tags(ctx.conn, "user", row.user_id, tags, TAGS_QUOTA)
@@ -239,7 +249,7 @@ def list_users(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, An
     return {"Users": [listed_user_shape(r, ctx.account_id) for r in page], **more}
 
 
-@operation("UpdateUser")
+@operation("UpdateUser", light=True)
 def update_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """Rename and/or move a user. AWS requires permission on the old and the new ARN."""
     name = str(params["UserName"])
@@ -304,7 +314,7 @@ def delete_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     return {}
 
 
-@operation("PutUserPermissionsBoundary")
+@operation("PutUserPermissionsBoundary", light=True)
 def put_user_permissions_boundary(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -320,7 +330,7 @@ def put_user_permissions_boundary(
     return {}
 
 
-@operation("DeleteUserPermissionsBoundary")
+@operation("DeleteUserPermissionsBoundary", light=True)
 def delete_user_permissions_boundary(
     ctx: OperationContext, params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -337,7 +347,7 @@ def delete_user_permissions_boundary(
     return {}
 
 
-@operation("TagUser")
+@operation("TagUser", light=True)
 def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     tags = tagging.request_tags(params["Tags"])
     entity_id = tag_entity(ctx, USER, str(params["UserName"]), tags, TAGS_QUOTA)
@@ -345,7 +355,7 @@ def tag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]
     return {}
 
 
-@operation("UntagUser")
+@operation("UntagUser", light=True)
 def untag_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     entity_id = untag_entity(
         ctx, USER, str(params["UserName"]), [str(k) for k in params["TagKeys"]]
