@@ -48,7 +48,7 @@ def measure(url: str, show: bool) -> list[tuple[str, int, int]]:
             with log.recording() as statements:
                 body = _send(api, params)
                 api.runtime.audit.flush()
-            out.append((name, len(statements), log.count("COMMIT")))
+            out.append((name, len(statements), log.commits()))
             if show:
                 print(f"{name}:")
                 for s in statements:

@@ -231,3 +231,20 @@ def test_without_a_feed_every_request_reads_the_database(pg_url: str) -> None:
         assert iam(api, GET_USER, key_id=key_id, secret=secret)[0] == 200
         assert api.runtime.credentials.loads == loads + 1
         assert ACCOUNT
+
+
+def test_a_new_listener_lists_the_nodes_that_listened_before_it(pg_url: str) -> None:
+    """A peer may hold a lease from a heartbeat sent before this node LISTENed, one it
+    never hears: a young node's writes wait for the nodes PostgreSQL listed right after
+    its LISTEN (service/invalidation.py, guarantee 3), asked once, not after every write."""
+    engine = create_engine_for(pg_url)
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    engine.dispose()
+    earlier = psycopg.connect(*args, **{**kwargs, "application_name": "selfiam-feed:earlier"})
+    try:
+        with feed_node(pg_url) as api:
+            feed = api.runtime.invalidation
+            wait_until(feed.trusted, "the change feed to come up")
+            assert "earlier" in feed._listed and feed.node not in feed._listed
+    finally:
+        earlier.close()

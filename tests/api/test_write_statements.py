@@ -13,7 +13,7 @@ import pytest
 from tests.api.conftest import Api, built_api
 
 from selfiam.service.audit import AuditRecord, read_records
-from support.statements import StatementLog
+from support.statements import StatementLog, is_commit
 
 V = {"Version": "2010-05-08"}
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -59,16 +59,17 @@ def _send(api: Api, log: StatementLog, params: dict[str, str]) -> tuple[str, lis
 
 def _check(name: str, statements: list[str], sqlite: bool) -> None:
     upper = [s.upper() for s in statements]
-    if "COMMIT" in upper:
+    ends = [i for i, s in enumerate(upper) if is_commit(s)]
+    if ends:
         # After its commit a PostgreSQL write may ask which nodes listen to the change feed,
         # to wait for their acknowledgements (service/invalidation.py), in a read of its
         # own (only while its listener is younger than a lease).
-        after = upper[upper.index("COMMIT") + 1:]
+        after = upper[ends[0] + 1:]
         assert all(_after_the_write(s) for s in after), "\n".join(upper)
-        upper = upper[: upper.index("COMMIT") + 1]
+        upper = upper[: ends[0] + 1]
         statements = statements[: len(upper)]
     assert len(statements) <= CEILINGS[name], "\n".join(statements)
-    assert sum(s == "COMMIT" for s in upper) == 1, statements
+    assert sum(is_commit(s) for s in upper) == 1, statements
     assert not any(s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")) for s in upper)
     assert sum(s.startswith("BEGIN") for s in upper) == (1 if sqlite else 0)
     if sqlite:  # authentication read the key inside the write's own transaction
@@ -132,3 +133,29 @@ def test_a_refused_write_leaves_nothing_and_one_record(
 def _records(api: Api) -> list[AuditRecord]:
     records: list[AuditRecord] = read_records(api.runtime.engine, limit=50)
     return records
+
+
+def test_a_postgresql_write_sends_its_notification_with_its_commit(postgres_url: str) -> None:
+    """The change's ``pg_notify`` is no round trip of its own (store/pg_commit.py), and a
+    node whose feed listener is younger than a lease asks nothing after the commit: it
+    listed the listening nodes once, when it began to listen (service/invalidation.py)."""
+    with built_api(postgres_url) as api:
+        api.root("AttachUserPolicy", UserName="alice", PolicyArn=ADMIN)
+        api.runtime.start_feed()
+        try:
+            log = StatementLog(api.runtime.engine)
+            api.runtime.engine.dispose()
+            assert api.send({"Action": "GetUser", **V}, service="iam")[0] == 200
+            for params in (
+                {"Action": "CreateUser", "UserName": "pg"},
+                {"Action": "TagUser", "UserName": "pg", "Tags.member.1.Key": "k",
+                 "Tags.member.1.Value": "v"},
+            ):
+                _, statements = _send(api, log, params)
+                upper = [s.upper() for s in statements]
+                notifying = [s for s in upper if "PG_NOTIFY" in s]
+                assert len(notifying) == 1 and is_commit(notifying[0]), statements
+                assert upper[-1] == notifying[0], statements  # nothing after the commit
+                assert sum(is_commit(s) for s in upper) == 1, statements
+        finally:
+            api.runtime.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from typing import Any
+
+from sqlalchemy import Engine, text
 
 from selfiam.store import change_feed as feed
-from selfiam.store.engine import read_transaction, transaction
+from selfiam.store.change_feed import CHANNEL, FeedConnection
+from selfiam.store.engine import create_engine_for, read_transaction, transaction
 
 
 def test_payloads_round_trip() -> None:
@@ -35,3 +38,27 @@ def test_rows_are_read_in_order_and_a_gap_means_start_over(migrated_engine: Engi
         conn.execute(feed.changes.delete().where(feed.changes.c.id == start + 1))
     with read_transaction(migrated_engine) as conn:
         assert feed.read_since(conn, start) is None  # a pruned row: forget everything
+
+
+def test_the_listener_takes_a_read_s_notifications_in_one_wait(postgres_url: str) -> None:
+    """Notifications committed together arrive together; the listener hands them over
+    from one wait on its connection, with no second (empty) wait to drain them."""
+    engine = create_engine_for(postgres_url)
+    connection = FeedConnection(engine, "n")
+    try:
+        waits = []
+        plain = connection._listen.notifies
+
+        def counted(**kw: Any) -> Any:
+            waits.append(kw)
+            return plain(**kw)
+
+        connection._listen.notifies = counted
+        with transaction(engine) as conn:
+            for i in range(3):
+                conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": str(i)})
+        assert list(connection.wait(30)) == ["0", "1", "2"]
+        assert len(waits) == 1
+    finally:
+        connection.close()
+        engine.dispose()

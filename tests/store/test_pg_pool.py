@@ -75,3 +75,21 @@ def test_a_held_read_connection_whose_session_died_is_replaced(postgres_url: str
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
     finally:
         engine.dispose()
+
+
+def test_after_a_burst_a_light_load_keeps_reusing_one_warm_connection(postgres_url: str) -> None:
+    """The pool hands out the connection returned last: one request at a time after a
+    burst of four keeps using the same connection, so it never sits idle long enough to
+    be pinged (pool_health.IDLE_PING), where a FIFO pool rotated through all four."""
+    engine = create_engine_for(postgres_url)
+    try:
+        held = [engine.connect() for _ in range(4)]
+        for conn in held:
+            conn.close()
+        used = set()
+        for _ in range(8):
+            with transaction(engine) as conn:
+                used.add(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+        assert len(used) == 1, used
+    finally:
+        engine.dispose()

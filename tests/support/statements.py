@@ -4,9 +4,12 @@ SQLAlchemy's ``before_cursor_execute`` event misses what runs straight on the DB
 connection (``store/prepared.py``'s hot-path reads, SQLite's ``BEGIN`` issued by
 ``store/engine.py``), so the counting happens below SQLAlchemy: sqlite3's trace callback
 sees every statement SQLite runs (``BEGIN IMMEDIATE`` and ``COMMIT`` included); on
-PostgreSQL a psycopg cursor class records each ``execute`` and the engine's ``commit``
-and ``rollback`` events record the transaction ends (psycopg sends ``BEGIN`` itself before
-a transaction's first statement: one per transaction, not listed).
+PostgreSQL a psycopg cursor class records each ``execute``, and the connection's
+``commit`` and ``rollback`` record a transaction's end when they send one (psycopg sends
+``BEGIN`` itself before a transaction's first statement: one per transaction, not
+listed). A write's ``COMMIT`` may travel in one query with its notifications
+(``store/pg_commit.py``): ``SELECT pg_notify(...); COMMIT`` is one statement, a commit
+(:func:`is_commit`).
 
 Install it on a new engine, before it opens its first connection::
 
@@ -40,9 +43,6 @@ class StatementLog:
         self._lock = threading.Lock()
         self._sqlite = engine.dialect.name == "sqlite"
         event.listen(engine, "connect", self._connected)
-        if not self._sqlite:
-            event.listen(engine, "commit", lambda _c: self._note("COMMIT"))
-            event.listen(engine, "rollback", lambda _c: self._note("ROLLBACK"))
 
     def _note(self, statement: str) -> None:
         if threading.current_thread().name == AUDIT_WRITER:
@@ -69,6 +69,20 @@ class StatementLog:
                 return super().executemany(query, rows, **kw)
 
         dbapi_connection.cursor_factory = Counting
+        for end in ("commit", "rollback"):
+            dbapi_connection.__dict__[end] = self._ending(dbapi_connection, end)
+
+    def _ending(self, dbapi_connection: Any, end: str) -> Any:
+        """psycopg's ``commit``/``rollback``, noted when it sends its statement (it sends
+        nothing when no transaction is open: autocommit reads, a commit already sent)."""
+        plain = getattr(dbapi_connection, end)
+
+        def ending() -> None:
+            if dbapi_connection.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self._note(end.upper())
+            plain()
+
+        return ending
 
     @contextmanager
     def recording(self) -> Iterator[list[str]]:
@@ -81,6 +95,17 @@ class StatementLog:
         finally:
             self._on = False
 
+    def commits(self) -> int:
+        """How many recorded statements commit (a ``COMMIT``, or a query ending in one)."""
+        return sum(1 for s in self.statements if is_commit(s))
+
     def count(self, prefix: str) -> int:
         """How many recorded statements start with ``prefix`` (case-insensitive)."""
         return sum(1 for s in self.statements if s.upper().startswith(prefix.upper()))
+
+
+def is_commit(statement: str) -> bool:
+    """Whether ``statement`` (as recorded) commits: ``COMMIT``, or several statements the
+    last of which is ``COMMIT`` (a write's notifications sent with it)."""
+    upper = statement.upper()
+    return upper == "COMMIT" or upper.endswith("; COMMIT")

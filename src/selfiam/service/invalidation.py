@@ -33,13 +33,17 @@ How changes arrive (DESIGN rule 7, "several processes, one truth"):
      ``LEASE``) acknowledged applying them, at most ``LEASE`` + ``MARGIN`` seconds. A
      process that did not acknowledge in that time has, by (1), stopped trusting its
      caches: its lease came from a heartbeat sent before the commit, now older than
-     ``LEASE``. So when a write returns to its caller, every process either applied it
-     or reads the database: the caller's next request, through any process, is decided
-     on the change. Requests running *during* the write may see either state, as with
-     any concurrent request. The cost is latency on writes only (one notification round
-     trip with live peers; up to ``LEASE`` when a peer just died), never a query on
-     reads. It assumes the processes' monotonic clocks run at the same rate (a
-     ``MARGIN`` absorbs drift), not that they agree.
+     ``LEASE``. A listener younger than ``LEASE`` may not have heard yet a peer whose
+     lease came from a heartbeat sent before it LISTENed: it waits for the nodes that
+     PostgreSQL listed as listening right after its LISTEN too (one query per listening
+     session, not per write; a peer that began to listen later is heard through its
+     heartbeats). So when a write returns to its caller, every process either applied
+     it or reads the database: the caller's next request, through any process, is
+     decided on the change. Requests running *during* the write may see either state,
+     as with any concurrent request. The cost is latency on writes only (one
+     notification round trip with live peers; up to ``LEASE`` when a peer just died),
+     never a query on reads. It assumes the processes' monotonic clocks run at the same
+     rate (a ``MARGIN`` absorbs drift), not that they agree.
 """
 
 from __future__ import annotations
@@ -73,15 +77,18 @@ MAX_GENERATIONS = 50_000
 
 
 class _Wait:
-    """A write of this process between its commit and its acknowledgements."""
+    """A write of this process between its commit and its acknowledgements. The listener
+    wakes only the write concerned (its echo, an acknowledgement of it), not every
+    waiting write per notification."""
 
-    __slots__ = ("echoed", "acked", "listening")
+    __slots__ = ("echoed", "acked", "listening", "cond")
 
-    def __init__(self, listening: int) -> None:
+    def __init__(self, listening: int, lock: threading.Lock) -> None:
         self.echoed = False
         self.acked: set[str] = set()
         #: the listening session it was published under (0: none): only that one echoes it
         self.listening = listening
+        self.cond = threading.Condition(lock)
 
 
 class Invalidation:
@@ -104,11 +111,12 @@ class Invalidation:
         self._session = 0  # counts listening sessions; the current one's number
         self._connected_at = 0.0
         self._seq = 0
-        self._cond = threading.Condition(self._lock)
         self._waiting: dict[int, _Wait] = {}  # our writes in flight, by seq
         #: SQLite: our writes in flight, by seq: (first row id, last row id, their keys)
         self._own_rows: dict[int, tuple[int, int, list[str]]] = {}
         self._peers: dict[str, float] = {}  # node -> monotonic time its heartbeat came
+        #: the other nodes listening when the current session began (``_listen``)
+        self._listed: set[str] = set()
         self._feed: feed.FeedConnection | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -197,7 +205,7 @@ class Invalidation:
             self._seq += 1
             seq = self._seq
             if self.postgres:
-                self._waiting[seq] = _Wait(self._session if self._connected else 0)
+                self._waiting[seq] = _Wait(self._session if self._connected else 0, self._lock)
         rows = feed.record(conn, keys, self.node, seq)
         if rows is not None:
             with self._lock:
@@ -237,27 +245,30 @@ class Invalidation:
 
     def _await(self, seq: int) -> None:
         deadline = time.monotonic() + LEASE + MARGIN
-        with self._cond:
+        with self._lock:
             wait = self._waiting[seq]
-            young = (
-                wait.listening != self._session
-                or not self._connected
-                or time.monotonic() - self._connected_at < LEASE
-            )
-        # A listener younger than a lease may not have heard every live peer yet: ask
-        # PostgreSQL which nodes have a feed connection (one query, only then).
-        listed = self._listed_peers() if young else set()
-        with self._cond:
+            current = wait.listening == self._session and self._connected
+            young = time.monotonic() - self._connected_at < LEASE
+            listed = self._listed if current and young else set()
+        # A listener younger than a lease may not have heard every live peer yet: the
+        # nodes listening when it began (listed then: every peer that may hold a lease
+        # from a heartbeat sent before it, whose later heartbeats it hears). A write
+        # published under another session (the feed was lost meanwhile) asks PostgreSQL
+        # which nodes listen now.
+        if not current:
+            listed = self._listed_peers()
+        cond = wait.cond
+        with cond:
             # Our own change coming back means we have heard every heartbeat committed
             # before it: the peers that may hold entries older than it. A change published
             # before this listening session began never comes back through it.
             while wait.listening == self._session and not wait.echoed:
-                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
+                if not cond.wait(max(0.0, deadline - time.monotonic())):
                     return
             horizon = time.monotonic() - LEASE
             peers = {n for n, seen in self._peers.items() if seen >= horizon} | listed
             while not peers <= wait.acked:
-                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
+                if not cond.wait(max(0.0, deadline - time.monotonic())):
                     return
 
     def _listed_peers(self) -> set[str]:
@@ -313,10 +324,11 @@ class Invalidation:
                 # the server may have dropped the pool's connections too: check them
                 pool_health.suspect_all(self._engine)
             finally:
-                with self._cond:
+                with self._lock:
                     self._connected = False
                     self._lease_until = 0.0
-                    self._cond.notify_all()
+                    for wait in self._waiting.values():
+                        wait.cond.notify()
                 self._feed.close()
                 self._feed = None
             self._stop.wait(RECONNECT)
@@ -325,11 +337,15 @@ class Invalidation:
         # LISTEN is on; forget everything loaded before (catch-up), then wait for our
         # heartbeat before trusting anything.
         self.resets += 1
-        with self._cond:
+        listed = conn.listening_nodes() - {self.node}
+        with self._lock:
             self._apply_locked([feed.EVERYTHING])
+            self._listed = listed
             self._connected = True
             self._session += 1
             self._connected_at = time.monotonic()
+            for wait in self._waiting.values():  # published before: never echoed now
+                wait.cond.notify()
         sent_at = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
@@ -345,13 +361,14 @@ class Invalidation:
                 conn.send(feed.encode_ack(self.node, acks))
 
     def _receive(self, message: Any, acks: list[tuple[str, int]]) -> None:
-        with self._cond:
+        with self._lock:
             if message.kind == "c":
                 self._apply_locked(message.keys)
                 if message.node == self.node:
                     wait = self._waiting.get(message.seq)
                     if wait is not None:
                         wait.echoed = True
+                        wait.cond.notify()
                 else:
                     acks.append((message.node, message.seq))
             elif message.kind == "h":
@@ -370,4 +387,4 @@ class Invalidation:
                     wait = self._waiting.get(seq) if writer == self.node else None
                     if wait is not None:
                         wait.acked.add(message.node)
-            self._cond.notify_all()
+                        wait.cond.notify()

@@ -5,7 +5,7 @@ credentials, a user, a role, a group, a managed policy, or everything. They trav
 every process that shares the database:
 
 * **PostgreSQL**: ``pg_notify('selfiam_changes', payload)`` in the write's own
-  transaction. PostgreSQL delivers a notification at commit, never for a rolled-back
+  transaction, sent with its ``COMMIT`` (``store/pg_commit.py``). PostgreSQL delivers a notification at commit, never for a rolled-back
   transaction, to every session LISTENing on the channel, and each listener receives
   the notifications of all transactions in the order they committed. Each process
   keeps one dedicated connection LISTENing (:class:`FeedConnection`, driven by
@@ -26,8 +26,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
+from selfiam.store import pg_commit
 from selfiam.store.prepared import PreparedSelect, PreparedWrite
 from selfiam.store.tables import changes
 
@@ -80,7 +81,7 @@ def record(
         payload = encode_change(node, seq, wanted)
         if len(payload) > MAX_PAYLOAD:
             payload = encode_change(node, seq, [EVERYTHING])
-        _NOTIFY.execute(conn, {"channel": CHANNEL, "payload": payload})
+        pg_commit.notify_at_commit(conn, CHANNEL, payload)
         return None
     # one statement per key (a write names a few): each id is known, for the pruning
     stored = [k[:600] for k in wanted]
@@ -96,7 +97,6 @@ def record(
 
 
 _INSERT_CHANGE = PreparedWrite(changes.insert())
-_NOTIFY = PreparedWrite(text("SELECT pg_notify(:channel, :payload)"))
 _PRUNE = changes.delete().where(changes.c.id <= bindparam("below"))
 
 
@@ -170,14 +170,19 @@ class FeedConnection:
         return int(self._listen.info.backend_pid)
 
     def wait(self, timeout: float) -> Iterator[str]:
-        """Payloads received within ``timeout`` seconds (returns early once some came)."""
+        """Payloads received within ``timeout`` seconds: those of the first read that brought
+        any (psycopg hands over every notification of a read at once). No second, empty
+        wait to drain: what comes later comes with the next call; the drain was a third
+        of the listener's CPU per notification."""
         for notify in self._listen.notifies(timeout=timeout, stop_after=1):
             yield notify.payload
-        # drain what arrived together without waiting again
-        yield from (n.payload for n in self._listen.notifies(timeout=0))
 
     def send(self, payload: str) -> None:
         self._send.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+    def listening_nodes(self) -> set[str]:
+        """:func:`listening_nodes`, asked on this feed's own sending connection."""
+        return _node_names(self._send.execute(_LISTENING).fetchall())
 
     def close(self) -> None:
         for conn in (self._listen, self._send):
@@ -189,13 +194,17 @@ def listening_nodes(engine: Engine) -> set[str]:
     """The nodes with a feed connection open on the database now (``FeedConnection``'s
     application_name), as PostgreSQL lists its sessions."""
     with engine.connect() as conn:
-        names = conn.execute(
-            text(
-                "SELECT DISTINCT application_name FROM pg_stat_activity"
-                " WHERE datname = current_database() AND application_name LIKE 'selfiam-feed:%'"
-            )
-        ).scalars()
-        return {str(name).split(":", 1)[1] for name in names}
+        return _node_names(conn.exec_driver_sql(_LISTENING).all())
+
+
+_LISTENING = (
+    "SELECT DISTINCT application_name FROM pg_stat_activity"
+    " WHERE datname = current_database() AND application_name LIKE 'selfiam-feed:%%'"
+)
+
+
+def _node_names(rows: Iterable[Any]) -> set[str]:
+    return {str(row[0]).split(":", 1)[1] for row in rows}
 
 
 # -- SQLite's rows --------------------------------------------------------------------------
