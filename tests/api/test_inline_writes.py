@@ -320,3 +320,32 @@ def test_a_session_that_must_not_wait_refuses_what_could_wait_later(
         pass
     gate = gate_of(runtime.engine)
     assert gate is not None and not gate.busy
+
+
+def test_an_uncontended_assume_role_runs_on_the_event_loop(
+    admin: Api, hops: list[str], write_begins: list[bool], tries: list[str]
+) -> None:
+    """AssumeRole's own work is bounded (a trust policy of a few KB, a session policy of
+    at most 2,048 packed characters, a TOTP check): it is light, like the writes above."""
+    trust = (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole",'
+        f'"Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}}}}]}}'
+    )
+    admin.root("CreateRole", RoleName="deploy", AssumeRolePolicyDocument=trust)
+    admin_audit_flush(admin)
+    write_begins.clear()  # the root's CreateRole, run from this thread
+    status, body = admin.send(
+        {
+            "Action": "AssumeRole",
+            "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/deploy",
+            "RoleSessionName": "s1",
+            "Version": "2011-06-15",
+        },
+        service="sts",
+    )
+    assert status == 200, body
+    assert "<AccessKeyId>ASIA" in body
+    assert hops == []
+    assert tries == ["began"]
+    assert write_begins == [True]
+    assert find_operation("sts", "AssumeRole").light  # type: ignore[union-attr]

@@ -169,7 +169,7 @@ def packed_size(policy: str | None, arns: Sequence[str], tags: Mapping[str, str]
     return math.ceil(100 * chars / PACKED_ALLOWANCE)
 
 
-@operation("AssumeRole", service="sts")
+@operation("AssumeRole", service="sts", light=True)
 def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     caller = ctx.caller
     if caller.is_root:
