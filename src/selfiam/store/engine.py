@@ -392,11 +392,7 @@ def _alive(conn: Connection) -> bool:
     """Whether a held PostgreSQL connection (autocommit: no transaction is left open)
     still answers."""
     try:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute("SELECT 1")
-        finally:
-            cursor.close()
+        pool_health.ping(conn.connection.dbapi_connection)
     except Exception:  # noqa: BLE001 (any failure: this connection is gone)
         return False
     return True

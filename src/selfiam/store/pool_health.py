@@ -36,25 +36,28 @@ def install(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
         last = record.info.get(_CHECKED_IN)
-        if last is None:  # a new connection
-            return
-        if time.monotonic() - last < IDLE_PING and last > _suspect_before(engine):
+        if last is None or not is_stale(engine, last):  # a new connection, or a fresh one
             return
         try:
-            cursor = dbapi.cursor()
-            try:
-                cursor.execute("SELECT 1")
-            finally:
-                cursor.close()
+            ping(dbapi)
             dbapi.rollback()  # end the transaction the driver opened for the ping
         except Exception as error:  # noqa: BLE001 (any failure: this connection is gone)
             raise exc.DisconnectionError() from error
 
 
+def ping(dbapi_connection: Any) -> None:
+    """One ``SELECT 1`` on a DBAPI connection; raises whatever its failure raises."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    finally:
+        cursor.close()
+
+
 def is_stale(engine: Engine, last_used: float, margin: float = 0.0) -> bool:
     """Whether a connection last used at ``last_used`` (monotonic) must be pinged before
-    its next use (or within ``margin`` seconds): the rule the pool's checkout applies, for
-    connections held outside it (``engine.HeldReadConnection``)."""
+    its next use (or within ``margin`` seconds): the pool's checkout applies it, and so
+    does ``engine.HeldReadConnection`` to the connections it holds outside the pool."""
     idle = time.monotonic() - last_used
     return idle >= IDLE_PING - margin or last_used <= _suspect_before(engine)
 
