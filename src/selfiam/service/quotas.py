@@ -18,7 +18,7 @@ from selfiam.service.context import OperationContext
 from selfiam.store import counters
 from selfiam.store.engine import is_read_only
 from selfiam.store.locks import lock_account_row
-from selfiam.store.prepared import PreparedSelect
+from selfiam.store.prepared import PreparedPerColumn, PreparedSelect
 
 _ac = counters.account_counters
 #: The counter of a kind, its row locked (``FOR UPDATE`` on PostgreSQL; SQLite's write
@@ -29,7 +29,11 @@ _LOCKED_COUNT = PreparedSelect(
     .with_for_update()
 )
 #: One prepared ``count(*)`` per owner column (the per-user quotas: keys, certificates...).
-_COUNTS: dict[tuple[str, str], PreparedSelect] = {}
+_COUNTS = PreparedPerColumn(
+    lambda owner: (
+        select(func.count()).select_from(owner.table).where(owner == bindparam("owner_id"))
+    )
+)
 _ENSURE_ROW = text(
     "INSERT INTO account_counters (account_id, kind, n) VALUES (:account_id, :kind, 0)"
     " ON CONFLICT (account_id, kind) DO NOTHING"
@@ -44,16 +48,7 @@ def check_quota(
     The caller locks the owner's row first, so two concurrent creators cannot both pass
     the count (DESIGN rule 6).
     """
-    key = (owner_column.table.name, owner_column.name)
-    prepared = _COUNTS.get(key)
-    if prepared is None:
-        statement = (
-            select(func.count())
-            .select_from(owner_column.table)
-            .where(owner_column == bindparam("owner_id"))
-        )
-        prepared = _COUNTS.setdefault(key, PreparedSelect(statement))
-    if (prepared.scalar(conn, {"owner_id": owner_id}) or 0) >= quota:
+    if (_COUNTS(owner_column).scalar(conn, {"owner_id": owner_id}) or 0) >= quota:
         raise LimitExceeded(f"Cannot exceed quota for {quota_name}: {quota}")
 
 

@@ -22,12 +22,14 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table, bindparam, select
 
 from selfiam.store.engine import is_read_only
-from selfiam.store.prepared import PreparedSelect
+from selfiam.store.prepared import PreparedPerColumn
 from selfiam.store.tables import accounts, managed_policies, users
 
 #: One prepared ``SELECT key … FOR UPDATE`` per locked column (a lock runs in most writes:
 #: building and executing it through SQLAlchemy each time cost more than the query).
-_LOCKS: dict[tuple[str, str], PreparedSelect] = {}
+_LOCKS = PreparedPerColumn(
+    lambda key: select(key).where(key == bindparam("locked_key")).with_for_update()
+)
 
 
 def lock_row(conn: Connection, table: Table, key: Column[Any], value: object) -> bool:
@@ -35,11 +37,7 @@ def lock_row(conn: Connection, table: Table, key: Column[Any], value: object) ->
     ends. Return False if there is no such row (nothing is locked then)."""
     if is_read_only(conn):
         raise RuntimeError("row locks need a write transaction, not read_transaction()")
-    prepared = _LOCKS.get((table.name, key.name))
-    if prepared is None:
-        statement = select(key).where(key == bindparam("locked_key")).with_for_update()
-        prepared = _LOCKS.setdefault((table.name, key.name), PreparedSelect(statement))
-    return prepared.first(conn, {"locked_key": value}) is not None
+    return _LOCKS(key).first(conn, {"locked_key": value}) is not None
 
 
 def lock_user_row(conn: Connection, user_id: str) -> bool:

@@ -84,6 +84,23 @@ class PreparedSelect:
         return found
 
 
+class PreparedPerColumn:
+    """One :class:`PreparedSelect` per column, built by ``build(column)`` on first use: a
+    statement of the same shape over several tables (a row lock, a quota's count, a
+    credential of a user by id)."""
+
+    def __init__(self, build: Callable[[Any], Select[Any]]) -> None:
+        self._build = build
+        self._by_column: dict[tuple[str, str], PreparedSelect] = {}
+
+    def __call__(self, column: Any) -> PreparedSelect:
+        key = (column.table.name, column.name)
+        found = self._by_column.get(key)
+        if found is None:
+            found = self._by_column.setdefault(key, PreparedSelect(self._build(column)))
+        return found
+
+
 class Written(NamedTuple):
     rowcount: int
     #: the row id SQLite gave an inserted row (its INTEGER PRIMARY KEY); None on PostgreSQL

@@ -43,7 +43,7 @@ from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
-from selfiam.store.prepared import PreparedSelect, PreparedWrite
+from selfiam.store.prepared import PreparedPerColumn, PreparedWrite
 
 TAGS_QUOTA = "TagsPerUser"
 
@@ -104,7 +104,12 @@ def lock_user_within_quota(
 
 
 #: One prepared lookup per credential table: its row ``id`` if it belongs to the user.
-_CREDENTIALS: dict[tuple[str, str], PreparedSelect] = {}
+_CREDENTIALS = PreparedPerColumn(
+    lambda id_column: select(id_column.table).where(
+        id_column == bindparam("credential_id"),
+        id_column.table.c.user_id == bindparam("user_id"),
+    )
+)
 
 
 def users_credential(
@@ -121,15 +126,9 @@ def users_credential(
     """
     user = authorize_user(ctx, target_user_name(ctx, params))
     credential_id = str(params[id_param])
-    key = (id_column.table.name, id_column.name)
-    lookup = _CREDENTIALS.get(key)
-    if lookup is None:
-        table = id_column.table
-        statement = select(table).where(
-            id_column == bindparam("credential_id"), table.c.user_id == bindparam("user_id")
-        )
-        lookup = _CREDENTIALS.setdefault(key, PreparedSelect(statement))
-    row = lookup.first(ctx.conn, {"credential_id": credential_id, "user_id": user.user_id})
+    row = _CREDENTIALS(id_column).first(
+        ctx.conn, {"credential_id": credential_id, "user_id": user.user_id}
+    )
     if row is None:
         raise not_found(credential_id)
     return row, user
