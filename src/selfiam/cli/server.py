@@ -172,8 +172,9 @@ def _public_url(ctx: click.Context, param: click.Parameter, value: str | None) -
     show_default=True,
     envvar="SELFIAM_INLINE_READS",
     help="Whether cheap reads run on the event loop rather than a worker thread (or "
-    "$SELFIAM_INLINE_READS). auto: always on SQLite; on PostgreSQL while the database's "
-    "measured round trip is under half a millisecond (the same host). always, never: force.",
+    "$SELFIAM_INLINE_READS). auto: always on SQLite; on PostgreSQL while the database "
+    "answers as fast as one on the same host (heartbeat round trip under 2 ms, reads "
+    "waiting under 1 ms: docs/operations.md). always, never: force.",
 )
 def serve(
     data_dir: str | None,
