@@ -1,18 +1,33 @@
-"""A PostgreSQL transaction's notifications travel with its COMMIT (store/pg_commit.py):
-delivered once it commits, in one query with the COMMIT, never after a rollback, the
-payload intact whatever it holds."""
+"""A PostgreSQL transaction's notifications and queued statements travel with its COMMIT
+(store/pg_commit.py): delivered or stored once it commits, in one query with the COMMIT,
+never after a rollback, the payload and the values intact whatever they hold."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.exc import DataError, IntegrityError
 
+from selfiam.store.columns import UtcDateTime
 from selfiam.store.engine import create_engine_for, transaction
 from selfiam.store.pg_commit import notify_at_commit
+from selfiam.store.prepared import PreparedWrite
 
 CHANNEL = "pg_commit_test"
 
@@ -85,3 +100,96 @@ def test_the_payload_is_intact_without_standard_conforming_strings(
     with transaction(engine) as conn:
         notify_at_commit(conn, CHANNEL, tricky)
     assert _received(listener) == [tricky]
+
+
+# -- statements queued for the COMMIT (PreparedWrite.execute_at_commit) --------------------
+
+_metadata = MetaData()
+_rows = Table(
+    "pg_commit_rows", _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("word", Text, nullable=True),
+    Column("at", UtcDateTime(), nullable=True),
+    Column("flag", Boolean, nullable=True),
+)
+_INSERT = PreparedWrite(_rows.insert())
+#: What a hostile client may put in an audited value (a user agent, a resource name).
+HOSTILE = [
+    "it's", "\\'; DROP TABLE pg_commit_rows; --", "%s %(id)s %% {0}", "é ✓ \u202e",
+    "line\nbreak\ttab", "$$ $a$ E'\\x41'", "",
+]
+
+
+@pytest.fixture
+def rows(engine: Engine) -> Iterator[Table]:
+    _metadata.drop_all(engine)
+    _metadata.create_all(engine)
+    yield _rows
+    _metadata.drop_all(engine)
+
+
+def _stored(engine: Engine) -> list[tuple[Any, ...]]:
+    with transaction(engine) as conn:
+        return [tuple(r) for r in conn.execute(select(_rows).order_by(_rows.c.id))]
+
+
+def test_a_queued_insert_is_sent_with_the_commit_and_stores_exactly_its_values(
+    engine: Engine, rows: Table
+) -> None:
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    at = datetime(2026, 12, 2, 7, 30, 1, 123456, tzinfo=UTC)
+    with transaction(engine) as conn:
+        for i, word in enumerate(HOSTILE):
+            _INSERT.execute_at_commit(conn, {"id": i, "word": word, "at": at, "flag": i % 2 == 0})
+        _INSERT.execute_at_commit(conn, {"id": 99, "word": None, "at": None, "flag": None})
+        assert sent == []  # nothing sent before the commit
+    assert _stored(engine) == [
+        *((i, word, at, i % 2 == 0) for i, word in enumerate(HOSTILE)), (99, None, None, None)
+    ]
+
+
+def test_a_queued_insert_is_dropped_by_a_rollback(engine: Engine, rows: Table) -> None:
+    with pytest.raises(RuntimeError), transaction(engine) as conn:
+        _INSERT.execute_at_commit(conn, {"id": 1, "word": "dropped"})
+        raise RuntimeError("the write failed")
+    with transaction(engine) as conn:
+        _INSERT.execute_at_commit(conn, {"id": 2, "word": "kept"})
+    assert _stored(engine) == [(2, "kept", None, None)]
+
+
+def test_a_queued_insert_that_fails_fails_the_commit_and_the_whole_transaction(
+    engine: Engine, rows: Table
+) -> None:
+    with transaction(engine) as conn:
+        _INSERT.execute(conn, {"id": 1, "word": "first"})
+    with pytest.raises(IntegrityError), transaction(engine) as conn:
+        _INSERT.execute(conn, {"id": 2, "word": "in the same transaction"})
+        _INSERT.execute_at_commit(conn, {"id": 1, "word": "a duplicate key"})
+    assert _stored(engine) == [(1, "first", None, None)]
+    with transaction(engine) as conn:  # the pooled connection is usable again
+        _INSERT.execute_at_commit(conn, {"id": 3, "word": "after"})
+    assert [r[0] for r in _stored(engine)] == [1, 3]
+
+
+def test_a_value_no_literal_can_hold_runs_at_once(engine: Engine, rows: Table) -> None:
+    """A NUL (which PostgreSQL's text refuses) fails where it is given, as it would as a
+    parameter, not later in the COMMIT."""
+    with pytest.raises(DataError), transaction(engine) as conn:
+        _INSERT.execute_at_commit(conn, {"id": 1, "word": "nul\x00byte"})
+    assert _stored(engine) == []
+
+
+def test_queued_values_are_intact_without_standard_conforming_strings(
+    engine: Engine, rows: Table
+) -> None:
+    @event.listens_for(engine, "connect")
+    def _old_style(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("SET standard_conforming_strings = off")
+        dbapi_connection.commit()
+
+    engine.dispose()
+    with transaction(engine) as conn:
+        for i, word in enumerate(HOSTILE):
+            _INSERT.execute_at_commit(conn, {"id": i, "word": word})
+    assert [r[1] for r in _stored(engine)] == HOSTILE

@@ -127,8 +127,11 @@ _INSERT_RECORD = PreparedWrite(t.audit_records.insert())
 
 
 def write_record(conn: Connection, record: AuditRecord) -> None:
-    """Write one record in ``conn``'s transaction (a write's own, committed with it)."""
-    _INSERT_RECORD.execute(conn, {name: getattr(record, name) for name in _RECORD_FIELDS})
+    """Write one record in ``conn``'s transaction (a write's own, committed with it; on
+    PostgreSQL sent with the COMMIT, in its round trip)."""
+    _INSERT_RECORD.execute_at_commit(
+        conn, {name: getattr(record, name) for name in _RECORD_FIELDS}
+    )
 
 
 def copy_records(conn: Connection, records: list[AuditRecord]) -> None:

@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Delete, Dialect, Insert, Select, TextClause, Update
 
+from selfiam.store import pg_commit
+
 Processor = Callable[[Any], Any]
 
 
@@ -130,6 +132,25 @@ class PreparedWrite:
             return Written(cursor.rowcount, getattr(cursor, "lastrowid", None))
         finally:
             cursor.close()
+
+    def execute_at_commit(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        """Run the statement with ``conn``'s COMMIT, in the same round trip, where
+        ``store/pg_commit.py`` can queue it (PostgreSQL), else now. For a statement whose
+        outcome nothing in the transaction reads (an audit record): a failure fails the
+        commit instead of this call."""
+        if not pg_commit.queues(conn):
+            self.execute(conn, params)
+            return
+        compiled = self.compiled(conn.dialect, tuple(params))
+        values = arguments(compiled, params)
+        assert isinstance(values, Mapping)  # psycopg's named parameters
+        driver = conn.connection.driver_connection
+        try:
+            literals = {name: pg_commit.literal(driver, value) for name, value in values.items()}
+        except pg_commit.NotLiteral:
+            self.execute(conn, params)
+            return
+        pg_commit.run_at_commit(conn, compiled.sql % literals + "; ")
 
     def compiled(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
         """The statement as run with parameters ``keys`` (compiled on first use)."""
