@@ -135,10 +135,14 @@ def _records(api: Api) -> list[AuditRecord]:
     return records
 
 
-def test_a_postgresql_write_sends_its_notification_with_its_commit(postgres_url: str) -> None:
-    """The change's ``pg_notify`` is no round trip of its own (store/pg_commit.py), and a
-    node whose feed listener is younger than a lease asks nothing after the commit: it
-    listed the listening nodes once, when it began to listen (service/invalidation.py)."""
+def test_a_postgresql_write_sends_its_notification_and_record_with_its_commit(
+    postgres_url: str,
+) -> None:
+    """The change's ``pg_notify`` and the request's audit record are no round trips of
+    their own (store/pg_commit.py), a CreateUser's quota check is part of its INSERT
+    (service/quotas.insert_within_account_quota), and a node whose feed listener is
+    younger than a lease asks nothing after the commit: it listed the listening nodes
+    once, when it began to listen (service/invalidation.py)."""
     with built_api(postgres_url) as api:
         api.root("AttachUserPolicy", UserName="alice", PolicyArn=ADMIN)
         api.runtime.start_feed()
@@ -157,5 +161,14 @@ def test_a_postgresql_write_sends_its_notification_with_its_commit(postgres_url:
                 assert len(notifying) == 1 and is_commit(notifying[0]), statements
                 assert upper[-1] == notifying[0], statements  # nothing after the commit
                 assert sum(is_commit(s) for s in upper) == 1, statements
+                recording = [s for s in upper if "INSERT INTO AUDIT_RECORDS" in s]
+                assert recording == [upper[-1]], statements
+                if params["Action"] == "CreateUser":
+                    assert len(upper) == 2, statements
+                    assert upper[0].startswith("INSERT INTO USERS") and "FOR UPDATE" in upper[0]
+            records = [r for r in _records(api) if r.resource and r.resource.endswith("/pg")]
+            assert sorted((r.action, r.decision) for r in records) == [
+                ("iam:CreateUser", "allowed"), ("iam:TagUser", "allowed")
+            ]
         finally:
             api.runtime.close()

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Engine, select
 from tests.service.conftest import ACCOUNT, SELF_SERVICE_ACCESS_KEYS, Call, Clock, fails, race
 
-from selfiam.service.caller import Caller
+from selfiam.auth.secretbox import SecretBox
+from selfiam.domain.identifiers import new_request_id
+from selfiam.service.bootstrap import create_account
+from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
 from selfiam.store.change_feed import last_id
-from selfiam.store.engine import read_transaction
+from selfiam.store.engine import read_transaction, transaction
 
 SCOPE = ("20261127", "us-east-1", "iam")
 
@@ -230,3 +234,32 @@ def test_last_used_of_unknown_key(call: Call) -> None:
         "GetAccessKeyLastUsed",
         AccessKeyId=missing,
     )
+
+
+@pytest.fixture
+def either_runtime(migrated_engine: Engine) -> Iterator[Runtime]:
+    """A runtime on SQLite or PostgreSQL (where the quota check is part of the INSERT:
+    service/quotas.insert_within_quota), with the account and alice."""
+    clock = Clock()
+    with transaction(migrated_engine) as conn:
+        create_account(conn, clock(), ACCOUNT)
+    rt = Runtime(migrated_engine, SecretBox(SecretBox.generate_key()), clock=clock)
+    rt.invoke("iam", "CreateUser", {"UserName": "alice"}, Caller.root(ACCOUNT),
+              RequestInfo(request_id=new_request_id(), now=clock()))
+    yield rt
+    rt.audit.flush()
+
+
+@pytest.mark.parametrize("keys_before", [0, 1])
+def test_racing_creators_end_with_two_keys_on_either_database(
+    either_runtime: Runtime, keys_before: int
+) -> None:
+    for _ in range(keys_before):
+        either_runtime.invoke("iam", "CreateAccessKey", {"UserName": "alice"},
+                              Caller.root(ACCOUNT),
+                              RequestInfo(request_id=new_request_id(), now=either_runtime.clock()))
+    outcomes = race(either_runtime, "CreateAccessKey", [{"UserName": "alice"}] * 8, ok="created")
+    assert outcomes == ["LimitExceeded"] * (6 + keys_before) + ["created"] * (2 - keys_before)
+    with read_transaction(either_runtime.engine) as conn:
+        stored = conn.execute(select(t.access_keys.c.access_key_id)).all()
+    assert len(stored) == 2

@@ -21,10 +21,11 @@ from selfiam.service.lookup import target_user_name
 from selfiam.service.operations.account import ACCESS_KEYS_PER_USER
 from selfiam.service.operations.users import (
     authorize_user,
-    lock_user_within_quota,
+    lock_user,
     users_credential,
 )
 from selfiam.service.pagination import PreparedPage
+from selfiam.service.quotas import insert_within_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.prepared import PreparedWrite
@@ -45,7 +46,6 @@ def _metadata(row: Any, user_name: str) -> dict[str, Any]:
     }
 
 
-_INSERT_KEY = PreparedWrite(t.access_keys.insert())
 _DELETE_KEY = PreparedWrite(
     t.access_keys.delete().where(t.access_keys.c.access_key_id == bindparam("access_key_id"))
 )
@@ -57,19 +57,17 @@ def create_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
     name = target_user_name(ctx, params)
     user = authorize_user(ctx, name)
     ak = t.access_keys
-    lock_user_within_quota(ctx, user, name, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER)
+    lock_user(ctx, user, name)
     access_key_id = new_access_key_id()
     secret = new_secret_access_key()
-    _INSERT_KEY.execute(
-        ctx.conn,
-        {
-            "access_key_id": access_key_id,
-            "user_id": user.user_id,
-            "secret_ciphertext": ctx.runtime.box.seal(secret.encode(), access_key_id.encode()),
-            "status": "Active",
-            "created_at": ctx.info.now,
-        },
-    )
+    row = {
+        "access_key_id": access_key_id,
+        "user_id": user.user_id,
+        "secret_ciphertext": ctx.runtime.box.seal(secret.encode(), access_key_id.encode()),
+        "status": "Active",
+        "created_at": ctx.info.now,
+    }
+    insert_within_quota(ctx.conn, ak, row, ak.c.user_id, "AccessKeysPerUser", ACCESS_KEYS_PER_USER)
     # No auth-version bump: no cache holds anything about a key that did not exist, and
     # nothing cached about anyone else changes (a bump would make every caller reload).
     return {

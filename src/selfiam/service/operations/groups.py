@@ -30,7 +30,7 @@ from selfiam.service.operations.users import (
     path_prefix_filter,
 )
 from selfiam.service.pagination import page_after
-from selfiam.service.quotas import check_account_quota
+from selfiam.service.quotas import insert_within_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
@@ -63,19 +63,17 @@ def create_group(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, 
     name = str(params["GroupName"])
     path = str(params.get("Path") or "/")
     ctx.authorize(group_arn(ctx.account_id, name, path))
-    check_account_quota(ctx, t.groups.c.account_id, "GroupsPerAccount", GROUPS_QUOTA)
     group_id = new_group_id()
+    values = {
+        "group_id": group_id,
+        "account_id": ctx.account_id,
+        "name": name,
+        "name_lower": name.lower(),
+        "path": path,
+        "created_at": ctx.info.now,
+    }
     try:
-        ctx.conn.execute(
-            t.groups.insert().values(
-                group_id=group_id,
-                account_id=ctx.account_id,
-                name=name,
-                name_lower=name.lower(),
-                path=path,
-                created_at=ctx.info.now,
-            )
-        )
+        insert_within_account_quota(ctx, t.groups, values, "GroupsPerAccount", GROUPS_QUOTA)
     except IntegrityError:
         raise EntityAlreadyExists(f"Group with name {name} already exists.") from None
     row = ctx.conn.execute(select(t.groups).where(t.groups.c.group_id == group_id)).one()

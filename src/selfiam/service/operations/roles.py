@@ -45,7 +45,7 @@ from selfiam.service.operations.users import (
 )
 from selfiam.service.pagination import page_after
 from selfiam.service.protected_roles import refuse_if_service_linked
-from selfiam.service.quotas import check_account_quota
+from selfiam.service.quotas import insert_within_account_quota
 from selfiam.service.registry import operation
 from selfiam.service.trust_principals import principal_ids, shown_trust, store_trust
 from selfiam.store import tables as t
@@ -157,25 +157,23 @@ def insert_role(
     max_session_duration: int,
     boundary: str | None,
 ) -> str:
-    """Insert a new role (after the account's quota, checked under its lock) and return
+    """Insert a new role (within the account's quota, checked under its lock) and return
     its id; a name taken case-insensitively is ``role_exists_error``."""
-    check_account_quota(ctx, t.roles.c.account_id, "RolesPerAccount", ROLES_QUOTA)
     role_id = new_role_id()
+    row = {
+        "role_id": role_id,
+        "account_id": ctx.account_id,
+        "name": name,
+        "name_lower": name.lower(),
+        "path": path,
+        "description": description,
+        "assume_role_policy_document": document,
+        "max_session_duration": max_session_duration,
+        "permissions_boundary_arn": boundary,
+        "created_at": ctx.info.now,
+    }
     try:
-        ctx.conn.execute(
-            t.roles.insert().values(
-                role_id=role_id,
-                account_id=ctx.account_id,
-                name=name,
-                name_lower=name.lower(),
-                path=path,
-                description=description,
-                assume_role_policy_document=document,
-                max_session_duration=max_session_duration,
-                permissions_boundary_arn=boundary,
-                created_at=ctx.info.now,
-            )
-        )
+        insert_within_account_quota(ctx, t.roles, row, "RolesPerAccount", ROLES_QUOTA)
     except IntegrityError:
         raise role_exists_error(name) from None
     return role_id

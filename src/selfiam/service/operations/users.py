@@ -38,12 +38,12 @@ from selfiam.service.operations.entities import (
     untag_entity,
 )
 from selfiam.service.pagination import PreparedPage
-from selfiam.service.quotas import check_account_quota, check_quota
+from selfiam.service.quotas import check_quota, insert_within_account_quota
 from selfiam.service.registry import operation
 from selfiam.store import tables as t
 from selfiam.store.locks import lock_user_row
 from selfiam.store.owned import delete_owned
-from selfiam.store.prepared import PreparedPerColumn, PreparedWrite
+from selfiam.store.prepared import PreparedPerColumn
 
 TAGS_QUOTA = "TagsPerUser"
 
@@ -86,6 +86,13 @@ def authorize_user_with_tags(
     )
 
 
+def lock_user(ctx: OperationContext, user: Any, name: str) -> None:
+    """Lock the user's row until the transaction ends; NoSuchEntity (about ``name``, as
+    the request gave it) if the user was deleted since it was read."""
+    if not lock_user_row(ctx.conn, user.user_id):
+        raise no_such_user(name)
+
+
 def lock_user_within_quota(
     ctx: OperationContext,
     user: Any,
@@ -94,12 +101,10 @@ def lock_user_within_quota(
     quota_name: str,
     quota: int,
 ) -> None:
-    """Lock the user's row (held until the transaction ends), then refuse one more of
-    ``owner_column``'s credentials beyond ``quota``: with the lock, two concurrent
-    creators are counted one after the other (DESIGN rule 6). NoSuchEntity (about
-    ``name``, as the request gave it) if the user was deleted since it was read."""
-    if not lock_user_row(ctx.conn, user.user_id):
-        raise no_such_user(name)
+    """Lock the user's row (``lock_user``), then refuse one more of ``owner_column``'s
+    credentials beyond ``quota``: with the lock, two concurrent creators are counted one
+    after the other (DESIGN rule 6)."""
+    lock_user(ctx, user, name)
     check_quota(ctx.conn, owner_column, user.user_id, quota_name, quota)
 
 
@@ -154,9 +159,6 @@ def check_boundary_policy(conn: Connection, account_id: str, arn: str) -> None:
         raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
 
 
-_INSERT_USER = PreparedWrite(t.users.insert())
-
-
 @operation("CreateUser", light=True)
 def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
     name = str(params["UserName"])
@@ -169,7 +171,6 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     )
     if boundary:
         check_boundary_policy(ctx.conn, ctx.account_id, boundary)
-    check_account_quota(ctx, t.users.c.account_id, "UsersPerAccount", USERS_QUOTA)
     row = SimpleNamespace(
         user_id=new_user_id(),
         account_id=ctx.account_id,
@@ -180,7 +181,7 @@ def create_user(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
         permissions_boundary_arn=boundary,
     )
     try:
-        _INSERT_USER.execute(ctx.conn, vars(row))
+        insert_within_account_quota(ctx, t.users, vars(row), "UsersPerAccount", USERS_QUOTA)
     except IntegrityError:
         raise user_exists_error(name) from None
     tagging.put_tags(ctx.conn, "user", row.user_id, tags, TAGS_QUOTA)
