@@ -5,7 +5,8 @@ the test suite's PostgreSQL server, ``--list`` to print every statement).
 
 An in-process API (tests/api/conftest.py's ``built_api``: the real endpoint, SigV4 and a
 real Runtime) over a fresh database; ``alice`` (AdministratorAccess) signs CreateUser,
-CreateAccessKey, DeleteAccessKey and, for comparison, GetUser. Counting happens below
+CreateAccessKey, DeleteAccessKey, AssumeRole (of a role trusting alice) and, for
+comparison, GetUser. Counting happens below
 SQLAlchemy (tests/support/statements.py), so the prepared hot-path reads and SQLite's
 ``BEGIN`` are seen too. On PostgreSQL the pool's pre-ping (``;``) counts as a statement and
 psycopg's own ``BEGIN`` (one per transaction) does not. Counts, not clocks: the figures are
@@ -22,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from tests.api.conftest import Api, built_api  # noqa: E402
+from tests.api.conftest import ACCOUNT, Api, built_api  # noqa: E402
 
 from support.postgres import create_database, drop_database  # noqa: E402
 from support.statements import StatementLog  # noqa: E402
@@ -36,6 +37,10 @@ def measure(url: str, show: bool) -> list[tuple[str, int, int]]:
         api.root("AttachUserPolicy", UserName="alice",
                  PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
         api.root("CreateUser", UserName="k")
+        trust = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": '
+                 f'{{"AWS": "arn:aws:iam::{ACCOUNT}:user/alice"}}, "Action": "sts:AssumeRole"}}]}}')
+        role_arn = api.root("CreateRole", RoleName="r",
+                            AssumeRolePolicyDocument=trust)["Role"]["Arn"]
         # A PostgreSQL node caches callers only while its change feed is up (its own
         # psycopg connections, not the engine's: not counted), as a served node does.
         api.runtime.start_feed()
@@ -43,10 +48,10 @@ def measure(url: str, show: bool) -> list[tuple[str, int, int]]:
         api.runtime.engine.dispose()
         _send(api, {"Action": "GetUser"})  # the key's first use is noted once: not counted
 
-        def counted(name: str, params: dict[str, str]) -> str:
+        def counted(name: str, params: dict[str, str], service: str = "iam") -> str:
             api.runtime.audit.flush()
             with log.recording() as statements:
-                body = _send(api, params)
+                body = _send(api, params, service)
                 api.runtime.audit.flush()
             out.append((name, len(statements), log.commits()))
             if show:
@@ -64,6 +69,9 @@ def measure(url: str, show: bool) -> list[tuple[str, int, int]]:
             key_id = body.split("<AccessKeyId>", 1)[1].split("<", 1)[0]
             counted("DeleteAccessKey",
                     {"Action": "DeleteAccessKey", "UserName": "k", "AccessKeyId": key_id})
+        for i in range(3):
+            counted("AssumeRole", {"Action": "AssumeRole", "RoleArn": role_arn,
+                                   "RoleSessionName": f"s{i}", "Version": "2011-06-15"}, "sts")
         for _ in range(3):
             counted("GetUser", {"Action": "GetUser", "UserName": "k"})
         api.runtime.close()
@@ -71,8 +79,8 @@ def measure(url: str, show: bool) -> list[tuple[str, int, int]]:
     return list(last.values())
 
 
-def _send(api: Api, params: dict[str, str]) -> str:
-    status, body = api.send({**params, **V}, service="iam")
+def _send(api: Api, params: dict[str, str], service: str = "iam") -> str:
+    status, body = api.send({**V, **params}, service=service)
     if status != 200:
         raise RuntimeError(f"{params['Action']}: HTTP {status}: {body[:200]}")
     return body

@@ -24,10 +24,13 @@ import pyotp
 import pytest
 from tests.service.conftest import ACCOUNT, Call, Clock, credentials_fail, fails
 
+from selfiam.domain.identifiers import new_request_id
 from selfiam.service.authz import request_context
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.offboarding import offboard_user
+from selfiam.service.operations import assume_role as assume_role_module
 from selfiam.service.runtime import Runtime
+from selfiam.store import tables as t
 
 STS = ("20261127", "us-east-1", "sts")
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -145,6 +148,58 @@ def test_answer_shape(world: World) -> None:
     assert "PackedPolicySize" not in out
     last_used = world.call("GetRole", RoleName="deploy")["Role"]["RoleLastUsed"]
     assert last_used == {"LastUsedDate": world.clock(), "Region": "us-east-1"}
+
+
+def test_role_last_used_is_recorded_once_a_minute_per_region(world: World) -> None:
+    """RoleLastUsed is written when it would change as reported (a first use, a new
+    region, a minute or more since), not by every AssumeRole: sessions of one role are
+    not serialized on its row (AWS's own RoleLastUsed lags by hours)."""
+    world.role(trust({"AWS": ALICE}))
+
+    def last_used() -> dict[str, Any]:
+        return dict(world.call("GetRole", RoleName="deploy")["Role"]["RoleLastUsed"])
+
+    def assume_in(region: str) -> None:
+        info = RequestInfo(request_id=new_request_id(), now=world.clock(), service="sts",
+                           region=region)
+        params = {"RoleArn": ROLE, "RoleSessionName": "s"}
+        world.runtime.invoke("sts", "AssumeRole", params, world.alice, info)
+
+    first = world.clock()
+    assume_in("us-east-1")
+    assert last_used() == {"LastUsedDate": first, "Region": "us-east-1"}
+    world.clock.now += timedelta(seconds=59)
+    assume_in("us-east-1")
+    assert last_used() == {"LastUsedDate": first, "Region": "us-east-1"}
+    assume_in("eu-west-1")  # another region: recorded at once
+    assert last_used() == {"LastUsedDate": world.clock(), "Region": "eu-west-1"}
+    world.clock.now += timedelta(seconds=60)
+    assume_in("eu-west-1")
+    assert last_used() == {"LastUsedDate": world.clock(), "Region": "eu-west-1"}
+
+
+def test_a_role_deleted_before_its_session_is_stored_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The role read by AssumeRole is gone when the session would be stored (a DeleteRole
+    in between): AccessDenied, as for an unknown role, whether or not the RoleLastUsed
+    update is due, and nothing is stored."""
+    world.role(trust({"AWS": ALICE}))
+    world.assume()  # RoleLastUsed recorded: the next use within the minute keeps the row
+    found = assume_role_module.role_for
+
+    def read_then_deleted(conn: Any, account_id: str, arn: str) -> Any:
+        row = found(conn, account_id, arn)
+        conn.execute(t.roles.delete().where(t.roles.c.role_id == row.role_id))
+        return row
+
+    monkeypatch.setattr(assume_role_module, "role_for", read_then_deleted)
+    for due in (False, True):
+        if due:
+            world.clock.now += timedelta(minutes=1)
+        fails("AccessDenied", denied(ALICE, ROLE), world.assume)
+    monkeypatch.undo()
+    assert world.call("GetRole", RoleName="deploy")["Role"]["RoleName"] == "deploy"
 
 
 def test_unknown_role_is_access_denied(world: World) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from selfiam.store import tables as t
 from selfiam.store.engine import read_transaction, transaction
-from selfiam.store.locks import lock_account_row, lock_policy_row, lock_user_row
+from selfiam.store.locks import keep_row, lock_account_row, lock_policy_row, lock_user_row
 from support.rows import add_access_key, add_account, add_user
 
 LIMIT = 2
@@ -104,3 +104,34 @@ def test_lock_existing_account_and_user(migrated_engine: Engine) -> None:
 def test_locks_refused_in_read_transactions(migrated_engine: Engine) -> None:
     with read_transaction(migrated_engine) as conn, pytest.raises(RuntimeError):
         lock_user_row(conn, "AIDAX")
+
+
+def test_a_kept_row_is_shared_by_keepers_and_cannot_be_deleted(postgres_url: str) -> None:
+    """``keep_row`` (FOR KEY SHARE): a second transaction keeps the same row without
+    waiting (concurrent AssumeRoles of one role by one user), while a DELETE of it must
+    wait for the keepers (here it gives up at its lock timeout)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from selfiam.store.engine import create_engine_for
+    from selfiam.store.migrate import upgrade_to_head
+
+    engine = create_engine_for(postgres_url)
+    try:
+        upgrade_to_head(engine)
+        user_id = _setup_user(engine)
+        with transaction(engine) as first:
+            assert keep_row(first, t.users, t.users.c.user_id, user_id)
+            with transaction(engine) as second:
+                second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                assert keep_row(second, t.users, t.users.c.user_id, user_id)
+            with pytest.raises(OperationalError, match="lock timeout"), transaction(
+                engine
+            ) as deleter:
+                deleter.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                deleter.execute(t.users.delete().where(t.users.c.user_id == user_id))
+        with transaction(engine) as conn:
+            assert not keep_row(conn, t.users, t.users.c.user_id, "AIDANOBODY")
+            assert keep_row(conn, t.users, t.users.c.user_id, user_id)
+    finally:
+        engine.dispose()

@@ -64,7 +64,7 @@ role_sessions = Table(
     id_column("access_key_id", primary_key=True),
     account_fk(),
     Column("role_id", String(ID), ForeignKey("roles.role_id", ondelete="CASCADE"),
-           nullable=False, index=True),
+           nullable=False),
     # None for a federated session (AssumeRoleWithWebIdentity, AssumeRoleWithSAML), and
     # for the sessions chained from one: those hang on their identity provider.
     user_fk(nullable=True),
@@ -99,6 +99,9 @@ role_sessions = Table(
     Column("saml_provider_id", String(ID),
            ForeignKey("saml_providers.provider_id", ondelete="CASCADE"),
            nullable=True, index=True),
+    # A role's sessions (its cascade), and its expired ones in time order: AssumeRole's
+    # pruning reads only what it deletes, however many live sessions the role has.
+    Index("ix_role_sessions_role_id_expires_at", "role_id", "expires_at"),
 )
 
 oidc_providers = Table(

@@ -9,6 +9,10 @@ counts again and sees its row.
 
 * PostgreSQL: ``SELECT … FOR UPDATE`` on the parent row (READ COMMITTED: the
   count that follows the lock sees every row committed before it).
+* A row that must merely stay (the role and the user a new role session hangs on) is
+  kept with ``FOR KEY SHARE`` (:func:`keep_row`): the lock a foreign key's check takes,
+  which blocks its deletion but not other transactions keeping it too, so concurrent
+  AssumeRoles of one role by one user do not queue on each other.
 * SQLite: FOR UPDATE does not exist and is not needed — a write transaction
   (``BEGIN IMMEDIATE``, see :mod:`selfiam.store.engine`) already holds the
   database's single write lock from its first statement. A read transaction
@@ -38,6 +42,23 @@ def lock_row(conn: Connection, table: Table, key: Column[Any], value: object) ->
     if is_read_only(conn):
         raise RuntimeError("row locks need a write transaction, not read_transaction()")
     return _LOCKS(key).first(conn, {"locked_key": value}) is not None
+
+
+#: One prepared ``SELECT key … FOR KEY SHARE`` per kept column.
+_KEEPS = PreparedPerColumn(
+    lambda key: select(key)
+    .where(key == bindparam("kept_key"))
+    .with_for_update(read=True, key_share=True)
+)
+
+
+def keep_row(conn: Connection, table: Table, key: Column[Any], value: object) -> bool:
+    """Keep the row of ``table`` where ``key == value`` from being deleted (or its key
+    changed) until the transaction ends, sharing it with other keepers. Return False if
+    there is no such row."""
+    if is_read_only(conn):
+        raise RuntimeError("row locks need a write transaction, not read_transaction()")
+    return _KEEPS(key).first(conn, {"kept_key": value}) is not None
 
 
 def lock_user_row(conn: Connection, user_id: str) -> bool:

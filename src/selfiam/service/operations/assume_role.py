@@ -23,7 +23,7 @@ import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
@@ -52,7 +52,7 @@ from selfiam.service.operations.sts import (
 from selfiam.service.registry import operation
 from selfiam.service.trust_principals import trust_to_evaluate
 from selfiam.store import tables as t
-from selfiam.store.locks import lock_row, lock_user_row
+from selfiam.store.locks import keep_row
 from selfiam.store.prepared import PreparedWrite
 
 DEFAULT_DURATION = 3600
@@ -76,8 +76,22 @@ _ROLE_USED = PreparedWrite(
     .where(t.roles.c.role_id == bindparam("id"))
     .values(last_used_at=bindparam("at"), last_used_region=bindparam("region"))
 )
+#: How often RoleLastUsed is written at most, per role and region (AWS's own reporting
+#: of it lags by hours).
+ROLE_USE_GRANULARITY = timedelta(minutes=1)
 #: One AssumeRole in this many prunes the role's expired sessions.
 PRUNE_ONE_IN = 16
+
+
+def _use_to_record(role: Row[Any], now: datetime, region: str) -> bool:
+    """Whether this use of ``role`` changes its RoleLastUsed as reported (a new region, or
+    the last one recorded ``ROLE_USE_GRANULARITY`` ago or more)."""
+    last = role.last_used_at
+    return (
+        last is None
+        or role.last_used_region != region
+        or not timedelta(0) <= now - last < ROLE_USE_GRANULARITY
+    )
 
 
 def role_for(conn: Connection, account_id: str, arn: str) -> Any | None:
@@ -343,23 +357,29 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     policy allowed."""
     creds = new_credentials(ctx, new.duration)
     now = creds.created_at
-    # Lock the role and the user or provider the session will hang on: one deleted since
+    # Keep the role and the user or provider the session will hang on: one deleted since
     # it was read would fail the insert's foreign key (a 500), where AWS would say no.
-    # Recording the role's last use (RoleLastUsed: selfiam counts a role as used when it
-    # is assumed) locks the role's row, and finds none if it is gone.
-    used = _ROLE_USED.execute(ctx.conn, {"id": role.role_id, "at": now, "region": ctx.info.region})
-    if used.rowcount != 1:
+    # Shared locks (FOR KEY SHARE, as the foreign key's own check): sessions of one role
+    # by one user, started at once, do not wait for each other. RoleLastUsed (selfiam
+    # counts a role as used when it is assumed) is written once a minute per role and
+    # region at most, and its UPDATE finds no row if the role is gone.
+    if _use_to_record(role, now, ctx.info.region):
+        used = _ROLE_USED.execute(
+            ctx.conn, {"id": role.role_id, "at": now, "region": ctx.info.region}
+        )
+        kept = used.rowcount == 1
+    else:
+        kept = keep_row(ctx.conn, t.roles, t.roles.c.role_id, role.role_id)
+    if not kept:
         ctx.refuse(role_arn(role.account_id, role.name, role.path))
-    if new.user_id is not None and not lock_user_row(ctx.conn, new.user_id):
-        raise InvalidClientTokenId(INVALID_TOKEN)
-    if new.oidc_provider_id is not None and not lock_row(
-        ctx.conn, t.oidc_providers, t.oidc_providers.c.provider_id, new.oidc_provider_id
-    ):
-        raise InvalidClientTokenId(INVALID_TOKEN)
-    if new.saml_provider_id is not None and not lock_row(
-        ctx.conn, t.saml_providers, t.saml_providers.c.provider_id, new.saml_provider_id
-    ):
-        raise InvalidClientTokenId(INVALID_TOKEN)
+    hangs_on = [
+        (t.users.c.user_id, new.user_id),
+        (t.oidc_providers.c.provider_id, new.oidc_provider_id),
+        (t.saml_providers.c.provider_id, new.saml_provider_id),
+    ]
+    for key, value in hangs_on:
+        if value is not None and not keep_row(ctx.conn, key.table, key, value):
+            raise InvalidClientTokenId(INVALID_TOKEN)
     rs = t.role_sessions
     if secrets.randbelow(PRUNE_ONE_IN) == 0:
         # This role's expired sessions are of no further use (authentication refuses
