@@ -4,7 +4,9 @@ keep-alive connections, and running one scenario against one server at one concu
 Requests are SigV4-signed with botocore's ``SigV4Auth`` before the clock starts and sent
 over one keep-alive ``http.client`` connection per worker thread. Client cost is kept out
 of the server's figures by reading the server process tree's CPU time (utime + stime of the
-server and every descendant, from ``/proc``) before and after each scenario.
+server and every descendant, from ``/proc``) before and after each scenario. Before its
+measured run each scenario sends a tenth of its units (at least two per connection),
+unmeasured, to either server alike: what is measured is the steady state, not first uses.
 """
 
 from __future__ import annotations
@@ -246,6 +248,11 @@ class Result:
         return self.cpu_seconds * 1000 / self.units if self.units else float("nan")
 
 
+def warm_count(count: int, concurrency: int) -> int:
+    """Units sent before a measured run: a tenth of it, at least two per connection."""
+    return max(count // 10, 2 * concurrency)
+
+
 def run_scenario(target: Target, scenario: Scenario, concurrency: int, count: int,
                  time_cap: float) -> Result:
     per_worker = scenario.make_units(target, (count, concurrency))  # signed before the clock
@@ -255,6 +262,13 @@ def run_scenario(target: Target, scenario: Scenario, concurrency: int, count: in
                 {"Action": "GetUser", "UserName": BENCH_USER})
     for c in conns:
         c.send(warm)
+    # then the scenario's own operation, a few times on each connection, as a steady
+    # client would have sent it before (first-use costs: the caller's policies, compiled
+    # statements, the server's code paths), for both servers alike
+    warming = scenario.make_units(target, (warm_count(count, concurrency), concurrency))
+    for conn, units in zip(conns, warming, strict=True):
+        for unit in units:
+            unit(conn)
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
     first_error: list[str] = []

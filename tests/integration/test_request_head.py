@@ -78,3 +78,48 @@ def test_a_large_body_still_fits(server: LiveServer) -> None:
     iam = server.client()
     policy = iam.create_policy(PolicyName="big", PolicyDocument=document)["Policy"]
     assert iam.get_policy(PolicyArn=policy["Arn"])["Policy"]["PolicyName"] == "big"
+
+
+def _exchange(server: LiveServer, request: bytes, interim: bool = False) -> bytes:
+    url = urlsplit(server.endpoint)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as s:
+        if interim:  # send the head, wait for 100 Continue, then the body
+            head, body = request.split(b"\r\n\r\n", 1)
+            s.sendall(head + b"\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+            s.sendall(body)
+        else:
+            s.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not _complete(answer):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def _complete(answer: bytes) -> bool:
+    head, body = answer.split(b"\r\n\r\n", 1)
+    if head.startswith(b"HTTP/1.1 100 "):
+        return False
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":", 1)[1])
+    return True
+
+
+def test_head_and_interim_answers_arrive_whole(server: LiveServer) -> None:
+    """Responses go out in one write once their body comes (api/protocol.py): one without
+    a body (HEAD) and an interim 100 Continue, which the client waits for, still do."""
+    got = _exchange(server, b"HEAD /portal/signin HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200 ") and b"content-length" in got.lower()
+    form = b"Action=GetCallerIdentity&Version=2011-06-15"
+    got = _exchange(
+        server,
+        b"POST / HTTP/1.1\r\nHost: sts.amazonaws.com\r\nExpect: 100-continue\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: " + str(len(form)).encode() + b"\r\n\r\n" + form,
+        interim=True,
+    )
+    assert got.startswith(b"HTTP/1.1 ") and b"<ErrorResponse" in got  # unsigned: refused
