@@ -86,10 +86,9 @@ def test_inside_a_savepoint_it_follows_the_savepoint(engine: Engine, listener: A
     assert _received(listener) == ["done"]
 
 
-def test_the_payload_is_intact_without_standard_conforming_strings(
-    engine: Engine, listener: Any
-) -> None:
-    tricky = "it's a \\ backslash"
+def _without_standard_conforming_strings(engine: Engine) -> None:
+    """The engine's connections, from now on, in the old string syntax (a backslash
+    escapes in a literal)."""
 
     @event.listens_for(engine, "connect")
     def _old_style(dbapi_connection: Any, _record: Any) -> None:
@@ -97,6 +96,13 @@ def test_the_payload_is_intact_without_standard_conforming_strings(
         dbapi_connection.commit()
 
     engine.dispose()
+
+
+def test_the_payload_is_intact_without_standard_conforming_strings(
+    engine: Engine, listener: Any
+) -> None:
+    tricky = "it's a \\ backslash"
+    _without_standard_conforming_strings(engine)
     with transaction(engine) as conn:
         notify_at_commit(conn, CHANNEL, tricky)
     assert _received(listener) == [tricky]
@@ -183,12 +189,7 @@ def test_a_value_no_literal_can_hold_runs_at_once(engine: Engine, rows: Table) -
 def test_queued_values_are_intact_without_standard_conforming_strings(
     engine: Engine, rows: Table
 ) -> None:
-    @event.listens_for(engine, "connect")
-    def _old_style(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("SET standard_conforming_strings = off")
-        dbapi_connection.commit()
-
-    engine.dispose()
+    _without_standard_conforming_strings(engine)
     with transaction(engine) as conn:
         for i, word in enumerate(HOSTILE):
             _INSERT.execute_at_commit(conn, {"id": i, "word": word})

@@ -13,9 +13,11 @@ finds the session idle and sends nothing. On this machine a round trip costs the
 0.17-0.2 ms of CPU (a wake-up each way) besides its wait.
 
 The simple protocol takes no parameters: values are written as literals
-(:func:`literal`), which is exact for what is queued (text, numbers, timestamps) under
-``standard_conforming_strings``; anything else runs at once, as on an engine that
-:func:`install` was not called on (one not made by ``engine.create_engine_for``).
+(:func:`literal`: text, integers, booleans, aware timestamps, NULL), quoted by doubling
+quotes under ``standard_conforming_strings`` (PostgreSQL's default) and by psycopg
+otherwise. A statement with any other value (a NUL in a text, bytes) runs at once, as
+on an engine that :func:`install` was not called on (one not made by
+``engine.create_engine_for``).
 """
 
 from __future__ import annotations

@@ -46,8 +46,12 @@ def _metadata(row: Any, user_name: str) -> dict[str, Any]:
     }
 
 
+#: A key, only if it is the user's own (one statement: no read of it first).
 _DELETE_KEY = PreparedWrite(
-    t.access_keys.delete().where(t.access_keys.c.access_key_id == bindparam("access_key_id"))
+    t.access_keys.delete().where(
+        t.access_keys.c.access_key_id == bindparam("access_key_id"),
+        t.access_keys.c.user_id == bindparam("user_id"),
+    )
 )
 
 
@@ -116,9 +120,15 @@ def update_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[
 
 @operation("DeleteAccessKey", light=True)
 def delete_access_key(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = _users_key(ctx, params)
-    _DELETE_KEY.execute(ctx.conn, {"access_key_id": key.access_key_id})
-    ctx.changed_credentials(access_key_id=key.access_key_id)
+    """A key that exists but belongs to someone else is not found, as AWS says."""
+    user = authorize_user(ctx, target_user_name(ctx, params))
+    access_key_id = str(params["AccessKeyId"])
+    deleted = _DELETE_KEY.execute(
+        ctx.conn, {"access_key_id": access_key_id, "user_id": user.user_id}
+    )
+    if deleted.rowcount != 1:
+        raise no_such_key(access_key_id)
+    ctx.changed_credentials(access_key_id=access_key_id)
     return {}
 
 
