@@ -189,9 +189,10 @@ def test_a_role_deleted_before_its_session_is_stored_is_refused(
     found = assume_role_module.role_for
 
     def read_then_deleted(conn: Any, account_id: str, arn: str) -> Any:
-        row = found(conn, account_id, arn)
-        conn.execute(t.roles.delete().where(t.roles.c.role_id == row.role_id))
-        return row
+        role_and_tags = found(conn, account_id, arn)
+        assert role_and_tags is not None
+        conn.execute(t.roles.delete().where(t.roles.c.role_id == role_and_tags[0].role_id))
+        return role_and_tags
 
     monkeypatch.setattr(assume_role_module, "role_for", read_then_deleted)
     for due in (False, True):

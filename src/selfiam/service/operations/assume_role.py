@@ -40,7 +40,7 @@ from selfiam.policy import PolicyKind, policy_size
 from selfiam.service.authn import INVALID_TOKEN
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_role
+from selfiam.service.lookup import find_role_with_tags
 from selfiam.service.mfa_checks import MfaRefused, check_totp
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.policy_common import validate_document
@@ -94,18 +94,19 @@ def _use_to_record(role: Row[Any], now: datetime, region: str) -> bool:
     )
 
 
-def role_for(conn: Connection, account_id: str, arn: str) -> Any | None:
-    """The role ``arn`` names in ``account_id`` (its path included), or None."""
+def role_for(conn: Connection, account_id: str, arn: str) -> tuple[Any, dict[str, str]] | None:
+    """The role ``arn`` names in ``account_id`` (its path included) and its tags (the
+    trust policy's aws:ResourceTag), read in one query; or None."""
     try:
         parsed = parse_iam_arn(arn)
     except ArnError:
         return None
     if parsed.resource_type != "role" or parsed.account != account_id:
         return None
-    row = find_role(conn, account_id, parsed.name)
-    if row is None or row.path != parsed.path or row.name != parsed.name:
+    found = find_role_with_tags(conn, account_id, parsed.name)
+    if found is None or found[0].path != parsed.path or found[0].name != parsed.name:
         return None
-    return row
+    return found
 
 
 def _mfa_context(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, str]:
@@ -194,9 +195,10 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     requested_tags, session_tags, transitive = _session_tags(ctx, params)
     source_identity = _source_identity(ctx, params)
 
-    role = role_for(ctx.conn, ctx.account_id, arn)
-    if role is None:
+    found = role_for(ctx.conn, ctx.account_id, arn)
+    if found is None:
         ctx.refuse(arn)
+    role, role_tags = found  # the tags are aws:ResourceTag and iam:ResourceTag
     resource = role_arn(ctx.account_id, role.name, role.path)
     extra: dict[str, str | Sequence[str]] = {"sts:RoleSessionName": session_name}
     if params.get("ExternalId") is not None:
@@ -209,8 +211,6 @@ def assume_role(ctx: OperationContext, params: Mapping[str, Any]) -> dict[str, A
     code_checked = "aws:MultiFactorAuthPresent" in extra
     mfa_at = ctx.info.now if code_checked else None
     trust = compiled_policy(trust_to_evaluate(ctx.conn, role), PolicyKind.TRUST, resource)
-    # The role's tags are aws:ResourceTag and iam:ResourceTag (AssumeRole's keys).
-    role_tags = tagging.load_tags(ctx.conn, "role", role.role_id)
     ctx.authorize(
         resource,
         resource_tags=role_tags,

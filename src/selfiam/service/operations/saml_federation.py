@@ -37,7 +37,6 @@ from selfiam.policy import PolicyKind
 from selfiam.service.authz import request_tag_context, resource_tag_context
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
-from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.assume_role import (
     NewSession,
     check_session_size,
@@ -159,14 +158,15 @@ def assume_role_with_saml_as(
     sp = t.saml_providers
     if not lock_row(ctx.conn, sp, sp.c.provider_id, sign_in.provider.provider_id):
         raise InvalidIdentityToken(NO_PROVIDER)
-    role = role_for(ctx.conn, account, requested_role_arn)
-    if role is None:
+    found = role_for(ctx.conn, account, requested_role_arn)
+    if found is None:
         ctx.federated_principal = (account, federated)
         action = "sts:AssumeRoleWithSAML"
         ctx.refuse(requested_role_arn, message=_denial(federated, action, requested_role_arn))
+    role, role_tags = found
     resource = role_arn(account, role.name, role.path)
     extra = condition_keys(sign_in.assertion, sign_in.audience, account, sign_in.provider.name)
-    extra.update(resource_tag_context(resource, tagging.load_tags(ctx.conn, "role", role.role_id)))
+    extra.update(resource_tag_context(resource, role_tags))
     if claims.source_identity is not None:
         extra["sts:SourceIdentity"] = claims.source_identity
     if claims.transitive_keys:

@@ -165,15 +165,16 @@ def assume_role_with_web_identity(
     tags, transitive = _token_tags(token)
     source_identity = _source_identity(token)
 
-    role = role_for(ctx.conn, account, arn)
-    if role is None:
+    found = role_for(ctx.conn, account, arn)
+    if found is None:
         ctx.refuse(arn, message=NOT_AUTHORIZED)
+    role, role_tags = found
     resource = role_arn(account, role.name, role.path)
     context: dict[str, str | Sequence[str]] = {
         **_claim_context(provider.name, token),
         "aws:FederatedProvider": federated,
         "sts:RoleSessionName": session_name,
-        **resource_tag_context(resource, tagging.load_tags(ctx.conn, "role", role.role_id)),
+        **resource_tag_context(resource, role_tags),
     }
     if source_identity is not None:
         context["sts:SourceIdentity"] = source_identity
