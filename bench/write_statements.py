@@ -16,6 +16,7 @@ the same on a quiet machine and a busy one.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +30,7 @@ from support.postgres import create_database, drop_database  # noqa: E402
 from support.statements import StatementLog  # noqa: E402
 
 V = {"Version": "2010-05-08"}
+WIDTH = int(os.environ.get("WIDTH", "140"))  # characters of each statement --list prints
 
 
 def measure(url: str, show: bool) -> list[tuple[str, int, int]]:
@@ -57,7 +59,7 @@ def measure(url: str, show: bool) -> list[tuple[str, int, int]]:
             if show:
                 print(f"{name}:")
                 for s in statements:
-                    print(f"    {s[:140]}")
+                    print("    " + s[:WIDTH])
             return body
 
         # Each operation three times in a row, as a client repeating it would (the bench's

@@ -22,15 +22,21 @@ from typing import Any
 
 import pyotp
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from tests.service.conftest import ACCOUNT, Call, Clock, credentials_fail, fails
 
+from selfiam.auth.secretbox import SecretBox
 from selfiam.domain.identifiers import new_request_id
 from selfiam.service.authz import request_context
+from selfiam.service.bootstrap import create_account
 from selfiam.service.caller import Caller, RequestInfo
 from selfiam.service.offboarding import offboard_user
 from selfiam.service.operations import assume_role as assume_role_module
 from selfiam.service.runtime import Runtime
 from selfiam.store import tables as t
+from selfiam.store.engine import create_engine_for, transaction
+from selfiam.store.migrate import upgrade_to_head
 
 STS = ("20261127", "us-east-1", "sts")
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -178,29 +184,35 @@ def test_role_last_used_is_recorded_once_a_minute_per_region(world: World) -> No
     assert last_used() == {"LastUsedDate": world.clock(), "Region": "eu-west-1"}
 
 
-def test_a_role_deleted_before_its_session_is_stored_is_refused(
-    world: World, monkeypatch: pytest.MonkeyPatch
+def test_the_role_read_by_assume_role_stays_until_its_session_is_stored(
+    postgres_url: str,
 ) -> None:
-    """The role read by AssumeRole is gone when the session would be stored (a DeleteRole
-    in between): AccessDenied, as for an unknown role, whether or not the RoleLastUsed
-    update is due, and nothing is stored."""
-    world.role(trust({"AWS": ALICE}))
-    world.assume()  # RoleLastUsed recorded: the next use within the minute keeps the row
-    found = assume_role_module.role_for
-
-    def read_then_deleted(conn: Any, account_id: str, arn: str) -> Any:
-        role_and_tags = found(conn, account_id, arn)
-        assert role_and_tags is not None
-        conn.execute(t.roles.delete().where(t.roles.c.role_id == role_and_tags[0].role_id))
-        return role_and_tags
-
-    monkeypatch.setattr(assume_role_module, "role_for", read_then_deleted)
-    for due in (False, True):
-        if due:
-            world.clock.now += timedelta(minutes=1)
-        fails("AccessDenied", denied(ALICE, ROLE), world.assume)
-    monkeypatch.undo()
-    assert world.call("GetRole", RoleName="deploy")["Role"]["RoleName"] == "deploy"
+    """``role_for`` keeps the role's row (FOR KEY SHARE) for the rest of the transaction:
+    a DeleteRole in between waits for the session to be stored (here it gives up at its
+    lock timeout) instead of failing the session's foreign key; another AssumeRole of
+    the role does not wait."""
+    engine = create_engine_for(postgres_url)
+    try:
+        upgrade_to_head(engine)
+        with transaction(engine) as conn:
+            create_account(conn, Clock()(), ACCOUNT)
+        rt = Runtime(engine, SecretBox(SecretBox.generate_key()))
+        rt.invoke("iam", "CreateRole", {"RoleName": "deploy",
+                                        "AssumeRolePolicyDocument": trust({"AWS": ACCOUNT})},
+                  Caller.root(ACCOUNT), RequestInfo(request_id=new_request_id(), now=Clock()()))
+        with transaction(engine) as first:
+            assert assume_role_module.role_for(first, ACCOUNT, ROLE) is not None
+            with transaction(engine) as second:
+                second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                assert assume_role_module.role_for(second, ACCOUNT, ROLE) is not None
+            with pytest.raises(OperationalError, match="lock timeout"), transaction(
+                engine
+            ) as deleter:
+                deleter.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                deleter.execute(t.roles.delete().where(t.roles.c.name == "deploy"))
+        rt.audit.flush()
+    finally:
+        engine.dispose()
 
 
 def test_unknown_role_is_access_denied(world: World) -> None:

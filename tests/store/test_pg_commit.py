@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Engine,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -28,6 +29,7 @@ from selfiam.store.columns import UtcDateTime
 from selfiam.store.engine import create_engine_for, transaction
 from selfiam.store.pg_commit import notify_at_commit
 from selfiam.store.prepared import PreparedWrite
+from support.statements import StatementLog, is_commit
 
 CHANNEL = "pg_commit_test"
 
@@ -117,6 +119,7 @@ _rows = Table(
     Column("word", Text, nullable=True),
     Column("at", UtcDateTime(), nullable=True),
     Column("flag", Boolean, nullable=True),
+    Column("blob", LargeBinary, nullable=True),
 )
 _INSERT = PreparedWrite(_rows.insert())
 #: What a hostile client may put in an audited value (a user agent, a resource name).
@@ -135,24 +138,40 @@ def rows(engine: Engine) -> Iterator[Table]:
 
 
 def _stored(engine: Engine) -> list[tuple[Any, ...]]:
+    """Each row's id, word, at and flag."""
     with transaction(engine) as conn:
-        return [tuple(r) for r in conn.execute(select(_rows).order_by(_rows.c.id))]
+        return [tuple(r)[:4] for r in conn.execute(select(_rows).order_by(_rows.c.id))]
 
 
 def test_a_queued_insert_is_sent_with_the_commit_and_stores_exactly_its_values(
     engine: Engine, rows: Table
 ) -> None:
-    sent: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    log = StatementLog(engine)
+    engine.dispose()  # from here on every connection is a counted one
     at = datetime(2026, 12, 2, 7, 30, 1, 123456, tzinfo=UTC)
-    with transaction(engine) as conn:
+    with log.recording() as sent, transaction(engine) as conn:
         for i, word in enumerate(HOSTILE):
             _INSERT.execute_at_commit(conn, {"id": i, "word": word, "at": at, "flag": i % 2 == 0})
         _INSERT.execute_at_commit(conn, {"id": 99, "word": None, "at": None, "flag": None})
-        assert sent == []  # nothing sent before the commit
+        assert sent == []  # nothing sent before the commit (counted at the driver)
+    assert len(sent) == 1 and is_commit(sent[0])  # all of it in the COMMIT's query
     assert _stored(engine) == [
         *((i, word, at, i % 2 == 0) for i, word in enumerate(HOSTILE)), (99, None, None, None)
     ]
+
+
+def test_queued_bytes_are_stored_exactly(engine: Engine, rows: Table) -> None:
+    """Bytes (a sealed secret) are written in bytea's hex form, with the COMMIT."""
+    log = StatementLog(engine)
+    engine.dispose()  # from here on every connection is a counted one
+    blobs = [bytes(range(256)), b"\\x41'; --", b""]
+    with log.recording() as sent, transaction(engine) as conn:
+        for i, blob in enumerate(blobs):
+            _INSERT.execute_at_commit(conn, {"id": i, "blob": blob})
+        assert sent == []  # queued, not run at once (counted at the driver)
+    with transaction(engine) as conn:
+        stored = conn.execute(select(_rows.c.blob).order_by(_rows.c.id)).scalars().all()
+    assert [bytes(b) for b in stored] == blobs
 
 
 def test_a_queued_insert_is_dropped_by_a_rollback(engine: Engine, rows: Table) -> None:

@@ -33,14 +33,14 @@ class _TaggedFinder:
     each query is a network round trip. Tags ordered by key, case-insensitively, as
     ``tags.load_tags`` orders them."""
 
-    def __init__(self, table: Table, key: str, tag_type: str) -> None:
+    def __init__(self, table: Table, key: str, tag_type: str, *, keep: bool = False) -> None:
         tags = t.tags
         joined = table.outerjoin(
             tags, and_(tags.c.resource_type == tag_type, tags.c.resource_id == table.c[key])
         )
         self._width = len(table.c)
         self._row: Any = row_type([c.key for c in table.c])
-        self._select = PreparedSelect(
+        query = (
             select(*table.c, tags.c.key.label("tag_key"), tags.c.value.label("tag_value"))
             .select_from(joined)
             .where(
@@ -49,6 +49,9 @@ class _TaggedFinder:
             )
             .order_by(tags.c.key_lower)
         )
+        if keep:  # the entity's row stays until the transaction ends (locks.keep_row)
+            query = query.with_for_update(read=True, key_share=True, of=table)
+        self._select = PreparedSelect(query)
 
     def __call__(
         self, conn: Connection, account_id: str, name: str
@@ -111,6 +114,9 @@ def find_role(conn: Connection, account_id: str, name: str) -> Any | None:
 
 #: (the role's row, its tags) by name, or None.
 find_role_with_tags = _TaggedFinder(t.roles, "role_id", "role")
+#: The same, the role's row kept (FOR KEY SHARE) until the transaction ends: a role
+#: session's insert then finds it there (write transactions only).
+keep_role_with_tags = _TaggedFinder(t.roles, "role_id", "role", keep=True)
 
 
 def no_such_role(name: str) -> AwsError:

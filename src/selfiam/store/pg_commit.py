@@ -13,9 +13,10 @@ finds the session idle and sends nothing. On this machine a round trip costs the
 0.17-0.2 ms of CPU (a wake-up each way) besides its wait.
 
 The simple protocol takes no parameters: values are written as literals
-(:func:`literal`: text, integers, booleans, aware timestamps, NULL), quoted by doubling
-quotes under ``standard_conforming_strings`` (PostgreSQL's default) and by psycopg
-otherwise. A statement with any other value (a NUL in a text, bytes) runs at once, as
+(:func:`literal`: text, integers, booleans, aware timestamps, bytes, NULL), text quoted
+by doubling quotes under ``standard_conforming_strings`` (PostgreSQL's default) and by
+psycopg otherwise, bytes in bytea's hex form. A statement with any other value (a NUL
+in a text; bytes without standard-conforming strings) runs at once, as
 on an engine that :func:`install` was not called on (one not made by
 ``engine.create_engine_for``).
 """
@@ -68,7 +69,7 @@ def _quoted(driver: Any, value: str) -> str:
     """``value`` as a string literal of ``driver``'s session. With standard-conforming
     strings (PostgreSQL's default) only a quote is special: doubling it is all, where
     psycopg's general quoting cost some 100 us per payload."""
-    if driver.info.parameter_status("standard_conforming_strings") == "on":
+    if _standard_strings(driver):
         return "'" + value.replace("'", "''") + "'"
     from psycopg import sql  # PostgreSQL only
 
@@ -81,8 +82,8 @@ class NotLiteral(ValueError):
 
 def literal(driver: Any, value: Any) -> str:
     """``value`` (as the driver would be given it) as an SQL literal of ``driver``'s
-    session. A text holding NUL (which PostgreSQL refuses either way) or a value of
-    another type is :class:`NotLiteral`."""
+    session. A text holding NUL (which PostgreSQL refuses either way), bytes without
+    standard-conforming strings, or a value of another type is :class:`NotLiteral`."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -95,7 +96,17 @@ def literal(driver: Any, value: Any) -> str:
         return _quoted(driver, value.isoformat())
     if isinstance(value, str) and "\x00" not in value:
         return _quoted(driver, value)
+    from psycopg.dbapi20 import Binary  # what SQLAlchemy's bind processor wraps bytes in
+
+    if isinstance(value, Binary):
+        value = value.obj
+    if isinstance(value, bytes | bytearray | memoryview) and _standard_strings(driver):
+        return "'\\x" + bytes(value).hex() + "'"  # bytea's hex input: hex digits only
     raise NotLiteral(type(value).__name__)
+
+
+def _standard_strings(driver: Any) -> bool:
+    return bool(driver.info.parameter_status("standard_conforming_strings") == "on")
 
 
 def _take(dbapi_connection: Any) -> list[str] | None:

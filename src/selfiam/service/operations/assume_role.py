@@ -40,7 +40,7 @@ from selfiam.policy import PolicyKind, policy_size
 from selfiam.service.authn import INVALID_TOKEN
 from selfiam.service.compiled import compiled_policy
 from selfiam.service.context import OperationContext
-from selfiam.service.lookup import find_role_with_tags
+from selfiam.service.lookup import keep_role_with_tags
 from selfiam.service.mfa_checks import MfaRefused, check_totp
 from selfiam.service.operations import tags as tagging
 from selfiam.service.operations.policy_common import validate_document
@@ -70,7 +70,7 @@ OVER_CHAIN_LIMIT = (
 #: binary form of its own; selfiam counts characters, so the figure is an approximation.
 PACKED_ALLOWANCE = 2048
 _INSERT_SESSION = PreparedWrite(t.role_sessions.insert())
-#: RoleLastUsed, which also locks the role's row (none if it is gone)
+#: RoleLastUsed (the role's row is there: ``role_for`` kept it)
 _ROLE_USED = PreparedWrite(
     t.roles.update()
     .where(t.roles.c.role_id == bindparam("id"))
@@ -96,14 +96,15 @@ def _use_to_record(role: Row[Any], now: datetime, region: str) -> bool:
 
 def role_for(conn: Connection, account_id: str, arn: str) -> tuple[Any, dict[str, str]] | None:
     """The role ``arn`` names in ``account_id`` (its path included) and its tags (the
-    trust policy's aws:ResourceTag), read in one query; or None."""
+    trust policy's aws:ResourceTag), read in one query that keeps the role's row until
+    the transaction ends (``issue_session`` relies on it); or None."""
     try:
         parsed = parse_iam_arn(arn)
     except ArnError:
         return None
     if parsed.resource_type != "role" or parsed.account != account_id:
         return None
-    found = find_role_with_tags(conn, account_id, parsed.name)
+    found = keep_role_with_tags(conn, account_id, parsed.name)
     if found is None or found[0].path != parsed.path or found[0].name != parsed.name:
         return None
     return found
@@ -357,21 +358,14 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     policy allowed."""
     creds = new_credentials(ctx, new.duration)
     now = creds.created_at
-    # Keep the role and the user or provider the session will hang on: one deleted since
-    # it was read would fail the insert's foreign key (a 500), where AWS would say no.
-    # Shared locks (FOR KEY SHARE, as the foreign key's own check): sessions of one role
-    # by one user, started at once, do not wait for each other. RoleLastUsed (selfiam
-    # counts a role as used when it is assumed) is written once a minute per role and
-    # region at most, and its UPDATE finds no row if the role is gone.
+    # The role (kept by ``role_for``) and the user or provider the session will hang on
+    # stay until the transaction ends: one deleted since it was read would fail the
+    # insert's foreign key (a 500), where AWS would say no. Shared locks (FOR KEY SHARE,
+    # as the foreign key's own check): sessions of one role by one user, started at
+    # once, do not wait for each other. RoleLastUsed (selfiam counts a role as used when
+    # it is assumed) is written once a minute per role and region at most.
     if _use_to_record(role, now, ctx.info.region):
-        used = _ROLE_USED.execute(
-            ctx.conn, {"id": role.role_id, "at": now, "region": ctx.info.region}
-        )
-        kept = used.rowcount == 1
-    else:
-        kept = keep_row(ctx.conn, t.roles, t.roles.c.role_id, role.role_id)
-    if not kept:
-        ctx.refuse(role_arn(role.account_id, role.name, role.path))
+        _ROLE_USED.execute(ctx.conn, {"id": role.role_id, "at": now, "region": ctx.info.region})
     hangs_on = [
         (t.users.c.user_id, new.user_id),
         (t.oidc_providers.c.provider_id, new.oidc_provider_id),
@@ -383,10 +377,12 @@ def issue_session(ctx: OperationContext, role: Row[Any], new: NewSession) -> dic
     rs = t.role_sessions
     if secrets.randbelow(PRUNE_ONE_IN) == 0:
         # This role's expired sessions are of no further use (authentication refuses
-        # them): drop them. Finding them walks every session of the role (there is no
-        # index on expires_at), so it is done on one call in PRUNE_ONE_IN, not on each.
+        # them): drop them, found by the (role_id, expires_at) index. A statement of its
+        # own, so on one call in PRUNE_ONE_IN, not on each.
         ctx.conn.execute(rs.delete().where(rs.c.role_id == role.role_id, rs.c.expires_at <= now))
-    _INSERT_SESSION.execute(
+    # Nothing reads it back in this transaction, and what it hangs on is kept: on
+    # PostgreSQL it goes with the COMMIT (store/pg_commit.py), one round trip less.
+    _INSERT_SESSION.execute_at_commit(
         ctx.conn,
         dict(
             account_id=role.account_id,
