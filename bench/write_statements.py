@@ -1,16 +1,16 @@
 """What one API write sends to the database: statements and commits, counted at the driver.
 
 Run: ``.venv/bin/python bench/write_statements.py`` (``--postgres`` for a new database on
-the test suite's PostgreSQL server, ``--list`` to print every statement).
+the test suite's PostgreSQL server, ``--list`` to print every statement, its first
+``WIDTH`` characters: 140 unless the environment says otherwise).
 
 An in-process API (tests/api/conftest.py's ``built_api``: the real endpoint, SigV4 and a
 real Runtime) over a fresh database; ``alice`` (AdministratorAccess) signs CreateUser,
 CreateAccessKey, DeleteAccessKey, AssumeRole (of a role trusting alice) and, for
-comparison, GetUser. Counting happens below
-SQLAlchemy (tests/support/statements.py), so the prepared hot-path reads and SQLite's
-``BEGIN`` are seen too. On PostgreSQL the pool's pre-ping (``;``) counts as a statement and
-psycopg's own ``BEGIN`` (one per transaction) does not. Counts, not clocks: the figures are
-the same on a quiet machine and a busy one.
+comparison, GetUser. Counting happens below SQLAlchemy (tests/support/statements.py), so
+the prepared hot-path reads and SQLite's ``BEGIN`` are seen too. On PostgreSQL the pool's
+pre-ping (``;``) counts as a statement and psycopg's own ``BEGIN`` (one per transaction)
+does not. Counts, not clocks: the figures are the same on a quiet machine and a busy one.
 """
 
 from __future__ import annotations
