@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -43,6 +44,27 @@ def test_sqlite_pragmas_and_data_dir(tmp_path: Path) -> None:
         assert (tmp_path / "new" / "dir" / "selfiam.db").exists()
     finally:
         engine.dispose()
+
+
+def test_a_new_database_switches_to_wal_once_a_writer_lets_go(tmp_path: Path) -> None:
+    """Another process holds the write lock of a new database (still in rollback-journal
+    mode): SQLite refuses the switch to WAL at once, without its busy handler. The
+    connection tries again until the lock is released (several workers starting on one
+    new data directory), instead of failing with "database is locked"."""
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (a)")
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    engine = create_engine_for(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        release.join()
+        engine.dispose()
+        other.close()
 
 
 def test_sqlite_in_memory_works() -> None:

@@ -21,6 +21,7 @@ PostgreSQL runs through psycopg 3, READ COMMITTED, with row locks
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 import weakref
@@ -116,7 +117,7 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
@@ -144,6 +145,31 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
             driver.execute("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (a property of the file: once one connection has
+    switched it, the others find it so).
+
+    The switch needs the file to itself, and SQLite refuses it at once, without its busy
+    handler, while another connection holds the write lock (waiting could deadlock). So
+    a new database opened by several processes at once (``selfiam serve`` workers running
+    the migrations) could fail to start with "database is locked": the switch is tried
+    again until the lock is released, for at most the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        if time.monotonic() + pause > deadline:
+            raise sqlite3.OperationalError("database is locked: cannot switch to WAL mode")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 @contextmanager
