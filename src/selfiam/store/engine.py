@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 
 from selfiam.store import pg_commit, pool_health
-from selfiam.store.write_gate import WouldWait, WriteGate, gate_of, install
+from selfiam.store.write_gate import WouldWait, WriteGate, gate_of, install, is_busy
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def _use_wal(cursor: Any) -> None:
             if cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
                 return
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
+            if not is_busy(error):
                 raise
         if time.monotonic() + pause > deadline:
             raise sqlite3.OperationalError("database is locked: cannot switch to WAL mode")

@@ -261,11 +261,17 @@ def _begin_at_once(driver: sqlite3.Connection, busy_timeout_ms: int) -> None:
     try:
         driver.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
-        if getattr(error, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:
+        if is_busy(error):
             raise WouldWait("another connection holds the database's write lock") from None
         raise
     finally:
         driver.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+
+
+def is_busy(error: sqlite3.Error) -> bool:
+    """Whether SQLite refused ``error``'s statement because another connection holds a
+    lock it needs (SQLITE_BUSY, "database is locked"), rather than for another reason."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
 
 
 def _info(dbapi_connection: Any) -> MutableMapping[str, Any] | None:
