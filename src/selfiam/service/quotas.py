@@ -8,7 +8,7 @@ user's few rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, func, select, text
@@ -19,7 +19,7 @@ from selfiam.service.context import OperationContext
 from selfiam.store import counters
 from selfiam.store.engine import is_read_only
 from selfiam.store.locks import lock_account_row
-from selfiam.store.prepared import PreparedPerColumn, PreparedSelect, PreparedWrite
+from selfiam.store.prepared import PreparedPerColumn, PreparedPerTable, PreparedSelect
 
 _ac = counters.account_counters
 #: The counter of a kind, its row locked (``FOR UPDATE`` on PostgreSQL; SQLite's write
@@ -147,24 +147,9 @@ def _under_quota(table: Table, keys: tuple[str, ...], owner: str) -> Insert:
     return _insert_if(table, keys, counted)
 
 
-class _PerTable:
-    """One ``PreparedWrite`` per table (and set of columns...), built on first use."""
-
-    def __init__(self, build: Callable[..., Any]) -> None:
-        self._build = build
-        self._made: dict[tuple[Any, ...], PreparedWrite] = {}
-
-    def __call__(self, table: Table, *more: Any) -> PreparedWrite:
-        key = (table.name, *more)
-        found = self._made.get(key)
-        if found is None:
-            found = self._made.setdefault(key, PreparedWrite(self._build(table, *more)))
-        return found
-
-
-_UNDER_ACCOUNT_QUOTA = _PerTable(_under_account_quota)
-_UNDER_QUOTA = _PerTable(_under_quota)
-_INSERTS = _PerTable(lambda table: table.insert())
+_UNDER_ACCOUNT_QUOTA = PreparedPerTable(_under_account_quota)
+_UNDER_QUOTA = PreparedPerTable(_under_quota)
+_INSERTS = PreparedPerTable(lambda table: table.insert())
 
 
 def check_account_quota(

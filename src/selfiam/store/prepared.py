@@ -21,7 +21,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Delete, Dialect, Insert, Select, TextClause, Update
+from sqlalchemy import (
+    Connection,
+    Delete,
+    Dialect,
+    Insert,
+    Select,
+    Table,
+    TextClause,
+    Update,
+)
 
 from selfiam.store import pg_commit
 
@@ -86,20 +95,33 @@ class PreparedSelect:
         return found
 
 
-class PreparedPerColumn:
+class _PreparedByName:
+    """Prepared statements of one shape, made on first use and kept by name (of a table,
+    a column...: SQLAlchemy's own objects compare into SQL expressions, not booleans)."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[Any, ...], Any] = {}
+
+    def _get(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        found = self._made.get(key)
+        if found is None:
+            found = self._made.setdefault(key, make())
+        return found
+
+
+class PreparedPerColumn(_PreparedByName):
     """One :class:`PreparedSelect` per column, built by ``build(column)`` on first use: a
     statement of the same shape over several tables (a row lock, a quota's count, a
     credential of a user by id)."""
 
     def __init__(self, build: Callable[[Any], Select[Any]]) -> None:
+        super().__init__()
         self._build = build
-        self._by_column: dict[tuple[str, str], PreparedSelect] = {}
 
     def __call__(self, column: Any) -> PreparedSelect:
-        key = (column.table.name, column.name)
-        found = self._by_column.get(key)
-        if found is None:
-            found = self._by_column.setdefault(key, PreparedSelect(self._build(column)))
+        found: PreparedSelect = self._get(
+            (column.table.name, column.name), lambda: PreparedSelect(self._build(column))
+        )
         return found
 
 
@@ -161,6 +183,22 @@ class PreparedWrite:
                     self.statement, dialect, keys
                 )
                 self._compiled[dialect.name, keys] = found
+        return found
+
+
+class PreparedPerTable(_PreparedByName):
+    """One :class:`PreparedWrite` per table and further names (its columns...), built by
+    ``build(table, *names)`` on first use: a write of the same shape over several tables
+    (an insert within a quota)."""
+
+    def __init__(self, build: Callable[..., Insert | Update | Delete | TextClause]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __call__(self, table: Table, *names: Any) -> PreparedWrite:
+        found: PreparedWrite = self._get(
+            (table.name, *names), lambda: PreparedWrite(self._build(table, *names))
+        )
         return found
 
 
