@@ -39,15 +39,13 @@ _LOCKS = PreparedPerColumn(
 def lock_row(conn: Connection, table: Table, key: Column[Any], value: object) -> bool:
     """Lock the row of ``table`` where ``key == value`` until the transaction
     ends. Return False if there is no such row (nothing is locked then)."""
-    if is_read_only(conn):
-        raise RuntimeError("row locks need a write transaction, not read_transaction()")
-    return _LOCKS(key).first(conn, {"locked_key": value}) is not None
+    return _locked(conn, _LOCKS, key, value)
 
 
 #: One prepared ``SELECT key … FOR KEY SHARE`` per kept column.
 _KEEPS = PreparedPerColumn(
     lambda key: select(key)
-    .where(key == bindparam("kept_key"))
+    .where(key == bindparam("locked_key"))
     .with_for_update(read=True, key_share=True)
 )
 
@@ -56,9 +54,14 @@ def keep_row(conn: Connection, table: Table, key: Column[Any], value: object) ->
     """Keep the row of ``table`` where ``key == value`` from being deleted (or its key
     changed) until the transaction ends, sharing it with other keepers. Return False if
     there is no such row."""
+    return _locked(conn, _KEEPS, key, value)
+
+
+def _locked(conn: Connection, locks: PreparedPerColumn, key: Column[Any], value: object) -> bool:
+    """Run ``locks``' statement for ``key == value``: whether a row was found (and locked)."""
     if is_read_only(conn):
         raise RuntimeError("row locks need a write transaction, not read_transaction()")
-    return _KEEPS(key).first(conn, {"kept_key": value}) is not None
+    return locks(key).first(conn, {"locked_key": value}) is not None
 
 
 def lock_user_row(conn: Connection, user_id: str) -> bool:
