@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from selfiam.store import tables as t
+from selfiam.store.columns import UtcDateTime
 from selfiam.store.engine import read_transaction, transaction
 from selfiam.store.prepared import PreparedWrite
 
@@ -124,6 +125,7 @@ def write_records(conn: Connection, records: list[AuditRecord]) -> None:
 
 
 _INSERT_RECORD = PreparedWrite(t.audit_records.insert())
+_AT = UtcDateTime()
 
 
 def write_record(conn: Connection, record: AuditRecord) -> None:
@@ -143,6 +145,8 @@ def copy_records(conn: Connection, records: list[AuditRecord]) -> None:
     driver = conn.connection.driver_connection  # a psycopg.Connection
     assert driver is not None
     columns = ", ".join(_RECORD_FIELDS)
+    at = _AT.process_bind_param  # COPY bypasses SQLAlchemy's types: the column's, called here
+    dialect = conn.dialect
     with (
         driver.cursor() as cursor,
         cursor.copy(f"COPY {t.audit_records.name} ({columns}) FROM STDIN") as copy,
@@ -150,7 +154,7 @@ def copy_records(conn: Connection, records: list[AuditRecord]) -> None:
         for r in records:
             copy.write_row(
                 (
-                    _utc(r.at),
+                    at(r.at, dialect),
                     r.request_id,
                     r.account_id,
                     r.caller_arn,
@@ -162,13 +166,6 @@ def copy_records(conn: Connection, records: list[AuditRecord]) -> None:
                     r.user_agent,
                 )
             )
-
-
-def _utc(at: datetime) -> datetime:
-    """As ``UtcDateTime`` binds a time (COPY bypasses SQLAlchemy's types)."""
-    if at.tzinfo is None:
-        raise ValueError("naive datetime given to a UtcDateTime column; pass an aware one")
-    return at.astimezone(UTC)
 
 
 def write_key_uses(conn: Connection, uses: list[KeyUse]) -> None:
