@@ -13,7 +13,7 @@ finds the session idle and sends nothing. On this machine a round trip costs the
 0.17-0.2 ms of CPU (a wake-up each way) besides its wait.
 
 The simple protocol takes no parameters: values are written as literals
-(:func:`literal`: text, integers, booleans, aware timestamps, bytes, NULL), text quoted
+(:func:`literals`: text, integers, booleans, aware timestamps, bytes, NULL), text quoted
 by doubling quotes under ``standard_conforming_strings`` (PostgreSQL's default) and by
 psycopg otherwise, bytes in bytea's hex form. A statement with any other value (a NUL
 in a text; bytes without standard-conforming strings) runs at once, as
@@ -23,6 +23,7 @@ on an engine that :func:`install` was not called on (one not made by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -65,11 +66,13 @@ def install(engine: Engine) -> None:
     setattr(dialect, _INSTALLED, True)
 
 
-def _quoted(driver: Any, value: str) -> str:
-    """``value`` as a string literal of ``driver``'s session. With standard-conforming
+def _quoted(driver: Any, value: str, standard: bool) -> str:
+    """``value`` as a string literal of ``driver``'s session, whose strings are
+    ``standard`` (:func:`_standard_strings`, read when the statement is written: a
+    configuration reload may change it in a live session). With standard-conforming
     strings (PostgreSQL's default) only a quote is special: doubling it is all, where
     psycopg's general quoting cost some 100 us per payload."""
-    if _standard_strings(driver):
+    if standard:
         return "'" + value.replace("'", "''") + "'"
     from psycopg import sql  # PostgreSQL only
 
@@ -77,13 +80,19 @@ def _quoted(driver: Any, value: str) -> str:
 
 
 class NotLiteral(ValueError):
-    """A value :func:`literal` does not write (the statement is run at once instead)."""
+    """A value :func:`literals` does not write (the statement is run at once instead)."""
 
 
-def literal(driver: Any, value: Any) -> str:
-    """``value`` (as the driver would be given it) as an SQL literal of ``driver``'s
-    session. A text holding NUL (which PostgreSQL refuses either way), bytes without
-    standard-conforming strings, or a value of another type is :class:`NotLiteral`."""
+def literals(driver: Any, values: Mapping[str, Any]) -> dict[str, str]:
+    """Each of ``values`` (as the driver would be given them) as an SQL literal of
+    ``driver``'s session, whose string syntax is read once for them all. A text holding
+    NUL (which PostgreSQL refuses either way), bytes without standard-conforming strings,
+    or a value of another type is :class:`NotLiteral`."""
+    standard = _standard_strings(driver)
+    return {name: _literal(driver, value, standard) for name, value in values.items()}
+
+
+def _literal(driver: Any, value: Any, standard: bool) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -93,14 +102,14 @@ def literal(driver: Any, value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise NotLiteral("a naive datetime")
-        return _quoted(driver, value.isoformat())
+        return _quoted(driver, value.isoformat(), standard)
     if isinstance(value, str) and "\x00" not in value:
-        return _quoted(driver, value)
+        return _quoted(driver, value, standard)
     from psycopg.dbapi20 import Binary  # what SQLAlchemy's bind processor wraps bytes in
 
     if isinstance(value, Binary):
         value = value.obj
-    if isinstance(value, bytes | bytearray | memoryview) and _standard_strings(driver):
+    if isinstance(value, bytes | bytearray | memoryview) and standard:
         return "'\\x" + bytes(value).hex() + "'"  # bytea's hex input: hex digits only
     raise NotLiteral(type(value).__name__)
 
@@ -133,9 +142,9 @@ def notify_at_commit(conn: Connection, channel: str, payload: str) -> None:
         conn.execute(_NOTIFY, {"channel": channel, "payload": payload})
         return
     driver = conn.connection.driver_connection
-    run_at_commit(
-        conn, f"SELECT pg_notify({_quoted(driver, channel)}, {_quoted(driver, payload)}); "
-    )
+    standard = _standard_strings(driver)
+    channel, payload = _quoted(driver, channel, standard), _quoted(driver, payload, standard)
+    run_at_commit(conn, f"SELECT pg_notify({channel}, {payload}); ")
 
 
 def run_at_commit(conn: Connection, statement: str) -> None:

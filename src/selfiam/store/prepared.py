@@ -168,7 +168,7 @@ class PreparedWrite:
         assert isinstance(values, Mapping)  # psycopg's named parameters
         driver = conn.connection.driver_connection
         try:
-            literals = {name: pg_commit.literal(driver, value) for name, value in values.items()}
+            literals = pg_commit.literals(driver, values)
         except pg_commit.NotLiteral:
             self.execute(conn, params)
             return
