@@ -115,18 +115,23 @@ def moto_server(tmp: Path) -> Iterator[Target]:
 # --- CPU of a process tree -------------------------------------------------------------------
 
 
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
+def process_stats() -> Iterator[tuple[int, bytes]]:
+    """(pid, its ``/proc/PID/stat``) of every process now (one that ends meanwhile is left out)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
+                yield int(entry), f.read()
         except OSError:
             continue
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for child, stat in process_stats():
         ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+        children.setdefault(ppid, []).append(child)
     out: list[int] = []
     todo = [pid]
     while todo:

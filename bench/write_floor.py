@@ -56,6 +56,7 @@ from load_support import (  # noqa: E402
     Scenario,
     Target,
     moto_server,
+    process_stats,
     run_scenario,
     tree_cpu_seconds,
 )
@@ -107,17 +108,9 @@ asyncio.run(main())
 def postgres_cpu_seconds() -> float:
     """utime + stime of every PostgreSQL process now (its backends and helpers)."""
     total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if not stat[stat.index(b"(") + 1:].startswith(b"postgres"):
-            continue
-        total += sum(int(x) for x in stat[stat.rindex(b")") + 2:].split()[11:13])
+    for _pid, stat in process_stats():
+        if stat[stat.index(b"(") + 1:].startswith(b"postgres"):
+            total += sum(int(x) for x in stat[stat.rindex(b")") + 2:].split()[11:13])
     return total / CLK_TCK
 
 
