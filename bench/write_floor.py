@@ -11,19 +11,24 @@ no server's code can avoid, measured here:
   requests, one keep-alive connection per thread) against a server that answers at once,
   reading the request and parsing nothing (``_NULL_SERVER``: an asyncio protocol in a
   process of its own);
-* **the database's transaction**: selfiam's CreateUser statements, run through selfiam's
-  own store code from a plain loop, with no HTTP, SigV4, policy or cache work around them:
-  the quota-guarded INSERT (``service/quotas.py``), then the change-feed notification and
-  the audit record sent with the COMMIT (``store/pg_commit.py``), whose WAL flush
-  PostgreSQL waits for (``synchronous_commit`` on: a write that returned is durable).
-  No change-feed listener runs, so no write waits for its echo: a floor, below what a
-  served write costs.
+* **the database's transaction**: selfiam's CreateUser statements, run from a plain loop
+  with no HTTP, SigV4, policy or cache work around them: the quota-guarded INSERT
+  (``service/quotas.py``), then the change-feed notification and the audit record sent
+  with the COMMIT (``store/pg_commit.py``), whose WAL flush PostgreSQL waits for
+  (``synchronous_commit`` on: a write that returned is durable). Run four ways
+  (``WAYS``): through selfiam's store code; through psycopg alone (the same statements
+  written out); the same with ``synchronous_commit`` off (a COMMIT that does not wait for
+  the flush); and all of it in one query, one round trip, which no server could send for
+  a CreateUser (the INSERT's outcome decides what comes next) but which is the least a
+  transaction takes. No change-feed listener runs, so no write waits for its echo: a
+  floor, below what a served write costs.
 
 moto_server's CreateUser is measured in the same run, as ``bench/api_load.py`` measures
 it. Printed: each part's median, their sum, the best rate that sum allows and its ratio to
-moto's rate; for concurrency 8, the same transaction from 8 threads (every CreateUser of
-an account queues on the account's counter row, which keeps the user quota exact: DESIGN
-rule 6) and the CPU per write of both parts (client, null server, selfiam's store code,
+moto's rate, and what 3x leaves for the server's own work (negative: nothing can); for
+concurrency 8, the same transaction from 8 threads (every CreateUser of an account queues
+on the account's counter row, which keeps the user quota exact: DESIGN rule 6) and the
+CPU per write of both parts (client, null server, selfiam's store code or psycopg,
 PostgreSQL's backends) against the machine's cores. CreateUser is the lightest of the three
 writes measured (2 statements per request; the key pair's and AssumeRole's take 3 and 4).
 """
@@ -38,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -159,23 +165,37 @@ def http_floor(create_user: Scenario, count: int, concurrency: int) -> Floor:
 FLOOR_PATH = "/floor/"
 
 
-def database_floor(
-    engine: Engine,
-    count: int,
-    concurrency: int,
-    first: int,
-    *,
-    driver: bool = False,
-    durable: bool = True,
-) -> Floor:
-    """selfiam's CreateUser transaction, ``count`` times from ``concurrency`` threads,
-    through selfiam's store code or (``driver``) written out for psycopg alone, whose
-    COMMIT waits for the WAL flush unless not ``durable`` (``synchronous_commit`` off)."""
+@dataclass(frozen=True)
+class Way:
+    """A way of running CreateUser's transaction: its label, whether it runs on a psycopg
+    connection of its own (else selfiam's engine), and that connection's settings."""
+
+    label: str
+    psycopg: bool = False
+    options: str = ""
+    autocommit: bool = False
+
+
+#: How :func:`database_floor` may run the transaction.
+WAYS = {
+    "store": Way("CreateUser's transaction, no HTTP"),
+    "driver": Way("the same, psycopg alone", psycopg=True),
+    "lossy": Way("the same, not durable", psycopg=True, options="-c synchronous_commit=off"),
+    "one trip": Way("all in one round trip, psycopg alone", psycopg=True, autocommit=True),
+}
+
+
+def database_floor(engine: Engine, count: int, concurrency: int, first: int, way: str) -> Floor:
+    """selfiam's CreateUser transaction, ``count`` times from ``concurrency`` threads, run
+    the way ``WAYS[way]`` says."""
+    how = WAYS[way]
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    options = "" if durable else "-c synchronous_commit=off"
     with transaction(engine) as conn:  # the last measurement's users: the quota is 5,000
         conn.execute(t.users.delete().where(t.users.c.path == FLOOR_PATH))
-    drivers = [psycopg.connect(url, options=options) for _ in range(concurrency if driver else 0)]
+    drivers = [
+        psycopg.connect(url, options=how.options, autocommit=how.autocommit)
+        for _ in range(concurrency if how.psycopg else 0)
+    ]
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     start = threading.Barrier(concurrency + 1)
 
@@ -183,10 +203,12 @@ def database_floor(
         start.wait()
         for i in range(first + w, first + count, concurrency):
             t0 = time.perf_counter()
-            if driver:
-                driver_create_user(drivers[w], i)
-            else:
+            if not how.psycopg:
                 create_user(engine, i, "floor")
+            elif how.autocommit:
+                driver_create_user_at_once(drivers[w], i)
+            else:
+                driver_create_user(drivers[w], i)
             latencies[w].append(time.perf_counter() - t0)
 
     threads = [threading.Thread(target=work, args=(w,)) for w in range(concurrency)]
@@ -200,12 +222,9 @@ def database_floor(
     seconds = time.perf_counter() - t0
     for connection in drivers:
         connection.close()
-    cpu = {"psycopg" if driver else "selfiam's store code": process_cpu_seconds() - client0,
+    cpu = {"psycopg" if how.psycopg else "selfiam's store code": process_cpu_seconds() - client0,
            "PostgreSQL": postgres_cpu_seconds() - postgres0}
-    name = "CreateUser's transaction, no HTTP"
-    if driver:
-        name = "the same, psycopg alone" + ("" if durable else ", not durable")
-    return Floor(name, concurrency, [x for lat in latencies for x in lat], seconds, cpu)
+    return Floor(how.label, concurrency, [x for lat in latencies for x in lat], seconds, cpu)
 
 
 def create_user(engine: Engine, i: int, node: str) -> None:
@@ -252,6 +271,22 @@ def driver_create_user(driver: psycopg.Connection, i: int) -> None:
                                          account=ACCOUNT, name=name), prepare=False)
 
 
+def driver_create_user_at_once(driver: psycopg.Connection, i: int) -> None:
+    """The same statements as one query (``BEGIN; INSERT ...; COMMIT``) on an autocommit
+    connection: one round trip, the least any transaction can take. Not what a server
+    could send for CreateUser (the INSERT's outcome decides between the answer, a
+    LimitExceeded and an EntityAlreadyExists before anything else is written), only the
+    database's floor."""
+    name, user_id, at = f"once-{i}", new_user_id(), _now()
+    insert = _DRIVER_INSERT % tuple(
+        f"'{value}'" for value in (user_id, ACCOUNT, name, name, at.isoformat(), ACCOUNT,
+                                   counters.USERS, USERS_QUOTA)
+    )
+    commit = _DRIVER_COMMIT.format(i=i, user_id=user_id, at=at.isoformat(), account=ACCOUNT,
+                                   name=name)
+    driver.execute(f"BEGIN; {insert}; {commit}", prepare=False)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -279,35 +314,30 @@ def main(argv: list[str] | None = None) -> int:
             for c in (1, 8):
                 floors["http", c] = http_floor(create, args.count, c)
                 print(floors["http", c].line(), flush=True)
-                database_floor(engine, 100, c, first=10_000 * c)  # warm: prepared statements
-                floors["db", c] = database_floor(engine, args.count, c, first=10_000 * c + 100)
-                print(floors["db", c].line(), flush=True)
-                database_floor(engine, 100, c, first=20_000 * c, driver=True)
-                floors["driver", c] = database_floor(
-                    engine, args.count, c, first=20_000 * c + 100, driver=True
-                )
-                print(floors["driver", c].line(), flush=True)
-            floors["lossy", 1] = database_floor(
-                engine, args.count, 1, first=30_000, driver=True, durable=False
-            )
-            print(floors["lossy", 1].line(), flush=True)
+                for n, way in enumerate(WAYS if c == 1 else ("store", "driver")):
+                    first = 100_000 * n + 10_000 * c
+                    database_floor(engine, 100, c, first, way)  # warm: prepared statements
+                    floors[way, c] = database_floor(engine, args.count, c, first + 100, way)
+                    print(floors[way, c].line(), flush=True)
     finally:
         drop_database(url)
     print()
     budget = 1000 / (3 * moto_rates[1])
     for part, what in (
-        ("db", "selfiam's store code"),
+        ("store", "selfiam's store code"),
         ("driver", "psycopg alone"),
         ("lossy", "psycopg alone, synchronous_commit off"),
+        ("one trip", "one round trip, psycopg alone"),
     ):
         one = floors["http", 1].p50_ms + floors[part, 1].p50_ms
         print(
             f"c=1, {what}: the floor is {floors['http', 1].p50_ms:.3f} + "
             f"{floors[part, 1].p50_ms:.3f} = {one:.3f} ms per write: at most "
             f"{1000 / one:.0f} writes/s, x{1000 / one / moto_rates[1]:.2f} moto_server "
-            f"({moto_rates[1]:.0f}/s); 3x needs {budget:.3f} ms per write"
+            f"({moto_rates[1]:.0f}/s); 3x needs {budget:.3f} ms per write, which leaves "
+            f"{budget - one:.3f} ms for the server's own work"
         )
-    for part, what in (("db", "selfiam's store code"), ("driver", "psycopg alone")):
+    for part, what in (("store", "selfiam's store code"), ("driver", "psycopg alone")):
         cpu = sum(floors["http", 8].cpu_ms.values()) + sum(floors[part, 8].cpu_ms.values())
         rate = floors[part, 8].rate
         print(
