@@ -220,10 +220,11 @@ def database_floor(engine: Engine, count: int, concurrency: int, first: int, way
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - t0
-    for connection in drivers:
-        connection.close()
+    # before the connections close: an ended backend's CPU is no longer counted anywhere
     cpu = {"psycopg" if how.psycopg else "selfiam's store code": process_cpu_seconds() - client0,
            "PostgreSQL": postgres_cpu_seconds() - postgres0}
+    for connection in drivers:
+        connection.close()
     return Floor(how.label, concurrency, [x for lat in latencies for x in lat], seconds, cpu)
 
 
