@@ -270,7 +270,7 @@ def test_credential_changes_keep_cached_policies_policy_changes_do_not(
     other = Runtime(engine, runtime.box, clock=runtime.clock)
 
     def list_in_other() -> None:
-        caller, _, feed_read = other.authenticate_versioned(key, scope)
+        caller, _, feed_read = other.authenticate_in_transaction(key, scope)
         info = RequestInfo(request_id=new_request_id(), now=runtime.clock(), feed_read=feed_read)
         other.invoke("iam", "ListPolicies", {}, caller, info)
 
@@ -283,7 +283,7 @@ def test_credential_changes_keep_cached_policies_policy_changes_do_not(
         assert other._principals[alice.user_id][1] is policies_before  # kept
         call("DeleteAccessKey", UserName="alice", AccessKeyId=key)
         with pytest.raises(InvalidClientTokenId):
-            other.authenticate_versioned(key, scope)  # the credential cache did reload
+            other.authenticate_in_transaction(key, scope)  # the credential cache did reload
         key = call("CreateAccessKey", UserName="alice")["AccessKey"]["AccessKeyId"]
         call("DetachGroupPolicy", GroupName="devs", PolicyArn=arn)
         with pytest.raises(AccessDenied):

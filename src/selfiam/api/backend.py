@@ -37,7 +37,7 @@ class RuntimeBackend:
         self, session: object, cred: SigV4Credential, verify: Callable[[bytes], None]
     ) -> object:
         scope = (cred.date, cred.region, cred.service)
-        caller, _, feed_read = self.runtime.authenticate_versioned(
+        caller, _, feed_read = self.runtime.authenticate_in_transaction(
             cred.access_key_id,
             scope,
             session_token=cred.security_token,

@@ -118,10 +118,10 @@ class Runtime:
     ) -> tuple[Caller, bytes]:
         """The caller owning an active access key (or unexpired temporary credentials,
         with their ``session_token``), and its SigV4 signing key for ``scope``."""
-        caller, signing_key, _ = self.authenticate_versioned(access_key_id, scope, session_token)
+        caller, signing_key, _ = self.authenticate_in_transaction(access_key_id, scope, session_token)
         return caller, signing_key
 
-    def authenticate_versioned(
+    def authenticate_in_transaction(
         self,
         access_key_id: str,
         scope: tuple[str, str, str],
