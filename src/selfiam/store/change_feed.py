@@ -197,9 +197,10 @@ def listening_nodes(engine: Engine) -> set[str]:
         return _node_names(conn.exec_driver_sql(_LISTENING).all())
 
 
+#: No ``%`` in it: run with and without parameters, a LIKE pattern's ``%`` needed doubling.
 _LISTENING = (
     "SELECT DISTINCT application_name FROM pg_stat_activity"
-    " WHERE datname = current_database() AND application_name LIKE 'selfiam-feed:%%'"
+    " WHERE datname = current_database() AND starts_with(application_name, 'selfiam-feed:')"
 )
 
 
