@@ -69,9 +69,11 @@ class InlineReads:
     feed's listener, inline reads from the event loop)."""
 
     def __init__(self, mode: str | None = None) -> None:
-        self.mode = mode if mode is not None else mode_from_env()
-        if self.mode not in MODES:
-            raise ValueError(f"inline reads: unknown mode {self.mode!r}")
+        if mode is None:
+            mode = mode_from_env()
+        elif mode not in MODES:
+            raise ValueError(f"inline reads: unknown mode {mode!r}")
+        self.mode = mode
         self._trips: deque[float] = deque(maxlen=SAMPLES)
         self._floor: float | None = None
         self._waits: deque[float] = deque(maxlen=SAMPLES)
