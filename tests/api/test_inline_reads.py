@@ -252,3 +252,15 @@ def test_a_change_through_another_node_holds_for_the_next_inline_read(
             a.close()
             a.audit.flush()
             engine.dispose()
+
+
+def test_an_unknown_mode_is_refused_whether_given_or_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValueError, match="unknown mode 'sometimes'"):
+        inline_reads.InlineReads("sometimes")
+    monkeypatch.setenv(inline_reads.ENV, "sometimes")
+    with pytest.raises(ValueError, match="SELFIAM_INLINE_READS='sometimes'"):
+        inline_reads.InlineReads()
+    monkeypatch.setenv(inline_reads.ENV, " Never ")
+    assert inline_reads.InlineReads().mode == "never"
