@@ -38,6 +38,7 @@ def as_root(
         return err.code
     finally:
         runtime.audit.flush()
+        runtime.close()  # PostgreSQL: its change feed, before the test's database goes
 
 
 def init(tmp_path: Path) -> Path:

@@ -76,8 +76,11 @@ def rotate(tmp_path: Path, database_url: str | None = None) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_rotation_re_seals_every_secret_under_the_new_key_only(tmp_path: Path, db_url: str) -> None:
+def test_rotation_re_seals_every_secret_under_the_new_key_only(
+    tmp_path: Path, db_url: str, request: pytest.FixtureRequest
+) -> None:
     runtime, _ = account(tmp_path, db_url)
+    request.addfinalizer(runtime.close)  # PostgreSQL: its change feed, before the database goes
     key_file = tmp_path / "data" / "master.key"
     old = SecretBox(read_key_file(key_file))
     before = blobs(runtime)
