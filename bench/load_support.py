@@ -237,6 +237,8 @@ class Result:
     first_error: str | None
     #: PostgreSQL sessions the server opened during the run (None: not on PostgreSQL)
     sessions: int | None = None
+    #: CPU time of this process (the load generator) during the measured run
+    client_cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -301,21 +303,28 @@ def run_scenario(target: Target, scenario: Scenario, concurrency: int, count: in
     for t in threads:
         t.start()
     sessions0 = pg_sessions(target.database_url)
-    cpu0 = tree_cpu_seconds(target.pid)
+    cpu0, client0 = tree_cpu_seconds(target.pid), own_cpu_seconds()
     t0 = time.perf_counter()
     deadline[0] = t0 + time_cap
     start_gate.wait()
     for t in threads:
         t.join(time_cap + 120)
     elapsed = time.perf_counter() - t0
-    cpu1 = tree_cpu_seconds(target.pid)
+    cpu1, client1 = tree_cpu_seconds(target.pid), own_cpu_seconds()
     for c in conns:
         c.close()
     all_lat = [x for lat in latencies for x in lat]
     sessions = pg_sessions(target.database_url)
     opened = sessions - sessions0 if sessions is not None and sessions0 is not None else None
     return Result(target.name, scenario.name, concurrency, len(all_lat), sum(errors), elapsed,
-                  all_lat, cpu1 - cpu0, first_error[0] if first_error else None, opened)
+                  all_lat, cpu1 - cpu0, first_error[0] if first_error else None, opened,
+                  client1 - client0)
+
+
+def own_cpu_seconds() -> float:
+    """utime + stime of this process (every thread of it) so far."""
+    times = os.times()
+    return times.user + times.system
 
 
 def pg_sessions(database_url: str | None) -> int | None:

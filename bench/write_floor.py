@@ -62,9 +62,9 @@ from load_support import (  # noqa: E402
     Scenario,
     Target,
     moto_server,
+    own_cpu_seconds,
     process_stats,
     run_scenario,
-    tree_cpu_seconds,
 )
 from selfiam.domain.identifiers import new_user_id  # noqa: E402
 from selfiam.service.audit import AuditRecord, write_record  # noqa: E402
@@ -120,11 +120,6 @@ def postgres_cpu_seconds() -> float:
     return total / CLK_TCK
 
 
-def process_cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
 class Floor:
     """Per-write medians and CPU of one part, at one concurrency."""
 
@@ -150,15 +145,13 @@ def http_floor(create_user: Scenario, count: int, concurrency: int) -> Floor:
         endpoint = f"http://127.0.0.1:{null.stdout.readline().strip()}"
         target = Target("null", endpoint, null.pid, "AKIANULLNULLNULLNULL", "null-secret",
                         "a server that does nothing", bench_creds=Credentials("AKIANULL", "x"))
-        client0, server0 = process_cpu_seconds(), tree_cpu_seconds(null.pid)
         result = run_scenario(target, create_user, concurrency, count, 60)
-        client = process_cpu_seconds() - client0
-        server = tree_cpu_seconds(null.pid) - server0
     finally:
         null.kill()
         null.wait()
+    cpu = {"client": result.client_cpu_seconds, "server": result.cpu_seconds}
     return Floor("HTTP exchange (a server that does nothing)", concurrency, result.latencies,
-                 result.seconds, {"client": client, "server": server})
+                 result.seconds, cpu)
 
 
 #: The path of the users the measurements create (deleted before each)
@@ -214,14 +207,14 @@ def database_floor(engine: Engine, count: int, concurrency: int, first: int, way
     threads = [threading.Thread(target=work, args=(w,)) for w in range(concurrency)]
     for thread in threads:
         thread.start()
-    client0, postgres0 = process_cpu_seconds(), postgres_cpu_seconds()
+    client0, postgres0 = own_cpu_seconds(), postgres_cpu_seconds()
     t0 = time.perf_counter()
     start.wait()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - t0
     # before the connections close: an ended backend's CPU is no longer counted anywhere
-    cpu = {"psycopg" if how.psycopg else "selfiam's store code": process_cpu_seconds() - client0,
+    cpu = {"psycopg" if how.psycopg else "selfiam's store code": own_cpu_seconds() - client0,
            "PostgreSQL": postgres_cpu_seconds() - postgres0}
     for connection in drivers:
         connection.close()
