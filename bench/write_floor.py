@@ -225,7 +225,7 @@ def create_user(engine: Engine, i: int, node: str) -> None:
     """What CreateUser sends to the database (service/operations/users.py), and nothing else."""
     with transaction(engine) as conn:
         row = {"user_id": new_user_id(), "account_id": ACCOUNT, "name": f"floor-{i}",
-               "name_lower": f"floor-{i}", "path": "/", "created_at": _now(),
+               "name_lower": f"floor-{i}", "path": FLOOR_PATH, "created_at": _now(),
                "permissions_boundary_arn": None}
         ctx = SimpleNamespace(conn=conn, account_id=ACCOUNT)
         insert_within_account_quota(ctx, t.users, row, "UsersPerAccount",  # type: ignore[arg-type]
