@@ -127,10 +127,17 @@ def process_stats() -> Iterator[tuple[int, bytes]]:
             continue
 
 
+def stat_fields(stat: bytes) -> list[bytes]:
+    """A ``/proc/PID/stat``'s fields after the command name (which may hold spaces):
+    ``[0]`` is field 3 (state), ``[1]`` the parent's pid, ``[11:15]`` utime, stime, cutime,
+    cstime (fields 14..17)."""
+    return stat[stat.rindex(b")") + 2:].split()
+
+
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for child, stat in process_stats():
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        ppid = int(stat_fields(stat)[1])
         children.setdefault(ppid, []).append(child)
     out: list[int] = []
     todo = [pid]
@@ -150,9 +157,7 @@ def tree_cpu_seconds(pid: int) -> float:
                 stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(b")") + 2:].split()
-        # fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14..17
-        total += sum(int(x) for x in fields[11:15])
+        total += sum(int(x) for x in stat_fields(stat)[11:15])
     return total / CLK_TCK
 
 

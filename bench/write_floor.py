@@ -65,6 +65,7 @@ from load_support import (  # noqa: E402
     own_cpu_seconds,
     process_stats,
     run_scenario,
+    stat_fields,
 )
 from selfiam.domain.identifiers import new_user_id  # noqa: E402
 from selfiam.service.audit import AuditRecord, write_record  # noqa: E402
@@ -116,7 +117,7 @@ def postgres_cpu_seconds() -> float:
     total = 0
     for _pid, stat in process_stats():
         if stat[stat.index(b"(") + 1:].startswith(b"postgres"):
-            total += sum(int(x) for x in stat[stat.rindex(b")") + 2:].split()[11:13])
+            total += sum(int(x) for x in stat_fields(stat)[11:13])  # utime, stime
     return total / CLK_TCK
 
 
@@ -257,12 +258,10 @@ _DRIVER_COMMIT = (
 
 def driver_create_user(driver: psycopg.Connection, i: int) -> None:
     """The same round trips as :func:`create_user`, straight on a psycopg connection."""
-    name, user_id, at = f"driver-{i}", new_user_id(), _now()
-    cursor = driver.execute(_DRIVER_INSERT, (user_id, ACCOUNT, name, name, at, ACCOUNT,
-                                             counters.USERS, USERS_QUOTA))
+    params, commit = _driver_user(f"driver-{i}", i)
+    cursor = driver.execute(_DRIVER_INSERT, params)
     assert cursor.rowcount == 1
-    driver.execute(_DRIVER_COMMIT.format(i=i, user_id=user_id, at=at.isoformat(),
-                                         account=ACCOUNT, name=name), prepare=False)
+    driver.execute(commit, prepare=False)
 
 
 def driver_create_user_at_once(driver: psycopg.Connection, i: int) -> None:
@@ -271,14 +270,20 @@ def driver_create_user_at_once(driver: psycopg.Connection, i: int) -> None:
     could send for CreateUser (the INSERT's outcome decides between the answer, a
     LimitExceeded and an EntityAlreadyExists before anything else is written), only the
     database's floor."""
-    name, user_id, at = f"once-{i}", new_user_id(), _now()
+    params, commit = _driver_user(f"once-{i}", i)
     insert = _DRIVER_INSERT % tuple(
-        f"'{value}'" for value in (user_id, ACCOUNT, name, name, at.isoformat(), ACCOUNT,
-                                   counters.USERS, USERS_QUOTA)
+        f"'{value.isoformat() if isinstance(value, datetime) else value}'" for value in params
     )
+    driver.execute(f"BEGIN; {insert}; {commit}", prepare=False)
+
+
+def _driver_user(name: str, i: int) -> tuple[tuple[object, ...], str]:
+    """A new user ``name``: ``_DRIVER_INSERT``'s parameters and its ``_DRIVER_COMMIT``."""
+    user_id, at = new_user_id(), _now()
+    params = (user_id, ACCOUNT, name, name, at, ACCOUNT, counters.USERS, USERS_QUOTA)
     commit = _DRIVER_COMMIT.format(i=i, user_id=user_id, at=at.isoformat(), account=ACCOUNT,
                                    name=name)
-    driver.execute(f"BEGIN; {insert}; {commit}", prepare=False)
+    return params, commit
 
 
 def _now() -> datetime:
