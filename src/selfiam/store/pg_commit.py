@@ -143,8 +143,8 @@ def notify_at_commit(conn: Connection, channel: str, payload: str) -> None:
         return
     driver = conn.connection.driver_connection
     standard = _standard_strings(driver)
-    channel, payload = _quoted(driver, channel, standard), _quoted(driver, payload, standard)
-    run_at_commit(conn, f"SELECT pg_notify({channel}, {payload}); ")
+    quoted_channel, quoted_payload = (_quoted(driver, v, standard) for v in (channel, payload))
+    run_at_commit(conn, f"SELECT pg_notify({quoted_channel}, {quoted_payload}); ")
 
 
 def run_at_commit(conn: Connection, statement: str) -> None:
